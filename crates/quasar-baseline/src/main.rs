@@ -1,0 +1,2 @@
+//! Hand-written tokio baselines for quasar's benchmarks.
+fn main() {}

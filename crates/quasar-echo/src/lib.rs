@@ -1,0 +1,2 @@
+//! pulsar's echo protocols on quasar-net.
+#![deny(missing_docs)]

@@ -1,0 +1,35 @@
+//! pulsar's Protocol/Transport layer for async Rust.
+//!
+//! `quasar-net` bridges sockets to per-request [`ProtocolConsumer`]s the way pulsar's
+//! `Connection` does, with tokio underneath: a [`TcpServer`] (a producer) accepts
+//! connections, each [`Connection`] routes the bytes it reads to its current consumer,
+//! and the consumer parses incrementally and writes its response into a bounded,
+//! water-marked write buffer. Pipelined responses leave in one syscall. Many-times
+//! events are typed [`Hooks`]; one-time events are awaitable [`OneTime`]s.
+//!
+//! The crate knows no concrete protocol: echo, HTTP and RESP live in their own crates.
+//!
+//! # Layout
+//!
+//! - [`error`]: the crate's one [`Error`] type.
+//! - [`event`]: [`OneTime`], the awaitable one-time event.
+//! - [`hooks`]: [`Hooks`], the many-times events of a producer.
+//! - [`consumer`]: the [`ProtocolConsumer`] trait, its [`Context`] and [`ConsumerFactory`].
+//! - [`connection`]: [`Connection`], its configuration and the task that drives it.
+//! - [`flow_control`]: the write buffer with high/low water marks and a hard cap.
+//! - [`producer`]: [`Producer`], the session and request counters shared by servers and clients.
+//! - [`server`]: [`TcpServer`], its builder, workers and graceful close.
+//! - [`pool`]: [`Pool`] and [`PoolConnection`].
+//! - [`client`]: [`Client`], pooled client connections.
+//! - [`udp`]: [`DatagramServer`] and [`UdpClient`].
+#![deny(missing_docs, missing_debug_implementations)]
+#![warn(rust_2018_idioms, unreachable_pub)]
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod event;
+pub mod hooks;
+
+pub use error::{BoxError, Error, Result};
+pub use event::OneTime;
+pub use hooks::{ConnectionEvent, DataEvent, HookResult, Hooks, LostEvent, RequestEvent};
