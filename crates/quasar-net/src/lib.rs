@@ -33,3 +33,13 @@ pub mod hooks;
 pub use error::{BoxError, Error, Result};
 pub use event::OneTime;
 pub use hooks::{ConnectionEvent, DataEvent, HookResult, Hooks, LostEvent, RequestEvent};
+pub mod connection;
+pub mod consumer;
+pub mod flow_control;
+pub mod producer;
+pub mod server;
+
+pub use connection::{ClientConnection, Connection, ConnectionConfig, ConnectionInfo};
+pub use consumer::{BoxConsumer, ConsumerFactory, Context, Progress, ProtocolConsumer};
+pub use producer::Producer;
+pub use server::{CloseReport, ServerInfo, TcpServer, TcpServerBuilder};
