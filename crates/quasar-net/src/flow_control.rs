@@ -16,12 +16,12 @@
 //! ```
 //! use quasar_net::flow_control::{WaterMarks, WriteBuffer};
 //!
-//! let marks = WaterMarks::new(4, 16).unwrap().with_cap(32).unwrap();
+//! let marks = WaterMarks::new(4, 8).unwrap().with_cap(32).unwrap();
 //! let mut buf = WriteBuffer::new(marks);
 //! buf.extend(b"0123456789").unwrap();
 //! assert!(buf.update_paused(), "above the high mark: pause");
-//! buf.advance(7);
-//! assert!(buf.is_paused(), "still above the low mark");
+//! buf.advance(5);
+//! assert!(buf.update_paused(), "still above the low mark");
 //! buf.advance(1);
 //! assert!(!buf.update_paused(), "below the low mark: resume");
 //! assert!(buf.extend(&[0; 40]).unwrap_err().is_write_buffer_full());

@@ -4,8 +4,7 @@
 //! pulsar's `Producer` is the factory of protocols: it numbers each new connection
 //! (`sessions`), counts the requests its consumers start (`requests_processed`), and
 //! copies its many-times events onto everything it creates. [`Producer`] is that state,
-//! cheap to clone; [`TcpServer`](crate::TcpServer), [`DatagramServer`](crate::DatagramServer)
-//! and [`Client`](crate::Client) each own one.
+//! cheap to clone; every server and client owns one.
 //!
 //! # Examples
 //!
