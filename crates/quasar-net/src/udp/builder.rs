@@ -36,6 +36,7 @@ pub struct DatagramServerBuilder<F> {
     pub(crate) workers: usize,
     pub(crate) max_requests: u64,
     pub(crate) batching: bool,
+    pub(crate) gso: bool,
     pub(crate) batch_size: usize,
     pub(crate) max_datagram_size: usize,
     pub(crate) max_pending: usize,
@@ -54,6 +55,7 @@ impl<F: DatagramConsumerFactory> DatagramServerBuilder<F> {
             workers: 0,
             max_requests: 0,
             batching: batch::AVAILABLE,
+            gso: true,
             batch_size: DEFAULT_BATCH_SIZE,
             max_datagram_size: DEFAULT_MAX_DATAGRAM_SIZE,
             max_pending: DEFAULT_MAX_PENDING,
@@ -103,6 +105,16 @@ impl<F: DatagramConsumerFactory> DatagramServerBuilder<F> {
     /// `recv_from`/`send_to` one. Ignored (portable) where batching is unavailable.
     pub fn batching(mut self, on: bool) -> Self {
         self.batching = on && batch::AVAILABLE;
+        self
+    }
+
+    /// On the batched path, sends runs of equal-size replies to one peer as one UDP GSO
+    /// message (`UDP_SEGMENT`; default on). The kernel splits them back into datagrams,
+    /// so peers see no difference; if the kernel or a device refuses GSO, the server
+    /// falls back to plain datagrams by itself. Only datagrams up to 1232 bytes (fitting
+    /// any IPv6 path) are merged.
+    pub fn gso(mut self, on: bool) -> Self {
+        self.gso = on;
         self
     }
 
@@ -233,6 +245,7 @@ impl<F> fmt::Debug for DatagramServerBuilder<F> {
             .field("name", &self.name)
             .field("workers", &self.workers)
             .field("batching", &self.batching)
+            .field("gso", &self.gso)
             .field("batch_size", &self.batch_size)
             .field("max_datagram_size", &self.max_datagram_size)
             .finish()

@@ -53,6 +53,7 @@ pub(crate) struct LoopConfig {
     pub(crate) max_datagram_size: usize,
     pub(crate) batch_size: usize,
     pub(crate) max_pending: usize,
+    pub(crate) gso: bool,
 }
 
 /// Everything a socket loop needs, shared by all loops of a server.
@@ -149,8 +150,9 @@ impl Transport {
     }
 
     /// Sends everything queued, waiting for buffer space when the socket is full. A
-    /// datagram that fails is counted as an error and skipped.
-    async fn flush(&self, out: &mut OutQueue, local: &mut LocalStats) {
+    /// datagram that fails is counted as an error and skipped. `gso` lets the batched
+    /// path merge runs of equal-size replies to one peer.
+    async fn flush(&self, out: &mut OutQueue, local: &mut LocalStats, gso: bool) {
         while !out.is_empty() {
             match self {
                 Transport::Portable(sock) => {
@@ -182,7 +184,7 @@ impl Transport {
                     };
                     let q = &*out;
                     let res = guard.try_io(|s| {
-                        batch::send(std::os::fd::AsFd::as_fd(s.get_ref()), q.len(), |i| {
+                        batch::send(std::os::fd::AsFd::as_fd(s.get_ref()), gso, q.len(), |i| {
                             let (data, peer) = q.get(i);
                             (data, Some(peer))
                         })
@@ -333,7 +335,9 @@ impl<F: DatagramConsumerFactory> SocketLoop<F> {
                     }
                 }
             }
-            transport.flush(&mut self.out, &mut self.local).await;
+            transport
+                .flush(&mut self.out, &mut self.local, self.ctx.config.gso)
+                .await;
             self.ctx.stats.add(&mut self.local);
         }
     }
@@ -341,7 +345,9 @@ impl<F: DatagramConsumerFactory> SocketLoop<F> {
     /// After the drain began: send what is queued, let spawned replies finish until the
     /// abort, then drop the rest.
     async fn drain(&mut self, transport: &Transport) {
-        transport.flush(&mut self.out, &mut self.local).await;
+        transport
+            .flush(&mut self.out, &mut self.local, self.ctx.config.gso)
+            .await;
         let abort = self.ctx.shutdown.abort.clone();
         while !self.pending.is_empty() {
             tokio::select! {
@@ -355,7 +361,7 @@ impl<F: DatagramConsumerFactory> SocketLoop<F> {
                 Some(done) = self.pending.next() => {
                     self.finish_spawned(done);
                     self.ctx.stats.finished_in_flight.fetch_add(1, Ordering::Relaxed);
-                    transport.flush(&mut self.out, &mut self.local).await;
+                    transport.flush(&mut self.out, &mut self.local, self.ctx.config.gso).await;
                 }
             }
         }

@@ -30,6 +30,8 @@ pub struct DatagramServerSection {
     pub workers: usize,
     /// Whether the batched `recvmmsg`/`sendmmsg` path is in use.
     pub batching: bool,
+    /// Whether the batched path merges runs of replies to one peer into GSO sends.
+    pub gso: bool,
     /// Largest datagram handed to the consumer; longer ones are dropped.
     pub max_datagram_size: usize,
 }

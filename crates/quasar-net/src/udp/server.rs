@@ -36,6 +36,7 @@ struct Inner {
     max_requests: u64,
     workers: usize,
     batching: bool,
+    gso: bool,
     max_datagram_size: usize,
     stats: Arc<Stats>,
     shutdown: Shutdown,
@@ -112,6 +113,7 @@ impl DatagramServer {
                 max_datagram_size: b.max_datagram_size,
                 batch_size: b.batch_size,
                 max_pending: b.max_pending,
+                gso: b.gso,
             },
             shutdown: shutdown.clone(),
         });
@@ -202,6 +204,7 @@ impl DatagramServer {
                 max_requests: b.max_requests,
                 workers: b.workers,
                 batching,
+                gso: batching && b.gso,
                 max_datagram_size: b.max_datagram_size,
                 stats,
                 shutdown,
@@ -288,6 +291,7 @@ impl DatagramServer {
                 max_requests: i.max_requests,
                 workers: i.workers,
                 batching: i.batching,
+                gso: i.gso,
                 max_datagram_size: i.max_datagram_size,
             },
             datagrams: DatagramsSection {
