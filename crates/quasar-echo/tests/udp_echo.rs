@@ -1,5 +1,6 @@
 //! The UDP echo protocol over real loopback sockets, on the portable path, the batched
-//! path and with two workers.
+//! path (with and without GSO: the multi-line and fifty-peer replies form runs of
+//! equal-size datagrams that GSO merges) and with two workers.
 
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ const SILENCE: Duration = Duration::from_millis(300);
 enum Mode {
     Portable,
     Batched,
+    BatchedNoGso,
     TwoWorkers,
 }
 
@@ -22,11 +24,16 @@ async fn start(mode: Mode, config: EchoUdpConfig) -> DatagramServer {
     let b = match mode {
         Mode::Portable => b.batching(false),
         Mode::Batched => b.batching(true),
+        Mode::BatchedNoGso => b.batching(true).gso(false),
         Mode::TwoWorkers => b.workers(2),
     };
     let server = b.start().await.expect("server starts");
     let batched = !matches!(mode, Mode::Portable) && BATCHING_AVAILABLE;
     assert_eq!(server.info().server.batching, batched);
+    assert_eq!(
+        server.info().server.gso,
+        batched && !matches!(mode, Mode::BatchedNoGso)
+    );
     server
 }
 
@@ -102,6 +109,11 @@ async fn a_multi_line_datagram_gets_one_reply_per_line_on_the_batched_path() {
     multi_line(Mode::Batched).await;
 }
 
+#[tokio::test]
+async fn a_multi_line_datagram_gets_one_reply_per_line_on_the_batched_path_without_gso() {
+    multi_line(Mode::BatchedNoGso).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_multi_line_datagram_gets_one_reply_per_line_with_two_workers() {
     multi_line(Mode::TwoWorkers).await;
@@ -148,6 +160,11 @@ async fn fifty_concurrent_peers_each_get_only_their_own_replies_on_the_portable_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_peers_each_get_only_their_own_replies_on_the_batched_path() {
     fifty_peers(Mode::Batched).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_peers_each_get_only_their_own_replies_on_the_batched_path_without_gso() {
+    fifty_peers(Mode::BatchedNoGso).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

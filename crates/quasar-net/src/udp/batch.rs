@@ -12,7 +12,7 @@
 //! link. The code below is two syscalls over stack arrays, in the style of both.
 
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::{Ipv4Addr, SocketAddr};
 
 /// The most datagrams one batched syscall moves.
 pub(crate) const BATCH_MAX: usize = 64;
@@ -293,6 +293,7 @@ mod imp {
 #[allow(unsafe_code)]
 unsafe fn decode_addr(storage: *const libc::sockaddr_storage, len: usize) -> SocketAddr {
     use std::mem::size_of;
+    use std::net::{Ipv6Addr, SocketAddrV4, SocketAddrV6};
     let unspecified = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
     if len < size_of::<libc::sa_family_t>() {
         return unspecified;

@@ -4,7 +4,8 @@
 //! a producer) binds one or more sockets, builds one [`DatagramConsumer`] per socket from
 //! its [`DatagramConsumerFactory`], and hands it every datagram with its sender;
 //! replies queued through the [`DatagramContext`] leave together after each receive
-//! batch. On Linux the batch is one `recvmmsg` and one `sendmmsg`; elsewhere, or with
+//! batch. On Linux the batch is one `recvmmsg` and one `sendmmsg`, and runs of
+//! equal-size replies to one peer go as single UDP GSO sends; elsewhere, or with
 //! `.batching(false)`, the portable `recv_from`/`send_to` path does the same work one
 //! datagram per syscall. A consumer that must await hands a future to
 //! [`DatagramContext::spawn_reply`] and the socket keeps serving meanwhile.
