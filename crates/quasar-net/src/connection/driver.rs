@@ -149,6 +149,8 @@ pub(crate) struct Driver<F: ConsumerFactory> {
     processed: u64,
     reported: u64,
     finished: u64,
+    /// The write buffer peak last published to the handle.
+    peak_reported: usize,
     closing: bool,
     close_at_end: bool,
     read_eof: bool,
@@ -191,6 +193,7 @@ impl<F: ConsumerFactory> Driver<F> {
             processed: 0,
             reported: 0,
             finished: 0,
+            peak_reported: 0,
             closing: false,
             close_at_end: false,
             read_eof: false,
@@ -664,6 +667,11 @@ impl<F: ConsumerFactory> Driver<F> {
     }
 
     fn update_flow(&mut self) {
+        let peak = self.out.buffer().peak();
+        if peak > self.peak_reported {
+            self.peak_reported = peak;
+            self.conn.shared().set_write_buffer_peak(peak);
+        }
         let was = self.out.buffer().is_paused();
         let now = self.out.buffer().update_paused();
         if was != now {
