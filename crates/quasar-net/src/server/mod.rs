@@ -120,10 +120,13 @@ impl TcpServer {
                 None => listeners.push(bind(b.addr, b.backlog, false)?),
             }
         } else {
-            let first = bind(b.addr, b.backlog, true)?;
-            let port_addr = first.local_addr().map_err(Error::from)?;
-            listeners.push(first);
-            for _ in 1..b.workers {
+            // SO_REUSEPORT would let these listeners silently join another server's
+            // on the same port (same user) and split its connections. A plain bind
+            // first proves the address free, and resolves port 0.
+            let port_addr = bind(b.addr, b.backlog, false)?
+                .local_addr()
+                .map_err(Error::from)?;
+            for _ in 0..b.workers {
                 listeners.push(bind(port_addr, b.backlog, true)?);
             }
         }
