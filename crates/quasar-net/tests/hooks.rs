@@ -250,7 +250,7 @@ async fn pause_and_resume_writing_hooks_fire_around_a_slow_reader() {
     });
     let marks = quasar_net::flow_control::WaterMarks::new(4 * 1024, 16 * 1024).unwrap();
     let server = TcpServer::builder(|| LineEcho)
-        .listener(core_support::listener_with_small_send_buffer())
+        .listener(core_support::listener_with_small_buffers())
         .water_marks(marks)
         .hooks(hooks)
         .start()

@@ -110,16 +110,19 @@ impl Conns {
 }
 
 impl Conns {
+    /// The connection with session number `session`, if recorded.
+    pub fn get(&self, session: u64) -> Option<Connection> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|c| c.session() == session)
+            .cloned()
+    }
+
     /// Waits until the connection with session number `session` was recorded.
     pub async fn session(&self, session: u64) -> Connection {
-        let find = || {
-            self.0
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|c| c.session() == session)
-                .cloned()
-        };
+        let find = || self.get(session);
         wait_until("a server connection", || find().is_some()).await;
         find().unwrap()
     }
@@ -169,11 +172,13 @@ pub fn init_tracing() {
 /// Small kernel buffers, so a peer that does not read fills them after a few KiB.
 pub const SMALL_SOCKET_BUFFER: usize = 4096;
 
-/// A loopback listener whose accepted sockets inherit a small send buffer.
-pub fn listener_with_small_send_buffer() -> std::net::TcpListener {
+/// A loopback listener whose accepted sockets inherit small send and receive buffers,
+/// so the kernel absorbs little of what a stalled connection sends either way.
+pub fn listener_with_small_buffers() -> std::net::TcpListener {
     use socket2::{Domain, Socket, Type};
     let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
     socket.set_send_buffer_size(SMALL_SOCKET_BUFFER).unwrap();
+    socket.set_recv_buffer_size(SMALL_SOCKET_BUFFER).unwrap();
     socket
         .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
         .unwrap();
