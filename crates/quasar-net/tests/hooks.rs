@@ -256,7 +256,7 @@ async fn pause_and_resume_writing_hooks_fire_around_a_slow_reader() {
         .start()
         .await
         .unwrap();
-    let sock = core_support::connect_with_small_recv_buffer(server.address()).await;
+    let sock = core_support::connect_with_small_buffers(server.address()).await;
     let (mut rd, mut wr) = sock.into_split();
 
     let line = [vec![b'x'; 1023], vec![b'\n']].concat();
