@@ -275,6 +275,9 @@ impl<F: ConsumerFactory> Driver<F> {
             }
 
             loop {
+                // A write may have drained the buffer to the low mark: resume before
+                // feeding, then pause if feeding filled it again.
+                self.update_flow();
                 self.feed().map_err(|e| (e, Disposal::Graceful))?;
                 self.update_flow();
                 self.track_in_flight();
@@ -384,7 +387,7 @@ impl<F: ConsumerFactory> Driver<F> {
     fn wants_read(&self) -> bool {
         !self.read_eof
             && !self.closing
-            && !self.out.is_above_high()
+            && !self.out.is_full()
             && self.out.queued_len() < self.cfg.max_pending_responses
             && self.rbuf.len() < self.cfg.max_read_buffer
     }
@@ -431,7 +434,8 @@ impl<F: ConsumerFactory> Driver<F> {
     }
 
     /// Feeds buffered input to consumers until they need more, the write buffer is
-    /// above its high mark, or the connection is closing.
+    /// full (above its high mark, or paused and not yet drained to the low mark), or
+    /// the connection is closing.
     fn feed(&mut self) -> Result<()> {
         if self.starved {
             return Ok(());
@@ -439,7 +443,7 @@ impl<F: ConsumerFactory> Driver<F> {
         let mut budget = FEED_BUDGET;
         while !self.rbuf.is_empty() && budget > 0 {
             if self.closing
-                || self.out.is_above_high()
+                || self.out.is_full()
                 || self.out.queued_len() >= self.cfg.max_pending_responses
             {
                 break;
