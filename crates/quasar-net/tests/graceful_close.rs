@@ -28,9 +28,9 @@ async fn idle_client(server: &TcpServer) -> TcpStream {
 
 /// A client whose request has started but not finished.
 async fn busy_client(server: &TcpServer, conns: &Conns) -> TcpStream {
+    let session = server.sessions() + 1;
     let mut sock = TcpStream::connect(server.address()).await.unwrap();
     sock.write_all(b"hal").await.unwrap();
-    let session = server.sessions();
     wait_until("the request to start", || {
         conns.get(session).is_some_and(|c| c.processed() == 1)
     })
