@@ -10,7 +10,8 @@
 //! | flag            | set by                                             | effect                          |
 //! |-----------------|----------------------------------------------------|---------------------------------|
 //! | `closing`       | `cx.close()`, max requests, idle close, EOF, close | stop reading; close once flushed |
-//! | `close_at_end`  | server drain while a request is in flight          | `closing` when that request ends |
+//! | `close_at_end`  | server drain while a request is in flight, or      | `closing` when that request ends |
+//! |                 | before the first request arrived                   |                                  |
 //! | `read_eof`      | the peer's EOF                                     | no more reads                    |
 //!
 //! Timers are lazy: one `Sleep` is armed at the earliest moment a timeout *could* fire
@@ -213,7 +214,11 @@ impl<F: ConsumerFactory> Driver<F> {
         tracing::debug!(session = ev.session, peer = %ev.peer, "connection made");
 
         let (error, disposal, ended) = match self.serve(&shutdown).await {
-            Ok(Ended::Forced) => (None, Disposal::Abort, Ended::Forced),
+            Ok(Ended::Forced) => (
+                Some(Error::closed("forced closed at the server's shutdown deadline")),
+                Disposal::Abort,
+                Ended::Forced,
+            ),
             Ok(Ended::Normally) => (None, Disposal::Graceful, Ended::Normally),
             Err((err, disposal)) => (Some(err), disposal, Ended::Normally),
         };
@@ -221,7 +226,7 @@ impl<F: ConsumerFactory> Driver<F> {
         self.conn.shared().mark_closed();
         self.fail_in_flight(error.as_ref());
         match disposal {
-            Disposal::Graceful => self.close_gracefully().await,
+            Disposal::Graceful => self.close_gracefully(&shutdown.abort).await,
             Disposal::Abort => self.abort_socket(),
             Disposal::Drop => {}
         }
@@ -368,11 +373,21 @@ impl<F: ConsumerFactory> Driver<F> {
                     Event::CloseRequest => break,
                     Event::Drain => {
                         self.draining = true;
-                        if self.started || self.out.has_queued() {
+                        // A connection that has not had its first request yet counts
+                        // as busy: that request is likely on its way (it may be the
+                        // very session that reached the server's limit), so it is
+                        // served and the connection closes after it, or the deadline
+                        // forces it.
+                        let fresh = self.processed == 0;
+                        if self.in_flight() || fresh {
                             shutdown.drained_busy.fetch_add(1, Ordering::Relaxed);
-                            self.close_at_end = true;
                         } else {
                             shutdown.drained_idle.fetch_add(1, Ordering::Relaxed);
+                        }
+                        if self.started || self.out.has_queued() || fresh {
+                            self.close_at_end = true;
+                        } else {
+                            // idle, or only flushing a finished response -> closing
                             self.closing = true;
                         }
                     }
@@ -453,7 +468,7 @@ impl<F: ConsumerFactory> Driver<F> {
                 if self.client.is_some() {
                     return Err(Error::protocol("data received with no request in flight"));
                 }
-                if self.close_at_end {
+                if self.close_at_end && self.processed > 0 {
                     // Draining: the request in flight ended; drop what follows.
                     self.closing = true;
                     break;
@@ -723,7 +738,19 @@ impl<F: ConsumerFactory> Driver<F> {
         Ok(next)
     }
 
-    async fn close_gracefully(&mut self) {
+    /// Flushes, writes EOF and waits for the peer's EOF, up to the close timeout; the
+    /// server's shutdown deadline (`abort`) cuts it short.
+    async fn close_gracefully(&mut self, abort: &CancellationToken) {
+        let finished = tokio::select! {
+            () = self.flush_and_shutdown() => true,
+            () = abort.cancelled() => false,
+        };
+        if !finished {
+            self.abort_socket();
+        }
+    }
+
+    async fn flush_and_shutdown(&mut self) {
         let deadline = Instant::now() + self.cfg.close_timeout;
         while !self.out.chunk().is_empty() {
             match tokio::time::timeout_at(deadline, self.io.write(self.out.chunk())).await {

@@ -285,7 +285,10 @@ impl TcpServer {
 
     /// Closes the server gracefully: stops accepting, closes idle connections at once,
     /// lets requests in flight finish until `deadline`, then force-closes the rest.
-    /// Fires `stop` with the report. A second call waits for the first.
+    /// A connection accepted but still waiting for its first request counts as in
+    /// flight: that request is served, then the connection closes. The deadline also
+    /// bounds the wait for peers to acknowledge a close. Fires `stop` with the report.
+    /// A second call waits for the first.
     ///
     /// # Cancel safety
     ///
