@@ -16,14 +16,15 @@
 //! ```
 //! use quasar_net::flow_control::{WaterMarks, WriteBuffer};
 //!
-//! let marks = WaterMarks::new(4, 16).unwrap().with_cap(32).unwrap();
+//! // low 4, high 8, cap 32
+//! let marks = WaterMarks::new(4, 8).unwrap().with_cap(32).unwrap();
 //! let mut buf = WriteBuffer::new(marks);
 //! buf.extend(b"0123456789").unwrap();
 //! assert!(buf.update_paused(), "above the high mark: pause");
-//! buf.advance(7);
-//! assert!(buf.is_paused(), "still above the low mark");
+//! buf.advance(5);
+//! assert!(buf.update_paused(), "below the high mark but above the low one: still paused");
 //! buf.advance(1);
-//! assert!(!buf.update_paused(), "below the low mark: resume");
+//! assert!(!buf.update_paused(), "down to the low mark: resume");
 //! assert!(buf.extend(&[0; 40]).unwrap_err().is_write_buffer_full());
 //! ```
 
