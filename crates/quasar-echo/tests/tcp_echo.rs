@@ -87,9 +87,12 @@ impl Echo {
         for piece in data.chunks(chunk) {
             sock.write_all(piece).await.unwrap();
             sent += piece.len();
-            within("the server to read a chunk", self.received.wait_for(|n| *n >= base + sent))
-                .await
-                .unwrap();
+            within(
+                "the server to read a chunk",
+                self.received.wait_for(|n| *n >= base + sent),
+            )
+            .await
+            .unwrap();
         }
     }
 
@@ -108,7 +111,11 @@ impl Echo {
     }
 
     async fn close(self) {
-        within("the server to close", self.server.close(Duration::from_secs(2))).await;
+        within(
+            "the server to close",
+            self.server.close(Duration::from_secs(2)),
+        )
+        .await;
         assert_eq!(self.server.connected(), 0);
     }
 }
@@ -202,9 +209,12 @@ async fn split_message(workers: usize, len: usize, chunk: usize) {
         for piece in message.chunks(chunk) {
             wr.write_all(piece).await.unwrap();
             sent += piece.len();
-            within("the server to read a chunk", echo.received.wait_for(|n| *n >= base + sent))
-                .await
-                .unwrap();
+            within(
+                "the server to read a chunk",
+                echo.received.wait_for(|n| *n >= base + sent),
+            )
+            .await
+            .unwrap();
         }
     };
     let (got, ()) = tokio::join!(reader, writer);
@@ -295,7 +305,9 @@ async fn oversize(workers: usize) {
     assert!(got.is_empty(), "no echo of an oversize message");
     drop(sock);
     let lost = echo.lost(1).await;
-    let err = lost[0].as_ref().expect("the connection ended with an error");
+    let err = lost[0]
+        .as_ref()
+        .expect("the connection ended with an error");
     assert!(err.is_protocol(), "{err}");
     assert_still_serves(&echo).await;
     // A message of exactly the limit is fine.

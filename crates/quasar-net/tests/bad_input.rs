@@ -54,11 +54,19 @@ async fn lost_error(conns: &Conns, session: u64) -> Error {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn protocol_error_closes_the_connection_and_the_server_keeps_serving() {
     let conns = Conns::default();
-    let server = TcpServer::builder(conns.record(|| Strict)).start().await.unwrap();
+    let server = TcpServer::builder(conns.record(|| Strict))
+        .start()
+        .await
+        .unwrap();
     let mut sock = TcpStream::connect(server.address()).await.unwrap();
-    sock.write_all(b"fine\nBAD line\nnever answered\n").await.unwrap();
+    sock.write_all(b"fine\nBAD line\nnever answered\n")
+        .await
+        .unwrap();
     let (got, _) = read_to_end(&mut sock).await;
-    assert_eq!(got, b"fine\n", "the answer before the bad line still leaves");
+    assert_eq!(
+        got, b"fine\n",
+        "the answer before the bad line still leaves"
+    );
     drop(sock);
     let err = lost_error(&conns, 1).await;
     assert!(err.is_protocol(), "{err}");
@@ -71,7 +79,10 @@ async fn protocol_error_closes_the_connection_and_the_server_keeps_serving() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consumer_finishing_without_consuming_is_a_stall_error_not_a_spin() {
     let conns = Conns::default();
-    let server = TcpServer::builder(conns.record(|| Lazy)).start().await.unwrap();
+    let server = TcpServer::builder(conns.record(|| Lazy))
+        .start()
+        .await
+        .unwrap();
     let started = Instant::now();
     let mut sock = TcpStream::connect(server.address()).await.unwrap();
     sock.write_all(b"anything").await.unwrap();
@@ -80,7 +91,11 @@ async fn consumer_finishing_without_consuming_is_a_stall_error_not_a_spin() {
     drop(sock);
     let err = lost_error(&conns, 1).await;
     assert!(err.is_consumer_stalled(), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(server.requests_processed(), 1, "fed once, not in a loop");
     within("close", server.close(Duration::from_secs(2))).await;
 }

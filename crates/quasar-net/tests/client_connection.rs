@@ -71,7 +71,10 @@ async fn sequential_requests_on_one_connection_get_their_own_replies() {
     }
     // A large one: its echo arrives in many reads.
     let big = Bytes::from(vec![b'z'; 200 * 1024]);
-    assert_eq!(within("a reply", conn.request(big.clone())).await.unwrap(), big);
+    assert_eq!(
+        within("a reply", conn.request(big.clone())).await.unwrap(),
+        big
+    );
     assert_eq!(conn.processed(), 6);
     assert_eq!((producer.sessions(), producer.requests_processed()), (1, 6));
     assert_eq!(server.sessions(), 1);
@@ -86,9 +89,12 @@ async fn request_larger_than_the_write_buffer_cap_fails_and_closes_the_connectio
     let server = echo_server().await;
     let conn = client(server.address(), &producer()).await.unwrap();
     // The default cap is 4 x 64 KiB and a request is written in one piece.
-    let err = within("the request", conn.request(Bytes::from(vec![b'z'; 300 * 1024])))
-        .await
-        .unwrap_err();
+    let err = within(
+        "the request",
+        conn.request(Bytes::from(vec![b'z'; 300 * 1024])),
+    )
+    .await
+    .unwrap_err();
     assert!(err.is_write_buffer_full(), "{err}");
     // Half a request may have been queued: the connection cannot be reused.
     within("connection_lost", conn.connection_lost().wait())
@@ -106,7 +112,10 @@ async fn concurrent_requests_on_one_connection_are_answered_in_order() {
         let conn = conn.clone();
         tokio::spawn(async move {
             let msg = format!("call {i}");
-            assert_eq!(conn.request(Bytes::from(msg.clone())).await.unwrap(), msg.as_bytes());
+            assert_eq!(
+                conn.request(Bytes::from(msg.clone())).await.unwrap(),
+                msg.as_bytes()
+            );
         })
     });
     for call in calls.collect::<Vec<_>>() {
@@ -121,9 +130,12 @@ async fn server_closing_mid_request_fails_it_with_connection_lost() {
     // The server reads the request and closes without answering (FIN).
     let addr = one_shot_server(|sock| async move { drop(sock) }).await;
     let conn = client(addr, &producer()).await.unwrap();
-    let err = within("the request to fail", conn.request(Bytes::from_static(b"hello")))
-        .await
-        .expect_err("no reply can come");
+    let err = within(
+        "the request to fail",
+        conn.request(Bytes::from_static(b"hello")),
+    )
+    .await
+    .expect_err("no reply can come");
     assert!(err.is_connection_lost(), "{err}");
     within("connection_lost", conn.connection_lost().wait())
         .await
@@ -141,9 +153,12 @@ async fn server_resetting_mid_reply_fails_the_request_with_connection_lost() {
     })
     .await;
     let conn = client(addr, &producer()).await.unwrap();
-    let err = within("the request to fail", conn.request(Bytes::from_static(b"hello")))
-        .await
-        .expect_err("the reply never completes");
+    let err = within(
+        "the request to fail",
+        conn.request(Bytes::from_static(b"hello")),
+    )
+    .await
+    .expect_err("the reply never completes");
     assert!(err.is_connection_lost(), "{err}");
     let lost = within("connection_lost", conn.connection_lost().wait()).await;
     assert!(lost.is_err(), "a reset is not a clean close");
@@ -166,16 +181,24 @@ async fn dropping_a_request_future_mid_flight_aborts_the_connection() {
     })
     .await;
     let conn = client(addr, &producer()).await.unwrap();
-    let timed_out =
-        tokio::time::timeout(Duration::from_millis(100), conn.request(Bytes::from_static(b"hello")))
-            .await;
+    let timed_out = tokio::time::timeout(
+        Duration::from_millis(100),
+        conn.request(Bytes::from_static(b"hello")),
+    )
+    .await;
     assert!(timed_out.is_err(), "the server never answers");
     let lost = within("connection_lost", conn.connection_lost().wait()).await;
     let err = lost.expect_err("an abort is not a clean close");
     assert!(err.is_closed(), "{err}");
     assert!(conn.is_closed());
-    assert_eq!(within("the server to see it", saw_end).await.unwrap(), "reset");
-    let err = conn.request(Bytes::from_static(b"again")).await.unwrap_err();
+    assert_eq!(
+        within("the server to see it", saw_end).await.unwrap(),
+        "reset"
+    );
+    let err = conn
+        .request(Bytes::from_static(b"again"))
+        .await
+        .unwrap_err();
     assert!(err.is_connection_lost(), "{err}");
 }
 

@@ -73,7 +73,13 @@ async fn info_reports_clients_sockets_and_keep_alive() {
     assert_eq!(server.connected(), 2);
 
     drop(two);
-    conns.session(2).await.connection_lost().wait().await.unwrap();
+    conns
+        .session(2)
+        .await
+        .connection_lost()
+        .wait()
+        .await
+        .unwrap();
     wait_until("the closed connection to leave", || server.connected() == 1).await;
 
     let info = server.info();
@@ -97,7 +103,8 @@ async fn info_reports_clients_sockets_and_keep_alive() {
         server.address().to_string().as_str()
     );
 
-    let conn = serde_json::to_value(conns.session(1).await.info()).expect("connection info serialises");
+    let conn =
+        serde_json::to_value(conns.session(1).await.info()).expect("connection info serialises");
     assert_eq!(conn["session"], 1);
     assert_eq!(conn["processed"], 2);
     assert_eq!(conn["bytes_read"], 4);

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use core_support::{
-    connect_with_small_buffers, listener_with_small_buffers, read_to_end, roundtrip,
-    wait_until, within, Conns, LineEcho,
+    connect_with_small_buffers, listener_with_small_buffers, read_to_end, roundtrip, wait_until,
+    within, Conns, LineEcho,
 };
 use quasar_net::flow_control::WaterMarks;
 use quasar_net::{Context, Error, Progress, ProtocolConsumer, Result, TcpServer, TcpServerBuilder};
@@ -68,13 +68,23 @@ async fn client_that_never_reads_pauses_the_server_and_others_keep_working() {
 
     assert!(after.write_paused);
     assert_eq!(after.write_pauses, 1);
-    assert_eq!(before.bytes_read, after.bytes_read, "no reading while paused");
-    assert!(after.bytes_read < 256 * 1024, "{} read of 1 MiB sent", after.bytes_read);
+    assert_eq!(
+        before.bytes_read, after.bytes_read,
+        "no reading while paused"
+    );
+    assert!(
+        after.bytes_read < 256 * 1024,
+        "{} read of 1 MiB sent",
+        after.bytes_read
+    );
     // Feeding stops at the high mark: one response past it at most, far below the cap.
     let peak = after.write_buffer_peak as usize;
     assert!(peak >= HIGH, "{peak}");
     assert!(peak <= HIGH + LINE, "{peak}");
-    assert!(!writer.is_finished(), "the client is back-pressured too: {after:?}");
+    assert!(
+        !writer.is_finished(),
+        "the client is back-pressured too: {after:?}"
+    );
 
     drop(rd);
     writer.abort();
@@ -110,7 +120,10 @@ async fn no_bytes_are_read_between_pause_and_resume() {
     let (mut rd, wr) = sock.into_split();
     let lines = 256;
     let writer = send_lines(wr, lines);
-    wait_until("writing to pause", || !marks_seen.lock().unwrap().is_empty()).await;
+    wait_until("writing to pause", || {
+        !marks_seen.lock().unwrap().is_empty()
+    })
+    .await;
 
     // Read everything; the server resumes only once its buffer is down to the low mark.
     let mut got = vec![0u8; lines * LINE];
@@ -166,14 +179,23 @@ async fn response_past_the_cap_closes_the_connection_with_write_buffer_full() {
     let whole = [vec![b'y'; 40_000], vec![b'\n']].concat();
     roundtrip(server.address(), b"AMP 40000\n", &whole).await;
 
-    let mut sock = tokio::net::TcpStream::connect(server.address()).await.unwrap();
+    let mut sock = tokio::net::TcpStream::connect(server.address())
+        .await
+        .unwrap();
     sock.write_all(b"AMP 100000\n").await.unwrap();
     let (got, _) = read_to_end(&mut sock).await;
-    assert!(got.len() <= CAP, "{} bytes of a 100000-byte response", got.len());
+    assert!(
+        got.len() <= CAP,
+        "{} bytes of a 100000-byte response",
+        got.len()
+    );
     drop(sock);
-    let err = within("connection_lost", conns.session(2).await.connection_lost().wait())
-        .await
-        .unwrap_err();
+    let err = within(
+        "connection_lost",
+        conns.session(2).await.connection_lost().wait(),
+    )
+    .await
+    .unwrap_err();
     assert!(err.is_write_buffer_full(), "{err}");
     assert!(conns.session(2).await.info().write_buffer_peak as usize <= CAP);
 

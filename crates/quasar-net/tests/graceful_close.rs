@@ -5,7 +5,9 @@ mod core_support;
 
 use std::time::{Duration, Instant};
 
-use core_support::{expect_reply_then_eof, read_n, read_to_end, wait_until, within, Conns, LineEcho};
+use core_support::{
+    expect_reply_then_eof, read_n, read_to_end, wait_until, within, Conns, LineEcho,
+};
 use quasar_net::{CloseReport, TcpServer};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -75,7 +77,11 @@ async fn in_flight_request_finishes_and_idle_ones_close_at_once(workers: usize) 
     assert_eq!(report, expected);
     assert_eq!(server.stopped().get().unwrap().unwrap(), expected);
     assert_eq!(server.connected(), 0);
-    assert_eq!(server.requests_processed(), 2, "the request after close never started");
+    assert_eq!(
+        server.requests_processed(),
+        2,
+        "the request after close never started"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,7 +128,13 @@ async fn straggler_past_the_deadline_is_force_closed_and_counted() {
     let (got, end) = read_to_end(&mut straggler).await;
     assert!(got.is_empty(), "{got:?}");
     assert!(end.is_err(), "a forced close resets the connection");
-    let err = conns.session(2).await.connection_lost().wait().await.unwrap_err();
+    let err = conns
+        .session(2)
+        .await
+        .connection_lost()
+        .wait()
+        .await
+        .unwrap_err();
     assert!(err.is_closed(), "{err}");
 }
 

@@ -23,7 +23,9 @@ fn logging_hooks(log: &Log) -> Hooks {
     });
     let l = Arc::clone(log);
     hooks.on_pre_request(move |ev| {
-        l.lock().unwrap().push(format!("{} pre {}", ev.session, ev.request));
+        l.lock()
+            .unwrap()
+            .push(format!("{} pre {}", ev.session, ev.request));
         Ok(())
     });
     let l = Arc::clone(log);
@@ -36,16 +38,20 @@ fn logging_hooks(log: &Log) -> Hooks {
     });
     let l = Arc::clone(log);
     hooks.on_data_received(move |ev| {
-        l.lock()
-            .unwrap()
-            .push(format!("{} received {:?}", ev.session, String::from_utf8_lossy(ev.data)));
+        l.lock().unwrap().push(format!(
+            "{} received {:?}",
+            ev.session,
+            String::from_utf8_lossy(ev.data)
+        ));
         Ok(())
     });
     let l = Arc::clone(log);
     hooks.on_data_processed(move |ev| {
-        l.lock()
-            .unwrap()
-            .push(format!("{} processed {:?}", ev.session, String::from_utf8_lossy(ev.data)));
+        l.lock().unwrap().push(format!(
+            "{} processed {:?}",
+            ev.session,
+            String::from_utf8_lossy(ev.data)
+        ));
         Ok(())
     });
     let l = Arc::clone(log);
@@ -158,10 +164,16 @@ async fn a_failing_hook_is_logged_and_the_connection_carries_on() {
     let l = Arc::clone(&lost);
     // A later hook on the same event still runs after a failing one.
     hooks.on_connection_lost(move |ev| {
-        l.lock().unwrap().push(format!("{} lost {}", ev.session, ev.error.is_none()));
+        l.lock()
+            .unwrap()
+            .push(format!("{} lost {}", ev.session, ev.error.is_none()));
         Ok(())
     });
-    let server = TcpServer::builder(|| LineEcho).hooks(hooks).start().await.unwrap();
+    let server = TcpServer::builder(|| LineEcho)
+        .hooks(hooks)
+        .start()
+        .await
+        .unwrap();
 
     let mut sock = TcpStream::connect(server.address()).await.unwrap();
     for line in [&b"one\n"[..], b"two\n"] {
@@ -183,7 +195,8 @@ async fn a_failing_hook_is_logged_and_the_connection_carries_on() {
         "lost hook fails",
     ] {
         assert!(
-            logs.lines().any(|l| l.contains("WARN") && l.contains("hook failed") && l.contains(failure)),
+            logs.lines()
+                .any(|l| l.contains("WARN") && l.contains("hook failed") && l.contains(failure)),
             "{failure:?} not logged in:\n{logs}"
         );
     }
@@ -216,13 +229,19 @@ async fn pre_request_abort_aborts_the_request_and_closes_the_connection() {
     let mut sock = TcpStream::connect(server.address()).await.unwrap();
     sock.write_all(b"first\nsecond\nthird\n").await.unwrap();
     let (got, end) = read_to_end(&mut sock).await;
-    assert_eq!(got, b"first\n", "no response to the aborted request or after it");
+    assert_eq!(
+        got, b"first\n",
+        "no response to the aborted request or after it"
+    );
     end.expect("clean EOF");
     drop(sock);
 
-    let err = within("connection_lost", conns.session(1).await.connection_lost().wait())
-        .await
-        .unwrap_err();
+    let err = within(
+        "connection_lost",
+        conns.session(1).await.connection_lost().wait(),
+    )
+    .await
+    .unwrap_err();
     assert!(err.is_aborted(), "{err}");
     assert_eq!(*post_errors.lock().unwrap(), [None, Some(true)]);
     let events = events_of(&log, 1);
@@ -268,14 +287,23 @@ async fn pause_and_resume_writing_hooks_fire_around_a_slow_reader() {
         wr
     });
     wait_for_event(&flow, "1 pause").await;
-    assert_eq!(*flow.lock().unwrap(), ["1 pause"], "paused, not yet resumed");
+    assert_eq!(
+        *flow.lock().unwrap(),
+        ["1 pause"],
+        "paused, not yet resumed"
+    );
 
     // Now read everything: the buffer drains and writing resumes.
     let mut got = vec![0u8; 1024 * lines];
-    within("every echo", tokio::io::AsyncReadExt::read_exact(&mut rd, &mut got))
-        .await
-        .unwrap();
-    assert!(got.chunks(1024).all(|l| l[..1023].iter().all(|&b| b == b'x') && l[1023] == b'\n'));
+    within(
+        "every echo",
+        tokio::io::AsyncReadExt::read_exact(&mut rd, &mut got),
+    )
+    .await
+    .unwrap();
+    assert!(got
+        .chunks(1024)
+        .all(|l| l[..1023].iter().all(|&b| b == b'x') && l[1023] == b'\n'));
     let wr = writer.await.unwrap();
     wait_for_event(&flow, "1 resume").await;
     let events = flow.lock().unwrap().clone();

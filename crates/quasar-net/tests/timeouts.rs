@@ -47,9 +47,12 @@ async fn idle_connection_is_closed_after_keep_alive() {
     assert!(idle < SHORT * 5, "{idle:?}");
     drop(sock);
     // An idle timeout is the normal end of a keep-alive connection, not an error.
-    within("connection_lost", conns.session(1).await.connection_lost().wait())
-        .await
-        .expect("clean");
+    within(
+        "connection_lost",
+        conns.session(1).await.connection_lost().wait(),
+    )
+    .await
+    .expect("clean");
     within("close", server.close(Duration::from_secs(1))).await;
 }
 
@@ -87,9 +90,12 @@ async fn request_timeout_fails_a_stuck_partial_request() {
     assert!(got.is_empty());
     assert!(started.elapsed() >= SHORT - Duration::from_millis(20));
     drop(sock);
-    let err = within("connection_lost", conns.session(1).await.connection_lost().wait())
-        .await
-        .unwrap_err();
+    let err = within(
+        "connection_lost",
+        conns.session(1).await.connection_lost().wait(),
+    )
+    .await
+    .unwrap_err();
     assert!(err.is_request_timeout(), "{err}");
     within("close", server.close(Duration::from_secs(1))).await;
 }

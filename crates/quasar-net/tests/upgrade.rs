@@ -61,7 +61,11 @@ impl ProtocolConsumer for OtherTypes {
     type Request = u8;
     type Response = u8;
 
-    fn data_received(&mut self, _cx: &mut Context<'_>, _buf: &mut BytesMut) -> Result<Progress<u8>> {
+    fn data_received(
+        &mut self,
+        _cx: &mut Context<'_>,
+        _buf: &mut BytesMut,
+    ) -> Result<Progress<u8>> {
         unreachable!("never built")
     }
 }
@@ -113,9 +117,12 @@ async fn upgrade_to_a_consumer_of_other_types_closes_with_a_config_error() {
     let (got, _) = core_support::read_to_end(&mut sock).await;
     assert!(got.is_empty());
     drop(sock);
-    let err = within("connection_lost", conns.nth(1).await.connection_lost().wait())
-        .await
-        .unwrap_err();
+    let err = within(
+        "connection_lost",
+        conns.nth(1).await.connection_lost().wait(),
+    )
+    .await
+    .unwrap_err();
     assert!(err.is_config(), "{err}");
     within("close", server.close(Duration::from_secs(2))).await;
 }

@@ -215,7 +215,9 @@ impl<F: ConsumerFactory> Driver<F> {
 
         let (error, disposal, ended) = match self.serve(&shutdown).await {
             Ok(Ended::Forced) => (
-                Some(Error::closed("forced closed at the server's shutdown deadline")),
+                Some(Error::closed(
+                    "forced closed at the server's shutdown deadline",
+                )),
                 Disposal::Abort,
                 Ended::Forced,
             ),

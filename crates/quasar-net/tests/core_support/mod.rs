@@ -189,7 +189,11 @@ pub fn listener_with_small_buffers() -> std::net::TcpListener {
 /// A client socket with small send and receive buffers.
 pub async fn connect_with_small_buffers(addr: SocketAddr) -> TcpStream {
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(SMALL_SOCKET_BUFFER as u32).unwrap();
-    socket.set_send_buffer_size(SMALL_SOCKET_BUFFER as u32).unwrap();
+    socket
+        .set_recv_buffer_size(SMALL_SOCKET_BUFFER as u32)
+        .unwrap();
+    socket
+        .set_send_buffer_size(SMALL_SOCKET_BUFFER as u32)
+        .unwrap();
     within("connect", socket.connect(addr)).await.unwrap()
 }
