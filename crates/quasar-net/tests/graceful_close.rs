@@ -58,10 +58,13 @@ async fn in_flight_request_finishes_and_idle_ones_close_at_once(workers: usize) 
     drop(idle);
     assert!(!closing.is_finished());
     assert!(server.is_closing());
-    assert!(
-        TcpStream::connect(server.address()).await.is_err(),
-        "no new connections once closing"
-    );
+    // Listeners close asynchronously (on each worker's runtime), so a connect may still
+    // land in a backlog; it is never served.
+    if let Ok(mut late) = TcpStream::connect(server.address()).await {
+        let _ = late.write_all(b"late\n").await;
+        let (got, _) = read_to_end(&mut late).await;
+        assert!(got.is_empty(), "a connection made while closing was served");
+    }
 
     // The rest of the request, and one more that must not be answered.
     busy.write_all(b"f\nafter close\n").await.unwrap();
