@@ -101,6 +101,32 @@ async fn request_timeout_fails_a_stuck_partial_request() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_timeout_clocks_each_request_not_a_busy_connection() {
+    let conns = Conns::default();
+    let timeout = Duration::from_millis(400);
+    let server = builder(&conns)
+        .request_timeout(timeout)
+        .start()
+        .await
+        .unwrap();
+    let mut sock = TcpStream::connect(server.address()).await.unwrap();
+    // Each write finishes one request and starts the next, so a request is always in
+    // flight, but none for longer than a step: the connection must survive.
+    sock.write_all(b"r0").await.unwrap();
+    let step = Duration::from_millis(150);
+    for i in 1..=5 {
+        tokio::time::sleep(step).await; // pacing the client, not synchronising
+        sock.write_all(format!("\nr{i}").as_bytes()).await.unwrap();
+        assert_eq!(read_n(&mut sock, 3).await, format!("r{}\n", i - 1).as_bytes());
+    }
+    sock.write_all(b"\n").await.unwrap();
+    assert_eq!(read_n(&mut sock, 3).await, b"r5\n");
+    assert_eq!(conns.session(1).await.processed(), 6);
+    drop(sock);
+    within("close", server.close(Duration::from_secs(1))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_timeout_leaves_an_idle_connection_open() {
     let conns = Conns::default();
     let server = builder(&conns)
