@@ -536,6 +536,12 @@ impl<F: ConsumerFactory> Driver<F> {
     /// Server side: the first bytes of a request arrived (pulsar's automatic `start()`).
     fn start_server_request(&mut self) -> Result<()> {
         self.started = true;
+        if !self.cfg.request_timeout.is_zero() {
+            // Each request gets its own clock, or a connection that always has one
+            // request in flight (pipelining, a steady stream) would time out. The read
+            // that brought these bytes is recent enough, and costs no clock read.
+            self.in_flight_since = Some(self.last_activity);
+        }
         self.processed += 1;
         self.conn.shared().set_processed(self.processed);
         if self.hooks.wants_requests() {
@@ -558,6 +564,9 @@ impl<F: ConsumerFactory> Driver<F> {
             return;
         }
         self.started = true;
+        if !self.cfg.request_timeout.is_zero() {
+            self.in_flight_since = Some(Instant::now());
+        }
         self.processed += 1;
         self.conn.shared().set_processed(self.processed);
         if let Some(client) = self.client.as_mut() {
