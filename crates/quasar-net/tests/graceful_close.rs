@@ -219,3 +219,42 @@ async fn closing_twice_reports_the_same_close() {
     assert_eq!(within("wait", server.wait()).await, a);
     assert_eq!(server.close(Duration::from_secs(1)).await, a);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_one_connection_from_its_handle_flushes_then_ends_cleanly() {
+    let conns = Conns::default();
+    let server = start(&conns, 0).await;
+    let mut sock = idle_client(&server).await;
+    let conn = conns.session(1).await;
+    let closing = tokio::spawn(async move { conn.close().await });
+    let (got, end) = read_to_end(&mut sock).await;
+    assert!(got.is_empty());
+    end.expect("clean EOF");
+    drop(sock);
+    within("the close", closing)
+        .await
+        .unwrap()
+        .expect("a requested close is clean");
+    // The server goes on.
+    core_support::roundtrip(server.address(), b"next\n", b"next\n").await;
+    let report = within("close", server.close(Duration::from_secs(1))).await;
+    assert_eq!(report.forced, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aborting_one_connection_from_its_handle_resets_it() {
+    let conns = Conns::default();
+    let server = start(&conns, 0).await;
+    let mut sock = busy_client(&server, &conns).await;
+    let conn = conns.session(1).await;
+    conn.abort();
+    let (got, end) = read_to_end(&mut sock).await;
+    assert!(got.is_empty());
+    assert!(end.is_err(), "an abort resets the connection");
+    let err = within("connection_lost", conn.connection_lost().wait())
+        .await
+        .unwrap_err();
+    assert!(err.is_closed(), "{err}");
+    assert!(conn.is_closed());
+    within("close", server.close(Duration::from_secs(1))).await;
+}
