@@ -203,6 +203,34 @@ async fn dropping_a_request_future_mid_flight_aborts_the_connection() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_past_the_request_timeout_fails_with_request_timeout() {
+    // A server that never answers.
+    let addr = one_shot_server(|sock| async move {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        drop(sock);
+    })
+    .await;
+    let mut cfg = ConnectionConfig::default();
+    cfg.request_timeout(Duration::from_millis(200));
+    let conn = connect(
+        addr,
+        Arc::new(EchoClientFactory::default()),
+        Arc::new(cfg),
+        producer(),
+        Duration::from_secs(2),
+    )
+    .await
+    .unwrap();
+    let err = within("the request to time out", conn.request(Bytes::from_static(b"hello")))
+        .await
+        .unwrap_err();
+    assert!(err.is_request_timeout(), "{err}");
+    assert!(err.is_timeout());
+    let lost = within("connection_lost", conn.connection_lost().wait()).await;
+    assert!(lost.unwrap_err().is_request_timeout());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unsolicited_bytes_from_the_server_are_a_protocol_error() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
