@@ -93,15 +93,21 @@ async fn graceful_close_waits_for_async_responses_in_flight() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_async_response_closes_the_connection_with_its_error() {
     let conns = Conns::default();
-    let server = TcpServer::builder(conns.record(|| Delayed)).start().await.unwrap();
+    let server = TcpServer::builder(conns.record(|| Delayed))
+        .start()
+        .await
+        .unwrap();
     let mut sock = TcpStream::connect(server.address()).await.unwrap();
     sock.write_all(b"now ok\nfail\nnow never\n").await.unwrap();
     let (got, _) = read_to_end(&mut sock).await;
     assert_eq!(got, b"OK\n", "responses before the failure still leave");
     drop(sock);
-    let err = within("connection_lost", conns.session(1).await.connection_lost().wait())
-        .await
-        .unwrap_err();
+    let err = within(
+        "connection_lost",
+        conns.session(1).await.connection_lost().wait(),
+    )
+    .await
+    .unwrap_err();
     assert!(err.is_protocol(), "{err}");
     within("close", server.close(Duration::from_secs(1))).await;
 }

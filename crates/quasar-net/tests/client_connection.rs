@@ -211,7 +211,8 @@ async fn request_past_the_request_timeout_fails_with_request_timeout() {
     })
     .await;
     let mut cfg = ConnectionConfig::default();
-    cfg.request_timeout(Duration::from_millis(200));
+    cfg.request_timeout(Duration::from_millis(200))
+        .close_timeout(Duration::from_millis(100));
     let conn = connect(
         addr,
         Arc::new(EchoClientFactory::default()),
@@ -221,9 +222,12 @@ async fn request_past_the_request_timeout_fails_with_request_timeout() {
     )
     .await
     .unwrap();
-    let err = within("the request to time out", conn.request(Bytes::from_static(b"hello")))
-        .await
-        .unwrap_err();
+    let err = within(
+        "the request to time out",
+        conn.request(Bytes::from_static(b"hello")),
+    )
+    .await
+    .unwrap_err();
     assert!(err.is_request_timeout(), "{err}");
     assert!(err.is_timeout());
     let lost = within("connection_lost", conn.connection_lost().wait()).await;

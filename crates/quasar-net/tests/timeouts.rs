@@ -117,7 +117,10 @@ async fn request_timeout_clocks_each_request_not_a_busy_connection() {
     for i in 1..=5 {
         tokio::time::sleep(step).await; // pacing the client, not synchronising
         sock.write_all(format!("\nr{i}").as_bytes()).await.unwrap();
-        assert_eq!(read_n(&mut sock, 3).await, format!("r{}\n", i - 1).as_bytes());
+        assert_eq!(
+            read_n(&mut sock, 3).await,
+            format!("r{}\n", i - 1).as_bytes()
+        );
     }
     sock.write_all(b"\n").await.unwrap();
     assert_eq!(read_n(&mut sock, 3).await, b"r5\n");
