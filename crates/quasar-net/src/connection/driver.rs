@@ -287,6 +287,15 @@ impl<F: ConsumerFactory> Driver<F> {
                 self.update_flow();
                 self.feed().map_err(|e| (e, Disposal::Graceful))?;
                 self.update_flow();
+                if self.close_at_end
+                    && self.processed > 0
+                    && !self.started
+                    && !self.out.has_queued()
+                {
+                    // close_at_end -> closing: a drained connection's last response
+                    // (produced by a future) is complete.
+                    self.closing = true;
+                }
                 self.track_in_flight();
                 if self.closing && self.out.len() == 0 && !self.out.has_queued() {
                     return Ok(Ended::Normally);
@@ -305,8 +314,10 @@ impl<F: ConsumerFactory> Driver<F> {
                     if self.out.has_queued() {
                         if let Poll::Ready(res) = self.out.poll_queued(cx) {
                             return Poll::Ready(
+                                // Graceful: the responses before the failed one are
+                                // whole and already in the buffer; flush them.
                                 res.map(|()| Event::Queued)
-                                    .map_err(|e| (e, Disposal::Abort)),
+                                    .map_err(|e| (e, Disposal::Graceful)),
                             );
                         }
                     }
@@ -658,7 +669,12 @@ impl<F: ConsumerFactory> Driver<F> {
         let resp = with_consumer!(current, c => c.connection_lost(error));
         match resp {
             Some(resp) => self.finish_request(Ok(resp)),
-            None => self.finish_request(Err(Error::connection_lost(error.cloned()))),
+            // A request that ran out of time failed for that reason, not because the
+            // connection went away under it.
+            None => match error {
+                Some(err) if err.is_request_timeout() => self.finish_request(Err(err.clone())),
+                _ => self.finish_request(Err(Error::connection_lost(error.cloned()))),
+            },
         }
     }
 
