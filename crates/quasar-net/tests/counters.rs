@@ -131,3 +131,34 @@ async fn info_lists_one_socket_per_worker_and_counts_across_them() {
     assert_eq!(server.info().clients.requests_processed, 6);
     within("close", server.close(Duration::from_secs(2))).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_connections_holds_extra_clients_in_the_backlog_until_one_leaves() {
+    let conns = Conns::default();
+    let server = TcpServer::builder(conns.record(|| LineEcho))
+        .max_connections(1)
+        .start()
+        .await
+        .unwrap();
+    let mut first = TcpStream::connect(server.address()).await.unwrap();
+    first.write_all(b"1\n").await.unwrap();
+    assert_eq!(read_n(&mut first, 2).await, b"1\n");
+
+    // The kernel completes the handshake, but the server does not accept it yet.
+    let mut second = TcpStream::connect(server.address()).await.unwrap();
+    second.write_all(b"2\n").await.unwrap();
+    let mut buf = [0u8; 2];
+    let early = tokio::time::timeout(
+        Duration::from_millis(300),
+        tokio::io::AsyncReadExt::read(&mut second, &mut buf),
+    )
+    .await;
+    assert!(early.is_err(), "served past the limit: {early:?}");
+    assert_eq!((server.sessions(), server.connected()), (1, 1));
+
+    drop(first);
+    assert_eq!(read_n(&mut second, 2).await, b"2\n");
+    assert_eq!(server.sessions(), 2);
+    drop(second);
+    within("close", server.close(Duration::from_secs(2))).await;
+}
