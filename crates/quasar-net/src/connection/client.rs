@@ -35,9 +35,10 @@ impl<Req: Send + 'static, Resp: Send + 'static> ClientConnection<Req, Resp> {
     ///
     /// # Errors
     ///
-    /// [`Error::is_connection_lost`] when the connection ends first; the consumer's own
-    /// error when it rejects the response; [`Error::is_aborted`] when a `pre_request` hook
-    /// aborted it.
+    /// [`Error::is_connection_lost`] when the connection ends first;
+    /// [`Error::is_request_timeout`] when the connection's request timeout passes first
+    /// (the connection is then closed); the consumer's own error when it rejects the
+    /// response; [`Error::is_aborted`] when a `pre_request` hook aborted it.
     ///
     /// # Cancel safety
     ///

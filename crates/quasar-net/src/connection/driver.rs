@@ -10,7 +10,8 @@
 //! | flag            | set by                                             | effect                          |
 //! |-----------------|----------------------------------------------------|---------------------------------|
 //! | `closing`       | `cx.close()`, max requests, idle close, EOF, close | stop reading; close once flushed |
-//! | `close_at_end`  | server drain while a request is in flight          | `closing` when that request ends |
+//! | `close_at_end`  | server drain while a request is in flight, or      | `closing` when that request ends |
+//! |                 | before the first request arrived                   |                                  |
 //! | `read_eof`      | the peer's EOF                                     | no more reads                    |
 //!
 //! Timers are lazy: one `Sleep` is armed at the earliest moment a timeout *could* fire
@@ -149,6 +150,8 @@ pub(crate) struct Driver<F: ConsumerFactory> {
     processed: u64,
     reported: u64,
     finished: u64,
+    /// The write buffer peak last published to the handle.
+    peak_reported: usize,
     closing: bool,
     close_at_end: bool,
     read_eof: bool,
@@ -191,6 +194,7 @@ impl<F: ConsumerFactory> Driver<F> {
             processed: 0,
             reported: 0,
             finished: 0,
+            peak_reported: 0,
             closing: false,
             close_at_end: false,
             read_eof: false,
@@ -210,7 +214,13 @@ impl<F: ConsumerFactory> Driver<F> {
         tracing::debug!(session = ev.session, peer = %ev.peer, "connection made");
 
         let (error, disposal, ended) = match self.serve(&shutdown).await {
-            Ok(Ended::Forced) => (None, Disposal::Abort, Ended::Forced),
+            Ok(Ended::Forced) => (
+                Some(Error::closed(
+                    "forced closed at the server's shutdown deadline",
+                )),
+                Disposal::Abort,
+                Ended::Forced,
+            ),
             Ok(Ended::Normally) => (None, Disposal::Graceful, Ended::Normally),
             Err((err, disposal)) => (Some(err), disposal, Ended::Normally),
         };
@@ -218,7 +228,7 @@ impl<F: ConsumerFactory> Driver<F> {
         self.conn.shared().mark_closed();
         self.fail_in_flight(error.as_ref());
         match disposal {
-            Disposal::Graceful => self.close_gracefully().await,
+            Disposal::Graceful => self.close_gracefully(&shutdown.abort).await,
             Disposal::Abort => self.abort_socket(),
             Disposal::Drop => {}
         }
@@ -272,8 +282,20 @@ impl<F: ConsumerFactory> Driver<F> {
             }
 
             loop {
+                // A write may have drained the buffer to the low mark: resume before
+                // feeding, then pause if feeding filled it again.
+                self.update_flow();
                 self.feed().map_err(|e| (e, Disposal::Graceful))?;
                 self.update_flow();
+                if self.close_at_end
+                    && self.processed > 0
+                    && !self.started
+                    && !self.out.has_queued()
+                {
+                    // close_at_end -> closing: a drained connection's last response
+                    // (produced by a future) is complete.
+                    self.closing = true;
+                }
                 self.track_in_flight();
                 if self.closing && self.out.len() == 0 && !self.out.has_queued() {
                     return Ok(Ended::Normally);
@@ -292,8 +314,10 @@ impl<F: ConsumerFactory> Driver<F> {
                     if self.out.has_queued() {
                         if let Poll::Ready(res) = self.out.poll_queued(cx) {
                             return Poll::Ready(
+                                // Graceful: the responses before the failed one are
+                                // whole and already in the buffer; flush them.
                                 res.map(|()| Event::Queued)
-                                    .map_err(|e| (e, Disposal::Abort)),
+                                    .map_err(|e| (e, Disposal::Graceful)),
                             );
                         }
                     }
@@ -362,11 +386,21 @@ impl<F: ConsumerFactory> Driver<F> {
                     Event::CloseRequest => break,
                     Event::Drain => {
                         self.draining = true;
-                        if self.started || self.out.has_queued() {
+                        // A connection that has not had its first request yet counts
+                        // as busy: that request is likely on its way (it may be the
+                        // very session that reached the server's limit), so it is
+                        // served and the connection closes after it, or the deadline
+                        // forces it.
+                        let fresh = self.processed == 0;
+                        if self.in_flight() || fresh {
                             shutdown.drained_busy.fetch_add(1, Ordering::Relaxed);
-                            self.close_at_end = true;
                         } else {
                             shutdown.drained_idle.fetch_add(1, Ordering::Relaxed);
+                        }
+                        if self.started || self.out.has_queued() || fresh {
+                            self.close_at_end = true;
+                        } else {
+                            // idle, or only flushing a finished response -> closing
                             self.closing = true;
                         }
                     }
@@ -381,7 +415,7 @@ impl<F: ConsumerFactory> Driver<F> {
     fn wants_read(&self) -> bool {
         !self.read_eof
             && !self.closing
-            && !self.out.is_above_high()
+            && !self.out.is_full()
             && self.out.queued_len() < self.cfg.max_pending_responses
             && self.rbuf.len() < self.cfg.max_read_buffer
     }
@@ -428,7 +462,8 @@ impl<F: ConsumerFactory> Driver<F> {
     }
 
     /// Feeds buffered input to consumers until they need more, the write buffer is
-    /// above its high mark, or the connection is closing.
+    /// full (above its high mark, or paused and not yet drained to the low mark), or
+    /// the connection is closing.
     fn feed(&mut self) -> Result<()> {
         if self.starved {
             return Ok(());
@@ -436,7 +471,7 @@ impl<F: ConsumerFactory> Driver<F> {
         let mut budget = FEED_BUDGET;
         while !self.rbuf.is_empty() && budget > 0 {
             if self.closing
-                || self.out.is_above_high()
+                || self.out.is_full()
                 || self.out.queued_len() >= self.cfg.max_pending_responses
             {
                 break;
@@ -446,7 +481,7 @@ impl<F: ConsumerFactory> Driver<F> {
                 if self.client.is_some() {
                     return Err(Error::protocol("data received with no request in flight"));
                 }
-                if self.close_at_end {
+                if self.close_at_end && self.processed > 0 {
                     // Draining: the request in flight ended; drop what follows.
                     self.closing = true;
                     break;
@@ -512,6 +547,12 @@ impl<F: ConsumerFactory> Driver<F> {
     /// Server side: the first bytes of a request arrived (pulsar's automatic `start()`).
     fn start_server_request(&mut self) -> Result<()> {
         self.started = true;
+        if !self.cfg.request_timeout.is_zero() {
+            // Each request gets its own clock, or a connection that always has one
+            // request in flight (pipelining, a steady stream) would time out. The read
+            // that brought these bytes is recent enough, and costs no clock read.
+            self.in_flight_since = Some(self.last_activity);
+        }
         self.processed += 1;
         self.conn.shared().set_processed(self.processed);
         if self.hooks.wants_requests() {
@@ -534,6 +575,9 @@ impl<F: ConsumerFactory> Driver<F> {
             return;
         }
         self.started = true;
+        if !self.cfg.request_timeout.is_zero() {
+            self.in_flight_since = Some(Instant::now());
+        }
         self.processed += 1;
         self.conn.shared().set_processed(self.processed);
         if let Some(client) = self.client.as_mut() {
@@ -625,7 +669,12 @@ impl<F: ConsumerFactory> Driver<F> {
         let resp = with_consumer!(current, c => c.connection_lost(error));
         match resp {
             Some(resp) => self.finish_request(Ok(resp)),
-            None => self.finish_request(Err(Error::connection_lost(error.cloned()))),
+            // A request that ran out of time failed for that reason, not because the
+            // connection went away under it.
+            None => match error {
+                Some(err) if err.is_request_timeout() => self.finish_request(Err(err.clone())),
+                _ => self.finish_request(Err(Error::connection_lost(error.cloned()))),
+            },
         }
     }
 
@@ -664,6 +713,11 @@ impl<F: ConsumerFactory> Driver<F> {
     }
 
     fn update_flow(&mut self) {
+        let peak = self.out.buffer().peak();
+        if peak > self.peak_reported {
+            self.peak_reported = peak;
+            self.conn.shared().set_write_buffer_peak(peak);
+        }
         let was = self.out.buffer().is_paused();
         let now = self.out.buffer().update_paused();
         if was != now {
@@ -711,7 +765,19 @@ impl<F: ConsumerFactory> Driver<F> {
         Ok(next)
     }
 
-    async fn close_gracefully(&mut self) {
+    /// Flushes, writes EOF and waits for the peer's EOF, up to the close timeout; the
+    /// server's shutdown deadline (`abort`) cuts it short.
+    async fn close_gracefully(&mut self, abort: &CancellationToken) {
+        let finished = tokio::select! {
+            () = self.flush_and_shutdown() => true,
+            () = abort.cancelled() => false,
+        };
+        if !finished {
+            self.abort_socket();
+        }
+    }
+
+    async fn flush_and_shutdown(&mut self) {
         let deadline = Instant::now() + self.cfg.close_timeout;
         while !self.out.chunk().is_empty() {
             match tokio::time::timeout_at(deadline, self.io.write(self.out.chunk())).await {

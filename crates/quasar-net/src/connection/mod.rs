@@ -85,6 +85,7 @@ pub(crate) struct Shared {
     bytes_written: AtomicU64,
     write_pauses: AtomicU64,
     write_paused: AtomicBool,
+    write_buffer_peak: AtomicU64,
     /// Set as soon as the peer's EOF is seen or the socket is gone.
     closed: AtomicBool,
     close_request: AtomicU8,
@@ -112,6 +113,9 @@ pub struct ConnectionInfo {
     pub write_pauses: u64,
     /// Whether writing is paused now.
     pub write_paused: bool,
+    /// The most bytes the write buffer ever held (stays below the cap; near the
+    /// high-water mark while flow control works).
+    pub write_buffer_peak: u64,
     /// Whether the connection is closed (or the peer closed its side).
     pub closed: bool,
 }
@@ -130,6 +134,7 @@ impl Connection {
                 bytes_written: AtomicU64::new(0),
                 write_pauses: AtomicU64::new(0),
                 write_paused: AtomicBool::new(false),
+                write_buffer_peak: AtomicU64::new(0),
                 closed: AtomicBool::new(false),
                 close_request: AtomicU8::new(CLOSE_NONE),
                 close_notify: Notify::new(),
@@ -215,6 +220,7 @@ impl Connection {
             bytes_written: s.bytes_written.load(Ordering::Relaxed),
             write_pauses: s.write_pauses.load(Ordering::Relaxed),
             write_paused: self.is_write_paused(),
+            write_buffer_peak: s.write_buffer_peak.load(Ordering::Relaxed),
             closed: self.is_closed(),
         }
     }
@@ -241,6 +247,9 @@ impl Shared {
         if paused {
             self.write_pauses.fetch_add(1, Ordering::Relaxed);
         }
+    }
+    pub(crate) fn set_write_buffer_peak(&self, peak: usize) {
+        self.write_buffer_peak.store(peak as u64, Ordering::Relaxed);
     }
     pub(crate) fn mark_closed(&self) {
         self.closed.store(true, Ordering::Release);

@@ -102,6 +102,12 @@ impl Output {
         self.len() >= self.buf.marks().high()
     }
 
+    /// Whether reading and feeding must wait: above the high mark, or paused there and
+    /// not yet drained to the low mark (pulsar resumes reading in `resume_writing`).
+    pub(crate) fn is_full(&self) -> bool {
+        self.buf.is_paused() || self.is_above_high()
+    }
+
     pub(crate) fn buffer(&mut self) -> &mut WriteBuffer {
         &mut self.buf
     }

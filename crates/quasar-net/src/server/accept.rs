@@ -67,17 +67,22 @@ pub(crate) async fn accept_loop<F: ConsumerFactory>(listener: TcpListener, ctx: 
     loop {
         let permit = match &ctx.limit {
             Some(sem) => tokio::select! {
+                // Once closing, stop: never take a permit or a connection after it.
+                biased;
+                _ = ctx.stop_accepting.cancelled() => break,
                 p = Arc::clone(sem).acquire_owned() => match p {
                     Ok(p) => Some(p),
                     Err(_) => break,
                 },
-                _ = ctx.stop_accepting.cancelled() => break,
             },
             None => None,
         };
         let accepted = tokio::select! {
-            r = listener.accept() => r,
+            // A connection waiting in the backlog when the close began is not accepted
+            // (an unbiased select would take it half the time, and serve it).
+            biased;
             _ = ctx.stop_accepting.cancelled() => break,
+            r = listener.accept() => r,
         };
         let (stream, peer) = match accepted {
             Ok(pair) => {

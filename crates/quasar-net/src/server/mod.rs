@@ -120,10 +120,13 @@ impl TcpServer {
                 None => listeners.push(bind(b.addr, b.backlog, false)?),
             }
         } else {
-            let first = bind(b.addr, b.backlog, true)?;
-            let port_addr = first.local_addr().map_err(Error::from)?;
-            listeners.push(first);
-            for _ in 1..b.workers {
+            // SO_REUSEPORT would let these listeners silently join another server's
+            // on the same port (same user) and split its connections. A plain bind
+            // first proves the address free, and resolves port 0.
+            let port_addr = bind(b.addr, b.backlog, false)?
+                .local_addr()
+                .map_err(Error::from)?;
+            for _ in 0..b.workers {
                 listeners.push(bind(port_addr, b.backlog, true)?);
             }
         }
@@ -282,7 +285,10 @@ impl TcpServer {
 
     /// Closes the server gracefully: stops accepting, closes idle connections at once,
     /// lets requests in flight finish until `deadline`, then force-closes the rest.
-    /// Fires `stop` with the report. A second call waits for the first.
+    /// A connection accepted but still waiting for its first request counts as in
+    /// flight: that request is served, then the connection closes. The deadline also
+    /// bounds the wait for peers to acknowledge a close. Fires `stop` with the report.
+    /// A second call waits for the first.
     ///
     /// # Cancel safety
     ///
