@@ -20,7 +20,7 @@
 //! ```
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::Hooks;
@@ -34,8 +34,27 @@ pub struct Producer {
 struct Inner {
     name: String,
     sessions: AtomicU64,
-    requests: AtomicU64,
+    /// Requests are counted on every read batch of every connection, from every worker
+    /// thread; one shared counter would bounce its cache line between cores, so each
+    /// thread adds to its own shard and readers sum them.
+    requests: [Shard; SHARDS],
     hooks: Arc<Hooks>,
+}
+
+/// Number of counter shards (threads map onto them round-robin).
+const SHARDS: usize = 16;
+
+/// A counter on a cache line of its own.
+#[repr(align(128))]
+#[derive(Default)]
+struct Shard(AtomicU64);
+
+fn shard_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+    }
+    SHARD.with(|s| *s)
 }
 
 // ===== impl Producer =====
@@ -47,7 +66,7 @@ impl Producer {
             inner: Arc::new(Inner {
                 name: name.into(),
                 sessions: AtomicU64::new(0),
-                requests: AtomicU64::new(0),
+                requests: Default::default(),
                 hooks: Arc::new(hooks),
             }),
         }
@@ -65,7 +84,11 @@ impl Producer {
 
     /// Total number of requests started by the consumers of every connection.
     pub fn requests_processed(&self) -> u64 {
-        self.inner.requests.load(Ordering::Relaxed)
+        self.inner
+            .requests
+            .iter()
+            .map(|s| s.0.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// Counts a new connection and returns its session number (1-based), as pulsar's
@@ -77,7 +100,9 @@ impl Producer {
     /// Adds `n` started requests. Connections batch this once per read, not per request.
     pub fn add_requests(&self, n: u64) {
         if n > 0 {
-            self.inner.requests.fetch_add(n, Ordering::Relaxed);
+            self.inner.requests[shard_index()]
+                .0
+                .fetch_add(n, Ordering::Relaxed);
         }
     }
 

@@ -30,8 +30,8 @@ use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{sleep_until, Instant};
-use tokio_util::sync::CancellationToken;
 
+use super::signal::Signal;
 use super::{CloseRequest, Connection, ConnectionConfig, Output};
 use crate::consumer::{Actions, BoxConsumer, Context, DynFactory};
 use crate::hooks::{ConnectionEvent, DataEvent, LostEvent, RequestEvent};
@@ -52,8 +52,8 @@ const FEED_BUDGET: usize = 1024;
 /// their request; `abort` closes everything at once.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Shutdown {
-    pub(crate) drain: CancellationToken,
-    pub(crate) abort: CancellationToken,
+    pub(crate) drain: Signal,
+    pub(crate) abort: Signal,
     /// Connections that were idle when the drain reached them.
     pub(crate) drained_idle: Arc<AtomicU64>,
     /// Connections that had a request in flight when the drain reached them.
@@ -263,17 +263,22 @@ impl<F: ConsumerFactory> Driver<F> {
         let first = self.cfg.keep_alive.min_nonzero(self.cfg.request_timeout);
         let timer = sleep_until(Instant::now() + first.unwrap_or(FAR_FUTURE));
         tokio::pin!(timer);
-        let drain = shutdown.drain.clone().cancelled_owned();
-        let abort = shutdown.abort.clone().cancelled_owned();
+        // Polled once each to register this task's waker; afterwards the hot loop only
+        // reads the flags (see `Signal`).
+        let drain = shutdown.drain.cancelled();
+        let abort = shutdown.abort.cancelled();
         tokio::pin!(drain, abort);
+        let mut registered = false;
 
         loop {
             let notified = conn.shared().close_notify().notified();
             tokio::pin!(notified);
             // Register before checking, so a request made between the check and the
-            // wait is not missed.
+            // wait is not missed. Polled once below; then the flag is read instead.
             notified.as_mut().enable();
-            match conn.shared().close_requested() {
+            let mut notified_polled = false;
+            let seen = conn.shared().close_requested();
+            match seen {
                 CloseRequest::Abort => {
                     return Err((Error::closed("connection aborted"), Disposal::Abort))
                 }
@@ -302,13 +307,24 @@ impl<F: ConsumerFactory> Driver<F> {
                 }
 
                 let event = poll_fn(|cx| {
-                    if abort.as_mut().poll(cx).is_ready() {
+                    if !registered {
+                        // Same task, same waker: one registration lasts the connection.
+                        let _ = abort.as_mut().poll(cx);
+                        let _ = drain.as_mut().poll(cx);
+                        registered = true;
+                    }
+                    if shutdown.abort.is_cancelled() {
                         return Poll::Ready(Ok(Event::Abort));
                     }
-                    if notified.as_mut().poll(cx).is_ready() {
+                    if !notified_polled {
+                        notified_polled = true;
+                        if notified.as_mut().poll(cx).is_ready() {
+                            return Poll::Ready(Ok(Event::CloseRequest));
+                        }
+                    } else if conn.shared().close_requested() != seen {
                         return Poll::Ready(Ok(Event::CloseRequest));
                     }
-                    if !self.draining && drain.as_mut().poll(cx).is_ready() {
+                    if !self.draining && shutdown.drain.is_cancelled() {
                         return Poll::Ready(Ok(Event::Drain));
                     }
                     if self.out.has_queued() {
@@ -767,7 +783,7 @@ impl<F: ConsumerFactory> Driver<F> {
 
     /// Flushes, writes EOF and waits for the peer's EOF, up to the close timeout; the
     /// server's shutdown deadline (`abort`) cuts it short.
-    async fn close_gracefully(&mut self, abort: &CancellationToken) {
+    async fn close_gracefully(&mut self, abort: &Signal) {
         let finished = tokio::select! {
             () = self.flush_and_shutdown() => true,
             () = abort.cancelled() => false,

@@ -58,6 +58,7 @@ mod client;
 mod config;
 pub(crate) mod driver;
 mod output;
+pub(crate) mod signal;
 
 pub use client::{connect, ClientConnection};
 pub use config::{ConnectionConfig, DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_READ_BUFFER};
