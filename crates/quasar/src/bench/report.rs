@@ -20,7 +20,10 @@ pub(crate) struct Report {
     pub(crate) addr: String,
     pub(crate) connections: u32,
     pub(crate) pipeline: u32,
-    pub(crate) size: usize,
+    /// Bytes per request (echo, udp); http sends a fixed GET of `path` instead.
+    pub(crate) size: Option<usize>,
+    /// http only: the request target.
+    pub(crate) path: Option<String>,
     pub(crate) threads: u32,
     /// Length of the measured window.
     pub(crate) duration_secs: f64,
@@ -158,7 +161,8 @@ impl Report {
             addr: cfg.addr_text.clone(),
             connections: cfg.connections,
             pipeline: cfg.pipeline,
-            size: cfg.size,
+            size: (cfg.protocol != Protocol::Http).then_some(cfg.size),
+            path: (cfg.protocol == Protocol::Http).then(|| cfg.path.clone()),
             threads: cfg.threads,
             duration_secs: window,
             warmup_secs: cfg.warmup.as_secs_f64(),
@@ -188,14 +192,18 @@ impl Report {
             (Protocol::Echo, false) => " (framed)",
             _ => "",
         };
+        let requests = match (&self.path, self.size) {
+            (Some(path), _) => format!("GET {path}"),
+            (None, Some(size)) => format!("{size}-byte requests"),
+            (None, None) => String::new(),
+        };
         let _ = writeln!(
             out,
-            "{}{framing} at {}: {} connections, pipeline {}, {}-byte requests, {} loop{}, {:.2} s measured, {} thread{}",
+            "{}{framing} at {}: {} connections, pipeline {}, {requests}, {} loop{}, {:.2} s measured, {} thread{}",
             self.protocol.name(),
             self.addr,
             self.connections,
             self.pipeline,
-            self.size,
             self.mode,
             self.target_rate.map(|r| format!(" at {r} req/s")).unwrap_or_default(),
             self.duration_secs,
