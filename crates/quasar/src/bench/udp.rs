@@ -4,8 +4,9 @@
 //! reports ICMP errors). A request is one datagram of `--size` bytes with no `\n`, so the line
 //! echo answers it with the identical bytes. Datagrams may be lost or reordered, so replies are
 //! matched by the sequence number they carry rather than by arrival order, and a request with no
-//! reply after `--timeout` is counted lost and frees its pipeline slot. Unlike TCP, a bad reply
-//! does not stop the socket: the next datagram does not depend on it.
+//! reply after `--timeout` is counted lost (checked every half timeout) and frees its pipeline
+//! slot. Unlike TCP, a bad reply does not stop the socket: the next datagram does not depend on
+//! it.
 
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -43,6 +44,7 @@ pub(crate) async fn run_udp(socket: UdpSocket, id: u32, ctx: Rc<WorkerCtx>) {
     let mut rbuf = vec![0u8; MAX_DATAGRAM];
     let mut outstanding: VecDeque<Sent> = VecDeque::with_capacity(pipeline);
     let mut next_send = 0u64;
+    let mut loss_check = schedule.start + timeout / 2;
 
     let mut timer = match PreciseTimer::new() {
         Ok(timer) => timer,
@@ -119,8 +121,13 @@ pub(crate) async fn run_udp(socket: UdpSocket, id: u32, ctx: Rc<WorkerCtx>) {
             (true, false) => schedule.stop,
             (false, _) => schedule.drain_deadline,
         };
-        if let Some(oldest) = outstanding.front() {
-            wake = wake.min(oldest.sent + timeout);
+        // Wake for lost datagrams on a coarse beat (half the timeout), not at each datagram's own
+        // deadline: that would re-arm the timer, a syscall, on every request.
+        if now >= loss_check {
+            loss_check = now + timeout / 2;
+        }
+        if !outstanding.is_empty() {
+            wake = wake.min(loss_check);
         }
         if let Err(e) = timer.arm(wake) {
             ctx.stats.borrow_mut().error(
