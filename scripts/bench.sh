@@ -10,14 +10,17 @@
 #
 # Environment (defaults in brackets):
 #   ROUNDS [3]  DURATION [5s]  WARMUP [1s]  CONNECTIONS [50]  SIZE [64]  PIPELINES ["1 16"]
-#   UDP_PIPELINES ["1"]  BENCH_THREADS [1]  IDLE_CONNECTIONS [10000, 0 skips]  IDLE_HOLD [2s]
+#   UDP_PIPELINES ["1"]  HTTP_PIPELINES ["1"; "" skips]  BENCH_THREADS [1]
+#   IDLE_CONNECTIONS [10000; 0 skips]  IDLE_HOLD [2s]
 #   OUT [docs/benchmarks.md]  SKIP_BUILD [0]  PIN [1]
 #   Server commands (the address is parsed from their first stdout line holding one):
 #   QUASAR_ECHO_RAW_CMD  [$BIN/quasar serve echo --bind 127.0.0.1:0 --raw]
 #   QUASAR_ECHO_CMD      [$BIN/quasar serve echo --bind 127.0.0.1:0]
 #   QUASAR_UDP_CMD       [$BIN/quasar serve udp-echo --bind 127.0.0.1:0]
+#   QUASAR_HTTP_CMD      [$BIN/quasar serve http --bind 127.0.0.1:0]
 #   PEER_TCP_CMD         [$BIN/quasar-baseline tcp-echo --bind 127.0.0.1:0]
 #   PEER_UDP_CMD         [$BIN/quasar-baseline udp-echo --bind 127.0.0.1:0]
+#   PEER_HTTP_CMD        [$BIN/quasar-baseline http --bind 127.0.0.1:0]
 #   Setting a QUASAR_* command to a baseline tests the script's mechanics; the report then says
 #   which commands ran.
 set -uo pipefail
@@ -32,6 +35,7 @@ CONNECTIONS=${CONNECTIONS:-50}
 SIZE=${SIZE:-64}
 PIPELINES=${PIPELINES:-"1 16"}
 UDP_PIPELINES=${UDP_PIPELINES:-"1"}
+HTTP_PIPELINES=${HTTP_PIPELINES:-"1"}
 BENCH_THREADS=${BENCH_THREADS:-1}
 IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-10000}
 IDLE_HOLD=${IDLE_HOLD:-2s}
@@ -40,8 +44,12 @@ SKIP_BUILD=${SKIP_BUILD:-0}
 PIN=${PIN:-1}
 
 OVERRIDES=""
-for v in QUASAR_ECHO_RAW_CMD QUASAR_ECHO_CMD QUASAR_UDP_CMD PEER_TCP_CMD PEER_UDP_CMD; do
+for v in QUASAR_ECHO_RAW_CMD QUASAR_ECHO_CMD QUASAR_UDP_CMD QUASAR_HTTP_CMD PEER_TCP_CMD PEER_UDP_CMD PEER_HTTP_CMD; do
     [ -n "${!v+x}" ] && OVERRIDES+=" $v=\"${!v}\""
+done
+QUASAR_OVERRIDDEN=0
+for v in QUASAR_ECHO_RAW_CMD QUASAR_ECHO_CMD QUASAR_UDP_CMD QUASAR_HTTP_CMD; do
+    [ -n "${!v+x}" ] && QUASAR_OVERRIDDEN=1
 done
 
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
@@ -51,6 +59,8 @@ QUASAR_ECHO_CMD=${QUASAR_ECHO_CMD:-"$BIN/quasar serve echo --bind 127.0.0.1:0"}
 QUASAR_UDP_CMD=${QUASAR_UDP_CMD:-"$BIN/quasar serve udp-echo --bind 127.0.0.1:0"}
 PEER_TCP_CMD=${PEER_TCP_CMD:-"$BIN/quasar-baseline tcp-echo --bind 127.0.0.1:0"}
 PEER_UDP_CMD=${PEER_UDP_CMD:-"$BIN/quasar-baseline udp-echo --bind 127.0.0.1:0"}
+QUASAR_HTTP_CMD=${QUASAR_HTTP_CMD:-"$BIN/quasar serve http --bind 127.0.0.1:0"}
+PEER_HTTP_CMD=${PEER_HTTP_CMD:-"$BIN/quasar-baseline http --bind 127.0.0.1:0"}
 
 log() { printf '%s\n' "bench.sh: $*" >&2; }
 
@@ -200,6 +210,15 @@ med() {
     done | median
 }
 
+# spread ROW SIDE KEY: "min–max" of KEY over the rounds.
+spread() {
+    local f
+    for f in "$WORK/$1.$2".*.json; do
+        [ -e "$f" ] && json_get "$f" "$3"
+    done | grep -E '^-?[0-9.eE+]+$' | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 }
+        END { if (NR == 0) print "n/a"; else printf "%.0f–%.0f", lo, hi }'
+}
+
 COMMON=(--connections "$CONNECTIONS" --size "$SIZE" --duration "$DURATION" --warmup "$WARMUP" --threads "$BENCH_THREADS")
 LOAD_AVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
 STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
@@ -215,6 +234,11 @@ done
 for p in $UDP_PIPELINES; do
     bench_row "udp-p$p" "UDP echo, pipeline $p" "$PEER_UDP_CMD" "$QUASAR_UDP_CMD" \
         udp --pipeline "$p" "${COMMON[@]}"
+done
+
+for p in $HTTP_PIPELINES; do
+    bench_row "http-p$p" "HTTP/1.1 GET, pipeline $p" "$PEER_HTTP_CMD" "$QUASAR_HTTP_CMD" \
+        http --pipeline "$p" --connections "$CONNECTIONS" --duration "$DURATION" --warmup "$WARMUP" --threads "$BENCH_THREADS"
 done
 
 # Memory: server RSS growth per idle connection.
@@ -263,7 +287,7 @@ mkdir -p "$(dirname "$OUT")"
     echo "the deciding figure: requests/s also depends on how much CPU the tool left the server."
     echo "Ratios are quasar / peer (above 1 is better for quasar, except for CPU per request)."
     echo
-    if [ "$QUASAR_ECHO_RAW_CMD $QUASAR_ECHO_CMD $QUASAR_UDP_CMD" != "$BIN/quasar serve echo --bind 127.0.0.1:0 --raw $BIN/quasar serve echo --bind 127.0.0.1:0 $BIN/quasar serve udp-echo --bind 127.0.0.1:0" ]; then
+    if [ "$QUASAR_OVERRIDDEN" = 1 ]; then
         echo "> **Mechanics run:** the \"quasar\" column was produced by overridden commands (see"
         echo "> *Commands* below), not by quasar's own servers. Do not read these as quasar's figures."
         echo
@@ -303,6 +327,18 @@ mkdir -p "$(dirname "$OUT")"
         echo "| ${LABEL[$row]} | $(fmt %.1f "$(med "$row" peer p50)") | $(fmt %.1f "$(med "$row" quasar p50)") | $(fmt %.1f "$(med "$row" peer p99)") | $(fmt %.1f "$(med "$row" quasar p99)") | $(fmt %.1f "$(med "$row" peer p999)") | $(fmt %.1f "$(med "$row" quasar p999)") |"
     done
     echo
+    echo "## Spread across rounds (min–max)"
+    echo
+    echo "How far the rounds behind each median lie apart: requests/s moves with whatever else the"
+    echo "machine runs; requests per server CPU-second should move much less."
+    echo
+    echo "| benchmark | peer req/s | quasar req/s | peer req / CPU-s | quasar req / CPU-s |"
+    echo "|---|---:|---:|---:|---:|"
+    for row in "${ROWS[@]}"; do
+        [ -e "$WORK/$row.quasar.failed" ] || [ -e "$WORK/$row.peer.failed" ] && continue
+        echo "| ${LABEL[$row]} | $(spread "$row" peer requests_per_sec) | $(spread "$row" quasar requests_per_sec) | $(spread "$row" peer requests_per_cpu_second) | $(spread "$row" quasar requests_per_cpu_second) |"
+    done
+    echo
     if [ "${#MEMORY_ROWS[@]}" -gt 0 ]; then
         echo "## Memory per idle connection"
         echo
@@ -337,7 +373,7 @@ mkdir -p "$(dirname "$OUT")"
     fi
     echo "## Commands"
     echo
-    echo "Run: \`ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP CONNECTIONS=$CONNECTIONS SIZE=$SIZE PIPELINES=\"$PIPELINES\" IDLE_CONNECTIONS=$IDLE_CONNECTIONS$OVERRIDES scripts/bench.sh\`"
+    echo "Run: \`ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP CONNECTIONS=$CONNECTIONS SIZE=$SIZE PIPELINES=\"$PIPELINES\" IDLE_CONNECTIONS=$IDLE_CONNECTIONS$OVERRIDES scripts/bench.sh\`" | sed "s#$BIN/#target/release/#g"
     echo
     echo "Servers (each prints its bound address on stdout; the script takes the last word of the"
     echo "first line holding one):"
@@ -345,7 +381,7 @@ mkdir -p "$(dirname "$OUT")"
     echo '```'
     for role in "peer TCP echo|$PEER_TCP_CMD" "peer UDP echo|$PEER_UDP_CMD" \
         "quasar TCP echo, raw|$QUASAR_ECHO_RAW_CMD" "quasar TCP echo, framed|$QUASAR_ECHO_CMD" \
-        "quasar UDP echo|$QUASAR_UDP_CMD"; do
+        "quasar UDP echo|$QUASAR_UDP_CMD" "peer HTTP|$PEER_HTTP_CMD" "quasar HTTP|$QUASAR_HTTP_CMD"; do
         name=${role%%|*}
         cmd=${role#*|}
         failed=""

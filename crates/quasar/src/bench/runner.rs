@@ -182,6 +182,9 @@ fn worker(
             }
         }
         let _ = ready.send(());
+        // Dropped now so that, should another worker die before reporting, the main thread's
+        // `recv` ends instead of waiting on a sender that lives for the whole run.
+        drop(ready);
         let Ok(schedule) = go.await else {
             return stats;
         };
