@@ -268,7 +268,9 @@ fi
 
 CPU_MODEL=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-DIRTY=$(git status --porcelain 2>/dev/null | grep -q . && echo " (with uncommitted changes)")
+# Only changes to what gets built or run make the commit id an incomplete description.
+DIRTY=$(git status --porcelain -- crates scripts Cargo.toml Cargo.lock 2>/dev/null | grep -q . &&
+    echo " (with uncommitted changes to the code)")
 RUSTC=$(rustc --version 2>/dev/null || echo unknown)
 
 mkdir -p "$(dirname "$OUT")"
@@ -286,6 +288,8 @@ mkdir -p "$(dirname "$OUT")"
     echo "load tool and the server compete for the machine, so **requests per server CPU-second** is"
     echo "the deciding figure: requests/s also depends on how much CPU the tool left the server."
     echo "Ratios are quasar / peer (above 1 is better for quasar, except for CPU per request)."
+    echo "Read every ratio against the *Spread across rounds* table: where the two sides' ranges"
+    echo "overlap, the difference is within this machine's noise."
     echo
     if [ "$QUASAR_OVERRIDDEN" = 1 ]; then
         echo "> **Mechanics run:** the \"quasar\" column was produced by overridden commands (see"
