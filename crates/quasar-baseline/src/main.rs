@@ -1,2 +1,106 @@
 //! Hand-written tokio baselines for quasar's benchmarks.
-fn main() {}
+//!
+//! Each subcommand is the least code that serves a protocol correctly on tokio: the floor that
+//! quasar's own servers are measured against in the same run (`scripts/bench.sh`). Each prints
+//! `<name> <bound address>` on stdout once listening (so `--bind 127.0.0.1:0` works) and exits
+//! with status 0 on SIGTERM or Ctrl-C.
+//!
+//! # Layout
+//!
+//! - `tcp_echo.rs`: accept, read into a per-connection buffer, `write_all` it back
+//!   (`--drop-byte`: a deliberately broken echo for the load tool's own tests).
+//! - `udp_echo.rs`: one `recv_from`/`send_to` loop splitting datagrams on `\n`.
+//! - `http.rs`: a minimal hyper 1.x hello-world server.
+//! - `shutdown.rs`: the SIGTERM / Ctrl-C signal and the address line.
+#![forbid(unsafe_code)]
+#![warn(rust_2018_idioms, unreachable_pub)]
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+mod http;
+mod shutdown;
+mod tcp_echo;
+mod udp_echo;
+
+/// Zero-abstraction tokio servers to compare quasar against.
+#[derive(Debug, Parser)]
+#[command(name = "quasar-baseline", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// TCP echo: every byte read is written back as it arrives (serves framed and raw clients).
+    TcpEcho(TcpEchoArgs),
+    /// UDP line echo: each `\n`-separated line of a datagram comes back as its own datagram.
+    UdpEcho(CommonArgs),
+    /// HTTP/1.1: a hyper 1.x server answering every request with 200 "Hello, World!".
+    Http(CommonArgs),
+}
+
+/// Flags every baseline takes.
+#[derive(Debug, Args)]
+struct CommonArgs {
+    /// Address to listen on; port 0 picks a free port (printed on stdout).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    bind: SocketAddr,
+    /// Run on a current-thread runtime instead of the multi-thread one.
+    #[arg(long)]
+    current_thread: bool,
+}
+
+/// Flags of `tcp-echo`.
+#[derive(Debug, Args)]
+struct TcpEchoArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Deliberately broken: drop the first byte of every read before echoing it.
+    #[arg(long)]
+    drop_byte: bool,
+    /// Bytes of the per-connection read buffer.
+    #[arg(long, default_value_t = 8192, value_parser = clap::value_parser!(u32).range(1..))]
+    buffer_size: u32,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let common = match &cli.command {
+        Command::TcpEcho(args) => &args.common,
+        Command::UdpEcho(args) | Command::Http(args) => args,
+    };
+    let runtime = if common.current_thread {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    }
+    .enable_all()
+    .build();
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("quasar-baseline: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let served = runtime.block_on(async {
+        match cli.command {
+            Command::TcpEcho(args) => {
+                tcp_echo::serve(args.common.bind, args.buffer_size as usize, args.drop_byte).await
+            }
+            Command::UdpEcho(args) => udp_echo::serve(args.bind).await,
+            Command::Http(args) => http::serve(args.bind).await,
+        }
+    });
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("quasar-baseline: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

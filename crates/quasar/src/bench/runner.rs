@@ -1,0 +1,306 @@
+//! Runs a load: worker threads, the shared timetable, the progress bar and CPU sampling.
+//!
+//! Each of `--threads` worker threads runs its own current-thread tokio runtime and owns every
+//! `threads`-th connection, one task per connection (the shape of a fast server, and the
+//! cheapest for a tool that shares two cores with the server it measures). Workers first open
+//! their connections, then wait for the common [`Schedule`], so connection setup never falls
+//! inside the measured window. The main thread draws the progress bar and reads the server's
+//! CPU time exactly when the measured window opens and closes.
+
+use std::cell::RefCell;
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::{mpsc, Arc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::net::{TcpStream, UdpSocket};
+
+use crate::bench::args::{Config, Protocol};
+use crate::bench::http::HttpWorkload;
+use crate::bench::payload::Payload;
+use crate::bench::proc_stat;
+use crate::bench::stats::{ErrorKind, Progress, Schedule, WorkerStats};
+use crate::bench::tcp::run_stream;
+use crate::bench::udp::run_udp;
+use crate::bench::workload::EchoWorkload;
+
+/// How often the progress bar redraws.
+const TICK: Duration = Duration::from_millis(200);
+
+/// What the connection tasks of one worker thread share.
+#[derive(Debug)]
+pub(crate) struct WorkerCtx {
+    pub(crate) cfg: Arc<Config>,
+    pub(crate) schedule: Schedule,
+    pub(crate) stats: RefCell<WorkerStats>,
+    pub(crate) progress: Arc<Progress>,
+}
+
+/// Server CPU seconds used over the measured window.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CpuSample {
+    pub(crate) pid: u32,
+    pub(crate) seconds: f64,
+}
+
+/// Everything a finished load measured.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    pub(crate) stats: WorkerStats,
+    pub(crate) schedule: Schedule,
+    pub(crate) cpu: Option<CpuSample>,
+}
+
+enum Conn {
+    Tcp(TcpStream),
+    Udp(UdpSocket),
+}
+
+/// Runs the load `cfg` describes and returns the merged figures.
+pub(crate) fn run_load(cfg: Config) -> Outcome {
+    let cfg = Arc::new(cfg);
+    let threads = cfg.threads;
+    let (ready_tx, ready_rx) = mpsc::channel::<()>();
+    let mut workers = Vec::new();
+    for t in 0..threads {
+        let ids: Vec<u32> = (t..cfg.connections).step_by(threads as usize).collect();
+        let (go_tx, go_rx) = tokio::sync::oneshot::channel();
+        let progress = Arc::new(Progress::default());
+        let handle = {
+            let (cfg, progress, ready) = (cfg.clone(), progress.clone(), ready_tx.clone());
+            thread::Builder::new()
+                .name(format!("bench-{t}"))
+                .spawn(move || worker(cfg, ids, ready, go_rx, progress))
+                .expect("spawn a worker thread")
+        };
+        workers.push((handle, go_tx, progress));
+    }
+    drop(ready_tx);
+    // Every worker reports once its connections are open (or failed to open).
+    for _ in 0..threads {
+        if ready_rx.recv().is_err() {
+            break;
+        }
+    }
+
+    let start = Instant::now();
+    let measure_start = start + cfg.warmup;
+    let stop = measure_start + cfg.duration;
+    let schedule = Schedule {
+        start,
+        measure_start,
+        stop,
+        drain_deadline: stop + cfg.drain,
+    };
+    let mut handles = Vec::new();
+    let mut progresses = Vec::new();
+    for (handle, go, progress) in workers {
+        let _ = go.send(schedule);
+        handles.push(handle);
+        progresses.push(progress);
+    }
+
+    let bar = progress_bar(&cfg, schedule);
+    let mut meter = Meter::new(progresses);
+    meter.tick_until(&bar, measure_start);
+    let cpu_before = cfg.server_pid.map(sample_cpu);
+    meter.tick_until(&bar, stop);
+    let cpu_after = cfg.server_pid.map(sample_cpu);
+    bar.set_message("waiting for outstanding replies");
+    while !handles.iter().all(|h| h.is_finished()) {
+        meter.tick(&bar);
+        thread::sleep(Duration::from_millis(20));
+    }
+    bar.finish_and_clear();
+
+    let mut stats = WorkerStats::new();
+    for handle in handles {
+        match handle.join() {
+            Ok(worker_stats) => stats.merge(&worker_stats),
+            Err(_) => stats.error(
+                &Progress::default(),
+                ErrorKind::Io,
+                1,
+                "a worker thread panicked",
+            ),
+        }
+    }
+    let cpu = match (cfg.server_pid, cpu_before, cpu_after) {
+        (Some(pid), Some(Some(before)), Some(Some(after))) => Some(CpuSample {
+            pid,
+            seconds: after - before,
+        }),
+        _ => None,
+    };
+    Outcome {
+        stats,
+        schedule,
+        cpu,
+    }
+}
+
+fn sample_cpu(pid: u32) -> Option<f64> {
+    match proc_stat::cpu_seconds(pid) {
+        Ok(seconds) => Some(seconds),
+        Err(e) => {
+            eprintln!("quasar bench: cannot read the CPU time of process {pid}: {e}");
+            None
+        }
+    }
+}
+
+/// One worker thread: open its connections, wait for the timetable, run them to the end.
+fn worker(
+    cfg: Arc<Config>,
+    ids: Vec<u32>,
+    ready: mpsc::Sender<()>,
+    go: tokio::sync::oneshot::Receiver<Schedule>,
+    progress: Arc<Progress>,
+) -> WorkerStats {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("build a current-thread runtime");
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&runtime, async move {
+        let mut stats = WorkerStats::new();
+        let opened = futures_util::future::join_all(ids.iter().map(|_| open(&cfg, cfg.addr))).await;
+        let mut conns = Vec::with_capacity(ids.len());
+        for (&id, result) in ids.iter().zip(opened) {
+            match result {
+                Ok(conn) => conns.push((id, conn)),
+                Err(e) => stats.error(
+                    &progress,
+                    ErrorKind::Connect,
+                    1,
+                    format_args!("connection {id}: cannot connect to {}: {e}", cfg.addr),
+                ),
+            }
+        }
+        let _ = ready.send(());
+        // Dropped now so that, should another worker die before reporting, the main thread's
+        // `recv` ends instead of waiting on a sender that lives for the whole run.
+        drop(ready);
+        let Ok(schedule) = go.await else {
+            return stats;
+        };
+        let ctx = Rc::new(WorkerCtx {
+            cfg,
+            schedule,
+            stats: RefCell::new(stats),
+            progress,
+        });
+        let tasks: Vec<_> = conns
+            .into_iter()
+            .map(|(id, conn)| tokio::task::spawn_local(drive(conn, id, ctx.clone())))
+            .collect();
+        for task in tasks {
+            let _ = task.await;
+        }
+        ctx.stats.replace(WorkerStats::new())
+    })
+}
+
+async fn open(cfg: &Config, addr: SocketAddr) -> std::io::Result<Conn> {
+    match cfg.protocol {
+        Protocol::Udp => {
+            let local: SocketAddr = if addr.is_ipv4() {
+                ([0, 0, 0, 0], 0).into()
+            } else {
+                ([0u16; 8], 0).into()
+            };
+            let socket = UdpSocket::bind(local).await?;
+            socket.connect(addr).await?;
+            Ok(Conn::Udp(socket))
+        }
+        _ => {
+            let stream = TcpStream::connect(addr).await?;
+            // Requests are written whole; Nagle would only hold back the next pipelined batch.
+            stream.set_nodelay(true)?;
+            Ok(Conn::Tcp(stream))
+        }
+    }
+}
+
+async fn drive(conn: Conn, id: u32, ctx: Rc<WorkerCtx>) {
+    match conn {
+        Conn::Udp(socket) => run_udp(socket, id, ctx).await,
+        Conn::Tcp(stream) if ctx.cfg.protocol == Protocol::Http => {
+            let workload = HttpWorkload::new(&ctx.cfg.addr_text, &ctx.cfg.path);
+            run_stream(stream, workload, id, ctx).await;
+        }
+        Conn::Tcp(stream) => {
+            let payload = Payload::new(ctx.cfg.size, !ctx.cfg.raw, u64::from(id));
+            run_stream(stream, EchoWorkload::new(payload), id, ctx).await;
+        }
+    }
+}
+
+fn progress_bar(cfg: &Config, schedule: Schedule) -> ProgressBar {
+    let total = (schedule.stop - schedule.start).as_millis() as u64;
+    if !cfg.progress || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed:>4} [{bar:30}] {msg}")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+/// Turns the workers' counters into a live rate for the progress bar.
+struct Meter {
+    progresses: Vec<Arc<Progress>>,
+    started: Instant,
+    last: (Instant, u64),
+}
+
+impl Meter {
+    fn new(progresses: Vec<Arc<Progress>>) -> Meter {
+        let now = Instant::now();
+        Meter {
+            progresses,
+            started: now,
+            last: (now, 0),
+        }
+    }
+
+    fn tick(&mut self, bar: &ProgressBar) {
+        let now = Instant::now();
+        let completed: u64 = self
+            .progresses
+            .iter()
+            .map(|p| p.completed.load(Ordering::Relaxed))
+            .sum();
+        let errors: u64 = self
+            .progresses
+            .iter()
+            .map(|p| p.errors.load(Ordering::Relaxed))
+            .sum();
+        let elapsed = now - self.last.0;
+        if elapsed >= TICK {
+            let rate = (completed - self.last.1) as f64 / elapsed.as_secs_f64();
+            bar.set_message(format!("{rate:>10.0} req/s  {errors} errors"));
+            self.last = (now, completed);
+        }
+        bar.set_position((now - self.started).as_millis() as u64);
+    }
+
+    /// Redraws every tick until `deadline`, then returns as close to it as the OS allows.
+    fn tick_until(&mut self, bar: &ProgressBar, deadline: Instant) {
+        loop {
+            self.tick(bar);
+            let now = Instant::now();
+            if now >= deadline {
+                return;
+            }
+            thread::sleep((deadline - now).min(TICK));
+        }
+    }
+}

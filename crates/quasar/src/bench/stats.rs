@@ -1,0 +1,208 @@
+//! What the connections of one worker thread measured, and the errors they met.
+//!
+//! Each worker thread owns one [`WorkerStats`] shared by its connection tasks (they run on the
+//! same current-thread runtime, so a `RefCell` is enough and no atomics sit on the hot path
+//! besides the progress counters). The runner merges the workers' stats after the run.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+/// Keep this many error messages for the report; the rest are only counted.
+const MAX_ERROR_SAMPLES: usize = 8;
+
+/// Highest latency the histograms track: 100 s, in nanoseconds.
+const MAX_LATENCY_NS: u64 = 100_000_000_000;
+
+/// When the run starts, when measuring starts and stops, and when waiting for replies ends.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Schedule {
+    /// Load starts.
+    pub(crate) start: Instant,
+    /// Warm-up ends and measuring starts.
+    pub(crate) measure_start: Instant,
+    /// No request is sent from here on.
+    pub(crate) stop: Instant,
+    /// Replies still missing here are errors.
+    pub(crate) drain_deadline: Instant,
+}
+
+impl Schedule {
+    /// Whether `t` falls in the measured window.
+    pub(crate) fn in_window(&self, t: Instant) -> bool {
+        t >= self.measure_start && t < self.stop
+    }
+
+    /// Length of the measured window.
+    pub(crate) fn window(&self) -> Duration {
+        self.stop - self.measure_start
+    }
+}
+
+/// Kinds of failed request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ErrorKind {
+    /// The reply differs from the request (echo, udp) or is not the expected response.
+    Mismatch,
+    /// The server closed the connection with requests outstanding or before the run ended.
+    Eof,
+    /// A socket error.
+    Io,
+    /// No reply before the drain deadline (or, for udp, within `--timeout`).
+    Timeout,
+    /// A reply that answers no outstanding request.
+    Unexpected,
+    /// http: a status other than 200.
+    Status,
+    /// http: a response the client cannot parse.
+    Parse,
+    /// The connection could not be opened.
+    Connect,
+}
+
+/// Counts of failed requests by kind.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub(crate) struct ErrorCounts {
+    pub(crate) total: u64,
+    pub(crate) mismatch: u64,
+    pub(crate) eof: u64,
+    pub(crate) io: u64,
+    pub(crate) timeout: u64,
+    pub(crate) unexpected: u64,
+    pub(crate) status: u64,
+    pub(crate) parse: u64,
+    pub(crate) connect: u64,
+}
+
+impl ErrorCounts {
+    /// Counts `n` errors of `kind`.
+    pub(crate) fn add(&mut self, kind: ErrorKind, n: u64) {
+        let slot = match kind {
+            ErrorKind::Mismatch => &mut self.mismatch,
+            ErrorKind::Eof => &mut self.eof,
+            ErrorKind::Io => &mut self.io,
+            ErrorKind::Timeout => &mut self.timeout,
+            ErrorKind::Unexpected => &mut self.unexpected,
+            ErrorKind::Status => &mut self.status,
+            ErrorKind::Parse => &mut self.parse,
+            ErrorKind::Connect => &mut self.connect,
+        };
+        *slot += n;
+        self.total += n;
+    }
+
+    fn merge(&mut self, other: &ErrorCounts) {
+        self.total += other.total;
+        self.mismatch += other.mismatch;
+        self.eof += other.eof;
+        self.io += other.io;
+        self.timeout += other.timeout;
+        self.unexpected += other.unexpected;
+        self.status += other.status;
+        self.parse += other.parse;
+        self.connect += other.connect;
+    }
+}
+
+/// Live counters the progress bar reads from another thread.
+#[derive(Debug, Default)]
+pub(crate) struct Progress {
+    /// Replies verified so far (warm-up included).
+    pub(crate) completed: AtomicU64,
+    /// Errors so far.
+    pub(crate) errors: AtomicU64,
+}
+
+/// Figures of one worker thread (or, merged, of the whole run).
+#[derive(Debug)]
+pub(crate) struct WorkerStats {
+    /// From each request's intended send time to its reply (closed loop: the actual send time).
+    pub(crate) latency: Histogram<u64>,
+    /// From each request's actual send time to its reply (differs from `latency` in open loop).
+    pub(crate) service: Histogram<u64>,
+    /// Replies verified inside the measured window.
+    pub(crate) completed: u64,
+    /// Reply bytes verified inside the measured window.
+    pub(crate) bytes: u64,
+    pub(crate) errors: ErrorCounts,
+    pub(crate) samples: Vec<String>,
+}
+
+// ===== impl WorkerStats =====
+
+impl WorkerStats {
+    pub(crate) fn new() -> WorkerStats {
+        let histogram =
+            || Histogram::new_with_bounds(1, MAX_LATENCY_NS, 3).expect("static histogram bounds");
+        WorkerStats {
+            latency: histogram(),
+            service: histogram(),
+            completed: 0,
+            bytes: 0,
+            errors: ErrorCounts::default(),
+            samples: Vec::new(),
+        }
+    }
+
+    /// Records one verified reply that arrived at `now` for a request meant to leave at
+    /// `intended` and sent at `sent`.
+    ///
+    /// Throughput counts replies that arrive in the window; latency counts requests whose
+    /// intended send time is in the window, whenever (before the drain deadline) their reply came.
+    #[inline]
+    pub(crate) fn record(
+        &mut self,
+        schedule: &Schedule,
+        now: Instant,
+        intended: Instant,
+        sent: Instant,
+        bytes: usize,
+    ) {
+        if schedule.in_window(now) {
+            self.completed += 1;
+            self.bytes += bytes as u64;
+        }
+        if intended >= schedule.measure_start && intended < schedule.stop {
+            let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1);
+            self.latency
+                .saturating_record(nanos(now.saturating_duration_since(intended)));
+            self.service
+                .saturating_record(nanos(now.saturating_duration_since(sent)));
+        }
+    }
+
+    /// Counts `n` errors of `kind`, keeping the message of the first few.
+    pub(crate) fn error(
+        &mut self,
+        progress: &Progress,
+        kind: ErrorKind,
+        n: u64,
+        message: impl fmt::Display,
+    ) {
+        if n == 0 {
+            return;
+        }
+        self.errors.add(kind, n);
+        progress.errors.fetch_add(n, Ordering::Relaxed);
+        if self.samples.len() < MAX_ERROR_SAMPLES {
+            self.samples.push(message.to_string());
+        }
+    }
+
+    /// Adds another worker's figures to these.
+    pub(crate) fn merge(&mut self, other: &WorkerStats) {
+        // Both histograms share bounds, so adding cannot fail.
+        let _ = self.latency.add(&other.latency);
+        let _ = self.service.add(&other.service);
+        self.completed += other.completed;
+        self.bytes += other.bytes;
+        self.errors.merge(&other.errors);
+        for sample in &other.samples {
+            if self.samples.len() < MAX_ERROR_SAMPLES {
+                self.samples.push(sample.clone());
+            }
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! The engine of one TCP connection: keep requests outstanding, verify replies in order.
+//!
+//! One task per connection owns its socket, a read buffer and a write buffer, both reused for
+//! the whole run. Each turn of the loop queues every request that is due (closed loop: until
+//! `--pipeline` are outstanding; open loop: those whose time has come, up to `--pipeline`),
+//! writes them with one `write` call, and checks every whole reply that one `read` brought. Reads
+//! and writes are polled together so a large pipelined batch cannot deadlock against a server
+//! that is blocked writing its replies back.
+//!
+//! A connection stops at its first bad reply, socket error or end of stream: after a lost or
+//! extra byte the rest of the stream cannot be matched to requests any more.
+
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::bench::pacing::Pacing;
+use crate::bench::runner::WorkerCtx;
+use crate::bench::stats::ErrorKind;
+use crate::bench::timer::PreciseTimer;
+use crate::bench::workload::StreamWorkload;
+
+/// When one outstanding request was meant to leave, and when it did.
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    intended: Instant,
+    sent: Instant,
+}
+
+/// Drives `workload` over `stream` until the run's drain deadline.
+pub(crate) async fn run_stream<W: StreamWorkload>(
+    mut stream: TcpStream,
+    mut workload: W,
+    id: u32,
+    ctx: Rc<WorkerCtx>,
+) {
+    let schedule = ctx.schedule;
+    let progress = &*ctx.progress;
+    let pipeline = ctx.cfg.pipeline as usize;
+    let pacing = Pacing::new(ctx.cfg.rate, schedule.start, id, ctx.cfg.connections);
+    let (mut reader, mut writer) = stream.split();
+
+    let mut rbuf = vec![0u8; workload.read_buffer_size().max(1)];
+    let mut filled = 0;
+    let mut wbuf = Vec::with_capacity(workload.request_size() * pipeline);
+    let mut written = 0;
+    let mut outstanding: VecDeque<Sent> = VecDeque::with_capacity(pipeline);
+    let (mut next_send, mut next_reply) = (0u64, 0u64);
+
+    let mut timer = match PreciseTimer::new() {
+        Ok(timer) => timer,
+        Err(e) => {
+            ctx.stats.borrow_mut().error(
+                progress,
+                ErrorKind::Io,
+                1,
+                format_args!("connection {id}: timer: {e}"),
+            );
+            return;
+        }
+    };
+
+    loop {
+        let now = Instant::now();
+        let sending = now < schedule.stop;
+        if sending {
+            while outstanding.len() < pipeline {
+                let due = pacing.due(next_send, now);
+                if due > now || due >= schedule.stop {
+                    break;
+                }
+                workload.write_request(next_send, &mut wbuf);
+                outstanding.push_back(Sent {
+                    intended: due,
+                    sent: now,
+                });
+                next_send += 1;
+            }
+        } else if outstanding.is_empty() {
+            break;
+        } else if now >= schedule.drain_deadline {
+            let missing = outstanding.len() as u64;
+            ctx.stats.borrow_mut().error(
+                progress,
+                ErrorKind::Timeout,
+                missing,
+                format_args!(
+                    "connection {id}: replies still missing at the drain deadline: {missing}"
+                ),
+            );
+            break;
+        }
+
+        let wake = match (sending, pacing.is_open() && outstanding.len() < pipeline) {
+            (true, true) => pacing.due(next_send, now).min(schedule.stop),
+            (true, false) => schedule.stop,
+            (false, _) => schedule.drain_deadline,
+        };
+        if let Err(e) = timer.arm(wake) {
+            ctx.stats.borrow_mut().error(
+                progress,
+                ErrorKind::Io,
+                1,
+                format_args!("connection {id}: timer: {e}"),
+            );
+            return;
+        }
+
+        tokio::select! {
+            // Replies first: they free pipeline slots for the next requests.
+            biased;
+            read = reader.read(&mut rbuf[filled..]) => match read {
+                Ok(0) => {
+                    ctx.stats.borrow_mut().error(
+                        progress,
+                        ErrorKind::Eof,
+                        1,
+                        format_args!(
+                            "connection {id}: server closed the connection with {} requests outstanding",
+                            outstanding.len()
+                        ),
+                    );
+                    break;
+                }
+                Ok(n) => {
+                    filled += n;
+                    let (consumed, ok) = check_replies(
+                        &mut workload,
+                        &rbuf[..filled],
+                        &mut outstanding,
+                        &mut next_reply,
+                        id,
+                        &ctx,
+                    );
+                    if !ok {
+                        break;
+                    }
+                    // Keep the partial reply at the front; grow only when one reply does not fit.
+                    rbuf.copy_within(consumed..filled, 0);
+                    filled -= consumed;
+                    if filled == rbuf.len() {
+                        rbuf.resize(rbuf.len() * 2, 0);
+                    }
+                }
+                Err(e) => {
+                    ctx.stats.borrow_mut().error(progress, ErrorKind::Io, 1, format_args!("connection {id}: read: {e}"));
+                    break;
+                }
+            },
+            write = writer.write(&wbuf[written..]), if written < wbuf.len() => match write {
+                Ok(n) => {
+                    written += n;
+                    if written == wbuf.len() {
+                        wbuf.clear();
+                        written = 0;
+                    }
+                }
+                Err(e) => {
+                    ctx.stats.borrow_mut().error(progress, ErrorKind::Io, 1, format_args!("connection {id}: write: {e}"));
+                    break;
+                }
+            },
+            () = timer.fired() => {}
+        }
+    }
+}
+
+/// Checks every whole reply at the front of `buf`; returns the bytes consumed and whether the
+/// connection may go on.
+fn check_replies<W: StreamWorkload>(
+    workload: &mut W,
+    buf: &[u8],
+    outstanding: &mut VecDeque<Sent>,
+    next_reply: &mut u64,
+    id: u32,
+    ctx: &WorkerCtx,
+) -> (usize, bool) {
+    let now = Instant::now();
+    let mut stats = ctx.stats.borrow_mut();
+    let mut pos = 0;
+    let mut done = 0;
+    let mut ok = true;
+    while pos < buf.len() {
+        let Some(sent) = outstanding.front().copied() else {
+            stats.error(
+                &ctx.progress,
+                ErrorKind::Unexpected,
+                1,
+                format_args!(
+                    "connection {id}: {} bytes arrived with no request outstanding",
+                    buf.len() - pos
+                ),
+            );
+            ok = false;
+            break;
+        };
+        match workload.check_reply(*next_reply, &buf[pos..]) {
+            Ok(Some(n)) => {
+                stats.record(&ctx.schedule, now, sent.intended, sent.sent, n);
+                outstanding.pop_front();
+                *next_reply += 1;
+                pos += n;
+                done += 1;
+            }
+            Ok(None) => break,
+            Err(e) => {
+                stats.error(
+                    &ctx.progress,
+                    e.kind(),
+                    1,
+                    format_args!("connection {id}, request {}: {e}", *next_reply),
+                );
+                ok = false;
+                break;
+            }
+        }
+    }
+    ctx.progress.completed.fetch_add(done, Ordering::Relaxed);
+    (pos, ok)
+}
