@@ -29,7 +29,9 @@
 pub mod error;
 pub mod event;
 pub mod hooks;
+pub mod pool;
 
 pub use error::{BoxError, Error, Result};
 pub use event::OneTime;
 pub use hooks::{ConnectionEvent, DataEvent, HookResult, Hooks, LostEvent, RequestEvent};
+pub use pool::{Manager, Pool, PoolBuilder, PoolConnection, PoolState, PoolStats};
