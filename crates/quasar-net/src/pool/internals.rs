@@ -140,7 +140,7 @@ impl<C> State<C> {
     // ----- waiters -----
 
     /// Queues a new waiter and returns its node id.
-    pub(crate) fn push_waiter(&mut self) -> usize {
+    pub(crate) fn push_waiter(&mut self, waker: &Waker) -> usize {
         let id = match self.free.pop() {
             Some(id) => id,
             None => {
@@ -152,7 +152,12 @@ impl<C> State<C> {
             }
         };
         debug_assert!(matches!(self.nodes[id].state, NodeState::Free));
-        self.nodes[id].state = NodeState::Waiting;
+        let node = &mut self.nodes[id];
+        node.state = NodeState::Waiting;
+        match &mut node.waker {
+            Some(w) if w.will_wake(waker) => {}
+            slot => *slot = Some(waker.clone()),
+        }
         self.queue.push_back(id);
         id
     }
@@ -164,8 +169,7 @@ impl<C> State<C> {
             let NodeState::Granted(grant) = mem::replace(&mut node.state, NodeState::Free) else {
                 unreachable!("checked above")
             };
-            node.waker = None;
-            self.free.push(id);
+                self.free.push(id);
             return Some(grant);
         }
         debug_assert!(matches!(node.state, NodeState::Waiting));
@@ -180,6 +184,7 @@ impl<C> State<C> {
     /// the caller must pass on.
     pub(crate) fn cancel_waiter(&mut self, id: usize) -> Option<Grant<C>> {
         let node = &mut self.nodes[id];
+        // Do not keep a cancelled task alive through its waker.
         node.waker = None;
         let grant = match mem::replace(&mut node.state, NodeState::Free) {
             NodeState::Waiting => {
@@ -299,11 +304,11 @@ mod tests {
     fn returned_connection_goes_to_the_first_waiter() {
         let mut st = State::new(1);
         st.in_use = 1;
-        let a = st.push_waiter();
-        let b = st.push_waiter();
+        let waker = futures_util::task::noop_waker();
+        let a = st.push_waiter(&waker);
+        let b = st.push_waiter(&waker);
         let now = Instant::now();
         assert!(matches!(st.put_back(live(7), now), PutBack::Handed(_)));
-        let waker = futures_util::task::noop_waker();
         assert!(matches!(st.poll_waiter(a, &waker), Some(Grant::Conn(l)) if l.raw == 7));
         assert!(st.poll_waiter(b, &waker).is_none());
         assert_eq!(st.in_use, 1);
@@ -313,12 +318,14 @@ mod tests {
     #[test]
     fn cancelled_waiter_returns_its_grant_and_its_node_is_reused() {
         let mut st = State::<u32>::new(1);
-        let a = st.push_waiter();
+        st.in_use = 1;
+        let waker = futures_util::task::noop_waker();
+        let a = st.push_waiter(&waker);
         assert!(st.slot_freed().is_none(), "a full pool grants nothing");
         st.pool_size = 2;
-        st.slot_freed();
+        assert!(st.slot_freed().is_some(), "room: the waiter is granted a slot");
         assert!(matches!(st.cancel_waiter(a), Some(Grant::Slot)));
-        assert_eq!(st.push_waiter(), a, "the node is reused");
+        assert_eq!(st.push_waiter(&waker), a, "the node is reused");
         assert!(st.cancel_waiter(a).is_none());
         assert_eq!(st.waiters(), 0);
     }

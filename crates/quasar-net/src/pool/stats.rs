@@ -48,7 +48,8 @@ pub struct PoolStats {
     pub checkouts: u64,
     /// Checkouts that had to queue.
     pub waits: u64,
-    /// Total time spent queued, in microseconds.
+    /// Total time spent queued, in microseconds; kept only when the pool was built with
+    /// [`measure_wait_time`](super::PoolBuilder::measure_wait_time).
     pub wait_time_us: u64,
     /// Acquire and connect timeouts.
     pub timeouts: u64,

@@ -502,3 +502,26 @@ fn futures_and_guards_are_send() {
     guard::<PoolConnection<Mem>>();
     guard::<Pool<Mem>>();
 }
+
+#[tokio::test]
+async fn wait_time_is_measured_when_enabled() {
+    for measure in [false, true] {
+        let pool = Pool::builder(Mem::default())
+            .pool_size(1)
+            .measure_wait_time(measure)
+            .build()
+            .unwrap();
+        let held = pool.connect().await.unwrap();
+        let waiter = {
+            let pool = pool.clone();
+            tokio::spawn(async move { drop(pool.connect().await.unwrap()) })
+        };
+        until(|| pool.state().waiters == 1).await;
+        std::thread::sleep(Duration::from_millis(20));
+        drop(held);
+        waiter.await.unwrap();
+        let stats = pool.stats();
+        assert_eq!(stats.waits, 1);
+        assert_eq!(stats.wait_time_us >= 20_000, measure, "{stats:?}");
+    }
+}
