@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 const POOL_SIZE: usize = 4;
 const TASKS: usize = 16;
 const DROPS: usize = 1000;
-const SEED: u64 = 0x5eed_0f_c0ffee;
+const SEED: u64 = 0x5eed_0fc0_ffee;
 
 #[derive(Default)]
 struct Counters {
@@ -138,9 +138,15 @@ async fn random_drops_under_contention_lose_no_slot_and_reuse_no_half_used_conne
     );
     assert_eq!(counters.dirty_checkouts.load(Ordering::SeqCst), 0);
     let live = counters.created.load(Ordering::SeqCst) - counters.dropped.load(Ordering::SeqCst);
-    assert_eq!(live, state.idle, "every connection is idle or gone: none leaked");
+    assert_eq!(
+        live, state.idle,
+        "every connection is idle or gone: none leaked"
+    );
     let stats = pool.stats();
-    assert!(stats.closed_broken > 0, "some guards were dropped mid-request");
+    assert!(
+        stats.closed_broken > 0,
+        "some guards were dropped mid-request"
+    );
 
     // Every slot is still usable: pool_size checkouts held at once.
     let all = tokio::time::timeout(Duration::from_secs(10), async {

@@ -169,7 +169,7 @@ impl<C> State<C> {
             let NodeState::Granted(grant) = mem::replace(&mut node.state, NodeState::Free) else {
                 unreachable!("checked above")
             };
-                self.free.push(id);
+            self.free.push(id);
             return Some(grant);
         }
         debug_assert!(matches!(node.state, NodeState::Waiting));
@@ -259,12 +259,10 @@ impl<C> State<C> {
                 NodeState::Free => continue,
                 NodeState::Waiting => None,
                 NodeState::Granted(Grant::Err(_)) => continue,
-                NodeState::Granted(_) => {
-                    match mem::replace(&mut node.state, NodeState::Waiting) {
-                        NodeState::Granted(g) => Some(g),
-                        _ => unreachable!("checked above"),
-                    }
-                }
+                NodeState::Granted(_) => match mem::replace(&mut node.state, NodeState::Waiting) {
+                    NodeState::Granted(g) => Some(g),
+                    _ => unreachable!("checked above"),
+                },
             };
             match revoked {
                 Some(Grant::Conn(live)) => {
@@ -323,7 +321,10 @@ mod tests {
         let a = st.push_waiter(&waker);
         assert!(st.slot_freed().is_none(), "a full pool grants nothing");
         st.pool_size = 2;
-        assert!(st.slot_freed().is_some(), "room: the waiter is granted a slot");
+        assert!(
+            st.slot_freed().is_some(),
+            "room: the waiter is granted a slot"
+        );
         assert!(matches!(st.cancel_waiter(a), Some(Grant::Slot)));
         assert_eq!(st.push_waiter(&waker), a, "the node is reused");
         assert!(st.cancel_waiter(a).is_none());
