@@ -91,8 +91,8 @@ impl<M: Manager> PoolConnection<M> {
         &self.pool
     }
 
-    /// Returns the connection now; with `discard`, closes it and frees its slot instead
-    /// (pulsar's `close(discard)`).
+    /// Returns the connection now; with `discard`, or while a request is in progress,
+    /// closes it and frees its slot instead (pulsar's `close(discard)`).
     pub fn close(mut self, discard: bool) {
         if let Some(live) = self.live.take() {
             self.pool.shared.release(live, discard || self.in_request);

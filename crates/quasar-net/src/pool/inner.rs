@@ -362,10 +362,16 @@ impl<M: Manager> Shared<M> {
     /// One reaper pass: closes idle connections known closed, past their lifetime, or
     /// idle too long (keeping `min_idle`), then refills to `min_idle`.
     async fn reap(&self) {
-        if self.reap_idle() {
-            if let Err(err) = self.prewarm().await {
-                tracing::debug!(error = %err, "pool reaper could not refill min_idle");
-            }
+        if !self.reap_idle() {
+            return;
+        }
+        // Bounded by one interval: a hanging connect must neither stall reaping nor keep
+        // a dropped pool alive (this pass holds a strong reference). An abandoned
+        // connect gives its slot back and the next pass tries again.
+        match tokio::time::timeout(self.config.reap_interval, self.prewarm()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => tracing::debug!(error = %err, "pool reaper could not refill min_idle"),
+            Err(_) => tracing::debug!("pool reaper refill did not finish within one interval"),
         }
     }
 

@@ -553,3 +553,27 @@ async fn wait_time_is_measured_when_enabled() {
         assert_eq!(stats.wait_time_us >= 20_000, measure, "{stats:?}");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_hanging_refill_neither_stalls_the_reaper_nor_keeps_a_dropped_pool_alive() {
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let manager = Mem::default();
+    manager.set(Mode::Hang);
+    let pool = Pool::builder(manager)
+        .pool_size(2)
+        .min_idle(1)
+        .idle_timeout(Duration::from_secs(10))
+        .reap_interval(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    until(|| pool.state().connecting == 1).await;
+    advance(Duration::from_millis(1500)).await;
+    until(|| pool.state().connecting <= 1).await;
+    assert!(pool.state().connecting <= 1, "abandoned refills gave their slots back");
+
+    let token = Arc::downgrade(&pool.manager().token);
+    drop(pool);
+    advance(Duration::from_secs(2)).await;
+    until(|| metrics.num_alive_tasks() == 0).await;
+    assert!(token.upgrade().is_none(), "the pool went away with its reaper");
+}
