@@ -3,19 +3,20 @@
 //! Every method takes the state lock for a few instructions and never across an
 //! `.await`. User code (`Manager::connect`, `is_closed`, `close`) runs outside the lock,
 //! except `is_closed` from `available()` and the reaper's scan, which the trait documents.
-//! Each await point owns its slot through an RAII guard (`Waiter`, `ConnectGuard`), so a
-//! dropped future gives its slot or its connection back.
+//! Each await point owns its slot through an RAII guard (`Checkout`, `ConnectGuard`, in
+//! `guards.rs`), so a dropped future gives its slot or its connection back.
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::{Mutex, MutexGuard, PoisonError, Weak};
-use std::task::{Context, Poll, Waker};
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::internals::{Grant, Live, PutBack, State};
+use super::guards::{Checkout, ConnectGuard, Got};
+use super::internals::{Live, PutBack, State};
 use super::Manager;
 use crate::{Error, OneTime, Result};
 
@@ -50,16 +51,6 @@ pub(crate) struct Shared<M: Manager> {
 #[repr(align(128))]
 struct CachePadded<T>(T);
 
-/// What a checkout attempt came to; each variant already holds its slot in the books.
-enum Got<C> {
-    /// Taken from the idle set (counted in `in_use`).
-    Idle(Live<C>),
-    /// Handed over by a caller returning it while this one queued (in `in_use`).
-    Handed(Live<C>),
-    /// A free slot to connect in (counted in `pending`).
-    Slot,
-}
-
 // ===== impl Shared =====
 
 impl<M: Manager> Shared<M> {
@@ -80,7 +71,7 @@ impl<M: Manager> Shared<M> {
     }
 
     /// Unlocks, firing the drained event if this change emptied a closed pool.
-    fn unlock(&self, st: MutexGuard<'_, State<M::Connection>>) {
+    pub(crate) fn unlock(&self, st: MutexGuard<'_, State<M::Connection>>) {
         let drained = st.is_drained();
         drop(st);
         if drained {
@@ -258,7 +249,7 @@ impl<M: Manager> Shared<M> {
     }
 
     /// A connection moved to `closing` has been closed.
-    fn closed_one(&self) {
+    pub(crate) fn closed_one(&self) {
         let mut st = self.lock();
         st.closing -= 1;
         self.unlock(st);
@@ -348,11 +339,7 @@ impl<M: Manager> Shared<M> {
                 }
                 st.pending += 1;
                 st.warming += 1;
-                ConnectGuard {
-                    shared: self,
-                    armed: true,
-                    warming: true,
-                }
+                ConnectGuard::warming(self)
             };
             guard.connect_idle().await?;
             opened += 1;
@@ -467,7 +454,7 @@ pub(crate) async fn reaper<M: Manager>(
     }
 }
 
-fn wake(waker: Option<Waker>) {
+pub(crate) fn wake(waker: Option<Waker>) {
     if let Some(waker) = waker {
         waker.wake();
     }
@@ -485,222 +472,5 @@ fn bump(counters: &mut super::internals::Counters, reason: Reason) {
         Reason::Broken => counters.closed_broken += 1,
         Reason::Idle => counters.closed_idle += 1,
         Reason::Lifetime => counters.closed_lifetime += 1,
-    }
-}
-
-// ===== impl Checkout =====
-
-/// One checkout attempt, reusable after it resolves. The first poll decides under one
-/// lock (idle connection, free slot, or queue with this task's waker); later polls pick
-/// up the grant. Dropped while queued, it passes on whatever it was granted.
-struct Checkout<'a, M: Manager> {
-    shared: &'a Shared<M>,
-    /// The waiter node while queued.
-    queued: Option<usize>,
-    since: Option<std::time::Instant>,
-}
-
-impl<'a, M: Manager> Checkout<'a, M> {
-    fn new(shared: &'a Shared<M>) -> Self {
-        Checkout {
-            shared,
-            queued: None,
-            since: None,
-        }
-    }
-
-    fn begin(&mut self, cx: &mut Context<'_>) -> Poll<Result<Got<M::Connection>>> {
-        let shared = self.shared;
-        let mut st = shared.lock();
-        if st.closed {
-            return Poll::Ready(Err(Error::closed("pool")));
-        }
-        if let Some(idle) = st.idle.pop_back() {
-            st.in_use += 1;
-            st.counters.checkouts += 1;
-            return Poll::Ready(Ok(Got::Idle(idle.live)));
-        }
-        if st.has_room() && st.waiters() == 0 {
-            st.pending += 1;
-            return Poll::Ready(Ok(Got::Slot));
-        }
-        if let Some(max) = shared.config.max_waiters {
-            if st.waiters() >= max {
-                st.counters.rejected += 1;
-                return Poll::Ready(Err(Error::pool_full(st.waiters())));
-            }
-        }
-        st.counters.waits += 1;
-        self.queued = Some(st.push_waiter(cx.waker()));
-        drop(st);
-        if shared.config.measure_wait_time {
-            self.since = Some(std::time::Instant::now());
-        }
-        Poll::Pending
-    }
-}
-
-impl<M: Manager> Future for Checkout<'_, M> {
-    type Output = Result<Got<M::Connection>>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let Some(id) = self.queued else {
-            return self.begin(cx);
-        };
-        // Read the clock (if at all) before locking: a woken waiter is almost always
-        // granted.
-        let waited = self.since.map_or(0, |t| t.elapsed().as_micros() as u64);
-        let mut st = self.shared.lock();
-        let Some(grant) = st.poll_waiter(id, cx.waker()) else {
-            return Poll::Pending;
-        };
-        st.counters.wait_time_us += waited;
-        let got = match grant {
-            Grant::Conn(live) => {
-                st.counters.checkouts += 1;
-                Ok(Got::Handed(live))
-            }
-            Grant::Slot => Ok(Got::Slot),
-            Grant::Err(err) => Err(err),
-        };
-        drop(st);
-        self.queued = None;
-        Poll::Ready(got)
-    }
-}
-
-impl<M: Manager> Drop for Checkout<'_, M> {
-    fn drop(&mut self) {
-        let Some(id) = self.queued else {
-            return;
-        };
-        let shared = self.shared;
-        let mut st = shared.lock();
-        match st.cancel_waiter(id) {
-            None | Some(Grant::Err(_)) => drop(st),
-            Some(Grant::Slot) => {
-                st.pending -= 1;
-                let waker = st.slot_freed();
-                shared.unlock(st);
-                wake(waker);
-            }
-            Some(Grant::Conn(live)) => {
-                // Never used by this caller: pass it on as if it had been returned.
-                drop(st);
-                shared.release(live, false);
-            }
-        }
-    }
-}
-
-// ===== impl ConnectGuard =====
-
-/// A slot counted in `pending`. Dropped before `finish`, it gives the slot back, so a
-/// cancelled connect never leaks capacity.
-struct ConnectGuard<'a, M: Manager> {
-    shared: &'a Shared<M>,
-    armed: bool,
-    warming: bool,
-}
-
-impl<'a, M: Manager> ConnectGuard<'a, M> {
-    /// Takes ownership of a slot the caller has already added to `pending`.
-    fn adopt(shared: &'a Shared<M>) -> Self {
-        ConnectGuard {
-            shared,
-            armed: true,
-            warming: false,
-        }
-    }
-
-    async fn open(&self) -> Result<M::Connection> {
-        let connect = self.shared.manager.connect();
-        match self.shared.config.connect_timeout {
-            None => connect.await,
-            Some(limit) => match tokio::time::timeout(limit, connect).await {
-                Ok(res) => res,
-                Err(_) => {
-                    self.shared.lock().counters.timeouts += 1;
-                    Err(Error::timeout(format!("pool connect after {limit:?}")))
-                }
-            },
-        }
-    }
-
-    /// Opens a connection for the caller (counted in `in_use` on success).
-    async fn connect(mut self) -> Result<Live<M::Connection>> {
-        let res = self.open().await;
-        self.armed = false;
-        self.shared.connected(res, self.warming)
-    }
-
-    /// Opens a connection into the idle set (or straight to a waiter).
-    async fn connect_idle(mut self) -> Result<()> {
-        let res = self.open().await;
-        self.armed = false;
-        let shared = self.shared;
-        let live = shared.connected(res, self.warming)?;
-        shared.release(live, false);
-        Ok(())
-    }
-}
-
-impl<M: Manager> Shared<M> {
-    /// Books a finished connect in one step: the slot moves from `pending` to `in_use`;
-    /// on failure it is offered to the next waiter and the error remembered for acquire
-    /// timeouts; on a pool closed meanwhile the new connection is closed.
-    fn connected(&self, res: Result<M::Connection>, warming: bool) -> Result<Live<M::Connection>> {
-        let mut st = self.lock();
-        st.pending -= 1;
-        if warming {
-            st.warming -= 1;
-        }
-        match res {
-            Ok(raw) if st.closed => {
-                st.counters.sessions += 1;
-                st.counters.closed_pool += 1;
-                st.closing += 1;
-                drop(st);
-                self.manager.close(raw);
-                self.closed_one();
-                Err(Error::closed("pool"))
-            }
-            Ok(raw) => {
-                st.counters.sessions += 1;
-                // A warming connect parks its connection: not a checkout.
-                st.counters.checkouts += u64::from(!warming);
-                st.in_use += 1;
-                st.last_connect_error = None;
-                drop(st);
-                Ok(Live {
-                    raw,
-                    created: Instant::now(),
-                })
-            }
-            Err(err) => {
-                st.counters.connect_errors += 1;
-                st.last_connect_error = Some(err.clone());
-                let waker = st.slot_freed();
-                self.unlock(st);
-                wake(waker);
-                Err(err)
-            }
-        }
-    }
-}
-
-impl<M: Manager> Drop for ConnectGuard<'_, M> {
-    fn drop(&mut self) {
-        if !self.armed {
-            return;
-        }
-        let mut st = self.shared.lock();
-        st.pending -= 1;
-        if self.warming {
-            st.warming -= 1;
-        }
-        let waker = st.slot_freed();
-        self.shared.unlock(st);
-        wake(waker);
     }
 }

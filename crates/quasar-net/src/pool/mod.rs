@@ -71,6 +71,7 @@ use crate::Error;
 mod api;
 mod builder;
 mod connection;
+mod guards;
 mod inner;
 mod internals;
 mod stats;

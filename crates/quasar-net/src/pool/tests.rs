@@ -569,11 +569,17 @@ async fn a_hanging_refill_neither_stalls_the_reaper_nor_keeps_a_dropped_pool_ali
     until(|| pool.state().connecting == 1).await;
     advance(Duration::from_millis(1500)).await;
     until(|| pool.state().connecting <= 1).await;
-    assert!(pool.state().connecting <= 1, "abandoned refills gave their slots back");
+    assert!(
+        pool.state().connecting <= 1,
+        "abandoned refills gave their slots back"
+    );
 
     let token = Arc::downgrade(&pool.manager().token);
     drop(pool);
     advance(Duration::from_secs(2)).await;
     until(|| metrics.num_alive_tasks() == 0).await;
-    assert!(token.upgrade().is_none(), "the pool went away with its reaper");
+    assert!(
+        token.upgrade().is_none(),
+        "the pool went away with its reaper"
+    );
 }
