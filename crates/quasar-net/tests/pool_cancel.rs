@@ -167,3 +167,49 @@ async fn random_drops_under_contention_lose_no_slot_and_reuse_no_half_used_conne
         counters.dropped.load(Ordering::SeqCst)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_under_contention_fails_callers_with_closed_and_drains_every_connection() {
+    let counters = Arc::new(Counters::default());
+    let pool = Pool::builder(Slow(counters.clone()))
+        .pool_size(POOL_SIZE)
+        .build()
+        .unwrap();
+    let workers: Vec<_> = (0..TASKS)
+        .map(|_| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let mut served = 0usize;
+                loop {
+                    match pool.connect().await {
+                        Ok(conn) => {
+                            yields(1).await;
+                            drop(conn);
+                            served += 1;
+                        }
+                        Err(err) => {
+                            assert!(err.is_closed(), "{err}");
+                            return served;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    tokio::time::timeout(Duration::from_secs(10), pool.close())
+        .await
+        .expect("close drains while callers are still racing");
+    let mut served = 0;
+    for w in workers {
+        served += w.await.unwrap();
+    }
+    assert!(served > 0);
+    let state = pool.state();
+    assert_eq!((state.in_use, state.idle, state.connecting), (0, 0, 0));
+    assert_eq!(
+        counters.created.load(Ordering::SeqCst),
+        counters.dropped.load(Ordering::SeqCst),
+        "every connection was closed"
+    );
+}

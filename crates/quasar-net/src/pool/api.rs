@@ -120,7 +120,8 @@ impl<M: Manager> Pool<M> {
 
     /// The pool's counters since it was built.
     pub fn stats(&self) -> PoolStats {
-        PoolStats::from(self.shared.lock().counters)
+        let counters = self.shared.lock().counters;
+        PoolStats::new(counters, self.shared.wait_time_us())
     }
 
     /// The manager that opens this pool's connections.

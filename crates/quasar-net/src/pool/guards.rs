@@ -7,12 +7,13 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tokio::time::Instant;
 
 use super::inner::{wake, Shared};
-use super::internals::{Grant, Live};
+use super::internals::{Grant, Live, Node};
 use super::Manager;
 use crate::{Error, Result};
 
@@ -33,8 +34,8 @@ pub(crate) enum Got<C> {
 /// up the grant. Dropped while queued, it passes on whatever it was granted.
 pub(crate) struct Checkout<'a, M: Manager> {
     shared: &'a Shared<M>,
-    /// The waiter node while queued.
-    queued: Option<usize>,
+    /// The waiter's id and mailbox while queued.
+    queued: Option<(usize, Arc<Node<M::Connection>>)>,
     since: Option<std::time::Instant>,
 }
 
@@ -82,39 +83,33 @@ impl<M: Manager> Future for Checkout<'_, M> {
     type Output = Result<Got<M::Connection>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let Some(id) = self.queued else {
+        let Some((_, node)) = &self.queued else {
             return self.begin(cx);
         };
-        // Read the clock (if at all) before locking: a woken waiter is almost always
-        // granted.
-        let waited = self.since.map_or(0, |t| t.elapsed().as_micros() as u64);
-        let mut st = self.shared.lock();
-        let Some(grant) = st.poll_waiter(id, cx.waker()) else {
+        // Only this waiter's mailbox: the state lock is not touched.
+        let Some(grant) = node.poll(cx.waker()) else {
             return Poll::Pending;
         };
-        st.counters.wait_time_us += waited;
-        let got = match grant {
-            Grant::Conn(live) => {
-                st.counters.checkouts += 1;
-                Ok(Got::Handed(live))
-            }
+        self.queued = None;
+        if let Some(since) = self.since.take() {
+            self.shared.add_wait_time(since.elapsed());
+        }
+        Poll::Ready(match grant {
+            Grant::Conn(live) => Ok(Got::Handed(live)),
             Grant::Slot => Ok(Got::Slot),
             Grant::Err(err) => Err(err),
-        };
-        drop(st);
-        self.queued = None;
-        Poll::Ready(got)
+        })
     }
 }
 
 impl<M: Manager> Drop for Checkout<'_, M> {
     fn drop(&mut self) {
-        let Some(id) = self.queued else {
+        let Some((id, node)) = self.queued.take() else {
             return;
         };
         let shared = self.shared;
         let mut st = shared.lock();
-        match st.cancel_waiter(id) {
+        match st.cancel_waiter(id, &node) {
             None | Some(Grant::Err(_)) => drop(st),
             Some(Grant::Slot) => {
                 st.pending -= 1;
@@ -124,6 +119,7 @@ impl<M: Manager> Drop for Checkout<'_, M> {
             }
             Some(Grant::Conn(live)) => {
                 // Never used by this caller: pass it on as if it had been returned.
+                st.counters.checkouts -= 1;
                 drop(st);
                 shared.release(live, false);
             }

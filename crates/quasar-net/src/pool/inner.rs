@@ -8,6 +8,7 @@
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Poll, Waker};
 use std::time::Duration;
@@ -43,6 +44,8 @@ pub(crate) struct Shared<M: Manager> {
     state: CachePadded<Mutex<State<M::Connection>>>,
     /// Fires once `close()` was called and every connection is gone.
     drained: OneTime<()>,
+    /// Kept apart from the state: waiters add to it without taking the state lock.
+    wait_time_us: AtomicU64,
     /// Dropping the sender (pool dropped or closed) stops the reaper at once.
     reaper_stop: Mutex<Option<oneshot::Sender<()>>>,
 }
@@ -60,6 +63,7 @@ impl<M: Manager> Shared<M> {
             config,
             state: CachePadded(Mutex::new(State::new(pool_size))),
             drained: OneTime::new(),
+            wait_time_us: AtomicU64::new(0),
             reaper_stop: Mutex::new(None),
         }
     }
@@ -68,6 +72,15 @@ impl<M: Manager> Shared<M> {
         // Nothing panics while holding the lock except `is_closed` in `available()`; the
         // books are consistent between statements, so a poisoned lock is still usable.
         self.state.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn add_wait_time(&self, waited: Duration) {
+        let us = u64::try_from(waited.as_micros()).unwrap_or(u64::MAX);
+        self.wait_time_us.fetch_add(us, Ordering::Relaxed);
+    }
+
+    pub(crate) fn wait_time_us(&self) -> u64 {
+        self.wait_time_us.load(Ordering::Relaxed)
     }
 
     /// Unlocks, firing the drained event if this change emptied a closed pool.

@@ -18,7 +18,8 @@
 //! `Manager::close`; it holds `close()` back, not new checkouts.
 
 use std::collections::VecDeque;
-use std::mem;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 
 use tokio::time::Instant;
@@ -49,17 +50,64 @@ pub(crate) enum Grant<C> {
     Err(Error),
 }
 
-enum NodeState<C> {
-    Free,
-    Waiting,
-    Granted(Grant<C>),
+/// One waiter's mailbox. The state lock decides *who* is granted (queue order) and
+/// writes the grant here; the waiter picks it up under this node's own lock, so a
+/// queued checkout takes the contended state lock twice (queue, return), not three
+/// times. Nodes are reused (see `State::push_waiter`), so once the pool has seen its
+/// peak number of waiters, waiting allocates nothing.
+pub(crate) struct Node<C> {
+    /// Set by the waiter once it is done with the node; cleared under the state lock
+    /// when `push_waiter` claims the node again.
+    free: AtomicBool,
+    slot: Mutex<Slot<C>>,
 }
 
-/// One waiter's mailbox. Nodes are reused through a free list, so once the pool has seen
-/// its peak number of waiters, waiting allocates nothing.
-struct Node<C> {
-    state: NodeState<C>,
+struct Slot<C> {
+    grant: Option<Grant<C>>,
     waker: Option<Waker>,
+}
+
+// ===== impl Node =====
+
+impl<C> Node<C> {
+    fn slot(&self) -> MutexGuard<'_, Slot<C>> {
+        self.slot.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The waiter's poll: takes its grant (freeing the node) or stores its waker.
+    pub(crate) fn poll(&self, waker: &Waker) -> Option<Grant<C>> {
+        let mut slot = self.slot();
+        if let Some(grant) = slot.grant.take() {
+            drop(slot);
+            self.free.store(true, Ordering::Release);
+            return Some(grant);
+        }
+        match &mut slot.waker {
+            Some(w) if w.will_wake(waker) => {}
+            w => *w = Some(waker.clone()),
+        }
+        None
+    }
+
+    /// Frees the node of a waiter that gives up and returns any grant it had not
+    /// picked up. Call with the state lock held, after `State::cancel_waiter`.
+    fn cancel(&self) -> Option<Grant<C>> {
+        let mut slot = self.slot();
+        // Do not keep a cancelled task alive through its waker.
+        slot.waker = None;
+        let grant = slot.grant.take();
+        drop(slot);
+        self.free.store(true, Ordering::Release);
+        grant
+    }
+
+    /// Delivers a grant (state lock held) and returns the waker to call after unlocking.
+    fn fill(&self, grant: Grant<C>) -> Option<Waker> {
+        let mut slot = self.slot();
+        debug_assert!(slot.grant.is_none(), "a waiter is granted once");
+        slot.grant = Some(grant);
+        slot.waker.take()
+    }
 }
 
 /// Plain counters behind the lock; `PoolStats` is a copy of them.
@@ -68,7 +116,6 @@ pub(crate) struct Counters {
     pub(crate) sessions: u64,
     pub(crate) checkouts: u64,
     pub(crate) waits: u64,
-    pub(crate) wait_time_us: u64,
     pub(crate) timeouts: u64,
     pub(crate) rejected: u64,
     pub(crate) connect_errors: u64,
@@ -85,8 +132,10 @@ pub(crate) struct State<C> {
     pub(crate) idle: VecDeque<Idle<C>>,
     /// Ids of waiting nodes in arrival order (FIFO).
     queue: VecDeque<usize>,
-    nodes: Vec<Node<C>>,
-    free: Vec<usize>,
+    nodes: Vec<Arc<Node<C>>>,
+    /// Where `push_waiter` starts looking for a free node: nodes free up roughly in the
+    /// order they were claimed, so the scan is short.
+    cursor: usize,
     pub(crate) in_use: usize,
     pub(crate) pending: usize,
     /// Slots reserved by `prewarm`/the reaper, a subset of `pending`.
@@ -107,7 +156,7 @@ impl<C> State<C> {
             idle: VecDeque::with_capacity(pool_size),
             queue: VecDeque::with_capacity(pool_size),
             nodes: Vec::with_capacity(pool_size),
-            free: Vec::with_capacity(pool_size),
+            cursor: 0,
             in_use: 0,
             pending: 0,
             warming: 0,
@@ -139,73 +188,51 @@ impl<C> State<C> {
 
     // ----- waiters -----
 
-    /// Queues a new waiter and returns its node id.
-    pub(crate) fn push_waiter(&mut self, waker: &Waker) -> usize {
-        let id = match self.free.pop() {
-            Some(id) => id,
-            None => {
-                self.nodes.push(Node {
-                    state: NodeState::Free,
+    /// Queues a new waiter with its waker; returns its node id and node.
+    pub(crate) fn push_waiter(&mut self, waker: &Waker) -> (usize, Arc<Node<C>>) {
+        let n = self.nodes.len();
+        let found = (0..n)
+            .map(|k| (self.cursor + k) % n)
+            .find(|&i| self.nodes[i].free.load(Ordering::Acquire));
+        let id = found.unwrap_or_else(|| {
+            self.nodes.push(Arc::new(Node {
+                free: AtomicBool::new(false),
+                slot: Mutex::new(Slot {
+                    grant: None,
                     waker: None,
-                });
-                self.nodes.len() - 1
+                }),
+            }));
+            n
+        });
+        self.cursor = id + 1;
+        let node = &self.nodes[id];
+        node.free.store(false, Ordering::Relaxed);
+        {
+            let mut slot = node.slot();
+            debug_assert!(slot.grant.is_none());
+            match &mut slot.waker {
+                Some(w) if w.will_wake(waker) => {}
+                w => *w = Some(waker.clone()),
             }
-        };
-        debug_assert!(matches!(self.nodes[id].state, NodeState::Free));
-        let node = &mut self.nodes[id];
-        node.state = NodeState::Waiting;
-        match &mut node.waker {
-            Some(w) if w.will_wake(waker) => {}
-            slot => *slot = Some(waker.clone()),
         }
         self.queue.push_back(id);
-        id
+        (id, Arc::clone(node))
     }
 
-    /// Takes the waiter's grant if it has one (freeing the node), else stores its waker.
-    pub(crate) fn poll_waiter(&mut self, id: usize, waker: &Waker) -> Option<Grant<C>> {
-        let node = &mut self.nodes[id];
-        if let NodeState::Granted(_) = node.state {
-            let NodeState::Granted(grant) = mem::replace(&mut node.state, NodeState::Free) else {
-                unreachable!("checked above")
-            };
-            self.free.push(id);
-            return Some(grant);
+    /// A waiter gave up: takes it out of the queue, frees its node and returns any grant
+    /// it had not picked up, which the caller must pass on.
+    pub(crate) fn cancel_waiter(&mut self, id: usize, node: &Node<C>) -> Option<Grant<C>> {
+        // O(waiters), and only on cancellation; the cap on waiters bounds it. A waiter
+        // not in the queue was granted: grants are written under this lock, so it is in
+        // the node by now.
+        if let Some(pos) = self.queue.iter().position(|&q| q == id) {
+            self.queue.remove(pos);
         }
-        debug_assert!(matches!(node.state, NodeState::Waiting));
-        match &mut node.waker {
-            Some(w) if w.will_wake(waker) => {}
-            slot => *slot = Some(waker.clone()),
-        }
-        None
-    }
-
-    /// A waiter gave up: frees its node and returns any grant it had not picked up, which
-    /// the caller must pass on.
-    pub(crate) fn cancel_waiter(&mut self, id: usize) -> Option<Grant<C>> {
-        let node = &mut self.nodes[id];
-        // Do not keep a cancelled task alive through its waker.
-        node.waker = None;
-        let grant = match mem::replace(&mut node.state, NodeState::Free) {
-            NodeState::Waiting => {
-                // O(waiters), and only on cancellation; the cap on waiters bounds it.
-                if let Some(pos) = self.queue.iter().position(|&q| q == id) {
-                    self.queue.remove(pos);
-                }
-                None
-            }
-            NodeState::Granted(grant) => Some(grant),
-            NodeState::Free => unreachable!("waiter node freed twice"),
-        };
-        self.free.push(id);
-        grant
+        node.cancel()
     }
 
     fn grant(&mut self, id: usize, grant: Grant<C>) -> Option<Waker> {
-        let node = &mut self.nodes[id];
-        debug_assert!(matches!(node.state, NodeState::Waiting));
-        node.state = NodeState::Granted(grant);
-        node.waker.take()
+        self.nodes[id].fill(grant)
     }
 
     // ----- transitions -----
@@ -239,6 +266,8 @@ impl<C> State<C> {
             return PutBack::Close(live);
         }
         if let Some(id) = self.queue.pop_front() {
+            // Counted here: the waiter picks it up without this lock.
+            self.counters.checkouts += 1;
             return PutBack::Handed(self.grant(id, Grant::Conn(live)));
         }
         self.in_use -= 1;
@@ -253,27 +282,32 @@ impl<C> State<C> {
         debug_assert!(!self.closed);
         self.closed = true;
         conns.extend(self.idle.drain(..).map(|idle| idle.live.raw));
-        self.queue.clear();
-        for node in &mut self.nodes {
-            let revoked = match &node.state {
-                NodeState::Free => continue,
-                NodeState::Waiting => None,
-                NodeState::Granted(Grant::Err(_)) => continue,
-                NodeState::Granted(_) => match mem::replace(&mut node.state, NodeState::Waiting) {
-                    NodeState::Granted(g) => Some(g),
-                    _ => unreachable!("checked above"),
-                },
-            };
-            match revoked {
+        let err = Error::closed("pool");
+        for id in self.queue.drain(..) {
+            wakers.extend(self.nodes[id].fill(Grant::Err(err.clone())));
+        }
+        // Revoke grants not picked up yet. A waiter racing us to its node either got its
+        // grant first (and returns it to a closed pool) or finds the error.
+        for node in &self.nodes {
+            if node.free.load(Ordering::Acquire) {
+                continue;
+            }
+            let mut slot = node.slot();
+            match slot.grant.take() {
                 Some(Grant::Conn(live)) => {
                     self.in_use -= 1;
+                    self.counters.checkouts -= 1;
                     conns.push(live.raw);
                 }
                 Some(Grant::Slot) => self.pending -= 1,
-                Some(Grant::Err(_)) | None => {}
+                Some(Grant::Err(e)) => {
+                    slot.grant = Some(Grant::Err(e));
+                    continue;
+                }
+                None => continue,
             }
-            node.state = NodeState::Granted(Grant::Err(Error::closed("pool")));
-            wakers.extend(node.waker.take());
+            slot.grant = Some(Grant::Err(err.clone()));
+            wakers.extend(slot.waker.take());
         }
         self.counters.closed_pool += conns.len() as u64;
         self.closing += conns.len();
@@ -303,12 +337,12 @@ mod tests {
         let mut st = State::new(1);
         st.in_use = 1;
         let waker = futures_util::task::noop_waker();
-        let a = st.push_waiter(&waker);
-        let b = st.push_waiter(&waker);
+        let (_, a) = st.push_waiter(&waker);
+        let (_, b) = st.push_waiter(&waker);
         let now = Instant::now();
         assert!(matches!(st.put_back(live(7), now), PutBack::Handed(_)));
-        assert!(matches!(st.poll_waiter(a, &waker), Some(Grant::Conn(l)) if l.raw == 7));
-        assert!(st.poll_waiter(b, &waker).is_none());
+        assert!(matches!(a.poll(&waker), Some(Grant::Conn(l)) if l.raw == 7));
+        assert!(b.poll(&waker).is_none());
         assert_eq!(st.in_use, 1);
         assert_eq!(st.waiters(), 1);
     }
@@ -318,16 +352,18 @@ mod tests {
         let mut st = State::<u32>::new(1);
         st.in_use = 1;
         let waker = futures_util::task::noop_waker();
-        let a = st.push_waiter(&waker);
+        let (a, node) = st.push_waiter(&waker);
         assert!(st.slot_freed().is_none(), "a full pool grants nothing");
         st.pool_size = 2;
         assert!(
             st.slot_freed().is_some(),
             "room: the waiter is granted a slot"
         );
-        assert!(matches!(st.cancel_waiter(a), Some(Grant::Slot)));
-        assert_eq!(st.push_waiter(&waker), a, "the node is reused");
-        assert!(st.cancel_waiter(a).is_none());
+        assert!(matches!(st.cancel_waiter(a, &node), Some(Grant::Slot)));
+        let (again, node) = st.push_waiter(&waker);
+        assert_eq!(again, a, "the node is reused");
+        assert!(st.cancel_waiter(a, &node).is_none());
         assert_eq!(st.waiters(), 0);
+        assert_eq!(st.nodes.len(), 1);
     }
 }

@@ -71,13 +71,13 @@ pub struct PoolStats {
     pub detached: u64,
 }
 
-impl From<Counters> for PoolStats {
-    fn from(c: Counters) -> PoolStats {
+impl PoolStats {
+    pub(crate) fn new(c: Counters, wait_time_us: u64) -> PoolStats {
         PoolStats {
             sessions: c.sessions,
             checkouts: c.checkouts,
             waits: c.waits,
-            wait_time_us: c.wait_time_us,
+            wait_time_us,
             timeouts: c.timeouts,
             rejected: c.rejected,
             connect_errors: c.connect_errors,
