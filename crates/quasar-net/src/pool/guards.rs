@@ -129,8 +129,8 @@ impl<M: Manager> Drop for Checkout<'_, M> {
 
 // ===== impl ConnectGuard =====
 
-/// A slot counted in `pending`. Dropped before `finish`, it gives the slot back, so a
-/// cancelled connect never leaks capacity.
+/// A slot counted in `pending`. Dropped before its connect finishes, it gives the slot
+/// back (to the first waiter), so a cancelled connect never leaks capacity.
 pub(crate) struct ConnectGuard<'a, M: Manager> {
     shared: &'a Shared<M>,
     armed: bool,
