@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::builder::PoolBuilder;
 use super::connection::PoolConnection;
 use super::inner::Shared;
+use super::internals::State;
 use super::stats::{PoolState, PoolStats};
 use super::Manager;
 use crate::{Error, Result};
@@ -93,7 +94,10 @@ impl<M: Manager> Pool<M> {
     /// Unlike pulsar's count, a connection whose peer went away while it sat idle is not
     /// counted (it is dropped at the next checkout or reaper pass).
     pub fn available(&self) -> usize {
-        let st = self.shared.lock();
+        self.count_available(&self.shared.lock())
+    }
+
+    fn count_available(&self, st: &State<M::Connection>) -> usize {
         let manager = &self.shared.manager;
         st.idle
             .iter()
@@ -113,9 +117,8 @@ impl<M: Manager> Pool<M> {
 
     /// A snapshot of the pool's gauges.
     pub fn state(&self) -> PoolState {
-        let available = self.available();
         let st = self.shared.lock();
-        PoolState::new(&st, available)
+        PoolState::new(&st, self.count_available(&st))
     }
 
     /// The pool's counters since it was built.
