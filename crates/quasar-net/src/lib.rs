@@ -19,6 +19,7 @@
 //! - [`flow_control`]: the write buffer with high/low water marks and a hard cap.
 //! - [`producer`]: [`Producer`], the session and request counters shared by servers and clients.
 //! - [`server`]: [`TcpServer`], its builder, workers and graceful close.
+//! - [`pool`]: [`Pool`] and [`PoolConnection`], the generic connection pool.
 //! - [`udp`]: [`DatagramServer`], datagram consumers, [`UdpClient`] and [`UdpEndpoint`].
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(rust_2018_idioms, unreachable_pub)]
@@ -30,6 +31,7 @@ pub mod error;
 pub mod event;
 pub mod flow_control;
 pub mod hooks;
+pub mod pool;
 pub mod producer;
 pub mod server;
 pub mod udp;
@@ -39,6 +41,7 @@ pub use consumer::{BoxConsumer, ConsumerFactory, Context, Progress, ProtocolCons
 pub use error::{BoxError, Error, Result};
 pub use event::OneTime;
 pub use hooks::{ConnectionEvent, DataEvent, HookResult, Hooks, LostEvent, RequestEvent};
+pub use pool::{Manager, Pool, PoolBuilder, PoolConnection, PoolState, PoolStats};
 pub use producer::Producer;
 pub use server::{CloseReport, ServerInfo, TcpServer, TcpServerBuilder};
 pub use udp::{
