@@ -97,6 +97,8 @@ pub struct Hooks {
     data_received: Vec<DataHook>,
     data_processed: Vec<DataHook>,
     connection_lost: Vec<LostHook>,
+    pause_writing: Vec<ConnHook>,
+    resume_writing: Vec<ConnHook>,
 }
 
 macro_rules! hook_methods {
@@ -139,6 +141,12 @@ hook_methods! {
     on_data_processed, fire_data_processed, data_processed: DataEvent<'a>, DataEvent<'_>;
     /// Registers a hook fired when a connection ends, with the error that ended it.
     on_connection_lost, fire_connection_lost, connection_lost: LostEvent<'a>, LostEvent<'_>;
+    /// Registers a hook fired when a connection's write buffer passes its high-water
+    /// mark: writing and reading pause (pulsar's `pause_writing`).
+    on_pause_writing, fire_pause_writing, pause_writing: ConnectionEvent, ConnectionEvent;
+    /// Registers a hook fired when a paused write buffer drains below its low-water
+    /// mark (pulsar's `resume_writing`).
+    on_resume_writing, fire_resume_writing, resume_writing: ConnectionEvent, ConnectionEvent;
 }
 
 impl Hooks {
@@ -150,6 +158,8 @@ impl Hooks {
             + self.data_received.len()
             + self.data_processed.len()
             + self.connection_lost.len()
+            + self.pause_writing.len()
+            + self.resume_writing.len()
     }
 
     /// Whether no hook is registered.
@@ -160,6 +170,11 @@ impl Hooks {
     /// Whether any `pre_request`/`post_request` hook is registered.
     pub(crate) fn wants_requests(&self) -> bool {
         !self.pre_request.is_empty() || !self.post_request.is_empty()
+    }
+
+    /// Whether any `pause_writing`/`resume_writing` hook is registered.
+    pub(crate) fn wants_flow(&self) -> bool {
+        !self.pause_writing.is_empty() || !self.resume_writing.is_empty()
     }
 
     /// Whether any `data_received`/`data_processed` hook is registered.
@@ -192,6 +207,8 @@ impl fmt::Debug for Hooks {
             .field("data_received", &self.data_received.len())
             .field("data_processed", &self.data_processed.len())
             .field("connection_lost", &self.connection_lost.len())
+            .field("pause_writing", &self.pause_writing.len())
+            .field("resume_writing", &self.resume_writing.len())
             .finish()
     }
 }

@@ -19,9 +19,6 @@
 //! - [`flow_control`]: the write buffer with high/low water marks and a hard cap.
 //! - [`producer`]: [`Producer`], the session and request counters shared by servers and clients.
 //! - [`server`]: [`TcpServer`], its builder, workers and graceful close.
-//! - [`pool`]: [`Pool`] and [`PoolConnection`].
-//! - [`client`]: [`Client`], pooled client connections.
-//! - [`udp`]: [`DatagramServer`] and [`UdpClient`].
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(rust_2018_idioms, unreachable_pub)]
 #![forbid(unsafe_code)]
@@ -35,3 +32,18 @@ pub use error::{BoxError, Error, Result};
 pub use event::OneTime;
 pub use hooks::{ConnectionEvent, DataEvent, HookResult, Hooks, LostEvent, RequestEvent};
 pub use pool::{Manager, Pool, PoolBuilder, PoolConnection, PoolState, PoolStats};
+pub mod connection;
+pub mod consumer;
+pub mod flow_control;
+pub mod producer;
+pub mod server;
+
+pub use connection::{ClientConnection, Connection, ConnectionConfig, ConnectionInfo};
+pub use consumer::{BoxConsumer, ConsumerFactory, Context, Progress, ProtocolConsumer};
+pub use producer::Producer;
+pub use server::{CloseReport, ServerInfo, TcpServer, TcpServerBuilder};
+
+// The README's code blocks compile as doctests, so its example cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod config;
 mod serve;
 
 /// pulsar's protocol layer for async Rust: demo servers and a load tool.

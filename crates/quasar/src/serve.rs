@@ -1,12 +1,218 @@
 //! `quasar serve`: the demo servers.
+//!
+//! With no protocol named, every server of the configuration starts; naming one starts
+//! that one alone, with flags overriding its section. Each server prints one line on
+//! stdout once it listens, `<name> <transport> <address>`, so scripts can read the bound
+//! port (`--bind 127.0.0.1:0`). Ctrl-C or SIGTERM closes every server gracefully.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use quasar_echo::tcp::{EchoConfig, EchoServerFactory};
+use quasar_net::TcpServer;
+
+use crate::config::{Config, EchoSection};
+
+/// How long a signal-triggered close lets requests in flight finish.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Flags of `quasar serve`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct ServeArgs {}
+pub(crate) struct ServeArgs {
+    /// A configuration file replacing the embedded default (same shape as quasar.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
+    #[command(subcommand)]
+    protocol: Option<Protocol>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Protocol {
+    /// pulsar's TCP echo: messages end with "\r\n\r\n" (default 127.0.0.1:8060).
+    Echo(EchoArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct EchoArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    bind: Option<SocketAddr>,
+    /// Echo bytes as they arrive, with no framing.
+    #[arg(long)]
+    raw: bool,
+    /// Idle timeout in seconds (0 disables it).
+    #[arg(long, value_name = "SECS")]
+    keep_alive: Option<f64>,
+    /// Timeout of a request in flight in seconds (0 disables it).
+    #[arg(long, value_name = "SECS")]
+    request_timeout: Option<f64>,
+    /// Most connections open at once (0 = no limit).
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+    /// Sessions served before the server drains and exits (0 = never).
+    #[arg(long, value_name = "N")]
+    max_requests: Option<u64>,
+    /// Requests per connection before it is closed (0 = no limit).
+    #[arg(long, value_name = "N")]
+    max_requests_per_connection: Option<u64>,
+    /// Largest message in bytes.
+    #[arg(long, value_name = "BYTES")]
+    max_message_size: Option<usize>,
+    /// Current-thread worker runtimes with SO_REUSEPORT listeners (0 = one multi-thread runtime).
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
+}
+
+impl EchoArgs {
+    fn apply(self, s: &mut EchoSection) {
+        s.bind = self.bind.unwrap_or(s.bind);
+        s.raw |= self.raw;
+        s.keep_alive = self.keep_alive.unwrap_or(s.keep_alive);
+        s.request_timeout = self.request_timeout.unwrap_or(s.request_timeout);
+        s.max_connections = self.max_connections.unwrap_or(s.max_connections);
+        s.max_requests = self.max_requests.unwrap_or(s.max_requests);
+        s.max_requests_per_connection = self
+            .max_requests_per_connection
+            .unwrap_or(s.max_requests_per_connection);
+        s.max_message_size = self.max_message_size.unwrap_or(s.max_message_size);
+        s.workers = self.workers.unwrap_or(s.workers);
+    }
+}
 
 /// Runs the demo servers until Ctrl-C or SIGTERM.
-pub(crate) fn run(_args: ServeArgs) -> ExitCode {
-    ExitCode::SUCCESS
+pub(crate) fn run(args: ServeArgs) -> ExitCode {
+    let mut config = match &args.config {
+        None => Config::embedded(),
+        Some(path) => match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| Config::parse(&t))
+        {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("quasar: bad configuration {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let mut echo = true;
+    match args.protocol {
+        None => {}
+        Some(Protocol::Echo(a)) => {
+            a.apply(&mut config.echo);
+            echo = true;
+        }
+    }
+    if let Err(msg) = validate(&config) {
+        eprintln!("quasar: {msg}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("quasar: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let mut servers = Vec::new();
+        if echo {
+            match start_echo(&config.echo).await {
+                Ok(s) => {
+                    for addr in s.addresses().iter().take(1) {
+                        announce("echo", "tcp", *addr);
+                    }
+                    servers.push(s);
+                }
+                Err(e) => {
+                    eprintln!("quasar: echo server: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        let all_stopped = futures_util::future::join_all(servers.iter().map(|s| s.wait()));
+        tokio::select! {
+            _ = shutdown_signal() => {
+                tracing::info!("signal received: closing");
+                futures_util::future::join_all(servers.iter().map(|s| s.close(SHUTDOWN_DEADLINE))).await;
+            }
+            _ = all_stopped => tracing::info!("every server stopped"),
+        }
+        ExitCode::SUCCESS
+    })
+}
+
+fn validate(config: &Config) -> Result<(), String> {
+    let e = &config.echo;
+    for (name, v) in [
+        ("keep-alive", e.keep_alive),
+        ("request-timeout", e.request_timeout),
+    ] {
+        if !v.is_finite() || v < 0.0 {
+            return Err(format!(
+                "--{name} must be a non-negative number of seconds, got {v}"
+            ));
+        }
+    }
+    if e.max_message_size == 0 {
+        return Err("--max-message-size must be positive".into());
+    }
+    Ok(())
+}
+
+/// Prints a bound address on stdout, where scripts look for it.
+fn announce(name: &str, transport: &str, addr: SocketAddr) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{name} {transport} {addr}");
+    let _ = out.flush();
+}
+
+async fn start_echo(s: &EchoSection) -> quasar_net::Result<TcpServer> {
+    let echo = EchoConfig {
+        max_message_size: s.max_message_size,
+        raw: s.raw,
+    };
+    TcpServer::builder(EchoServerFactory::new(echo))
+        .name("echo")
+        .bind(s.bind)
+        .keep_alive(Duration::from_secs_f64(s.keep_alive))
+        .request_timeout(Duration::from_secs_f64(s.request_timeout))
+        .max_connections(s.max_connections)
+        .max_requests(s.max_requests)
+        .max_requests_per_connection(s.max_requests_per_connection)
+        .workers(s.workers)
+        .connection_config(|c| {
+            let marks = c.get_water_marks();
+            if let Ok(m) = marks.with_cap(echo.write_buffer_cap(marks.high())) {
+                c.water_marks(m);
+            }
+        })
+        .start()
+        .await
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -1,0 +1,128 @@
+//! Per-connection settings shared by every connection of a server or client.
+
+use std::time::Duration;
+
+use crate::flow_control::WaterMarks;
+use crate::Result;
+
+/// How long `close()` waits for the peer to close its side before aborting (pulsar's
+/// `CLOSE_TIMEOUT`).
+pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The most unparsed input a connection holds for one consumer before it gives up.
+pub const DEFAULT_MAX_READ_BUFFER: usize = 4 * 1024 * 1024;
+
+/// Settings applied to every connection a producer makes.
+///
+/// A zero [`Duration`] disables a timeout, as `timeout = 0` does in pulsar.
+#[derive(Debug, Clone)]
+pub struct ConnectionConfig {
+    pub(crate) marks: WaterMarks,
+    pub(crate) keep_alive: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) close_timeout: Duration,
+    pub(crate) max_requests: u64,
+    pub(crate) max_read_buffer: usize,
+    pub(crate) read_chunk: usize,
+    pub(crate) max_pending_responses: usize,
+    pub(crate) nodelay: bool,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        ConnectionConfig {
+            marks: WaterMarks::default(),
+            keep_alive: Duration::ZERO,
+            request_timeout: Duration::ZERO,
+            close_timeout: DEFAULT_CLOSE_TIMEOUT,
+            max_requests: 0,
+            max_read_buffer: DEFAULT_MAX_READ_BUFFER,
+            read_chunk: 16 * 1024,
+            max_pending_responses: 64,
+            nodelay: true,
+        }
+    }
+}
+
+impl ConnectionConfig {
+    /// Idle timeout: a connection that moves no byte either way, with no request in
+    /// flight, for this long is closed. Zero disables it.
+    pub fn keep_alive(&mut self, timeout: Duration) -> &mut Self {
+        self.keep_alive = timeout;
+        self
+    }
+
+    /// Request timeout: a request in flight (started and not finished, or its response
+    /// not yet written out) for this long fails and closes the connection. Zero
+    /// disables it.
+    pub fn request_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// How long a graceful close waits for the peer before aborting.
+    pub fn close_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.close_timeout = timeout;
+        self
+    }
+
+    /// Close the connection after this many requests (a keep-alive limit); 0 = no limit.
+    pub fn max_requests(&mut self, n: u64) -> &mut Self {
+        self.max_requests = n;
+        self
+    }
+
+    /// Write buffer water marks and cap.
+    pub fn water_marks(&mut self, marks: WaterMarks) -> &mut Self {
+        self.marks = marks;
+        self
+    }
+
+    /// The most unparsed input held for one request before the connection fails with
+    /// [`Error::is_read_buffer_full`](crate::Error::is_read_buffer_full).
+    ///
+    /// # Errors
+    ///
+    /// A config error when `bytes` is zero.
+    pub fn max_read_buffer(&mut self, bytes: usize) -> Result<&mut Self> {
+        if bytes == 0 {
+            return Err(crate::Error::config("max_read_buffer must be positive"));
+        }
+        self.max_read_buffer = bytes;
+        Ok(self)
+    }
+
+    /// How many bytes a read asks the socket for at least.
+    pub fn read_chunk(&mut self, bytes: usize) -> &mut Self {
+        self.read_chunk = bytes.max(64);
+        self
+    }
+
+    /// How many responses produced by futures may be outstanding before the connection
+    /// stops parsing new requests.
+    pub fn max_pending_responses(&mut self, n: usize) -> &mut Self {
+        self.max_pending_responses = n.max(1);
+        self
+    }
+
+    /// Whether to set `TCP_NODELAY` (default true: responses are already coalesced).
+    pub fn nodelay(&mut self, on: bool) -> &mut Self {
+        self.nodelay = on;
+        self
+    }
+
+    /// The idle timeout in force.
+    pub fn get_keep_alive(&self) -> Duration {
+        self.keep_alive
+    }
+
+    /// The per-connection request limit in force (0 = none).
+    pub fn get_max_requests(&self) -> u64 {
+        self.max_requests
+    }
+
+    /// The water marks in force.
+    pub fn get_water_marks(&self) -> WaterMarks {
+        self.marks
+    }
+}

@@ -1,0 +1,284 @@
+//! The connection: a socket bridged to a stream of protocol consumers.
+//!
+//! pulsar's `Connection` owns the transport, routes every byte it reads to its *current*
+//! consumer, builds a new consumer when the last one finished, counts the requests it
+//! processed, and can be `upgrade`d to another consumer factory mid-stream. In
+//! quasar-net the socket lives in a task (the *driver*, `driver.rs`) and
+//! [`Connection`] is the cheap, cloneable handle everyone else holds: session number,
+//! addresses, counters, the one-time `connection_made`/`connection_lost` events, and
+//! [`close`](Connection::close).
+//!
+//! Consumers reach their connection through [`Context::connection`](crate::Context::connection);
+//! hooks get its session number and peer address.
+//!
+//! # Examples
+//!
+//! ```
+//! use quasar_net::{Context, Progress, ProtocolConsumer, Result, TcpServer};
+//! use bytes::BytesMut;
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! struct Hello;
+//! impl ProtocolConsumer for Hello {
+//!     type Request = ();
+//!     type Response = ();
+//!     fn data_received(&mut self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Result<Progress> {
+//!         let n = buf.len();
+//!         let _ = buf.split_to(n);
+//!         let session = cx.connection().session();
+//!         cx.write(format!("hello {session}\n").as_bytes())?;
+//!         Ok(Progress::Finished(()))
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> quasar_net::Result<()> {
+//! let server = TcpServer::builder(|| Hello).bind("127.0.0.1:0".parse().unwrap()).start().await?;
+//! let mut sock = tokio::net::TcpStream::connect(server.address()).await?;
+//! sock.write_all(b"hi").await?;
+//! let mut reply = [0u8; 8];
+//! sock.read_exact(&mut reply).await?;
+//! assert_eq!(&reply, b"hello 1\n");
+//! server.close(std::time::Duration::from_secs(1)).await;
+//! # Ok(())
+//! # }
+//! ```
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+
+use serde::Serialize;
+use tokio::sync::Notify;
+
+use crate::{Error, OneTime};
+
+mod client;
+mod config;
+pub(crate) mod driver;
+mod output;
+
+pub use client::{connect, ClientConnection};
+pub use config::{ConnectionConfig, DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_READ_BUFFER};
+pub(crate) use output::Output;
+
+/// No close requested.
+const CLOSE_NONE: u8 = 0;
+/// Close after flushing, writing EOF and waiting for the peer.
+const CLOSE_GRACEFUL: u8 = 1;
+/// Close now, dropping buffered output.
+const CLOSE_ABORT: u8 = 2;
+
+/// A handle to one connection; cloning shares it.
+#[derive(Clone)]
+pub struct Connection {
+    shared: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
+    session: u64,
+    peer: SocketAddr,
+    local: SocketAddr,
+    processed: AtomicU64,
+    bytes_read: AtomicU64,
+    bytes_written: AtomicU64,
+    write_pauses: AtomicU64,
+    write_paused: AtomicBool,
+    /// Set as soon as the peer's EOF is seen or the socket is gone.
+    closed: AtomicBool,
+    close_request: AtomicU8,
+    close_notify: Notify,
+    made: OneTime<()>,
+    lost: OneTime<()>,
+}
+
+/// A snapshot of a connection's state, serialisable for `info()` endpoints.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    /// The producer's session number.
+    pub session: u64,
+    /// The peer's address.
+    pub peer: SocketAddr,
+    /// The local address.
+    pub local: SocketAddr,
+    /// Requests started on this connection (pulsar's `_processed`).
+    pub processed: u64,
+    /// Bytes read from the socket.
+    pub bytes_read: u64,
+    /// Bytes written to the socket.
+    pub bytes_written: u64,
+    /// How many times writing paused at the high-water mark.
+    pub write_pauses: u64,
+    /// Whether writing is paused now.
+    pub write_paused: bool,
+    /// Whether the connection is closed (or the peer closed its side).
+    pub closed: bool,
+}
+
+// ===== impl Connection =====
+
+impl Connection {
+    pub(crate) fn new(session: u64, peer: SocketAddr, local: SocketAddr) -> Connection {
+        Connection {
+            shared: Arc::new(Shared {
+                session,
+                peer,
+                local,
+                processed: AtomicU64::new(0),
+                bytes_read: AtomicU64::new(0),
+                bytes_written: AtomicU64::new(0),
+                write_pauses: AtomicU64::new(0),
+                write_paused: AtomicBool::new(false),
+                closed: AtomicBool::new(false),
+                close_request: AtomicU8::new(CLOSE_NONE),
+                close_notify: Notify::new(),
+                made: OneTime::new(),
+                lost: OneTime::new(),
+            }),
+        }
+    }
+
+    /// The session number: the producer's connection count when it made this one.
+    pub fn session(&self) -> u64 {
+        self.shared.session
+    }
+
+    /// The peer's address (pulsar's `address`).
+    pub fn address(&self) -> SocketAddr {
+        self.shared.peer
+    }
+
+    /// The local address of the socket.
+    pub fn local_address(&self) -> SocketAddr {
+        self.shared.local
+    }
+
+    /// Requests started on this connection (pulsar's `_processed`).
+    pub fn processed(&self) -> u64 {
+        self.shared.processed.load(Ordering::Relaxed)
+    }
+
+    /// Whether the connection is closed, or its peer closed its side.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+
+    /// Whether writing is paused at the high-water mark (reading is paused too).
+    pub fn is_write_paused(&self) -> bool {
+        self.shared.write_paused.load(Ordering::Relaxed)
+    }
+
+    /// The one-time `connection_made` event, fired when the driver starts.
+    pub fn connection_made(&self) -> &OneTime<()> {
+        &self.shared.made
+    }
+
+    /// The one-time `connection_lost` event: `Ok(())` after a clean close, or the error
+    /// that ended the connection.
+    pub fn connection_lost(&self) -> &OneTime<()> {
+        &self.shared.lost
+    }
+
+    /// Closes the connection: flushes what is queued, writes EOF, waits for the peer to
+    /// close (up to the close timeout) and then aborts. Resolves with the
+    /// `connection_lost` outcome.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the close goes on without the caller.
+    pub async fn close(&self) -> Result<(), Error> {
+        self.request_close(CLOSE_GRACEFUL);
+        self.shared.lost.wait().await
+    }
+
+    /// Closes the connection at once, dropping buffered output (pulsar's `abort`).
+    pub fn abort(&self) {
+        self.request_close(CLOSE_ABORT);
+    }
+
+    fn request_close(&self, how: u8) {
+        // A stronger request wins; a weaker one after it changes nothing.
+        self.shared.close_request.fetch_max(how, Ordering::AcqRel);
+        self.shared.close_notify.notify_one();
+    }
+
+    /// A snapshot of the connection's counters.
+    pub fn info(&self) -> ConnectionInfo {
+        let s = &self.shared;
+        ConnectionInfo {
+            session: s.session,
+            peer: s.peer,
+            local: s.local,
+            processed: self.processed(),
+            bytes_read: s.bytes_read.load(Ordering::Relaxed),
+            bytes_written: s.bytes_written.load(Ordering::Relaxed),
+            write_pauses: s.write_pauses.load(Ordering::Relaxed),
+            write_paused: self.is_write_paused(),
+            closed: self.is_closed(),
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+impl Shared {
+    pub(crate) fn set_processed(&self, n: u64) {
+        self.processed.store(n, Ordering::Relaxed);
+    }
+    pub(crate) fn add_io(&self, read: u64, written: u64) {
+        if read > 0 {
+            self.bytes_read.fetch_add(read, Ordering::Relaxed);
+        }
+        if written > 0 {
+            self.bytes_written.fetch_add(written, Ordering::Relaxed);
+        }
+    }
+    pub(crate) fn set_write_paused(&self, paused: bool) {
+        self.write_paused.store(paused, Ordering::Relaxed);
+        if paused {
+            self.write_pauses.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    pub(crate) fn mark_closed(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+    pub(crate) fn close_requested(&self) -> CloseRequest {
+        match self.close_request.load(Ordering::Acquire) {
+            CLOSE_NONE => CloseRequest::None,
+            CLOSE_GRACEFUL => CloseRequest::Graceful,
+            _ => CloseRequest::Abort,
+        }
+    }
+    pub(crate) fn close_notify(&self) -> &Notify {
+        &self.close_notify
+    }
+}
+
+/// What the handle asked the driver to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CloseRequest {
+    None,
+    Graceful,
+    Abort,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("session", &self.shared.session)
+            .field("peer", &self.shared.peer)
+            .field("processed", &self.processed())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl fmt::Display for Connection {
+    /// pulsar's repr: `"<host:port> session N"`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} session {}", self.shared.peer, self.shared.session)
+    }
+}

@@ -1,0 +1,139 @@
+//! Listening sockets and the accept loop.
+//!
+//! The loop takes a connection permit *before* accepting, so a server at its connection
+//! limit leaves new connections in the kernel's backlog instead of accepting and dropping
+//! them. Accept errors that concern one connection (reset before accept) are skipped;
+//! others (EMFILE, ENFILE, ENOBUFS) back off exponentially up to a second, so running
+//! out of descriptors never spins a core.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use super::tracker::Tracker;
+use crate::connection::driver::{Driver, Ended};
+use crate::{Connection, ConnectionConfig, ConsumerFactory, Error, Producer, Result};
+
+const BACKOFF_START: Duration = Duration::from_millis(5);
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// Binds a listening socket with the options every server wants.
+pub(crate) fn bind(
+    addr: SocketAddr,
+    backlog: u32,
+    reuse_port: bool,
+) -> Result<std::net::TcpListener> {
+    let make = || -> io::Result<std::net::TcpListener> {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_reuse_address(true)?;
+        #[cfg(unix)]
+        if reuse_port {
+            socket.set_reuse_port(true)?;
+        }
+        if addr.is_ipv6() {
+            socket.set_only_v6(true)?;
+        }
+        socket.set_nonblocking(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(backlog.min(i32::MAX as u32) as i32)?;
+        Ok(socket.into())
+    };
+    make().map_err(|e| Error::new_bind(addr, e))
+}
+
+/// Everything an accept loop needs, shared by all workers.
+pub(crate) struct AcceptCtx<F> {
+    pub(crate) factory: Arc<F>,
+    pub(crate) config: Arc<ConnectionConfig>,
+    pub(crate) producer: Producer,
+    pub(crate) tracker: Arc<Tracker>,
+    pub(crate) stop_accepting: CancellationToken,
+    pub(crate) limit: Option<Arc<Semaphore>>,
+    /// Stop accepting once this many sessions were made (0 = never).
+    pub(crate) max_sessions: u64,
+    /// Fired when `max_sessions` is reached, to start the server's drain.
+    pub(crate) on_limit: CancellationToken,
+}
+
+pub(crate) async fn accept_loop<F: ConsumerFactory>(listener: TcpListener, ctx: Arc<AcceptCtx<F>>) {
+    let mut backoff = BACKOFF_START;
+    loop {
+        let permit = match &ctx.limit {
+            Some(sem) => tokio::select! {
+                p = Arc::clone(sem).acquire_owned() => match p {
+                    Ok(p) => Some(p),
+                    Err(_) => break,
+                },
+                _ = ctx.stop_accepting.cancelled() => break,
+            },
+            None => None,
+        };
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = ctx.stop_accepting.cancelled() => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => {
+                backoff = BACKOFF_START;
+                pair
+            }
+            Err(e) if is_per_connection(&e) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, backoff_ms = backoff.as_millis() as u64, "accept failed; backing off");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = ctx.stop_accepting.cancelled() => break,
+                }
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+                continue;
+            }
+        };
+        let local = stream.local_addr().unwrap_or(peer);
+        let session = ctx.producer.next_session();
+        let conn = Connection::new(session, peer, local);
+        let driver = Driver::new(
+            stream,
+            conn,
+            Arc::clone(&ctx.factory),
+            Arc::clone(&ctx.config),
+            ctx.producer.clone(),
+            None,
+        );
+        let tracker = Arc::clone(&ctx.tracker);
+        let shutdown = tracker.shutdown.clone();
+        tokio::spawn(ctx.tracker.tasks.track_future(async move {
+            if driver.run(shutdown).await == Ended::Forced {
+                tracker.forced.fetch_add(1, Ordering::Relaxed);
+            }
+            drop(permit);
+        }));
+        if ctx.max_sessions > 0 && session >= ctx.max_sessions {
+            // pulsar: the connection that reached the limit is still served.
+            tracing::info!(
+                limit = ctx.max_sessions,
+                "reached maximum number of connections; stop serving"
+            );
+            ctx.stop_accepting.cancel();
+            ctx.on_limit.cancel();
+            break;
+        }
+    }
+}
+
+/// Errors that concern the one connection being accepted, not the listener.
+fn is_per_connection(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    )
+}

@@ -1,0 +1,230 @@
+//! The one-shot builder of a [`TcpServer`].
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::TcpServer;
+use crate::flow_control::WaterMarks;
+use crate::hooks::{ConnectionEvent, DataEvent, HookResult, LostEvent, RequestEvent};
+use crate::{ConnectionConfig, ConsumerFactory, Hooks, Result};
+
+/// pulsar's default `backlog` setting for socket servers.
+pub const DEFAULT_BACKLOG: u32 = 2048;
+
+/// How long a server drains after reaching its session limit or on a signal.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Configures and starts a [`TcpServer`].
+#[must_use = "builder does nothing itself; call `start().await`"]
+pub struct TcpServerBuilder<F> {
+    pub(crate) factory: F,
+    pub(crate) addr: SocketAddr,
+    pub(crate) listener: Option<std::net::TcpListener>,
+    pub(crate) name: String,
+    pub(crate) backlog: u32,
+    pub(crate) config: ConnectionConfig,
+    pub(crate) max_connections: usize,
+    pub(crate) max_sessions: u64,
+    pub(crate) jitter: bool,
+    pub(crate) workers: usize,
+    pub(crate) hooks: Hooks,
+    pub(crate) shutdown_timeout: Duration,
+}
+
+impl<F: ConsumerFactory> TcpServerBuilder<F> {
+    pub(crate) fn new(factory: F) -> Self {
+        TcpServerBuilder {
+            factory,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            listener: None,
+            name: "tcp".into(),
+            backlog: DEFAULT_BACKLOG,
+            config: ConnectionConfig::default(),
+            max_connections: 0,
+            max_sessions: 0,
+            jitter: false,
+            workers: 0,
+            hooks: Hooks::default(),
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+        }
+    }
+
+    /// The address to listen on (default `127.0.0.1:0`; port 0 picks a free port, which
+    /// [`TcpServer::address`] reports).
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    /// Serve on an already bound listener (pulsar's `sockets=`), e.g. one inherited from a
+    /// parent process. Ignored with `workers(n)`, which binds one listener per worker.
+    pub fn listener(mut self, listener: std::net::TcpListener) -> Self {
+        self.listener = Some(listener);
+        self
+    }
+
+    /// The name used in logs and `info()`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The listen backlog (default 2048).
+    pub fn backlog(mut self, backlog: u32) -> Self {
+        self.backlog = backlog;
+        self
+    }
+
+    /// Idle timeout of connections (pulsar's `keep_alive`; zero disables it).
+    pub fn keep_alive(mut self, timeout: Duration) -> Self {
+        self.config.keep_alive(timeout);
+        self
+    }
+
+    /// Timeout of a request in flight (zero disables it).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.config.request_timeout(timeout);
+        self
+    }
+
+    /// Close each connection after it served `n` requests (0 = no limit).
+    pub fn max_requests_per_connection(mut self, n: u64) -> Self {
+        self.config.max_requests(n);
+        self
+    }
+
+    /// Stop accepting after `n` sessions and drain (pulsar's `max_requests`, which counts
+    /// connections; 0 = no limit). See [`max_requests_jitter`](Self::max_requests_jitter).
+    pub fn max_requests(mut self, n: u64) -> Self {
+        self.max_sessions = n;
+        self
+    }
+
+    /// Draw the session limit from a log-normal around `max_requests` (sigma 0.2), as
+    /// pulsar's workers do, so servers started together do not recycle together.
+    pub fn max_requests_jitter(mut self, on: bool) -> Self {
+        self.jitter = on;
+        self
+    }
+
+    /// At most `n` connections open at once (0 = no limit). Enforced before `accept`:
+    /// extra connections wait in the kernel backlog.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n;
+        self
+    }
+
+    /// Run `n` worker threads, each with a current-thread runtime and its own
+    /// `SO_REUSEPORT` listener. 0 (the default) serves on the caller's runtime.
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = n;
+        self
+    }
+
+    /// Write buffer water marks (defaults: 16 KiB low, 64 KiB high, cap 4x high).
+    pub fn water_marks(mut self, marks: WaterMarks) -> Self {
+        self.config.water_marks(marks);
+        self
+    }
+
+    /// How long `close` on a signal or at the session limit waits for in-flight requests.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Edits the per-connection settings directly.
+    pub fn connection_config(mut self, edit: impl FnOnce(&mut ConnectionConfig)) -> Self {
+        edit(&mut self.config);
+        self
+    }
+
+    /// Replaces the hooks.
+    pub fn hooks(mut self, hooks: Hooks) -> Self {
+        self.hooks = hooks;
+        self
+    }
+
+    /// Adds a `connection_made` hook.
+    pub fn on_connection_made(
+        mut self,
+        hook: impl Fn(&ConnectionEvent) -> HookResult + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.on_connection_made(hook);
+        self
+    }
+
+    /// Adds a `pre_request` hook; returning [`Error::aborted`](crate::Error::aborted)
+    /// aborts the request.
+    pub fn on_pre_request(
+        mut self,
+        hook: impl for<'a> Fn(&RequestEvent<'a>) -> HookResult + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.on_pre_request(hook);
+        self
+    }
+
+    /// Adds a `post_request` hook.
+    pub fn on_post_request(
+        mut self,
+        hook: impl for<'a> Fn(&RequestEvent<'a>) -> HookResult + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.on_post_request(hook);
+        self
+    }
+
+    /// Adds a `data_received` hook.
+    pub fn on_data_received(
+        mut self,
+        hook: impl for<'a> Fn(&DataEvent<'a>) -> HookResult + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.on_data_received(hook);
+        self
+    }
+
+    /// Adds a `data_processed` hook.
+    pub fn on_data_processed(
+        mut self,
+        hook: impl for<'a> Fn(&DataEvent<'a>) -> HookResult + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.on_data_processed(hook);
+        self
+    }
+
+    /// Adds a `connection_lost` hook.
+    pub fn on_connection_lost(
+        mut self,
+        hook: impl for<'a> Fn(&LostEvent<'a>) -> HookResult + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.on_connection_lost(hook);
+        self
+    }
+
+    /// Binds and starts serving; fires the server's `start` event.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_bind`](crate::Error::is_bind) naming the address when a listener
+    /// cannot be bound; [`Error::is_config`](crate::Error::is_config) when a worker
+    /// runtime cannot be built.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe in a useful sense: dropping the future after binding drops the
+    /// listeners, which is a clean (if pointless) outcome.
+    pub async fn start(self) -> Result<TcpServer> {
+        TcpServer::start(self).await
+    }
+}
+
+impl<F> fmt::Debug for TcpServerBuilder<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpServerBuilder")
+            .field("addr", &self.addr)
+            .field("name", &self.name)
+            .field("workers", &self.workers)
+            .field("config", &self.config)
+            .finish()
+    }
+}

@@ -1,0 +1,53 @@
+//! Serialisable snapshots of a server: `info()` and the report of a graceful close.
+
+use std::net::SocketAddr;
+
+use serde::Serialize;
+
+/// A snapshot of a server, shaped like pulsar's `TcpServer.info()`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ServerInfo {
+    /// The server section.
+    pub server: ServerSection,
+    /// The clients section.
+    pub clients: ClientsSection,
+}
+
+/// The `server` section of [`ServerInfo`].
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ServerSection {
+    /// The server's name.
+    pub name: String,
+    /// Seconds since the server started listening.
+    pub uptime_in_seconds: f64,
+    /// Every listening address (one per worker with `workers(n)`).
+    pub sockets: Vec<SocketAddr>,
+    /// The per-server session limit (0 = none), after jitter.
+    pub max_requests: u64,
+    /// The idle timeout in seconds (0 = none).
+    pub keep_alive: f64,
+    /// Number of worker runtimes (0 = the caller's runtime).
+    pub workers: usize,
+}
+
+/// The `clients` section of [`ServerInfo`].
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ClientsSection {
+    /// Connections accepted so far (pulsar's `processed_clients` = sessions).
+    pub processed_clients: u64,
+    /// Connections open now.
+    pub connected_clients: u64,
+    /// Requests started on every connection.
+    pub requests_processed: u64,
+}
+
+/// What a graceful close did.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct CloseReport {
+    /// Connections that were idle when the close began and were closed at once.
+    pub closed_idle: u64,
+    /// Connections that had a request in flight and closed after finishing it.
+    pub finished_in_flight: u64,
+    /// Connections still open at the deadline and force-closed.
+    pub forced: u64,
+}

@@ -1,0 +1,350 @@
+//! TCP servers: a producer of server connections.
+//!
+//! [`TcpServer`] is pulsar's `TcpServer`: it listens, numbers each accepted connection
+//! (`sessions`), drives it with a fresh [`Connection`](crate::Connection) whose consumers
+//! come from the factory, fires the server-wide [`Hooks`](crate::Hooks) on every
+//! connection and request, and reports `info()`. It adds what pulsar lacked: a limit on
+//! open connections enforced before `accept`, back-off on accept errors, a working
+//! `max_requests` (SPEC §19.1), `workers(n)` with one `SO_REUSEPORT` listener per
+//! current-thread runtime, and a graceful [`close`](TcpServer::close) with a deadline.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use bytes::BytesMut;
+//! use quasar_net::{Context, Progress, ProtocolConsumer, Result, TcpServer};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! /// Echoes each line.
+//! struct Lines;
+//! impl ProtocolConsumer for Lines {
+//!     type Request = ();
+//!     type Response = ();
+//!     fn data_received(&mut self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Result<Progress> {
+//!         let Some(end) = buf.iter().position(|&b| b == b'\n') else { return Ok(Progress::NeedMore) };
+//!         cx.write(&buf.split_to(end + 1))?;
+//!         Ok(Progress::Finished(()))
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<()> {
+//! let server = TcpServer::builder(|| Lines)
+//!     .bind("127.0.0.1:0".parse().unwrap())
+//!     .keep_alive(Duration::from_secs(15))
+//!     .start()
+//!     .await?;
+//! let mut sock = tokio::net::TcpStream::connect(server.address()).await?;
+//! sock.write_all(b"one\ntwo\n").await?;
+//! let mut reply = [0u8; 8];
+//! sock.read_exact(&mut reply).await?;
+//! assert_eq!(&reply, b"one\ntwo\n");
+//! assert_eq!(server.info().clients.requests_processed, 2);
+//! let report = server.close(Duration::from_secs(1)).await;
+//! assert_eq!(report.closed_idle, 1);
+//! # Ok(())
+//! # }
+//! ```
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::{ConsumerFactory, Error, OneTime, Producer, Result};
+
+mod accept;
+mod builder;
+mod info;
+mod jitter;
+mod tracker;
+
+pub use builder::{TcpServerBuilder, DEFAULT_BACKLOG, DEFAULT_SHUTDOWN_TIMEOUT};
+pub use info::{ClientsSection, CloseReport, ServerInfo, ServerSection};
+
+use accept::{accept_loop, bind, AcceptCtx};
+use tracker::Tracker;
+
+/// A running TCP server; cloning shares it.
+#[derive(Clone)]
+pub struct TcpServer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    name: String,
+    addresses: Vec<SocketAddr>,
+    producer: Producer,
+    started_at: Instant,
+    keep_alive: Duration,
+    max_sessions: u64,
+    workers: usize,
+    shutdown_timeout: Duration,
+    tracker: Arc<Tracker>,
+    stop_accepting: CancellationToken,
+    closing: AtomicBool,
+    started: OneTime<()>,
+    stopped: OneTime<CloseReport>,
+    worker_threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+// ===== impl TcpServer =====
+
+impl TcpServer {
+    /// A builder for a server whose connections build consumers with `factory`.
+    pub fn builder<F: ConsumerFactory>(factory: F) -> TcpServerBuilder<F> {
+        TcpServerBuilder::new(factory)
+    }
+
+    async fn start<F: ConsumerFactory>(b: TcpServerBuilder<F>) -> Result<TcpServer> {
+        let max_sessions = if b.jitter {
+            jitter::lognormal_limit(b.max_sessions)
+        } else {
+            b.max_sessions
+        };
+        // Bind everything first, so every bind error reaches the caller (pulsar's
+        // DatagramServer swallowed them).
+        let mut listeners = Vec::new();
+        if b.workers == 0 {
+            match b.listener {
+                Some(l) => {
+                    l.set_nonblocking(true).map_err(Error::from)?;
+                    listeners.push(l)
+                }
+                None => listeners.push(bind(b.addr, b.backlog, false)?),
+            }
+        } else {
+            let first = bind(b.addr, b.backlog, true)?;
+            let port_addr = first.local_addr().map_err(Error::from)?;
+            listeners.push(first);
+            for _ in 1..b.workers {
+                listeners.push(bind(port_addr, b.backlog, true)?);
+            }
+        }
+        let addresses = listeners
+            .iter()
+            .map(|l| l.local_addr())
+            .collect::<std::io::Result<Vec<_>>>()
+            .map_err(Error::from)?;
+
+        let producer = Producer::new(b.name.clone(), b.hooks);
+        let tracker = Arc::new(Tracker::default());
+        let stop_accepting = CancellationToken::new();
+        let on_limit = CancellationToken::new();
+        let ctx = Arc::new(AcceptCtx {
+            factory: Arc::new(b.factory),
+            config: Arc::new(b.config.clone()),
+            producer: producer.clone(),
+            tracker: Arc::clone(&tracker),
+            stop_accepting: stop_accepting.clone(),
+            limit: (b.max_connections > 0).then(|| Arc::new(Semaphore::new(b.max_connections))),
+            max_sessions,
+            on_limit: on_limit.clone(),
+        });
+
+        let mut worker_threads = Vec::new();
+        if b.workers == 0 {
+            let listener = listeners.pop().expect("one listener bound above");
+            let listener = TcpListener::from_std(listener).map_err(Error::from)?;
+            tokio::spawn(accept_loop(listener, Arc::clone(&ctx)));
+        } else {
+            for (i, listener) in listeners.into_iter().enumerate() {
+                let ctx = Arc::clone(&ctx);
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| Error::config(format!("worker runtime: {e}")))?;
+                let handle = std::thread::Builder::new()
+                    .name(format!("{}-worker-{i}", b.name))
+                    .spawn(move || {
+                        rt.block_on(async move {
+                            let tracker = Arc::clone(&ctx.tracker);
+                            match TcpListener::from_std(listener) {
+                                Ok(l) => accept_loop(l, ctx).await,
+                                Err(e) => tracing::error!(error = %e, "worker listener"),
+                            }
+                            // A current-thread runtime only drives its connections while
+                            // something blocks on it: stay until every one has ended.
+                            tracker.tasks.wait().await;
+                        })
+                    })
+                    .map_err(|e| Error::config(format!("worker thread: {e}")))?;
+                worker_threads.push(handle);
+            }
+        }
+
+        let server = TcpServer {
+            inner: Arc::new(Inner {
+                name: b.name,
+                addresses,
+                producer,
+                started_at: Instant::now(),
+                keep_alive: b.config.get_keep_alive(),
+                max_sessions,
+                workers: b.workers,
+                shutdown_timeout: b.shutdown_timeout,
+                tracker,
+                stop_accepting,
+                closing: AtomicBool::new(false),
+                started: OneTime::new(),
+                stopped: OneTime::new(),
+                worker_threads: Mutex::new(worker_threads),
+            }),
+        };
+        for addr in &server.inner.addresses {
+            tracing::info!(name = %server.inner.name, %addr, "serving");
+        }
+        // Reaching the session limit drains the server in the background.
+        let weak = Arc::downgrade(&server.inner);
+        tokio::spawn(async move {
+            on_limit.cancelled().await;
+            if let Some(inner) = weak.upgrade() {
+                let server = TcpServer { inner };
+                let timeout = server.inner.shutdown_timeout;
+                server.close(timeout).await;
+            }
+        });
+        let _ = server.inner.started.fire(Ok(()));
+        Ok(server)
+    }
+
+    /// The first listening address (pulsar's `address`), with the real port when bound to
+    /// port 0.
+    pub fn address(&self) -> SocketAddr {
+        self.inner.addresses[0]
+    }
+
+    /// Every listening address (one per worker).
+    pub fn addresses(&self) -> &[SocketAddr] {
+        &self.inner.addresses
+    }
+
+    /// The server's producer: session and request counters, hooks.
+    pub fn producer(&self) -> &Producer {
+        &self.inner.producer
+    }
+
+    /// Connections accepted so far.
+    pub fn sessions(&self) -> u64 {
+        self.inner.producer.sessions()
+    }
+
+    /// Requests started on all connections.
+    pub fn requests_processed(&self) -> u64 {
+        self.inner.producer.requests_processed()
+    }
+
+    /// Connections open now.
+    pub fn connected(&self) -> u64 {
+        self.inner.tracker.connected()
+    }
+
+    /// The one-time `start` event (fired once listening).
+    pub fn started(&self) -> &OneTime<()> {
+        &self.inner.started
+    }
+
+    /// The one-time `stop` event, fired with the close report when the server stopped.
+    pub fn stopped(&self) -> &OneTime<CloseReport> {
+        &self.inner.stopped
+    }
+
+    /// Whether the server stopped accepting (closing or closed).
+    pub fn is_closing(&self) -> bool {
+        self.inner.stop_accepting.is_cancelled()
+    }
+
+    /// A snapshot of the server, as pulsar's `info()`.
+    pub fn info(&self) -> ServerInfo {
+        let i = &self.inner;
+        ServerInfo {
+            server: ServerSection {
+                name: i.name.clone(),
+                uptime_in_seconds: i.started_at.elapsed().as_secs_f64(),
+                sockets: i.addresses.clone(),
+                max_requests: i.max_sessions,
+                keep_alive: i.keep_alive.as_secs_f64(),
+                workers: i.workers,
+            },
+            clients: ClientsSection {
+                processed_clients: self.sessions(),
+                connected_clients: self.connected(),
+                requests_processed: self.requests_processed(),
+            },
+        }
+    }
+
+    /// Closes the server gracefully: stops accepting, closes idle connections at once,
+    /// lets requests in flight finish until `deadline`, then force-closes the rest.
+    /// Fires `stop` with the report. A second call waits for the first.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe only before the close began; once begun, a dropped call leaves the
+    /// drain running but nobody fires `stop` — keep the future alive.
+    pub async fn close(&self, deadline: Duration) -> CloseReport {
+        if self.inner.closing.swap(true, Ordering::AcqRel) {
+            return self.inner.stopped.wait().await.unwrap_or_default();
+        }
+        let inner = &self.inner;
+        inner.stop_accepting.cancel();
+        inner.tracker.tasks.close();
+        inner.tracker.shutdown.drain.cancel();
+        let open = inner.tracker.connected();
+        if open > 0 {
+            tracing::info!(name = %inner.name, open, "closing connections");
+        }
+        if tokio::time::timeout(deadline, inner.tracker.tasks.wait())
+            .await
+            .is_err()
+        {
+            inner.tracker.shutdown.abort.cancel();
+            inner.tracker.tasks.wait().await;
+        }
+        let threads = std::mem::take(
+            &mut *inner
+                .worker_threads
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        if !threads.is_empty() {
+            let _ = tokio::task::spawn_blocking(move || {
+                for t in threads {
+                    let _ = t.join();
+                }
+            })
+            .await;
+        }
+        let report = inner.tracker.report();
+        tracing::info!(name = %inner.name, forced = report.forced, "stopped");
+        let _ = inner.stopped.fire(Ok(report.clone()));
+        report
+    }
+
+    /// Waits until the server stopped (after [`close`](Self::close), or after its
+    /// session limit drained it).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn wait(&self) -> CloseReport {
+        self.inner.stopped.wait().await.unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for TcpServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpServer")
+            .field("name", &self.inner.name)
+            .field("addresses", &self.inner.addresses)
+            .field("sessions", &self.sessions())
+            .field("connected", &self.connected())
+            .finish()
+    }
+}

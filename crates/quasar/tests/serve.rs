@@ -1,0 +1,155 @@
+//! The `quasar serve` command, run as a user would: spawn the binary, read the bound
+//! address from stdout, talk to it over loopback, stop it with SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct Server {
+    child: Child,
+    lines: Vec<String>,
+}
+
+impl Server {
+    fn spawn(args: &[&str], expect_lines: usize) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_quasar"))
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("quasar starts");
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut lines = Vec::new();
+        for _ in 0..expect_lines {
+            let mut line = String::new();
+            out.read_line(&mut line).expect("a line on stdout");
+            lines.push(line.trim().to_string());
+        }
+        Server { child, lines }
+    }
+
+    fn addr(&self, name: &str) -> SocketAddr {
+        let line = self
+            .lines
+            .iter()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} line in {:?}", self.lines));
+        line.rsplit(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .expect("an address")
+    }
+
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        wait_timeout(&mut self.child, Duration::from_secs(15))
+    }
+}
+
+fn wait_timeout(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("quasar did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn echo(addr: SocketAddr, msg: &[u8]) -> Vec<u8> {
+    let mut sock = TcpStream::connect(addr).expect("connect");
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    sock.write_all(msg).unwrap();
+    let mut reply = vec![0u8; msg.len()];
+    sock.read_exact(&mut reply).expect("echo reply");
+    reply
+}
+
+#[test]
+fn serve_echo_prints_its_address_echoes_and_stops_on_sigterm() {
+    let server = Server::spawn(&["serve", "echo", "--bind", "127.0.0.1:0"], 1);
+    let addr = server.addr("echo tcp");
+    assert_ne!(addr.port(), 0, "the real port is printed");
+    assert_eq!(echo(addr, b"hello\r\n\r\n"), b"hello\r\n\r\n");
+    let status = server.terminate();
+    assert!(status.success(), "graceful exit, got {status:?}");
+}
+
+#[test]
+fn serve_echo_raw_mode_echoes_unframed_bytes() {
+    let server = Server::spawn(&["serve", "echo", "--bind", "127.0.0.1:0", "--raw"], 1);
+    assert_eq!(
+        echo(server.addr("echo tcp"), b"no separator"),
+        b"no separator"
+    );
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn serve_echo_with_workers_serves_every_connection() {
+    let server = Server::spawn(
+        &["serve", "echo", "--bind", "127.0.0.1:0", "--workers", "2"],
+        1,
+    );
+    let addr = server.addr("echo tcp");
+    for i in 0..8 {
+        let msg = format!("worker test {i}\r\n\r\n");
+        assert_eq!(echo(addr, msg.as_bytes()), msg.as_bytes());
+    }
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn serve_with_no_arguments_starts_the_default_echo_server_on_8060() {
+    // The documented default port; skip (loudly) if something else holds it.
+    if std::net::TcpListener::bind("127.0.0.1:8060").is_err() {
+        eprintln!("port 8060 busy: skipping the default-port check");
+        return;
+    }
+    let server = Server::spawn(&["serve"], 1);
+    let addr = server.addr("echo tcp");
+    assert_eq!(addr, "127.0.0.1:8060".parse().unwrap());
+    assert_eq!(echo(addr, b"hello\r\n\r\n"), b"hello\r\n\r\n");
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn bad_flags_exit_with_status_2_and_a_message() {
+    for args in [
+        &["serve", "echo", "--bogus"][..],
+        &["serve", "echo", "--bind", "not-an-address"],
+        &["serve", "echo", "--max-message-size", "0"],
+        &["serve", "nosuchprotocol"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_quasar"))
+            .args(args)
+            .output()
+            .expect("quasar runs");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(!out.stderr.is_empty(), "{args:?} explains itself");
+    }
+}
+
+#[test]
+fn bind_error_names_the_address_and_fails() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_quasar"))
+        .args(["serve", "echo", "--bind", &addr])
+        .output()
+        .expect("quasar runs");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&addr), "{err}");
+}
