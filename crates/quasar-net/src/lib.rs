@@ -19,6 +19,8 @@
 //! - [`flow_control`]: the write buffer with high/low water marks and a hard cap.
 //! - [`producer`]: [`Producer`], the session and request counters shared by servers and clients.
 //! - [`server`]: [`TcpServer`], its builder, workers and graceful close.
+//! - [`pool`]: [`Pool`] and [`PoolConnection`], the generic connection pool.
+//! - [`client`]: [`Client`], pooled client connections per address.
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(rust_2018_idioms, unreachable_pub)]
 #![forbid(unsafe_code)]
@@ -32,12 +34,14 @@ pub use error::{BoxError, Error, Result};
 pub use event::OneTime;
 pub use hooks::{ConnectionEvent, DataEvent, HookResult, Hooks, LostEvent, RequestEvent};
 pub use pool::{Manager, Pool, PoolBuilder, PoolConnection, PoolState, PoolStats};
+pub mod client;
 pub mod connection;
 pub mod consumer;
 pub mod flow_control;
 pub mod producer;
 pub mod server;
 
+pub use client::{Client, ClientBuilder, TcpManager};
 pub use connection::{ClientConnection, Connection, ConnectionConfig, ConnectionInfo};
 pub use consumer::{BoxConsumer, ConsumerFactory, Context, Progress, ProtocolConsumer};
 pub use producer::Producer;

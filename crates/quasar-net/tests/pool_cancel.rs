@@ -138,9 +138,15 @@ async fn random_drops_under_contention_lose_no_slot_and_reuse_no_half_used_conne
     );
     assert_eq!(counters.dirty_checkouts.load(Ordering::SeqCst), 0);
     let live = counters.created.load(Ordering::SeqCst) - counters.dropped.load(Ordering::SeqCst);
-    assert_eq!(live, state.idle, "every connection is idle or gone: none leaked");
+    assert_eq!(
+        live, state.idle,
+        "every connection is idle or gone: none leaked"
+    );
     let stats = pool.stats();
-    assert!(stats.closed_broken > 0, "some guards were dropped mid-request");
+    assert!(
+        stats.closed_broken > 0,
+        "some guards were dropped mid-request"
+    );
 
     // Every slot is still usable: pool_size checkouts held at once.
     let all = tokio::time::timeout(Duration::from_secs(10), async {

@@ -157,10 +157,17 @@ async fn an_idle_connection_closed_by_the_server_is_never_handed_out_and_is_repl
 
     server.kill(0).await;
     eventually("the EOF to show", || pool.available() == 1).await;
-    assert_eq!(pool.state().idle, 2, "still parked until checkout or a reaper pass");
+    assert_eq!(
+        pool.state().idle,
+        2,
+        "still parked until checkout or a reaper pass"
+    );
 
     let (a, b) = tokio::join!(echo(&pool, b"three"), echo(&pool, b"four"));
-    assert_eq!((a.unwrap(), b.unwrap()), (b"three".to_vec(), b"four".to_vec()));
+    assert_eq!(
+        (a.unwrap(), b.unwrap()),
+        (b"three".to_vec(), b"four".to_vec())
+    );
     assert_eq!(pool.sessions(), 3, "the closed connection was replaced");
     assert_eq!(pool.stats().closed_broken, 1);
     assert_eq!((pool.in_use(), pool.available()), (0, 2));
@@ -178,10 +185,16 @@ async fn a_server_restart_while_connections_sit_idle_is_invisible_to_callers() {
 
     server.stop().await;
     let server = start_server(addr, Behaviour::Echo).await;
-    eventually("every idle connection to show EOF", || pool.available() == 0).await;
+    eventually("every idle connection to show EOF", || {
+        pool.available() == 0
+    })
+    .await;
 
     let (a, b, c) = tokio::join!(echo(&pool, b"x"), echo(&pool, b"y"), echo(&pool, b"z"));
-    assert_eq!((a.unwrap(), b.unwrap(), c.unwrap()), (b"x".to_vec(), b"y".to_vec(), b"z".to_vec()));
+    assert_eq!(
+        (a.unwrap(), b.unwrap(), c.unwrap()),
+        (b"x".to_vec(), b"y".to_vec(), b"z".to_vec())
+    );
     assert_eq!(pool.sessions(), 6);
     assert_eq!(pool.stats().closed_broken, 3);
     assert_eq!(server.accepted(), 3);
@@ -238,8 +251,15 @@ async fn connect_timeout_fires_when_the_listener_backlog_is_full() {
         }
         assert!(held.len() < 8, "the backlog never filled");
     };
-    assert!(err.is_timeout() && err.to_string().contains("connect"), "{err}");
-    assert_eq!(pool.state().connecting, 0, "the timed-out connect gave its slot back");
+    assert!(
+        err.is_timeout() && err.to_string().contains("connect"),
+        "{err}"
+    );
+    assert_eq!(
+        pool.state().connecting,
+        0,
+        "the timed-out connect gave its slot back"
+    );
     assert_eq!(pool.in_use(), held.len());
     assert_eq!(pool.stats().connect_errors, 1);
 }
@@ -254,7 +274,10 @@ async fn a_refused_connect_names_the_address_and_the_cause() {
     let err = pool.connect().await.unwrap_err();
     assert!(err.is_connect(), "{err}");
     let msg = err.to_string();
-    assert!(msg.contains(&addr.to_string()) && msg.contains("refused"), "{msg}");
+    assert!(
+        msg.contains(&addr.to_string()) && msg.contains("refused"),
+        "{msg}"
+    );
     assert_eq!(
         err.io_error().map(io::Error::kind),
         Some(io::ErrorKind::ConnectionRefused)

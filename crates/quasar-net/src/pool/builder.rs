@@ -164,7 +164,9 @@ impl<M: Manager> PoolBuilder<M> {
             .flatten()
             .min();
         config.reap_interval = reap_interval.unwrap_or_else(|| match shortest {
-            Some(d) => DEFAULT_REAP_INTERVAL.min(d / 2).max(Duration::from_millis(1)),
+            Some(d) => DEFAULT_REAP_INTERVAL
+                .min(d / 2)
+                .max(Duration::from_millis(1)),
             None => DEFAULT_REAP_INTERVAL,
         });
         let needs_reaper = config.min_idle > 0 || shortest.is_some();

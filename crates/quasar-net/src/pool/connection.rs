@@ -59,7 +59,9 @@ impl<M: Manager> PoolConnection<M> {
     }
 
     fn live(&self) -> &Live<M::Connection> {
-        self.live.as_ref().expect("present until the guard is consumed")
+        self.live
+            .as_ref()
+            .expect("present until the guard is consumed")
     }
 
     /// Marks a request as in progress: until [`finish_request`](Self::finish_request),
@@ -100,7 +102,10 @@ impl<M: Manager> PoolConnection<M> {
     /// Takes the connection out of the pool for good: its slot is freed and the pool
     /// will never close it (pulsar's `detach()`).
     pub fn detach(mut self) -> M::Connection {
-        let live = self.live.take().expect("present until the guard is consumed");
+        let live = self
+            .live
+            .take()
+            .expect("present until the guard is consumed");
         self.pool.shared.detached();
         live.raw
     }

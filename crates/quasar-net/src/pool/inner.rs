@@ -224,7 +224,9 @@ impl<M: Manager> Shared<M> {
         st.counters.timeouts += 1;
         let what = format!("pool acquire after {limit:?}");
         match st.last_connect_error.clone() {
-            Some(cause) => Error::timeout_with(format!("{what} (last connect error: {cause})"), cause),
+            Some(cause) => {
+                Error::timeout_with(format!("{what} (last connect error: {cause})"), cause)
+            }
             None => Error::timeout(what),
         }
     }
@@ -339,7 +341,10 @@ impl<M: Manager> Shared<M> {
     // ----- prewarm and reaping -----
 
     pub(crate) fn set_reaper_stop(&self, stop: oneshot::Sender<()>) {
-        *self.reaper_stop.lock().unwrap_or_else(PoisonError::into_inner) = Some(stop);
+        *self
+            .reaper_stop
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(stop);
     }
 
     fn take_reaper_stop(&self) -> Option<oneshot::Sender<()>> {
@@ -596,11 +601,7 @@ impl<M: Manager> Shared<M> {
     /// Books a finished connect in one step: the slot moves from `pending` to `in_use`;
     /// on failure it is offered to the next waiter and the error remembered for acquire
     /// timeouts; on a pool closed meanwhile the new connection is closed.
-    fn connected(
-        &self,
-        res: Result<M::Connection>,
-        warming: bool,
-    ) -> Result<Live<M::Connection>> {
+    fn connected(&self, res: Result<M::Connection>, warming: bool) -> Result<Live<M::Connection>> {
         let mut st = self.lock();
         st.pending -= 1;
         if warming {

@@ -254,12 +254,10 @@ impl<C> State<C> {
                 NodeState::Free => continue,
                 NodeState::Waiting => None,
                 NodeState::Granted(Grant::Err(_)) => continue,
-                NodeState::Granted(_) => {
-                    match mem::replace(&mut node.state, NodeState::Waiting) {
-                        NodeState::Granted(g) => Some(g),
-                        _ => unreachable!("checked above"),
-                    }
-                }
+                NodeState::Granted(_) => match mem::replace(&mut node.state, NodeState::Waiting) {
+                    NodeState::Granted(g) => Some(g),
+                    _ => unreachable!("checked above"),
+                },
             };
             match revoked {
                 Some(Grant::Conn(live)) => {

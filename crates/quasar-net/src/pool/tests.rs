@@ -164,10 +164,7 @@ async fn close_fails_waiters_with_closed_and_drains_in_use_on_release() {
 #[tokio::test]
 async fn close_closes_idle_connections_at_once() {
     let pool = pool(3);
-    let conns = [
-        pool.connect().await.unwrap(),
-        pool.connect().await.unwrap(),
-    ];
+    let conns = [pool.connect().await.unwrap(), pool.connect().await.unwrap()];
     drop(conns);
     assert_eq!(pool.available(), 2);
     pool.close().await;
@@ -184,7 +181,10 @@ async fn acquire_timeout_error_carries_the_last_connect_error() {
         .unwrap();
     pool.manager().set(Mode::Refuse);
     let first = pool.connect().await.unwrap_err();
-    assert!(first.is_connect(), "a connect error reaches its caller: {first}");
+    assert!(
+        first.is_connect(),
+        "a connect error reaches its caller: {first}"
+    );
 
     pool.manager().set(Mode::Hang);
     let err = pool.connect().await.unwrap_err();
@@ -194,7 +194,11 @@ async fn acquire_timeout_error_carries_the_last_connect_error() {
     let source = std::error::Error::source(&err).expect("the connect error is the source");
     assert!(source.to_string().contains("refused"), "{source}");
 
-    assert_eq!(pool.state().connecting, 0, "the abandoned connect freed its slot");
+    assert_eq!(
+        pool.state().connecting,
+        0,
+        "the abandoned connect freed its slot"
+    );
     assert_eq!(pool.stats().timeouts, 1);
     pool.manager().set(Mode::Ok);
     assert_eq!(pool.connect().await.unwrap().id, 0);
@@ -209,7 +213,10 @@ async fn a_waiter_times_out_and_leaves_the_queue() {
         .unwrap();
     let held = pool.connect().await.unwrap();
     let err = pool.connect().await.unwrap_err();
-    assert!(err.is_timeout() && std::error::Error::source(&err).is_none(), "{err:?}");
+    assert!(
+        err.is_timeout() && std::error::Error::source(&err).is_none(),
+        "{err:?}"
+    );
     assert_eq!(pool.state().waiters, 0);
     drop(held);
     assert_eq!(pool.available(), 1);
@@ -225,7 +232,10 @@ async fn connect_timeout_fires_and_frees_the_slot() {
     pool.manager().set(Mode::Hang);
     let started = tokio::time::Instant::now();
     let err = pool.connect().await.unwrap_err();
-    assert!(err.is_timeout() && err.to_string().contains("connect"), "{err}");
+    assert!(
+        err.is_timeout() && err.to_string().contains("connect"),
+        "{err}"
+    );
     assert_eq!(started.elapsed(), Duration::from_millis(100));
     assert_eq!(pool.state().connecting, 0);
     assert_eq!(pool.stats().connect_errors, 1);
@@ -246,11 +256,17 @@ async fn discard_and_detach_free_the_slot() {
     assert_eq!(pool.manager().closed.load(Ordering::SeqCst), 1);
 
     let detached = waiter.await.unwrap();
-    assert_eq!(detached.id, 1, "the waiter opened a new connection in the freed slot");
+    assert_eq!(
+        detached.id, 1,
+        "the waiter opened a new connection in the freed slot"
+    );
     assert_eq!((pool.in_use(), pool.available()), (0, 0));
     assert_eq!(pool.connect().await.unwrap().id, 2);
     let stats = pool.stats();
-    assert_eq!((stats.closed_broken, stats.detached, stats.sessions), (1, 1, 3));
+    assert_eq!(
+        (stats.closed_broken, stats.detached, stats.sessions),
+        (1, 1, 3)
+    );
     assert_eq!(
         pool.manager().closed.load(Ordering::SeqCst),
         1,
@@ -273,7 +289,11 @@ async fn a_guard_dropped_mid_request_is_discarded_not_reused() {
     conn.start_request();
     conn.finish_request();
     drop(conn);
-    assert_eq!(pool.connect().await.unwrap().id, 1, "a finished request is reusable");
+    assert_eq!(
+        pool.connect().await.unwrap().id,
+        1,
+        "a finished request is reusable"
+    );
 }
 
 #[tokio::test]
@@ -368,7 +388,11 @@ async fn max_lifetime_closes_old_connections_and_refills_min_idle() {
 
     advance(Duration::from_secs(31)).await;
     until(|| pool.stats().closed_lifetime == 1 && pool.available() == 2).await;
-    assert_eq!(pool.sessions(), 4, "the reaped idle connection was replaced");
+    assert_eq!(
+        pool.sessions(),
+        4,
+        "the reaped idle connection was replaced"
+    );
 
     drop(old); // past its lifetime: closed on return, not parked
     assert_eq!(pool.stats().closed_lifetime, 2);
@@ -384,7 +408,11 @@ async fn checkout_skips_connections_the_peer_closed_and_replaces_them() {
     let a_flag = a.peer_closed.clone();
     drop((a, b));
     a_flag.store(true, Ordering::SeqCst);
-    assert_eq!(pool.available(), 1, "a known-closed connection is not available");
+    assert_eq!(
+        pool.available(),
+        1,
+        "a known-closed connection is not available"
+    );
     assert_eq!(pool.state().idle, 2);
 
     let (c, d) = (pool.connect().await.unwrap(), pool.connect().await.unwrap());
@@ -456,17 +484,17 @@ async fn the_reaper_stops_when_the_pool_is_dropped() {
     let token = Arc::downgrade(&pool.manager().token);
     assert_eq!(metrics.num_alive_tasks(), 1);
     drop(pool);
-    assert!(token.upgrade().is_none(), "the reaper holds no strong reference");
+    assert!(
+        token.upgrade().is_none(),
+        "the reaper holds no strong reference"
+    );
     until(|| metrics.num_alive_tasks() == 0).await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn the_reaper_stops_when_the_pool_is_closed() {
     let metrics = tokio::runtime::Handle::current().metrics();
-    let pool = Pool::builder(Mem::default())
-        .min_idle(1)
-        .build()
-        .unwrap();
+    let pool = Pool::builder(Mem::default()).min_idle(1).build().unwrap();
     until(|| pool.available() == 1).await;
     pool.close().await;
     until(|| metrics.num_alive_tasks() == 0).await;
