@@ -4,6 +4,8 @@
 //! - [`tcp`]: messages end with `\r\n\r\n`; the server echoes each whole message,
 //!   separator included; `QUIT` is echoed and then the server closes the connection. A
 //!   `raw` mode echoes bytes as they arrive, with no framing.
+//! - [`udp`]: every datagram is split on `\n` and each non-empty line is echoed as its own
+//!   datagram; oversize datagrams are counted and dropped.
 //!
 //! # Examples
 //!
@@ -31,3 +33,4 @@
 
 pub mod client;
 pub mod tcp;
+pub mod udp;

@@ -13,6 +13,7 @@ pub(crate) const DEFAULT_CONFIG: &str = include_str!("../quasar.toml");
 #[serde(deny_unknown_fields)]
 pub(crate) struct Config {
     pub(crate) echo: EchoSection,
+    pub(crate) udp_echo: UdpEchoSection,
 }
 
 /// The TCP echo server.
@@ -28,6 +29,16 @@ pub(crate) struct EchoSection {
     pub(crate) max_requests_per_connection: u64,
     pub(crate) max_message_size: usize,
     pub(crate) workers: usize,
+}
+
+/// The UDP echo server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UdpEchoSection {
+    pub(crate) bind: SocketAddr,
+    pub(crate) workers: usize,
+    pub(crate) max_datagram_size: usize,
+    pub(crate) batching: bool,
 }
 
 impl Config {
@@ -51,6 +62,7 @@ mod tests {
         let cfg = Config::embedded();
         assert_eq!(cfg.echo.bind.port(), 8060);
         assert_eq!(cfg.echo.keep_alive, 15.0);
+        assert_eq!(cfg.udp_echo.bind.port(), 8060);
     }
 
     #[test]

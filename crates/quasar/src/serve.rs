@@ -10,9 +10,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use quasar_echo::tcp::{EchoConfig, EchoServerFactory};
-use quasar_net::TcpServer;
+use quasar_echo::udp::EchoUdpConfig;
+use quasar_net::{DatagramServer, TcpServer};
 
-use crate::config::{Config, EchoSection};
+use crate::config::{Config, EchoSection, UdpEchoSection};
 
 /// How long a signal-triggered close lets requests in flight finish.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
@@ -31,6 +32,33 @@ pub(crate) struct ServeArgs {
 enum Protocol {
     /// pulsar's TCP echo: messages end with "\r\n\r\n" (default 127.0.0.1:8060).
     Echo(EchoArgs),
+    /// pulsar's UDP echo: each line of a datagram comes back as a datagram (default 127.0.0.1:8060).
+    UdpEcho(UdpEchoArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct UdpEchoArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    bind: Option<SocketAddr>,
+    /// Current-thread worker runtimes with SO_REUSEPORT sockets (0 = one socket).
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
+    /// Largest datagram in bytes; longer ones are counted and dropped.
+    #[arg(long, value_name = "BYTES")]
+    max_datagram_size: Option<usize>,
+    /// Use the portable recv_from/send_to path instead of recvmmsg/sendmmsg.
+    #[arg(long)]
+    no_batching: bool,
+}
+
+impl UdpEchoArgs {
+    fn apply(self, s: &mut UdpEchoSection) {
+        s.bind = self.bind.unwrap_or(s.bind);
+        s.workers = self.workers.unwrap_or(s.workers);
+        s.max_datagram_size = self.max_datagram_size.unwrap_or(s.max_datagram_size);
+        s.batching &= !self.no_batching;
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -95,14 +123,17 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
             }
         },
     };
-    let mut echo = true;
-    match args.protocol {
-        None => {}
+    let (echo, udp_echo) = match args.protocol {
+        None => (true, true),
         Some(Protocol::Echo(a)) => {
             a.apply(&mut config.echo);
-            echo = true;
+            (true, false)
         }
-    }
+        Some(Protocol::UdpEcho(a)) => {
+            a.apply(&mut config.udp_echo);
+            (false, true)
+        }
+    };
     if let Err(msg) = validate(&config) {
         eprintln!("quasar: {msg}");
         return ExitCode::from(2);
@@ -133,11 +164,29 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
                 }
             }
         }
-        let all_stopped = futures_util::future::join_all(servers.iter().map(|s| s.wait()));
+        let mut udp_servers = Vec::new();
+        if udp_echo {
+            match start_udp_echo(&config.udp_echo).await {
+                Ok(s) => {
+                    announce("udp-echo", "udp", s.address());
+                    udp_servers.push(s);
+                }
+                Err(e) => {
+                    eprintln!("quasar: udp-echo server: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        let all_stopped = async {
+            futures_util::future::join_all(servers.iter().map(|s| s.wait())).await;
+            futures_util::future::join_all(udp_servers.iter().map(|s| s.wait())).await;
+        };
         tokio::select! {
             _ = shutdown_signal() => {
                 tracing::info!("signal received: closing");
-                futures_util::future::join_all(servers.iter().map(|s| s.close(SHUTDOWN_DEADLINE))).await;
+                let tcp = futures_util::future::join_all(servers.iter().map(|s| s.close(SHUTDOWN_DEADLINE)));
+                let udp = futures_util::future::join_all(udp_servers.iter().map(|s| s.close(SHUTDOWN_DEADLINE)));
+                futures_util::future::join(tcp, udp).await;
             }
             _ = all_stopped => tracing::info!("every server stopped"),
         }
@@ -159,6 +208,12 @@ fn validate(config: &Config) -> Result<(), String> {
     }
     if e.max_message_size == 0 {
         return Err("--max-message-size must be positive".into());
+    }
+    if config.udp_echo.max_datagram_size == 0 || config.udp_echo.max_datagram_size > 65536 {
+        return Err(format!(
+            "--max-datagram-size must be between 1 and 65536, got {}",
+            config.udp_echo.max_datagram_size
+        ));
     }
     Ok(())
 }
@@ -193,6 +248,18 @@ async fn start_echo(s: &EchoSection) -> quasar_net::Result<TcpServer> {
         })
         .start()
         .await
+}
+
+async fn start_udp_echo(s: &UdpEchoSection) -> quasar_net::Result<DatagramServer> {
+    EchoUdpConfig {
+        max_datagram_size: s.max_datagram_size,
+    }
+    .server()
+    .bind(s.bind)
+    .workers(s.workers)
+    .batching(s.batching)
+    .start()
+    .await
 }
 
 async fn shutdown_signal() {

@@ -117,11 +117,53 @@ fn serve_with_no_arguments_starts_the_default_echo_server_on_8060() {
         eprintln!("port 8060 busy: skipping the default-port check");
         return;
     }
-    let server = Server::spawn(&["serve"], 1);
+    if std::net::UdpSocket::bind("127.0.0.1:8060").is_err() {
+        eprintln!("udp port 8060 busy: skipping the default-port check");
+        return;
+    }
+    let server = Server::spawn(&["serve"], 2);
     let addr = server.addr("echo tcp");
     assert_eq!(addr, "127.0.0.1:8060".parse().unwrap());
     assert_eq!(echo(addr, b"hello\r\n\r\n"), b"hello\r\n\r\n");
+    let udp = server.addr("udp-echo udp");
+    assert_eq!(udp, "127.0.0.1:8060".parse().unwrap());
+    assert_eq!(udp_lines(udp, b"ping"), vec![b"ping".to_vec()]);
     assert!(server.terminate().success());
+}
+
+fn udp_lines(addr: SocketAddr, datagram: &[u8]) -> Vec<Vec<u8>> {
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    sock.connect(addr).unwrap();
+    sock.send(datagram).unwrap();
+    let expected = datagram
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count();
+    let mut replies = Vec::new();
+    let mut buf = [0u8; 65536];
+    for _ in 0..expected {
+        let n = sock.recv(&mut buf).expect("a reply datagram");
+        replies.push(buf[..n].to_vec());
+    }
+    replies
+}
+
+#[test]
+fn serve_udp_echo_answers_each_line_with_a_datagram() {
+    for extra in [&[][..], &["--no-batching"], &["--workers", "2"]] {
+        let mut args = vec!["serve", "udp-echo", "--bind", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        let server = Server::spawn(&args, 1);
+        let addr = server.addr("udp-echo udp");
+        assert_ne!(addr.port(), 0);
+        assert_eq!(
+            udp_lines(addr, b"one\ntwo\nthree"),
+            vec![b"one".to_vec(), b"two".to_vec(), b"three".to_vec()],
+            "{extra:?}"
+        );
+        assert!(server.terminate().success(), "{extra:?}");
+    }
 }
 
 #[test]
@@ -131,6 +173,7 @@ fn bad_flags_exit_with_status_2_and_a_message() {
         &["serve", "echo", "--bind", "not-an-address"],
         &["serve", "echo", "--max-message-size", "0"],
         &["serve", "nosuchprotocol"],
+        &["serve", "udp-echo", "--max-datagram-size", "0"],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_quasar"))
             .args(args)

@@ -67,8 +67,10 @@ use crate::pool::{Pool, PoolConnection};
 use crate::{ConnectionConfig, ConsumerFactory, Error, Hooks, Producer, ProtocolConsumer, Result};
 
 mod manager;
+mod udp;
 
 pub use manager::TcpManager;
+pub use udp::UdpManager;
 
 type Req<F> = <<F as ConsumerFactory>::Consumer as ProtocolConsumer>::Request;
 type Resp<F> = <<F as ConsumerFactory>::Consumer as ProtocolConsumer>::Response;

@@ -1,0 +1,374 @@
+//! [`DatagramServer`]: a producer of datagram endpoints (pulsar's `DatagramServer`).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::driver::{serve, Limit, LoopConfig, LoopCtx, Shutdown, Transport};
+use super::info::{
+    DatagramCloseReport, DatagramServerInfo, DatagramServerSection, DatagramsSection, Stats,
+};
+use super::socket::bind;
+use super::{DatagramConsumerFactory, DatagramServerBuilder, SocketInfo};
+use crate::{Error, OneTime, Producer, Result};
+
+/// A running UDP server; cloning shares it.
+///
+/// Build one with [`DatagramServer::builder`]; see the [module docs](super) for an
+/// example. Each bound socket is one session of its [`Producer`] and is served by its own
+/// task (on a worker thread with `workers(n)`), with one consumer from the factory.
+#[derive(Clone)]
+pub struct DatagramServer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    name: String,
+    addresses: Vec<SocketAddr>,
+    producer: Producer,
+    started_at: Instant,
+    max_requests: u64,
+    workers: usize,
+    batching: bool,
+    gso: bool,
+    max_datagram_size: usize,
+    stats: Arc<Stats>,
+    shutdown: Shutdown,
+    tasks: TaskTracker,
+    closing: AtomicBool,
+    started: OneTime<()>,
+    stopped: OneTime<DatagramCloseReport>,
+    worker_threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+// ===== impl DatagramServer =====
+
+impl DatagramServer {
+    /// A builder for a server whose sockets build consumers with `factory`.
+    pub fn builder<F: DatagramConsumerFactory>(factory: F) -> DatagramServerBuilder<F> {
+        DatagramServerBuilder::new(factory)
+    }
+
+    pub(crate) async fn start<F: DatagramConsumerFactory>(
+        b: DatagramServerBuilder<F>,
+    ) -> Result<DatagramServer> {
+        b.validate()?;
+        // Bind everything first, so every bind error reaches the caller (pulsar logged it,
+        // fired `start` with it, and returned nothing).
+        let groups = b.workers.max(1);
+        let mut plan: Vec<(usize, std::net::UdpSocket)> = Vec::new();
+        let mut addrs = b.addrs.clone();
+        if addrs.is_empty() && b.sockets.is_empty() {
+            addrs.push(SocketAddr::from(([127, 0, 0, 1], 0)));
+        }
+        for addr in addrs {
+            let first = bind(addr, b.workers > 0, b.buffers)?;
+            // Port 0: the other workers bind the port the first socket got.
+            let real = first.local_addr().map_err(|e| Error::new_bind(addr, e))?;
+            plan.push((0, first));
+            for w in 1..b.workers {
+                plan.push((w, bind(real, true, b.buffers)?));
+            }
+        }
+        for (i, sock) in b.sockets.into_iter().enumerate() {
+            plan.push((i % groups, sock));
+        }
+
+        let producer = Producer::new(b.name.clone(), b.hooks);
+        let mut per_worker: Vec<Vec<(std::net::UdpSocket, SocketInfo)>> =
+            (0..groups).map(|_| Vec::new()).collect();
+        let mut addresses = Vec::with_capacity(plan.len());
+        for (worker, sock) in plan {
+            let local_addr = sock.local_addr().map_err(Error::from)?;
+            addresses.push(local_addr);
+            let info = SocketInfo {
+                session: producer.next_session(),
+                local_addr,
+                worker,
+            };
+            per_worker[worker].push((sock, info));
+        }
+
+        let stats = Arc::new(Stats::default());
+        let shutdown = Shutdown::default();
+        let limit = (b.max_requests > 0).then(|| {
+            Arc::new(Limit {
+                max: b.max_requests,
+                claimed: AtomicU64::new(0),
+                reached: CancellationToken::new(),
+            })
+        });
+        let ctx = Arc::new(LoopCtx {
+            factory: Arc::new(b.factory),
+            producer: producer.clone(),
+            stats: Arc::clone(&stats),
+            limit: limit.clone(),
+            config: LoopConfig {
+                max_datagram_size: b.max_datagram_size,
+                batch_size: b.batch_size,
+                max_pending: b.max_pending,
+                gso: b.gso,
+            },
+            shutdown: shutdown.clone(),
+        });
+        let tasks = TaskTracker::new();
+        let batching = b.batching;
+
+        let mut worker_threads = Vec::new();
+        let registered = if b.workers == 0 {
+            let mut res = Ok(());
+            for (sock, info) in per_worker.pop().unwrap_or_default() {
+                match Transport::new(sock, batching) {
+                    Ok(t) => {
+                        tasks.spawn(serve(t, info, Arc::clone(&ctx)));
+                    }
+                    Err(e) => {
+                        res = Err(Error::from(e));
+                        break;
+                    }
+                }
+            }
+            res
+        } else {
+            let mut acks = Vec::new();
+            for (w, group) in per_worker.into_iter().enumerate() {
+                let (ack, acked) = oneshot::channel::<Result<()>>();
+                acks.push(acked);
+                let (ctx, tasks) = (Arc::clone(&ctx), tasks.clone());
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| Error::config(format!("worker runtime: {e}")))?;
+                let handle = std::thread::Builder::new()
+                    .name(format!("{}-udp-{w}", b.name))
+                    .spawn(move || {
+                        rt.block_on(async move {
+                            let mut res = Ok(());
+                            for (sock, info) in group {
+                                // Registered here: a socket belongs to the reactor of the
+                                // runtime that created its transport.
+                                match Transport::new(sock, batching) {
+                                    Ok(t) => {
+                                        tasks.spawn(serve(t, info, Arc::clone(&ctx)));
+                                    }
+                                    Err(e) => {
+                                        res = Err(Error::from(e));
+                                        break;
+                                    }
+                                }
+                            }
+                            let _ = ack.send(res);
+                            // A current-thread runtime only drives its tasks while
+                            // something blocks on it: stay until the server closed.
+                            tasks.wait().await;
+                        })
+                    })
+                    .map_err(|e| Error::config(format!("worker thread: {e}")))?;
+                worker_threads.push(handle);
+            }
+            let mut res = Ok(());
+            for acked in acks {
+                match acked.await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => res = Err(e),
+                    Err(_) => res = Err(Error::config("worker thread died while starting")),
+                }
+            }
+            res
+        };
+        if let Err(e) = registered {
+            shutdown.drain.cancel();
+            shutdown.abort.cancel();
+            tasks.close();
+            let _ = tokio::task::spawn_blocking(move || {
+                for t in worker_threads {
+                    let _ = t.join();
+                }
+            })
+            .await;
+            return Err(e);
+        }
+
+        let server = DatagramServer {
+            inner: Arc::new(Inner {
+                name: b.name,
+                addresses,
+                producer,
+                started_at: Instant::now(),
+                max_requests: b.max_requests,
+                workers: b.workers,
+                batching,
+                gso: batching && b.gso,
+                max_datagram_size: b.max_datagram_size,
+                stats,
+                shutdown,
+                tasks,
+                closing: AtomicBool::new(false),
+                started: OneTime::new(),
+                stopped: OneTime::new(),
+                worker_threads: Mutex::new(worker_threads),
+            }),
+        };
+        for addr in &server.inner.addresses {
+            tracing::info!(name = %server.inner.name, %addr, batching, "serving udp");
+        }
+        if let Some(limit) = limit {
+            // Reaching max_requests closes the server in the background (pulsar 1.4+
+            // never scheduled this close for TCP, and never counted UDP at all).
+            let weak = Arc::downgrade(&server.inner);
+            let drain = server.inner.shutdown.drain.clone();
+            let timeout = b.shutdown_timeout;
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = limit.reached.cancelled() => {}
+                    _ = drain.cancelled() => return,
+                }
+                if let Some(inner) = weak.upgrade() {
+                    DatagramServer { inner }.close(timeout).await;
+                }
+            });
+        }
+        let _ = server.inner.started.fire(Ok(()));
+        Ok(server)
+    }
+
+    /// The first bound address (pulsar's `address`), with the real port when bound to
+    /// port 0.
+    pub fn address(&self) -> SocketAddr {
+        self.inner.addresses[0]
+    }
+
+    /// Every bound socket's address, in bind order (each address once per worker).
+    pub fn addresses(&self) -> &[SocketAddr] {
+        &self.inner.addresses
+    }
+
+    /// The server's producer: session and request counters, hooks.
+    pub fn producer(&self) -> &Producer {
+        &self.inner.producer
+    }
+
+    /// Bound sockets (pulsar counts each datagram endpoint as a session).
+    pub fn sessions(&self) -> u64 {
+        self.inner.producer.sessions()
+    }
+
+    /// Datagrams handed to consumers so far.
+    pub fn requests_processed(&self) -> u64 {
+        self.inner.producer.requests_processed()
+    }
+
+    /// The one-time `start` event, fired once every socket is bound and served.
+    pub fn started(&self) -> &OneTime<()> {
+        &self.inner.started
+    }
+
+    /// The one-time `stop` event, fired with the close report when the server stopped.
+    pub fn stopped(&self) -> &OneTime<DatagramCloseReport> {
+        &self.inner.stopped
+    }
+
+    /// Whether the server stopped reading (closing or closed).
+    pub fn is_closing(&self) -> bool {
+        self.inner.shutdown.drain.is_cancelled()
+    }
+
+    /// A snapshot of the server, as pulsar's `info()` plus datagram counters.
+    pub fn info(&self) -> DatagramServerInfo {
+        let i = &self.inner;
+        let s = &i.stats;
+        DatagramServerInfo {
+            server: DatagramServerSection {
+                name: i.name.clone(),
+                uptime_in_seconds: i.started_at.elapsed().as_secs_f64(),
+                sockets: i.addresses.clone(),
+                max_requests: i.max_requests,
+                workers: i.workers,
+                batching: i.batching,
+                gso: i.gso,
+                max_datagram_size: i.max_datagram_size,
+            },
+            datagrams: DatagramsSection {
+                sessions: self.sessions(),
+                received: Stats::get(&s.received),
+                sent: Stats::get(&s.sent),
+                oversize: Stats::get(&s.oversize),
+                requests_processed: self.requests_processed(),
+                errors: Stats::get(&s.errors),
+                pending: Stats::get(&s.pending),
+            },
+        }
+    }
+
+    /// Closes the server gracefully: stops reading, sends the replies already queued,
+    /// lets spawned replies finish until `deadline`, then drops the rest and closes the
+    /// sockets. Fires `stop` with the report. A second call waits for the first.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe only before the close began; once begun, a dropped call leaves the
+    /// drain running but nobody fires `stop` — keep the future alive.
+    pub async fn close(&self, deadline: Duration) -> DatagramCloseReport {
+        let inner = &self.inner;
+        if inner.closing.swap(true, Ordering::AcqRel) {
+            return inner.stopped.wait().await.unwrap_or_default();
+        }
+        inner.shutdown.drain.cancel();
+        inner.tasks.close();
+        if tokio::time::timeout(deadline, inner.tasks.wait())
+            .await
+            .is_err()
+        {
+            inner.shutdown.abort.cancel();
+            inner.tasks.wait().await;
+        }
+        let threads = std::mem::take(
+            &mut *inner
+                .worker_threads
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        if !threads.is_empty() {
+            let _ = tokio::task::spawn_blocking(move || {
+                for t in threads {
+                    let _ = t.join();
+                }
+            })
+            .await;
+        }
+        let report = DatagramCloseReport {
+            finished_in_flight: Stats::get(&inner.stats.finished_in_flight),
+            forced: Stats::get(&inner.stats.forced),
+        };
+        tracing::info!(name = %inner.name, forced = report.forced, "udp server stopped");
+        let _ = inner.stopped.fire(Ok(report.clone()));
+        report
+    }
+
+    /// Waits until the server stopped (after [`close`](Self::close), or after
+    /// `max_requests` drained it).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn wait(&self) -> DatagramCloseReport {
+        self.inner.stopped.wait().await.unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for DatagramServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatagramServer")
+            .field("name", &self.inner.name)
+            .field("addresses", &self.inner.addresses)
+            .field("batching", &self.inner.batching)
+            .field("requests_processed", &self.requests_processed())
+            .finish()
+    }
+}
