@@ -1,5 +1,6 @@
 //! pulsar's echo protocols, built on quasar-net.
 //!
+//! - [`client`]: [`client::EchoClient`], pulsar's pooled `Echo` client.
 //! - [`tcp`]: messages end with `\r\n\r\n`; the server echoes each whole message,
 //!   separator included; `QUIT` is echoed and then the server closes the connection. A
 //!   `raw` mode echoes bytes as they arrive, with no framing.
@@ -30,5 +31,6 @@
 #![warn(rust_2018_idioms, unreachable_pub)]
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod tcp;
 pub mod udp;

@@ -20,11 +20,14 @@
 //! - [`producer`]: [`Producer`], the session and request counters shared by servers and clients.
 //! - [`server`]: [`TcpServer`], its builder, workers and graceful close.
 //! - [`pool`]: [`Pool`] and [`PoolConnection`], the generic connection pool.
+//! - [`client`]: [`Client`], pooled client connections per address; [`UdpManager`] pools
+//!   UDP endpoints.
 //! - [`udp`]: [`DatagramServer`], datagram consumers, [`UdpClient`] and [`UdpEndpoint`].
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(rust_2018_idioms, unreachable_pub)]
 #![deny(unsafe_code)] // udp/batch.rs alone opts out, for recvmmsg/sendmmsg
 
+pub mod client;
 pub mod connection;
 pub mod consumer;
 pub mod error;
@@ -36,6 +39,7 @@ pub mod producer;
 pub mod server;
 pub mod udp;
 
+pub use client::{Client, ClientBuilder, TcpManager, UdpManager};
 pub use connection::{ClientConnection, Connection, ConnectionConfig, ConnectionInfo};
 pub use consumer::{BoxConsumer, ConsumerFactory, Context, Progress, ProtocolConsumer};
 pub use error::{BoxError, Error, Result};

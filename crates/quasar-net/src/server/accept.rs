@@ -103,9 +103,10 @@ pub(crate) async fn accept_loop<F: ConsumerFactory>(listener: TcpListener, ctx: 
         let local = stream.local_addr().unwrap_or(peer);
         let session = ctx.producer.next_session();
         let conn = Connection::new(session, peer, local);
+        ctx.tracker.enter(&conn);
         let driver = Driver::new(
             stream,
-            conn,
+            conn.clone(),
             Arc::clone(&ctx.factory),
             Arc::clone(&ctx.config),
             ctx.producer.clone(),
@@ -117,6 +118,7 @@ pub(crate) async fn accept_loop<F: ConsumerFactory>(listener: TcpListener, ctx: 
             if driver.run(shutdown).await == Ended::Forced {
                 tracker.forced.fetch_add(1, Ordering::Relaxed);
             }
+            tracker.leave(&conn);
             drop(permit);
         }));
         if ctx.max_sessions > 0 && session >= ctx.max_sessions {

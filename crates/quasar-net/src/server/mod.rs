@@ -248,6 +248,12 @@ impl TcpServer {
         self.inner.tracker.connected()
     }
 
+    /// Handles of the open connections, by session number (pulsar's live set): close
+    /// one, read its counters.
+    pub fn connections(&self) -> Vec<crate::Connection> {
+        self.inner.tracker.connections()
+    }
+
     /// The one-time `start` event (fired once listening).
     pub fn started(&self) -> &OneTime<()> {
         &self.inner.started
