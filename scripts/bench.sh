@@ -10,7 +10,7 @@
 #
 # Environment (defaults in brackets):
 #   ROUNDS [3]  DURATION [5s]  WARMUP [1s]  CONNECTIONS [50]  SIZE [64]  PIPELINES ["1 16"]
-#   UDP_PIPELINES ["1"]  HTTP_PIPELINES ["1"; "" skips]  BENCH_THREADS [1]
+#   UDP_PIPELINES ["1"]  HTTP_PIPELINES [""; "1" adds the HTTP row once `quasar serve http` exists]  BENCH_THREADS [1]
 #   IDLE_CONNECTIONS [10000; 0 skips]  IDLE_HOLD [2s]
 #   OUT [docs/benchmarks.md]  SKIP_BUILD [0]  PIN [1]
 #   Server commands (the address is parsed from their first stdout line holding one):
@@ -35,7 +35,7 @@ CONNECTIONS=${CONNECTIONS:-50}
 SIZE=${SIZE:-64}
 PIPELINES=${PIPELINES:-"1 16"}
 UDP_PIPELINES=${UDP_PIPELINES:-"1"}
-HTTP_PIPELINES=${HTTP_PIPELINES:-"1"}
+HTTP_PIPELINES=${HTTP_PIPELINES-""}
 BENCH_THREADS=${BENCH_THREADS:-1}
 IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-10000}
 IDLE_HOLD=${IDLE_HOLD:-2s}

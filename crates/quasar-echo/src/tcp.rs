@@ -9,7 +9,7 @@
 //! The client side, [`EchoClientConsumer`], sends one message per request and resolves
 //! with the echoed message (separator stripped).
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use quasar_net::{Connection, ConsumerFactory, Context, Error, Progress, ProtocolConsumer, Result};
 
 /// The message separator.
@@ -83,8 +83,9 @@ impl ProtocolConsumer for EchoServerConsumer {
 
     fn data_received(&mut self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Result<Progress> {
         if self.config.raw {
-            let chunk = buf.split();
-            cx.write(&chunk)?;
+            // Copy then clear: splitting would make the buffer reference-counted.
+            cx.write(buf)?;
+            buf.clear();
             return Ok(Progress::Finished(()));
         }
         match find_separator(buf, self.scanned) {
@@ -92,11 +93,12 @@ impl ProtocolConsumer for EchoServerConsumer {
                 if end > self.config.max_message_size {
                     return Err(too_large(end, self.config.max_message_size));
                 }
-                let message = buf.split_to(end + SEPARATOR.len());
-                cx.write(&message)?;
-                if &message[..end] == b"QUIT" {
+                let len = end + SEPARATOR.len();
+                cx.write(&buf[..len])?;
+                if &buf[..end] == b"QUIT" {
                     cx.close();
                 }
+                buf.advance(len);
                 Ok(Progress::Finished(()))
             }
             None => {

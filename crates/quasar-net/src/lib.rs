@@ -17,6 +17,7 @@
 //! - [`consumer`]: the [`ProtocolConsumer`] trait, its [`Context`] and [`ConsumerFactory`].
 //! - [`connection`]: [`Connection`], its configuration and the task that drives it.
 //! - [`flow_control`]: the write buffer with high/low water marks and a hard cap.
+//! - [`harness`]: [`harness::ConsumerHarness`], a consumer driven without a socket (tests, fuzzing).
 //! - [`producer`]: [`Producer`], the session and request counters shared by servers and clients.
 //! - [`server`]: [`TcpServer`], its builder, workers and graceful close.
 //! - [`pool`]: [`Pool`] and [`PoolConnection`], the generic connection pool.
@@ -33,6 +34,7 @@ pub mod consumer;
 pub mod error;
 pub mod event;
 pub mod flow_control;
+pub mod harness;
 pub mod hooks;
 pub mod pool;
 pub mod producer;

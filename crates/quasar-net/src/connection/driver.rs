@@ -31,6 +31,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{sleep_until, Instant};
 
+use super::scratch;
 use super::signal::Signal;
 use super::{CloseRequest, Connection, ConnectionConfig, Output};
 use crate::consumer::{Actions, BoxConsumer, Context, DynFactory};
@@ -186,7 +187,7 @@ impl<F: ConsumerFactory> Driver<F> {
             started: false,
             consumed: 0,
             starved: false,
-            rbuf: BytesMut::with_capacity(cfg.read_chunk),
+            rbuf: BytesMut::new(),
             out: Output::new(cfg.marks),
             actions: Actions::default(),
             hooks,
@@ -349,6 +350,10 @@ impl<F: ConsumerFactory> Driver<F> {
                         }
                     }
                     if self.wants_read() {
+                        if self.rbuf.is_empty() && self.rbuf.capacity() == 0 {
+                            // Idle connections hold no buffer: borrow the thread's.
+                            self.rbuf = scratch::borrow();
+                        }
                         if self.rbuf.capacity() - self.rbuf.len() < self.cfg.read_chunk / 2 {
                             self.rbuf.reserve(self.cfg.read_chunk);
                         }
@@ -365,7 +370,13 @@ impl<F: ConsumerFactory> Driver<F> {
                             Poll::Ready(Err(e)) => {
                                 return Poll::Ready(Err((Error::from(e), Disposal::Drop)))
                             }
-                            Poll::Pending => {}
+                            Poll::Pending => {
+                                if self.rbuf.is_empty() {
+                                    // Nothing to parse while waiting: lend the buffer
+                                    // back to the thread (see `scratch`).
+                                    scratch::give_back(std::mem::take(&mut self.rbuf));
+                                }
+                            }
                         }
                     }
                     if self.wants_call() {
@@ -570,7 +581,6 @@ impl<F: ConsumerFactory> Driver<F> {
             self.in_flight_since = Some(self.last_activity);
         }
         self.processed += 1;
-        self.conn.shared().set_processed(self.processed);
         if self.hooks.wants_requests() {
             let ev = self.request_event(None);
             if let Err(err) = self.hooks.fire_pre_request(&ev) {
@@ -595,7 +605,6 @@ impl<F: ConsumerFactory> Driver<F> {
             self.in_flight_since = Some(Instant::now());
         }
         self.processed += 1;
-        self.conn.shared().set_processed(self.processed);
         if let Some(client) = self.client.as_mut() {
             client.waiting = Some(call.reply);
         }
@@ -707,8 +716,10 @@ impl<F: ConsumerFactory> Driver<F> {
         }
     }
 
+    /// Publishes the request counters, once per feed round rather than per request.
     fn report_requests(&mut self) {
         if self.processed > self.reported {
+            self.conn.shared().set_processed(self.processed);
             self.producer.add_requests(self.processed - self.reported);
             self.reported = self.processed;
         }

@@ -58,6 +58,7 @@ mod client;
 mod config;
 pub(crate) mod driver;
 mod output;
+mod scratch;
 pub(crate) mod signal;
 
 pub use client::{connect, ClientConnection};
