@@ -212,3 +212,22 @@ impl fmt::Debug for Hooks {
             .finish()
     }
 }
+
+/// Generates a one-shot builder's hook methods (`fn on_x(self, hook) -> Self`), which
+/// forward to its `hooks: Hooks` field: every producer builder (TCP and UDP servers,
+/// clients) registers hooks the same way. Each method keeps the doc written at its call.
+macro_rules! builder_hooks {
+    ($($(#[$doc:meta])* $name:ident($ev:ty);)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(
+                mut self,
+                hook: impl for<'a> Fn(&$ev) -> $crate::HookResult + Send + Sync + 'static,
+            ) -> Self {
+                self.hooks.$name(hook);
+                self
+            }
+        )*
+    };
+}
+pub(crate) use builder_hooks;

@@ -62,7 +62,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::connection::{self, ClientConnection};
-use crate::hooks::{HookResult, RequestEvent};
+use crate::hooks::RequestEvent;
 use crate::pool::{Pool, PoolConnection};
 use crate::{ConnectionConfig, ConsumerFactory, Error, Hooks, Producer, ProtocolConsumer, Result};
 
@@ -182,23 +182,12 @@ impl<F: ConsumerFactory> ClientBuilder<F> {
         self
     }
 
-    /// Adds a `pre_request` hook; returning [`Error::aborted`] aborts the request before
-    /// anything is written.
-    pub fn on_pre_request(
-        mut self,
-        hook: impl for<'a> Fn(&RequestEvent<'a>) -> HookResult + Send + Sync + 'static,
-    ) -> Self {
-        self.hooks.on_pre_request(hook);
-        self
-    }
-
-    /// Adds a `post_request` hook.
-    pub fn on_post_request(
-        mut self,
-        hook: impl for<'a> Fn(&RequestEvent<'a>) -> HookResult + Send + Sync + 'static,
-    ) -> Self {
-        self.hooks.on_post_request(hook);
-        self
+    crate::hooks::builder_hooks! {
+        /// Adds a `pre_request` hook; returning [`Error::aborted`] aborts the request before
+        /// anything is written.
+        on_pre_request(RequestEvent<'a>);
+        /// Adds a `post_request` hook.
+        on_post_request(RequestEvent<'a>);
     }
 
     /// Builds the client (no connection is opened yet).

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::TcpServer;
 use crate::flow_control::WaterMarks;
-use crate::hooks::{ConnectionEvent, DataEvent, HookResult, LostEvent, RequestEvent};
+use crate::hooks::{ConnectionEvent, DataEvent, LostEvent, RequestEvent};
 use crate::{ConnectionConfig, ConsumerFactory, Hooks, Result};
 
 /// pulsar's default `backlog` setting for socket servers.
@@ -146,59 +146,24 @@ impl<F: ConsumerFactory> TcpServerBuilder<F> {
         self
     }
 
-    /// Adds a `connection_made` hook.
-    pub fn on_connection_made(
-        mut self,
-        hook: impl Fn(&ConnectionEvent) -> HookResult + Send + Sync + 'static,
-    ) -> Self {
-        self.hooks.on_connection_made(hook);
-        self
-    }
-
-    /// Adds a `pre_request` hook; returning [`Error::aborted`](crate::Error::aborted)
-    /// aborts the request.
-    pub fn on_pre_request(
-        mut self,
-        hook: impl for<'a> Fn(&RequestEvent<'a>) -> HookResult + Send + Sync + 'static,
-    ) -> Self {
-        self.hooks.on_pre_request(hook);
-        self
-    }
-
-    /// Adds a `post_request` hook.
-    pub fn on_post_request(
-        mut self,
-        hook: impl for<'a> Fn(&RequestEvent<'a>) -> HookResult + Send + Sync + 'static,
-    ) -> Self {
-        self.hooks.on_post_request(hook);
-        self
-    }
-
-    /// Adds a `data_received` hook.
-    pub fn on_data_received(
-        mut self,
-        hook: impl for<'a> Fn(&DataEvent<'a>) -> HookResult + Send + Sync + 'static,
-    ) -> Self {
-        self.hooks.on_data_received(hook);
-        self
-    }
-
-    /// Adds a `data_processed` hook.
-    pub fn on_data_processed(
-        mut self,
-        hook: impl for<'a> Fn(&DataEvent<'a>) -> HookResult + Send + Sync + 'static,
-    ) -> Self {
-        self.hooks.on_data_processed(hook);
-        self
-    }
-
-    /// Adds a `connection_lost` hook.
-    pub fn on_connection_lost(
-        mut self,
-        hook: impl for<'a> Fn(&LostEvent<'a>) -> HookResult + Send + Sync + 'static,
-    ) -> Self {
-        self.hooks.on_connection_lost(hook);
-        self
+    crate::hooks::builder_hooks! {
+        /// Adds a `connection_made` hook.
+        on_connection_made(ConnectionEvent);
+        /// Adds a `pre_request` hook; returning [`Error::aborted`](crate::Error::aborted)
+        /// aborts the request.
+        on_pre_request(RequestEvent<'a>);
+        /// Adds a `post_request` hook.
+        on_post_request(RequestEvent<'a>);
+        /// Adds a `data_received` hook.
+        on_data_received(DataEvent<'a>);
+        /// Adds a `data_processed` hook.
+        on_data_processed(DataEvent<'a>);
+        /// Adds a `connection_lost` hook.
+        on_connection_lost(LostEvent<'a>);
+        /// Adds a `pause_writing` hook (the write buffer passed its high-water mark).
+        on_pause_writing(ConnectionEvent);
+        /// Adds a `resume_writing` hook (the write buffer drained to its low-water mark).
+        on_resume_writing(ConnectionEvent);
     }
 
     /// Binds and starts serving; fires the server's `start` event.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::batch;
 use super::socket::BufferSizes;
 use super::{DatagramConsumerFactory, DatagramServer};
-use crate::hooks::{DataEvent, HookResult, RequestEvent};
+use crate::hooks::{DataEvent, RequestEvent};
 use crate::{Error, Hooks, Result};
 
 /// The default largest datagram handed to a consumer (64 KiB, above the largest UDP
@@ -166,42 +166,17 @@ impl<F: DatagramConsumerFactory> DatagramServerBuilder<F> {
         self
     }
 
-    /// Adds a `pre_request` hook, fired for every datagram before the consumer sees it;
-    /// returning [`Error::aborted`] drops the datagram (and fires `post_request` with it).
-    pub fn on_pre_request(
-        mut self,
-        hook: impl for<'a> Fn(&RequestEvent<'a>) -> HookResult + Send + Sync + 'static,
-    ) -> Self {
-        self.hooks.on_pre_request(hook);
-        self
-    }
-
-    /// Adds a `post_request` hook, fired for every datagram once handled (for a spawned
-    /// reply, once it resolved), with the error if handling failed.
-    pub fn on_post_request(
-        mut self,
-        hook: impl for<'a> Fn(&RequestEvent<'a>) -> HookResult + Send + Sync + 'static,
-    ) -> Self {
-        self.hooks.on_post_request(hook);
-        self
-    }
-
-    /// Adds a `data_received` hook, fired with every datagram before the consumer.
-    pub fn on_data_received(
-        mut self,
-        hook: impl for<'a> Fn(&DataEvent<'a>) -> HookResult + Send + Sync + 'static,
-    ) -> Self {
-        self.hooks.on_data_received(hook);
-        self
-    }
-
-    /// Adds a `data_processed` hook, fired with every datagram after the consumer.
-    pub fn on_data_processed(
-        mut self,
-        hook: impl for<'a> Fn(&DataEvent<'a>) -> HookResult + Send + Sync + 'static,
-    ) -> Self {
-        self.hooks.on_data_processed(hook);
-        self
+    crate::hooks::builder_hooks! {
+        /// Adds a `pre_request` hook, fired for every datagram before the consumer sees it;
+        /// returning [`Error::aborted`] drops the datagram (and fires `post_request` with it).
+        on_pre_request(RequestEvent<'a>);
+        /// Adds a `post_request` hook, fired for every datagram once handled (for a spawned
+        /// reply, once it resolved), with the error if handling failed.
+        on_post_request(RequestEvent<'a>);
+        /// Adds a `data_received` hook, fired with every datagram before the consumer.
+        on_data_received(DataEvent<'a>);
+        /// Adds a `data_processed` hook, fired with every datagram after the consumer.
+        on_data_processed(DataEvent<'a>);
     }
 
     pub(crate) fn validate(&self) -> Result<()> {

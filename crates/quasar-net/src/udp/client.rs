@@ -18,7 +18,7 @@ use tokio::net::UdpSocket;
 
 use super::batch;
 use super::builder::DEFAULT_MAX_DATAGRAM_SIZE;
-use crate::hooks::{HookResult, RequestEvent};
+use crate::hooks::RequestEvent;
 use crate::{Error, Hooks, Producer, Result};
 
 /// The default timeout of [`UdpClient`] requests.
@@ -533,22 +533,11 @@ impl UdpClientBuilder {
         self
     }
 
-    /// Adds a `pre_request` hook; returning [`Error::aborted`] fails the request unsent.
-    pub fn on_pre_request(
-        mut self,
-        hook: impl for<'a> Fn(&RequestEvent<'a>) -> HookResult + Send + Sync + 'static,
-    ) -> Self {
-        self.hooks.on_pre_request(hook);
-        self
-    }
-
-    /// Adds a `post_request` hook, fired with the request's error, if any.
-    pub fn on_post_request(
-        mut self,
-        hook: impl for<'a> Fn(&RequestEvent<'a>) -> HookResult + Send + Sync + 'static,
-    ) -> Self {
-        self.hooks.on_post_request(hook);
-        self
+    crate::hooks::builder_hooks! {
+        /// Adds a `pre_request` hook; returning [`Error::aborted`] fails the request unsent.
+        on_pre_request(RequestEvent<'a>);
+        /// Adds a `post_request` hook, fired with the request's error, if any.
+        on_post_request(RequestEvent<'a>);
     }
 
     /// Builds the client.
