@@ -291,6 +291,7 @@ impl<F: ConsumerFactory> Driver<F> {
                 // A write may have drained the buffer to the low mark: resume before
                 // feeding, then pause if feeding filled it again.
                 self.update_flow();
+                self.take_external().map_err(|e| (e, Disposal::Abort))?;
                 self.feed().map_err(|e| (e, Disposal::Graceful))?;
                 self.update_flow();
                 if self.close_at_end
@@ -322,7 +323,9 @@ impl<F: ConsumerFactory> Driver<F> {
                         if notified.as_mut().poll(cx).is_ready() {
                             return Poll::Ready(Ok(Event::CloseRequest));
                         }
-                    } else if conn.shared().close_requested() != seen {
+                    } else if conn.shared().close_requested() != seen
+                        || conn.shared().has_external()
+                    {
                         return Poll::Ready(Ok(Event::CloseRequest));
                     }
                     if !self.draining && shutdown.drain.is_cancelled() {
@@ -410,6 +413,8 @@ impl<F: ConsumerFactory> Driver<F> {
                         let next = self.check_timeouts().map_err(|e| (e, Disposal::Graceful))?;
                         timer.as_mut().reset(next);
                     }
+                    // A close request or bytes from `Connection::write`: re-arm the
+                    // wake-up (a fired `Notified` wakes once) and look again.
                     Event::CloseRequest => break,
                     Event::Drain => {
                         self.draining = true;
@@ -739,7 +744,28 @@ impl<F: ConsumerFactory> Driver<F> {
         }
     }
 
+    /// Moves bytes written through `Connection::write` into the output, after what the
+    /// consumers queued so far.
+    fn take_external(&mut self) -> Result<()> {
+        if let Some(chunks) = self.conn.shared().take_external() {
+            for chunk in chunks {
+                self.out.write(&chunk)?;
+            }
+            // The writer's bytes moved into the buffer: publish the new level and let a
+            // waiting writer re-check it (a pause would otherwise be the only wake-up).
+            self.update_flow();
+            if !self.out.buffer().is_paused() {
+                self.conn.shared().notify_writable();
+            }
+        }
+        Ok(())
+    }
+
     fn update_flow(&mut self) {
+        let marks = self.out.buffer().marks();
+        self.conn
+            .shared()
+            .set_buffered(self.out.len(), marks.high(), marks.cap());
         let peak = self.out.buffer().peak();
         if peak > self.peak_reported {
             self.peak_reported = peak;

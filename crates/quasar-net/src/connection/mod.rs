@@ -44,11 +44,13 @@
 //! # }
 //! ```
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
+use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::Notify;
 
@@ -91,7 +93,16 @@ pub(crate) struct Shared {
     /// Set as soon as the peer's EOF is seen or the socket is gone.
     closed: AtomicBool,
     close_request: AtomicU8,
+    /// Wakes the driver: a close request or bytes written from outside it.
     close_notify: Notify,
+    /// Bytes written through [`Connection::write`], waiting for the driver.
+    external: Mutex<External>,
+    has_external: AtomicBool,
+    /// The driver's buffered output, published once per round for `write`'s cap check.
+    buffered: AtomicUsize,
+    cap: AtomicUsize,
+    high: AtomicUsize,
+    writable: Notify,
     made: OneTime<()>,
     lost: OneTime<()>,
 }
@@ -140,6 +151,12 @@ impl Connection {
                 closed: AtomicBool::new(false),
                 close_request: AtomicU8::new(CLOSE_NONE),
                 close_notify: Notify::new(),
+                external: Mutex::new(External::default()),
+                has_external: AtomicBool::new(false),
+                buffered: AtomicUsize::new(0),
+                cap: AtomicUsize::new(usize::MAX),
+                high: AtomicUsize::new(usize::MAX),
+                writable: Notify::new(),
                 made: OneTime::new(),
                 lost: OneTime::new(),
             }),
@@ -199,6 +216,73 @@ impl Connection {
         self.shared.lost.wait().await
     }
 
+    /// Queues `data` for writing from outside the connection's consumers (another
+    /// connection's consumer relaying to this one, a background task pushing events):
+    /// pulsar's `connection.write`. The driver writes it after what its consumers queued
+    /// so far.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_closed`] when the connection is closed; [`Error::is_write_buffer_full`]
+    /// when the bytes would take the connection past its hard cap (nothing is queued then).
+    /// A writer that wants back-pressure rather than errors awaits
+    /// [`writable`](Self::writable) between writes.
+    pub fn write(&self, data: impl Into<Bytes>) -> Result<(), Error> {
+        let data = data.into();
+        let s = &self.shared;
+        if self.is_closed() {
+            return Err(Error::closed("connection"));
+        }
+        {
+            let mut ext = s.external.lock().unwrap_or_else(PoisonError::into_inner);
+            let cap = s.cap.load(Ordering::Relaxed);
+            let total = s.buffered.load(Ordering::Relaxed) + ext.bytes + data.len();
+            if total > cap {
+                return Err(Error::new_write_buffer_full(total, cap));
+            }
+            ext.bytes += data.len();
+            ext.chunks.push_back(data);
+        }
+        s.has_external.store(true, Ordering::Release);
+        s.close_notify.notify_one();
+        Ok(())
+    }
+
+    /// Waits until the connection can take more output: its write buffer is below the
+    /// high-water mark, or has drained to the low one after passing it (pulsar's write
+    /// waiter, resolved by `resume_writing`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_closed`] once the connection is closed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn writable(&self) -> Result<(), Error> {
+        let s = &self.shared;
+        loop {
+            let notified = s.writable.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_closed() {
+                return Err(Error::closed("connection"));
+            }
+            // Bytes queued by `write` and not yet taken by the driver count too, or a
+            // fast writer would outrun it to the cap.
+            let queued = s
+                .external
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .bytes;
+            let pending = queued + s.buffered.load(Ordering::Relaxed);
+            if !self.is_write_paused() && pending < s.high.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            notified.await;
+        }
+    }
+
     /// Closes the connection at once, dropping buffered output (pulsar's `abort`).
     pub fn abort(&self) {
         self.request_close(CLOSE_ABORT);
@@ -248,13 +332,38 @@ impl Shared {
         self.write_paused.store(paused, Ordering::Relaxed);
         if paused {
             self.write_pauses.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.writable.notify_waiters();
         }
+    }
+    pub(crate) fn set_buffered(&self, bytes: usize, high: usize, cap: usize) {
+        self.buffered.store(bytes, Ordering::Relaxed);
+        self.high.store(high, Ordering::Relaxed);
+        self.cap.store(cap, Ordering::Relaxed);
+    }
+    /// Wakes `writable()` waiters, which re-check the buffer themselves.
+    pub(crate) fn notify_writable(&self) {
+        self.writable.notify_waiters();
+    }
+    /// Takes the bytes written from outside the driver, if any (one atomic load when
+    /// there are none).
+    pub(crate) fn take_external(&self) -> Option<VecDeque<Bytes>> {
+        if !self.has_external.swap(false, Ordering::AcqRel) {
+            return None;
+        }
+        let mut ext = self.external.lock().unwrap_or_else(PoisonError::into_inner);
+        ext.bytes = 0;
+        Some(std::mem::take(&mut ext.chunks))
+    }
+    pub(crate) fn has_external(&self) -> bool {
+        self.has_external.load(Ordering::Acquire)
     }
     pub(crate) fn set_write_buffer_peak(&self, peak: usize) {
         self.write_buffer_peak.store(peak as u64, Ordering::Relaxed);
     }
     pub(crate) fn mark_closed(&self) {
         self.closed.store(true, Ordering::Release);
+        self.writable.notify_waiters();
     }
     pub(crate) fn close_requested(&self) -> CloseRequest {
         match self.close_request.load(Ordering::Acquire) {
@@ -266,6 +375,13 @@ impl Shared {
     pub(crate) fn close_notify(&self) -> &Notify {
         &self.close_notify
     }
+}
+
+/// Bytes queued by [`Connection::write`].
+#[derive(Default)]
+struct External {
+    chunks: VecDeque<Bytes>,
+    bytes: usize,
 }
 
 /// What the handle asked the driver to do.
