@@ -7,8 +7,13 @@ use quasar_echo::tcp::{find_separator, EchoConfig, EchoServerFactory, SEPARATOR}
 use quasar_net::harness::ConsumerHarness;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&split, input)) = data.split_first() else { return };
-    let config = EchoConfig { max_message_size: 256, raw: false };
+    let Some((&split, input)) = data.split_first() else {
+        return;
+    };
+    let config = EchoConfig {
+        max_message_size: 256,
+        raw: false,
+    };
     let mut h = ConsumerHarness::new(EchoServerFactory::new(config));
     let step = usize::from(split).max(1);
     let mut failed = false;

@@ -111,6 +111,28 @@ proptest! {
 }
 
 #[test]
+fn an_oversize_reply_arriving_whole_is_refused_by_the_client() {
+    // The cargo-fuzz target echo_tcp_client found this: the size check only ran while
+    // the separator was still missing.
+    let mut h = ConsumerHarness::new(EchoClientFactory::with_max_message_size(8));
+    let err = h.feed(b"0123456789abcdef\r\n\r\n").unwrap_err();
+    assert!(err.is_protocol(), "{err}");
+    assert!(h.take_responses().is_empty());
+}
+
+proptest! {
+    #[test]
+    fn client_responses_never_exceed_the_limit(input in proptest::collection::vec(prop_oneof![Just(b'\r'), Just(b'\n'), any::<u8>()], 0..2000)) {
+        let mut h = ConsumerHarness::new(EchoClientFactory::with_max_message_size(64));
+        let _ = h.feed(&input);
+        for response in h.take_responses() {
+            prop_assert!(response.len() <= 64);
+            prop_assert_eq!(find_separator(&response, 0), None);
+        }
+    }
+}
+
+#[test]
 fn an_oversize_message_is_a_protocol_error() {
     let config = EchoConfig {
         max_message_size: 8,
