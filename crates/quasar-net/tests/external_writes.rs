@@ -43,7 +43,7 @@ async fn writable_holds_a_writer_back_until_the_peer_reads() {
     assert_eq!(read_n(&mut sock, 6).await, b"hello\n");
     let conn = server.connections().pop().expect("one connection");
 
-    const CHUNKS: usize = 2000;
+    const CHUNKS: usize = 300;
     let writer_conn = conn.clone();
     let writer = tokio::spawn(async move {
         for i in 0..CHUNKS {

@@ -272,12 +272,6 @@ impl<F: ConsumerFactory> Driver<F> {
         let mut registered = false;
 
         loop {
-            let notified = conn.shared().close_notify().notified();
-            tokio::pin!(notified);
-            // Register before checking, so a request made between the check and the
-            // wait is not missed. Polled once below; then the flag is read instead.
-            notified.as_mut().enable();
-            let mut notified_polled = false;
             let seen = conn.shared().close_requested();
             match seen {
                 CloseRequest::Abort => {
@@ -318,14 +312,9 @@ impl<F: ConsumerFactory> Driver<F> {
                     if shutdown.abort.is_cancelled() {
                         return Poll::Ready(Ok(Event::Abort));
                     }
-                    if !notified_polled {
-                        notified_polled = true;
-                        if notified.as_mut().poll(cx).is_ready() {
-                            return Poll::Ready(Ok(Event::CloseRequest));
-                        }
-                    } else if conn.shared().close_requested() != seen
-                        || conn.shared().has_external()
-                    {
+                    // Register, then check: a request made after the check wakes us.
+                    conn.shared().driver_waker().register(cx.waker());
+                    if conn.shared().close_requested() != seen || conn.shared().has_external() {
                         return Poll::Ready(Ok(Event::CloseRequest));
                     }
                     if !self.draining && shutdown.drain.is_cancelled() {
@@ -413,8 +402,8 @@ impl<F: ConsumerFactory> Driver<F> {
                         let next = self.check_timeouts().map_err(|e| (e, Disposal::Graceful))?;
                         timer.as_mut().reset(next);
                     }
-                    // A close request or bytes from `Connection::write`: re-arm the
-                    // wake-up (a fired `Notified` wakes once) and look again.
+                    // A close request or bytes from `Connection::write`: re-read the
+                    // close request, then take the bytes at the top of the loop.
                     Event::CloseRequest => break,
                     Event::Drain => {
                         self.draining = true;

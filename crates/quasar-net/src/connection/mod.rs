@@ -51,6 +51,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
+use futures_util::task::AtomicWaker;
 use serde::Serialize;
 use tokio::sync::Notify;
 
@@ -93,8 +94,10 @@ pub(crate) struct Shared {
     /// Set as soon as the peer's EOF is seen or the socket is gone.
     closed: AtomicBool,
     close_request: AtomicU8,
-    /// Wakes the driver: a close request or bytes written from outside it.
-    close_notify: Notify,
+    /// Wakes the driver: a close request or bytes written from outside it. The driver
+    /// registers before it checks the flags, so no wake-up is lost, and registering
+    /// is a few atomic operations (a `Notify` would take a mutex on every poll).
+    wake: AtomicWaker,
     /// Bytes written through [`Connection::write`], waiting for the driver.
     external: Mutex<External>,
     has_external: AtomicBool,
@@ -150,7 +153,7 @@ impl Connection {
                 write_buffer_peak: AtomicU64::new(0),
                 closed: AtomicBool::new(false),
                 close_request: AtomicU8::new(CLOSE_NONE),
-                close_notify: Notify::new(),
+                wake: AtomicWaker::new(),
                 external: Mutex::new(External::default()),
                 has_external: AtomicBool::new(false),
                 buffered: AtomicUsize::new(0),
@@ -244,7 +247,7 @@ impl Connection {
             ext.chunks.push_back(data);
         }
         s.has_external.store(true, Ordering::Release);
-        s.close_notify.notify_one();
+        s.wake.wake();
         Ok(())
     }
 
@@ -291,7 +294,7 @@ impl Connection {
     fn request_close(&self, how: u8) {
         // A stronger request wins; a weaker one after it changes nothing.
         self.shared.close_request.fetch_max(how, Ordering::AcqRel);
-        self.shared.close_notify.notify_one();
+        self.shared.wake.wake();
     }
 
     /// A snapshot of the connection's counters.
@@ -372,8 +375,8 @@ impl Shared {
             _ => CloseRequest::Abort,
         }
     }
-    pub(crate) fn close_notify(&self) -> &Notify {
-        &self.close_notify
+    pub(crate) fn driver_waker(&self) -> &AtomicWaker {
+        &self.wake
     }
 }
 
