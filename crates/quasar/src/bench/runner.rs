@@ -8,6 +8,7 @@
 //! CPU time exactly when the measured window opens and closes.
 
 use std::cell::RefCell;
+use std::fmt;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -38,6 +39,25 @@ pub(crate) struct WorkerCtx {
     pub(crate) schedule: Schedule,
     pub(crate) stats: RefCell<WorkerStats>,
     pub(crate) progress: Arc<Progress>,
+}
+
+impl WorkerCtx {
+    /// Opens the connection's pacing timer, or records the failure as an I/O error of
+    /// `who` (the connection then does no work) and returns `None`.
+    pub(crate) fn timer(&self, who: fmt::Arguments<'_>) -> Option<super::timer::PreciseTimer> {
+        match super::timer::PreciseTimer::new() {
+            Ok(timer) => Some(timer),
+            Err(e) => {
+                self.stats.borrow_mut().error(
+                    &self.progress,
+                    super::stats::ErrorKind::Io,
+                    1,
+                    format_args!("{who}: timer: {e}"),
+                );
+                None
+            }
+        }
+    }
 }
 
 /// Server CPU seconds used over the measured window.

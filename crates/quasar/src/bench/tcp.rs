@@ -21,7 +21,6 @@ use tokio::net::TcpStream;
 use crate::bench::pacing::Pacing;
 use crate::bench::runner::WorkerCtx;
 use crate::bench::stats::ErrorKind;
-use crate::bench::timer::PreciseTimer;
 use crate::bench::workload::StreamWorkload;
 
 /// When one outstanding request was meant to leave, and when it did.
@@ -51,17 +50,8 @@ pub(crate) async fn run_stream<W: StreamWorkload>(
     let mut outstanding: VecDeque<Sent> = VecDeque::with_capacity(pipeline);
     let (mut next_send, mut next_reply) = (0u64, 0u64);
 
-    let mut timer = match PreciseTimer::new() {
-        Ok(timer) => timer,
-        Err(e) => {
-            ctx.stats.borrow_mut().error(
-                progress,
-                ErrorKind::Io,
-                1,
-                format_args!("connection {id}: timer: {e}"),
-            );
-            return;
-        }
+    let Some(mut timer) = ctx.timer(format_args!("connection {id}")) else {
+        return;
     };
 
     loop {

@@ -19,7 +19,6 @@ use crate::bench::pacing::Pacing;
 use crate::bench::payload::Payload;
 use crate::bench::runner::WorkerCtx;
 use crate::bench::stats::ErrorKind;
-use crate::bench::timer::PreciseTimer;
 
 /// Largest datagram the socket accepts; bigger replies would be truncated by the kernel.
 const MAX_DATAGRAM: usize = 65_536;
@@ -46,17 +45,8 @@ pub(crate) async fn run_udp(socket: UdpSocket, id: u32, ctx: Rc<WorkerCtx>) {
     let mut next_send = 0u64;
     let mut loss_check = schedule.start + timeout / 2;
 
-    let mut timer = match PreciseTimer::new() {
-        Ok(timer) => timer,
-        Err(e) => {
-            ctx.stats.borrow_mut().error(
-                progress,
-                ErrorKind::Io,
-                1,
-                format_args!("socket {id}: timer: {e}"),
-            );
-            return;
-        }
+    let Some(mut timer) = ctx.timer(format_args!("socket {id}")) else {
+        return;
     };
 
     loop {
