@@ -42,6 +42,45 @@ pub(crate) struct WorkerCtx {
 }
 
 impl WorkerCtx {
+    /// When a worker should wake next: the next paced send while sending (if a pipeline
+    /// slot is free), the end of the sending window otherwise, then the drain deadline.
+    pub(crate) fn next_wake(
+        &self,
+        pacing: &super::pacing::Pacing,
+        next_send: u64,
+        in_flight: usize,
+        now: Instant,
+    ) -> Instant {
+        let schedule = self.schedule;
+        let room = pacing.is_open() && in_flight < self.cfg.pipeline as usize;
+        match (now < schedule.stop, room) {
+            (true, true) => pacing.due(next_send, now).min(schedule.stop),
+            (true, false) => schedule.stop,
+            (false, _) => schedule.drain_deadline,
+        }
+    }
+
+    /// Past the drain deadline, counts the replies still missing as timeouts of `who`;
+    /// returns whether the worker should stop.
+    pub(crate) fn drain_expired(
+        &self,
+        who: fmt::Arguments<'_>,
+        in_flight: usize,
+        now: Instant,
+    ) -> bool {
+        if now < self.schedule.drain_deadline {
+            return false;
+        }
+        let missing = in_flight as u64;
+        self.stats.borrow_mut().error(
+            &self.progress,
+            ErrorKind::Timeout,
+            missing,
+            format_args!("{who}: replies still missing at the drain deadline: {missing}"),
+        );
+        true
+    }
+
     /// Opens the connection's pacing timer, or records the failure as an I/O error of
     /// `who` (the connection then does no work) and returns `None`.
     pub(crate) fn timer(&self, who: fmt::Arguments<'_>) -> Option<super::timer::PreciseTimer> {

@@ -70,26 +70,13 @@ pub(crate) async fn run_stream<W: StreamWorkload>(
                 });
                 next_send += 1;
             }
-        } else if outstanding.is_empty() {
-            break;
-        } else if now >= schedule.drain_deadline {
-            let missing = outstanding.len() as u64;
-            ctx.stats.borrow_mut().error(
-                progress,
-                ErrorKind::Timeout,
-                missing,
-                format_args!(
-                    "connection {id}: replies still missing at the drain deadline: {missing}"
-                ),
-            );
+        } else if outstanding.is_empty()
+            || ctx.drain_expired(format_args!("connection {id}"), outstanding.len(), now)
+        {
             break;
         }
 
-        let wake = match (sending, pacing.is_open() && outstanding.len() < pipeline) {
-            (true, true) => pacing.due(next_send, now).min(schedule.stop),
-            (true, false) => schedule.stop,
-            (false, _) => schedule.drain_deadline,
-        };
+        let wake = ctx.next_wake(&pacing, next_send, outstanding.len(), now);
         if let Err(e) = timer.arm(wake) {
             ctx.stats.borrow_mut().error(
                 progress,

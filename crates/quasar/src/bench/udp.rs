@@ -93,24 +93,13 @@ pub(crate) async fn run_udp(socket: UdpSocket, id: u32, ctx: Rc<WorkerCtx>) {
                 });
                 next_send += 1;
             }
-        } else if outstanding.is_empty() {
-            return;
-        } else if now >= schedule.drain_deadline {
-            let missing = outstanding.len() as u64;
-            ctx.stats.borrow_mut().error(
-                progress,
-                ErrorKind::Timeout,
-                missing,
-                format_args!("socket {id}: replies still missing at the drain deadline: {missing}"),
-            );
+        } else if outstanding.is_empty()
+            || ctx.drain_expired(format_args!("socket {id}"), outstanding.len(), now)
+        {
             return;
         }
 
-        let mut wake = match (sending, pacing.is_open() && outstanding.len() < pipeline) {
-            (true, true) => pacing.due(next_send, now).min(schedule.stop),
-            (true, false) => schedule.stop,
-            (false, _) => schedule.drain_deadline,
-        };
+        let mut wake = ctx.next_wake(&pacing, next_send, outstanding.len(), now);
         // Wake for lost datagrams on a coarse beat (half the timeout), not at each datagram's own
         // deadline: that would re-arm the timer, a syscall, on every request.
         if now >= loss_check {
