@@ -162,19 +162,19 @@ impl ProtocolConsumer for EchoClientConsumer {
     type Request = Bytes;
     type Response = Bytes;
 
-    fn start_request(&mut self, cx: &mut Context<'_>, message: Bytes) -> Result<()> {
+    fn start_request(&mut self, cx: &mut Context<'_, Bytes, Bytes>, message: Bytes) -> Result<()> {
         if find_separator(&message, 0).is_some() {
             return Err(Error::protocol(
                 "an echo message cannot contain the separator",
             ));
         }
-        cx.write(&message)?;
+        cx.write_bytes(message)?;
         cx.write(SEPARATOR)
     }
 
     fn data_received(
         &mut self,
-        _cx: &mut Context<'_>,
+        _cx: &mut Context<'_, Bytes, Bytes>,
         buf: &mut BytesMut,
     ) -> Result<Progress<Bytes>> {
         match find_separator(buf, self.scanned) {

@@ -14,9 +14,14 @@
 //!   again when more bytes arrive.
 //! - [`Progress::Finished`]: my request is done; what is left belongs to the next one.
 //!
-//! pulsar looped forever when a consumer returned leftover bytes without finishing
-//! (SPEC §19.6); here a consumer that finishes without consuming anything while input is
+//! pulsar looped forever when a consumer returned leftover bytes without finishing; here a consumer that finishes without consuming anything while input is
 //! waiting is an error ([`Error::is_consumer_stalled`]) and the connection is closed.
+//!
+//! Exchanges are short (a request and its response, under the connection's request
+//! timeout) or *long-lived* (a WebSocket, a tunnel, a subscription: see
+//! [`Context::set_long_lived`]), which own their idle policy, may ask for a periodic
+//! [`tick`](ProtocolConsumer::tick), and get a [`shutdown`](ProtocolConsumer::shutdown)
+//! notice when the server closes gracefully.
 //!
 //! # Examples
 //!
@@ -46,14 +51,16 @@
 //! # let _ = LineEcho;
 //! ```
 
-use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use futures_util::Stream;
 
-use crate::connection::{Connection, Output};
+use crate::connection::Connection;
+use crate::engine::Output;
 use crate::{Error, Result};
 
 /// What a consumer says after looking at the read buffer.
@@ -69,7 +76,9 @@ pub enum Progress<R = ()> {
 /// One request/response exchange on a connection: an incremental parser and writer.
 ///
 /// Servers implement [`data_received`](Self::data_received) only. Clients also implement
-/// [`start_request`](Self::start_request), which writes the request.
+/// [`start_request`](Self::start_request), which writes the request. The [`Context`]
+/// carries the consumer's request and response types, so an [`upgrade`](Context::upgrade)
+/// to a consumer of other types does not compile.
 pub trait ProtocolConsumer: Send + 'static {
     /// What a client passes to [`start_request`](Self::start_request); `()` on servers.
     type Request: Send + 'static;
@@ -79,18 +88,23 @@ pub trait ProtocolConsumer: Send + 'static {
     /// Parses what it can of `buf`, writes through `cx`, and says whether the request is
     /// finished.
     ///
+    /// A consumer that returns [`Progress::NeedMore`] while writing is paused
+    /// ([`Context::is_write_paused`]) is called again, with whatever input there is
+    /// (possibly none), once the write queue drains to its low mark: a consumer writing
+    /// a long response in pieces simply stops when paused and goes on when called.
+    ///
     /// # Errors
     ///
     /// An error (typically [`Error::protocol`]) fails the request, fires `post_request`
     /// with it, and closes the connection.
     fn data_received(
         &mut self,
-        cx: &mut Context<'_>,
+        cx: &mut Context<'_, Self::Request, Self::Response>,
         buf: &mut BytesMut,
     ) -> Result<Progress<Self::Response>>;
 
     /// Called when the connection starts using this consumer, before any data.
-    fn connection_made(&mut self, cx: &mut Context<'_>) {
+    fn connection_made(&mut self, cx: &mut Context<'_, Self::Request, Self::Response>) {
         let _ = cx;
     }
 
@@ -100,7 +114,11 @@ pub trait ProtocolConsumer: Send + 'static {
     /// # Errors
     ///
     /// The default refuses: a server-only consumer cannot start requests.
-    fn start_request(&mut self, cx: &mut Context<'_>, request: Self::Request) -> Result<()> {
+    fn start_request(
+        &mut self,
+        cx: &mut Context<'_, Self::Request, Self::Response>,
+        request: Self::Request,
+    ) -> Result<()> {
         let _ = (cx, request);
         Err(Error::new_not_client())
     }
@@ -109,10 +127,29 @@ pub trait ProtocolConsumer: Send + 'static {
     ///
     /// Return `Some(response)` when the end of the stream completes the response (an
     /// HTTP/1.0 body read until close); the default returns `None`, and the request fails
-    /// with [`Error::is_connection_lost`] (pulsar resolved it to `None`: SPEC §19.2).
+    /// with [`Error::is_connection_lost`] (pulsar resolved it to `None`, losing the error).
     fn connection_lost(&mut self, error: Option<&Error>) -> Option<Self::Response> {
         let _ = error;
         None
+    }
+
+    /// Called every [`Context::set_tick`] interval while the exchange lives (a WebSocket
+    /// ping, a keep-alive frame).
+    ///
+    /// # Errors
+    ///
+    /// An error fails the exchange and closes the connection.
+    fn tick(&mut self, cx: &mut Context<'_, Self::Request, Self::Response>) -> Result<()> {
+        let _ = cx;
+        Ok(())
+    }
+
+    /// The server is closing gracefully while this long-lived exchange is open. The
+    /// consumer may write a goodbye (a WebSocket close frame 1001) and finish or
+    /// [`close`](Context::close) when its peer answers; the server force-closes at its
+    /// shutdown deadline. The default closes the connection once its output is written.
+    fn shutdown(&mut self, cx: &mut Context<'_, Self::Request, Self::Response>) {
+        cx.close();
     }
 }
 
@@ -148,22 +185,14 @@ pub(crate) trait DynFactory<Req, Resp>: Send + Sync {
     fn build_boxed(&self, conn: &Connection) -> BoxConsumer<Req, Resp>;
 }
 
-impl<F: ConsumerFactory>
-    DynFactory<
-        <F::Consumer as ProtocolConsumer>::Request,
-        <F::Consumer as ProtocolConsumer>::Response,
-    > for F
-{
-    fn build_boxed(
-        &self,
-        conn: &Connection,
-    ) -> BoxConsumer<
-        <F::Consumer as ProtocolConsumer>::Request,
-        <F::Consumer as ProtocolConsumer>::Response,
-    > {
+impl<F: ConsumerFactory> DynFactory<Req<F>, Resp<F>> for F {
+    fn build_boxed(&self, conn: &Connection) -> BoxConsumer<Req<F>, Resp<F>> {
         Box::new(self.build(conn))
     }
 }
+
+pub(crate) type Req<F> = <<F as ConsumerFactory>::Consumer as ProtocolConsumer>::Request;
+pub(crate) type Resp<F> = <<F as ConsumerFactory>::Consumer as ProtocolConsumer>::Response;
 
 impl<Req: Send + 'static, Resp: Send + 'static> ProtocolConsumer for BoxConsumer<Req, Resp> {
     type Request = Req;
@@ -171,43 +200,87 @@ impl<Req: Send + 'static, Resp: Send + 'static> ProtocolConsumer for BoxConsumer
 
     fn data_received(
         &mut self,
-        cx: &mut Context<'_>,
+        cx: &mut Context<'_, Req, Resp>,
         buf: &mut BytesMut,
     ) -> Result<Progress<Resp>> {
         (**self).data_received(cx, buf)
     }
-    fn connection_made(&mut self, cx: &mut Context<'_>) {
+    fn connection_made(&mut self, cx: &mut Context<'_, Req, Resp>) {
         (**self).connection_made(cx)
     }
-    fn start_request(&mut self, cx: &mut Context<'_>, request: Req) -> Result<()> {
+    fn start_request(&mut self, cx: &mut Context<'_, Req, Resp>, request: Req) -> Result<()> {
         (**self).start_request(cx, request)
     }
     fn connection_lost(&mut self, error: Option<&Error>) -> Option<Resp> {
         (**self).connection_lost(error)
     }
+    fn tick(&mut self, cx: &mut Context<'_, Req, Resp>) -> Result<()> {
+        (**self).tick(cx)
+    }
+    fn shutdown(&mut self, cx: &mut Context<'_, Req, Resp>) {
+        (**self).shutdown(cx)
+    }
 }
 
-/// Requests a consumer makes of its connection, applied by the connection after the call.
-#[derive(Default)]
-pub(crate) struct Actions {
-    /// `Arc<dyn DynFactory<Req, Resp>>` behind `Any`: the connection downcasts it with its
-    /// own request and response types.
-    pub(crate) upgrade: Option<Box<dyn Any + Send>>,
+/// How an exchange lives: its kind and the timers it asked for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Lifetime {
+    /// Long-lived: no request timeout; idle policy from `idle_timeout`.
+    pub(crate) long_lived: bool,
+    /// Overrides the connection's idle timeout while the exchange lives (zero: none).
+    pub(crate) idle_timeout: Option<Duration>,
+    /// Calls `tick` this often (zero or `None`: never).
+    pub(crate) tick: Option<Duration>,
+}
+
+/// Requests a consumer makes of its connection, applied by the engine after the call.
+pub(crate) struct Actions<Req, Resp> {
+    pub(crate) upgrade: Option<Arc<dyn DynFactory<Req, Resp>>>,
     pub(crate) close: bool,
+    pub(crate) pause_reading: bool,
+    pub(crate) lifetime_changed: bool,
+    /// Unsolicited messages for the client's push sink.
+    pub(crate) pushed: Vec<Resp>,
+}
+
+impl<Req, Resp> Default for Actions<Req, Resp> {
+    fn default() -> Self {
+        Actions {
+            upgrade: None,
+            close: false,
+            pause_reading: false,
+            lifetime_changed: false,
+            pushed: Vec::new(),
+        }
+    }
 }
 
 /// What a consumer can do to its connection while it handles bytes.
-pub struct Context<'a> {
+///
+/// `Req` and `Resp` are the consumer's request and response types (`()` on servers, so
+/// server consumers write `Context<'_>`).
+pub struct Context<'a, Req = (), Resp = ()> {
     conn: &'a Connection,
     out: &'a mut Output,
-    actions: &'a mut Actions,
+    actions: &'a mut Actions<Req, Resp>,
+    lifetime: &'a mut Lifetime,
 }
 
 // ===== impl Context =====
 
-impl<'a> Context<'a> {
-    pub(crate) fn new(conn: &'a Connection, out: &'a mut Output, actions: &'a mut Actions) -> Self {
-        Context { conn, out, actions }
+impl<'a, Req, Resp> Context<'a, Req, Resp> {
+    pub(crate) fn new(
+        conn: &'a Connection,
+        out: &'a mut Output,
+        actions: &'a mut Actions<Req, Resp>,
+        lifetime: &'a mut Lifetime,
+    ) -> Self {
+        Context {
+            conn,
+            out,
+            actions,
+            lifetime,
+        }
     }
 
     /// The connection this consumer serves.
@@ -215,23 +288,37 @@ impl<'a> Context<'a> {
         self.conn
     }
 
-    /// Queues `data` for writing. Bytes queued while earlier responses are still being
-    /// produced by [`spawn_response`](Self::spawn_response) are sent after them.
+    /// Queues a copy of `data` for writing. Bytes queued while earlier responses are
+    /// still being produced by [`spawn_response`](Self::spawn_response) or
+    /// [`stream_response`](Self::stream_response) are sent after them.
     ///
     /// # Errors
     ///
-    /// [`Error::is_write_buffer_full`] when the write buffer would pass its hard cap; the
-    /// connection is then closed. Return the error with `?`.
+    /// [`Error::is_write_buffer_full`] when the write queue would pass its hard cap (a
+    /// consumer that ignores [`is_write_paused`](Self::is_write_paused)); the connection
+    /// is then closed. Return the error with `?`.
     pub fn write(&mut self, data: &[u8]) -> Result<()> {
         self.out.write(data)
+    }
+
+    /// Queues an owned buffer for writing without copying it (a file's contents, a
+    /// serialised body). Same order and errors as [`write`](Self::write).
+    ///
+    /// # Errors
+    ///
+    /// As [`write`](Self::write).
+    pub fn write_bytes(&mut self, data: impl Into<Bytes>) -> Result<()> {
+        self.out.write_bytes(data.into())
     }
 
     /// Queues a response produced by a future (a database call, an upstream request).
     ///
     /// Responses leave in request order: bytes the future yields are written after
     /// everything queued before this call, and bytes queued after it wait for it. The
-    /// connection keeps reading and parsing while futures run, up to a bound, so
-    /// pipelined requests are processed concurrently and answered in order.
+    /// connection keeps reading and parsing while futures run, up to
+    /// `max_pending_responses`, so pipelined requests are processed concurrently. The
+    /// result is moved to the write queue when its turn comes, whatever its size: the hard
+    /// cap is for writers that ignore back-pressure, not for responses the engine pulls.
     pub fn spawn_response<F>(&mut self, response: F)
     where
         F: Future<Output = Result<Bytes>> + Send + 'static,
@@ -239,29 +326,56 @@ impl<'a> Context<'a> {
         self.out.spawn(Box::pin(response));
     }
 
-    /// Whether the write buffer is above its high-water mark (writing is paused). A
-    /// consumer producing a long response can stop early and finish later.
+    /// Queues a response body produced chunk by chunk. The stream is polled only when its
+    /// turn comes and only while the write queue is below its high mark, so a peer that
+    /// reads slowly pauses the producer and the connection holds at most the high mark
+    /// plus one chunk. An error from the stream closes the connection after the bytes
+    /// before it.
+    pub fn stream_response<S>(&mut self, body: S)
+    where
+        S: Stream<Item = Result<Bytes>> + Send + 'static,
+    {
+        self.out.stream(Box::pin(body));
+    }
+
+    /// Whether the write queue is above its high-water mark (writing is paused). A
+    /// consumer producing a long response can stop, return [`Progress::NeedMore`], and go
+    /// on when it is called again after the queue drains.
     pub fn is_write_paused(&self) -> bool {
-        self.out.is_above_high()
+        self.out.is_full()
     }
 
     /// Upgrades the connection: once the current request finishes, the connection
     /// builds its next consumer from `factory` (pulsar's `Connection.upgrade`), at once,
-    /// and hands it the bytes that arrived after the finished request.
+    /// and hands it the bytes that arrived after the finished request. The new consumer
+    /// has the same request and response types, checked at compile time (pulsar, and
+    /// this crate before, found a mismatch only when the upgrade ran):
     ///
-    /// The new consumer must have the same `Request` and `Response` types as the current
-    /// one; a mismatch closes the connection with a config error.
+    /// ```compile_fail
+    /// use bytes::BytesMut;
+    /// use quasar_net::{Context, Progress, ProtocolConsumer, Result};
+    ///
+    /// struct Numbers;
+    /// impl ProtocolConsumer for Numbers {
+    ///     type Request = u8;
+    ///     type Response = u8;
+    ///     fn data_received(&mut self, _: &mut Context<'_, u8, u8>, _: &mut BytesMut) -> Result<Progress<u8>> {
+    ///         Ok(Progress::NeedMore)
+    ///     }
+    /// }
+    ///
+    /// fn on_upgrade(cx: &mut Context<'_>) {
+    ///     cx.upgrade(|| Numbers); // error: a `()` connection cannot run `u8` consumers
+    /// }
+    /// ```
     pub fn upgrade<F>(&mut self, factory: F)
     where
         F: ConsumerFactory,
+        F::Consumer: ProtocolConsumer<Request = Req, Response = Resp>,
+        Req: 'static,
+        Resp: 'static,
     {
-        let erased: Arc<
-            dyn DynFactory<
-                <F::Consumer as ProtocolConsumer>::Request,
-                <F::Consumer as ProtocolConsumer>::Response,
-            >,
-        > = Arc::new(factory);
-        self.actions.upgrade = Some(Box::new(erased));
+        self.actions.upgrade = Some(Arc::new(factory));
     }
 
     /// Closes the connection once everything queued so far is written; bytes already
@@ -269,9 +383,45 @@ impl<'a> Context<'a> {
     pub fn close(&mut self) {
         self.actions.close = true;
     }
+
+    /// Declares this exchange long-lived (a WebSocket, a tunnel, a subscription): the
+    /// connection's request timeout no longer applies to it, and on a graceful server
+    /// close it gets a [`shutdown`](ProtocolConsumer::shutdown) notice instead of being
+    /// waited for.
+    pub fn set_long_lived(&mut self, long_lived: bool) {
+        self.lifetime.long_lived = long_lived;
+        self.actions.lifetime_changed = true;
+    }
+
+    /// Replaces the connection's idle timeout while this exchange lives: the connection
+    /// closes after `timeout` without a byte moving either way. Zero disables it (pulsar
+    /// set `connection.timeout = 0` for WebSocket).
+    pub fn set_idle_timeout(&mut self, timeout: Duration) {
+        self.lifetime.idle_timeout = Some(timeout);
+        self.actions.lifetime_changed = true;
+    }
+
+    /// Calls [`tick`](ProtocolConsumer::tick) every `every` while this exchange lives;
+    /// zero stops it.
+    pub fn set_tick(&mut self, every: Duration) {
+        self.lifetime.tick = (!every.is_zero()).then_some(every);
+        self.actions.lifetime_changed = true;
+    }
+
+    /// Stops reading: the consumer cannot take more input now (its body sink is full).
+    /// Reading resumes after [`Connection::resume_reading`]; bytes already read wait.
+    pub fn pause_reading(&mut self) {
+        self.actions.pause_reading = true;
+    }
+
+    /// Client side: delivers an unsolicited message (a RESP3 push, a pub/sub message)
+    /// to the connection's push sink, without finishing the current request.
+    pub fn push(&mut self, message: Resp) {
+        self.actions.pushed.push(message);
+    }
 }
 
-impl fmt::Debug for Context<'_> {
+impl<Req, Resp> fmt::Debug for Context<'_, Req, Resp> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Context")
             .field("connection", self.conn)

@@ -1,12 +1,14 @@
 //! Driving a consumer without a socket, for unit tests, property tests and fuzzing.
 //!
-//! A [`ConsumerHarness`] plays the connection's part for one consumer factory: it keeps
-//! the read buffer, builds a consumer per request, hands it the bytes you
-//! [`feed`](ConsumerHarness::feed) in whatever pieces you like, and collects what the
-//! consumers write and the responses they finish with. It follows the connection's rules
-//! (a consumer that finishes without consuming input is an error, unparsed input is
-//! capped, `Context::close` stops parsing) but has no flow control, no hooks and no
-//! upgrade: those need a real connection and are tested over sockets.
+//! A [`ConsumerHarness`] drives the connection's own engine (the same code a socket
+//! connection runs) for one consumer factory: it hands the consumers the bytes you
+//! [`feed`](ConsumerHarness::feed) in whatever pieces you like, and collects what they
+//! write and the responses they finish with. Every connection rule applies (a consumer
+//! that finishes without consuming input is an error, unparsed input is capped,
+//! `Context::close` stops parsing, upgrades take the leftover bytes, async responses
+//! that are ready are written in order); only the socket and the clock are missing.
+//! Consumers are built as they are for input with no request in flight, so a client
+//! consumer's parser can be fed replies directly.
 //!
 //! # Examples
 //!
@@ -35,57 +37,72 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
+use futures_util::task::noop_waker_ref;
+use tokio::sync::mpsc;
 
-use crate::connection::{Output, DEFAULT_MAX_READ_BUFFER};
-use crate::consumer::Actions;
+use crate::connection::DEFAULT_MAX_READ_BUFFER;
+use crate::consumer::Resp;
+use crate::engine::{Engine, PushSink, Role};
 use crate::flow_control::WaterMarks;
-use crate::{Connection, ConsumerFactory, Context, Error, Progress, ProtocolConsumer, Result};
+use crate::{Connection, ConnectionConfig, ConsumerFactory, Error, Producer, Result};
 
-type Resp<F> = <<F as ConsumerFactory>::Consumer as ProtocolConsumer>::Response;
+/// Responses buffered between two harness calls before the engine waits for room.
+const RESPONSES: usize = 1024;
 
 /// Runs the consumers of one factory over bytes fed by hand.
 pub struct ConsumerHarness<F: ConsumerFactory> {
-    factory: F,
-    conn: Connection,
-    out: Output,
-    actions: Actions,
-    rbuf: BytesMut,
-    current: Option<F::Consumer>,
-    consumed: usize,
-    responses: Vec<Resp<F>>,
+    engine: Engine<F>,
+    responses: mpsc::Receiver<Resp<F>>,
+    taken: Vec<Resp<F>>,
     finished: u64,
     closed: bool,
-    max_read_buffer: usize,
 }
 
 impl<F: ConsumerFactory> ConsumerHarness<F> {
-    /// A harness for `factory`; the write buffer is unbounded in practice (the cap is
+    /// A harness for `factory`; the write queue is unbounded in practice (the cap is
     /// `usize::MAX / 2`), so tests see everything consumers write.
     pub fn new(factory: F) -> Self {
+        Self::build(factory, DEFAULT_MAX_READ_BUFFER)
+    }
+
+    fn build(factory: F, max_read_buffer: usize) -> Self {
+        // Bytes with no request in flight build a consumer whose response goes to the
+        // push sink: exactly "feed a parser, collect what it finishes with".
         let local = SocketAddr::from(([127, 0, 0, 1], 0));
         let marks = WaterMarks::new(usize::MAX / 8, usize::MAX / 4)
             .and_then(|m| m.with_cap(usize::MAX / 2))
             .unwrap_or_default();
+        let mut config = ConnectionConfig::default();
+        config.water_marks(marks);
+        config.max_read_buffer = max_read_buffer;
+        let (tx, rx) = mpsc::channel(RESPONSES);
+        let engine = Engine::new(
+            Connection::new(1, local, local),
+            Arc::new(factory),
+            Arc::new(config),
+            Producer::new("harness", Default::default()),
+            Role::Client {
+                push: Some(PushSink::new(tx)),
+            },
+            Instant::now(),
+        );
         ConsumerHarness {
-            factory,
-            conn: Connection::new(1, local, local),
-            out: Output::new(marks),
-            actions: Actions::default(),
-            rbuf: BytesMut::new(),
-            current: None,
-            consumed: 0,
-            responses: Vec::new(),
+            engine,
+            responses: rx,
+            taken: Vec::new(),
             finished: 0,
             closed: false,
-            max_read_buffer: DEFAULT_MAX_READ_BUFFER,
         }
     }
 
     /// Caps unparsed input, as `ConnectionConfig::max_read_buffer` does.
     pub fn max_read_buffer(mut self, bytes: usize) -> Self {
-        self.max_read_buffer = bytes.max(1);
+        self.engine.config_mut().max_read_buffer = bytes.max(1);
         self
     }
 
@@ -93,14 +110,17 @@ impl<F: ConsumerFactory> ConsumerHarness<F> {
     ///
     /// # Errors
     ///
-    /// The first error a consumer (or the harness's rules) raised; the harness is then
+    /// The first error a consumer (or a connection rule) raised; the harness is then
     /// closed and later calls return a closed error.
     pub fn feed(&mut self, data: &[u8]) -> Result<()> {
         if self.closed {
             return Err(Error::closed("harness"));
         }
-        self.rbuf.extend_from_slice(data);
-        let res = self.run();
+        self.engine.read_buf().extend_from_slice(data);
+        let res = self
+            .engine
+            .on_read(data.len(), Instant::now())
+            .and_then(|()| self.run());
         if res.is_err() {
             self.closed = true;
         }
@@ -108,49 +128,42 @@ impl<F: ConsumerFactory> ConsumerHarness<F> {
     }
 
     fn run(&mut self) -> Result<()> {
-        while !self.rbuf.is_empty() && !self.closed {
-            let before = self.rbuf.len();
-            let current = self
-                .current
-                .get_or_insert_with(|| self.factory.build(&self.conn));
-            let progress = {
-                let mut cx = Context::new(&self.conn, &mut self.out, &mut self.actions);
-                current.data_received(&mut cx, &mut self.rbuf)?
-            };
-            self.consumed += before - self.rbuf.len();
-            if std::mem::take(&mut self.actions.close) {
+        let mut cx = TaskContext::from_waker(noop_waker_ref());
+        loop {
+            self.engine.round()?;
+            while let Ok(resp) = self.responses.try_recv() {
+                self.taken.push(resp);
+                self.finished += 1;
+            }
+            if self.engine.is_closing() {
                 self.closed = true;
             }
-            match progress {
-                Progress::NeedMore if self.rbuf.len() >= self.max_read_buffer => {
-                    return Err(Error::new_read_buffer_full(self.max_read_buffer));
-                }
-                Progress::NeedMore => return Ok(()),
-                Progress::Finished(resp) => {
-                    if self.consumed == 0 && !self.rbuf.is_empty() {
-                        return Err(Error::new_consumer_stalled());
-                    }
-                    self.current = None;
-                    self.consumed = 0;
-                    self.finished += 1;
-                    self.responses.push(resp);
-                }
+            let pulled = matches!(self.engine.poll_pull(&mut cx), Poll::Ready(Ok(())));
+            if let Poll::Ready(Err(err)) = self.engine.poll_pull(&mut cx) {
+                return Err(err);
+            }
+            if !pulled && self.engine.poll_push(&mut cx).is_pending() {
+                return Ok(());
             }
         }
-        Ok(())
     }
 
     /// Takes what the consumers wrote so far.
     pub fn take_output(&mut self) -> Bytes {
-        let n = self.out.buffer().len();
-        let bytes = Bytes::copy_from_slice(&self.out.chunk()[..n]);
-        self.out.buffer().advance(n);
-        bytes
+        let queue = self.engine.queue_mut();
+        let mut out = BytesMut::with_capacity(queue.len());
+        while !queue.is_empty() {
+            let front = queue.front();
+            let n = front.len();
+            out.extend_from_slice(front);
+            queue.advance(n);
+        }
+        out.freeze()
     }
 
     /// Takes the responses of the finished requests, in order.
     pub fn take_responses(&mut self) -> Vec<Resp<F>> {
-        std::mem::take(&mut self.responses)
+        std::mem::take(&mut self.taken)
     }
 
     /// Requests finished so far.
@@ -165,15 +178,14 @@ impl<F: ConsumerFactory> ConsumerHarness<F> {
 
     /// Bytes read but not consumed yet.
     pub fn unparsed(&self) -> &[u8] {
-        &self.rbuf
+        self.engine.unparsed()
     }
 }
 
 impl<F: ConsumerFactory> fmt::Debug for ConsumerHarness<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConsumerHarness")
-            .field("finished", &self.finished)
-            .field("unparsed", &self.rbuf.len())
+            .field("engine", &self.engine)
             .field("closed", &self.closed)
             .finish()
     }

@@ -15,7 +15,11 @@
 //! - [`event`]: [`OneTime`], the awaitable one-time event.
 //! - [`hooks`]: [`Hooks`], the many-times events of a producer.
 //! - [`consumer`]: the [`ProtocolConsumer`] trait, its [`Context`] and [`ConsumerFactory`].
-//! - [`connection`]: [`Connection`], its configuration and the task that drives it.
+//! - [`connection`]: [`Connection`], its configuration, the task that drives it,
+//!   [`serve_connection`] and client connections.
+//! - `engine` (private): the sans-IO connection engine every driver shares.
+//! - [`transport`]: the [`transport::Transport`] trait and the acceptor/connector
+//!   plug-ins (TCP today, TLS and in-memory streams alike).
 //! - [`flow_control`]: the write buffer with high/low water marks and a hard cap.
 //! - [`harness`]: [`harness::ConsumerHarness`], a consumer driven without a socket (tests, fuzzing).
 //! - [`producer`]: [`Producer`], the session and request counters shared by servers and clients.
@@ -31,6 +35,7 @@
 pub mod client;
 pub mod connection;
 pub mod consumer;
+mod engine;
 pub mod error;
 pub mod event;
 pub mod flow_control;
@@ -39,10 +44,14 @@ pub mod hooks;
 pub mod pool;
 pub mod producer;
 pub mod server;
+pub mod transport;
 pub mod udp;
 
 pub use client::{Client, ClientBuilder, TcpManager, UdpManager};
-pub use connection::{ClientConnection, Connection, ConnectionConfig, ConnectionInfo};
+pub use connection::{
+    serve_connection, ClientConnection, ClientConnectionBuilder, Connection, ConnectionConfig,
+    ConnectionInfo,
+};
 pub use consumer::{BoxConsumer, ConsumerFactory, Context, Progress, ProtocolConsumer};
 pub use error::{BoxError, Error, Result};
 pub use event::OneTime;

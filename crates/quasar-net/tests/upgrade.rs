@@ -28,7 +28,6 @@ impl ProtocolConsumer for Lines {
                 cx.write(b"OK\n")?;
                 cx.upgrade(|| Upper);
             }
-            b"WRONG\n" => cx.upgrade(|| OtherTypes),
             _ => cx.write(&line)?,
         }
         Ok(Progress::Finished(()))
@@ -51,22 +50,6 @@ impl ProtocolConsumer for Upper {
         let data = buf.split();
         cx.write(&data.to_ascii_uppercase())?;
         Ok(Progress::Finished(()))
-    }
-}
-
-/// A consumer whose types differ from the connection's.
-struct OtherTypes;
-
-impl ProtocolConsumer for OtherTypes {
-    type Request = u8;
-    type Response = u8;
-
-    fn data_received(
-        &mut self,
-        _cx: &mut Context<'_>,
-        _buf: &mut BytesMut,
-    ) -> Result<Progress<u8>> {
-        unreachable!("never built")
     }
 }
 
@@ -105,24 +88,5 @@ async fn upgraded_consumer_greets_as_soon_as_the_upgrade_request_finishes() {
     sock.write_all(b"UPGRADE\n").await.unwrap();
     assert_eq!(read_n(&mut sock, 16).await, b"WELCOME\nUPGRADE\n");
     drop(sock);
-    within("close", server.close(Duration::from_secs(2))).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn upgrade_to_a_consumer_of_other_types_closes_with_a_config_error() {
-    let conns = Conns::default();
-    let server = start(&conns).await;
-    let mut sock = TcpStream::connect(server.address()).await.unwrap();
-    sock.write_all(b"WRONG\n").await.unwrap();
-    let (got, _) = core_support::read_to_end(&mut sock).await;
-    assert!(got.is_empty());
-    drop(sock);
-    let err = within(
-        "connection_lost",
-        conns.nth(1).await.connection_lost().wait(),
-    )
-    .await
-    .unwrap_err();
-    assert!(err.is_config(), "{err}");
     within("close", server.close(Duration::from_secs(2))).await;
 }

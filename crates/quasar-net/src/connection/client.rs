@@ -1,4 +1,60 @@
-//! Client connections: a driver in client mode and the handle that sends it requests.
+//! Client connections: an engine in client mode and the handle that sends it requests.
+//!
+//! A [`ClientConnection`] carries up to `max_in_flight` requests at once
+//! ([`ConnectionConfig::max_in_flight`], default 1): each request gets a fresh consumer
+//! whose `start_request` writes it; requests that queue together leave in one write;
+//! replies are matched to callers in order (HTTP pipelining, RESP). A caller that drops
+//! its request future does not hurt the connection: the reply is still read, by the
+//! consumer built for it, and discarded. Bytes that arrive with no request in flight go
+//! to the push sink ([`ClientConnectionBuilder::push_sink`]) when there is one (pub/sub,
+//! RESP3 push), and are a protocol error otherwise.
+//!
+//! # Examples
+//!
+//! Ten requests in flight on one connection:
+//!
+//! ```
+//! use bytes::{Bytes, BytesMut};
+//! use quasar_net::connection::ClientConnectionBuilder;
+//! use quasar_net::{ConnectionConfig, Context, Progress, ProtocolConsumer, Result, TcpServer};
+//!
+//! struct Line;
+//! impl ProtocolConsumer for Line {
+//!     type Request = Bytes;
+//!     type Response = Bytes;
+//!     fn start_request(&mut self, cx: &mut Context<'_, Bytes, Bytes>, line: Bytes) -> Result<()> {
+//!         cx.write_bytes(line)?;
+//!         cx.write(b"\n")
+//!     }
+//!     fn data_received(&mut self, _: &mut Context<'_, Bytes, Bytes>, buf: &mut BytesMut) -> Result<Progress<Bytes>> {
+//!         let Some(end) = buf.iter().position(|&b| b == b'\n') else { return Ok(Progress::NeedMore) };
+//!         Ok(Progress::Finished(buf.split_to(end + 1).freeze().slice(..end)))
+//!     }
+//! }
+//! struct Echo;
+//! impl ProtocolConsumer for Echo {
+//!     type Request = ();
+//!     type Response = ();
+//!     fn data_received(&mut self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Result<Progress> {
+//!         let Some(end) = buf.iter().position(|&b| b == b'\n') else { return Ok(Progress::NeedMore) };
+//!         cx.write(&buf.split_to(end + 1))?;
+//!         Ok(Progress::Finished(()))
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<()> {
+//! let server = TcpServer::builder(|| Echo).start().await?;
+//! let mut config = ConnectionConfig::default();
+//! config.max_in_flight(16);
+//! let conn = ClientConnectionBuilder::new(|| Line).config(config).connect(server.address()).await?;
+//! let replies = futures_util::future::join_all(
+//!     (0..10).map(|i| conn.request(Bytes::from(format!("line {i}")))),
+//! ).await;
+//! assert_eq!(replies[7].as_ref().unwrap(), "line 7");
+//! # Ok(())
+//! # }
+//! ```
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -6,23 +62,23 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
-use super::driver::{Call, ClientSide, Driver, Shutdown};
+use super::driver::{now, Driver, Shutdown};
+use super::serve::addresses;
 use super::{Connection, ConnectionConfig};
-use crate::{ConsumerFactory, Error, Producer, ProtocolConsumer, Result};
+use crate::consumer::{Req, Resp};
+use crate::engine::{Call, Engine, PushSink, Role};
+use crate::transport::{Connector, TcpConnector, Transport};
+use crate::{ConsumerFactory, Error, Producer, Result};
 
-/// How many requests may queue on one client connection before `request` waits.
-const CALL_QUEUE: usize = 16;
-
-type Req<F> = <<F as ConsumerFactory>::Consumer as ProtocolConsumer>::Request;
-type Resp<F> = <<F as ConsumerFactory>::Consumer as ProtocolConsumer>::Response;
+/// The least room in a connection's call queue, so callers rarely wait to hand over.
+const MIN_CALL_QUEUE: usize = 16;
 
 /// A client connection: a [`Connection`] whose consumers start requests.
 ///
-/// Requests run one at a time, in the order they were made (one current consumer per
-/// connection, as in pulsar). It dereferences to its [`Connection`].
+/// Cloning shares the connection; clones may send requests concurrently. It
+/// dereferences to its [`Connection`].
 pub struct ClientConnection<Req, Resp> {
     conn: Connection,
     calls: mpsc::Sender<Call<Req, Resp>>,
@@ -31,7 +87,8 @@ pub struct ClientConnection<Req, Resp> {
 impl<Req: Send + 'static, Resp: Send + 'static> ClientConnection<Req, Resp> {
     /// Sends `request` through a fresh consumer and waits for its response: builds the
     /// consumer, fires `pre_request`, calls `start_request`, and resolves when the
-    /// consumer finishes (pulsar's `start(request)` then `on_finished`).
+    /// consumer finishes (pulsar's `start(request)` then `on_finished`). With
+    /// `max_in_flight` above 1, other requests may be in flight around it.
     ///
     /// # Errors
     ///
@@ -42,19 +99,16 @@ impl<Req: Send + 'static, Resp: Send + 'static> ClientConnection<Req, Resp> {
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future after the request was handed to the connection aborts the
-    /// connection: a half-finished exchange leaves the stream in an unknown state, so the
-    /// connection is never reused (a pool sees it closed and discards it).
+    /// Cancel safe for the connection: a request dropped after it was handed over is
+    /// still written (if it was not yet) and its reply is read and discarded, so the
+    /// replies of later requests still reach their callers.
     pub async fn request(&self, request: Req) -> Result<Resp> {
         let (reply, rx) = oneshot::channel();
         self.calls
             .send(Call { request, reply })
             .await
             .map_err(|_| Error::connection_lost(None))?;
-        let guard = AbortOnDrop(Some(&self.conn));
-        let outcome = rx.await.map_err(|_| Error::connection_lost(None));
-        guard.disarm();
-        outcome?
+        rx.await.map_err(|_| Error::connection_lost(None))?
     }
 
     /// The connection.
@@ -86,19 +140,139 @@ impl<Req, Resp> fmt::Debug for ClientConnection<Req, Resp> {
     }
 }
 
-struct AbortOnDrop<'a>(Option<&'a Connection>);
+/// Opens [`ClientConnection`]s: over TCP, over a [`Connector`] (TLS), or over a
+/// transport the caller already has. Reusable: every `connect` makes a new connection.
+pub struct ClientConnectionBuilder<F: ConsumerFactory> {
+    factory: Arc<F>,
+    config: Arc<ConnectionConfig>,
+    producer: Producer,
+    push: Option<mpsc::Sender<Resp<F>>>,
+    connect_timeout: Duration,
+}
 
-impl AbortOnDrop<'_> {
-    fn disarm(mut self) {
-        self.0 = None;
+impl<F: ConsumerFactory> ClientConnectionBuilder<F> {
+    /// A builder for connections whose consumers come from `factory`.
+    pub fn new(factory: F) -> Self {
+        Self::with_factory(Arc::new(factory))
+    }
+
+    /// As [`new`](Self::new), sharing a factory.
+    pub fn with_factory(factory: Arc<F>) -> Self {
+        ClientConnectionBuilder {
+            factory,
+            config: Arc::new(ConnectionConfig::default()),
+            producer: Producer::new("client", Default::default()),
+            push: None,
+            connect_timeout: Duration::ZERO,
+        }
+    }
+
+    /// Per-connection settings (`max_in_flight`, timeouts, water marks).
+    pub fn config(mut self, config: ConnectionConfig) -> Self {
+        self.config = Arc::new(config);
+        self
+    }
+
+    /// The producer whose sessions and requests these connections count, with its hooks.
+    pub fn producer(mut self, producer: Producer) -> Self {
+        self.producer = producer;
+        self
+    }
+
+    /// Where responses to no request go: messages the server pushes (pub/sub, RESP3
+    /// push), built by a fresh consumer from the bytes that arrive with no request in
+    /// flight, or handed over with [`Context::push`](crate::Context::push). When the
+    /// channel is full the connection stops reading until it has room.
+    pub fn push_sink(mut self, sink: mpsc::Sender<Resp<F>>) -> Self {
+        self.push = Some(sink);
+        self
+    }
+
+    /// Time allowed to open the transport (zero: no limit).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Opens a TCP connection to `addr`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_connect`] naming the address and the cause, or [`Error::is_timeout`]
+    /// when the connect timeout passes first.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a dropped call leaves nothing behind.
+    pub async fn connect(&self, addr: SocketAddr) -> Result<ClientConnection<Req<F>, Resp<F>>> {
+        self.connect_with(&TcpConnector, addr).await
+    }
+
+    /// Opens a connection to `addr` through `connector` (a TLS connector); the connect
+    /// timeout covers the whole of it.
+    ///
+    /// # Errors
+    ///
+    /// The connector's error, or [`Error::is_timeout`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn connect_with<C: Connector>(
+        &self,
+        connector: &C,
+        addr: SocketAddr,
+    ) -> Result<ClientConnection<Req<F>, Resp<F>>> {
+        let open = connector.connect(addr);
+        let io = if self.connect_timeout.is_zero() {
+            open.await?
+        } else {
+            tokio::time::timeout(self.connect_timeout, open)
+                .await
+                .map_err(|_| Error::timeout(format!("connect to {addr}")))??
+        };
+        let (_, local) = addresses(&io);
+        Ok(self.spawn(io, addr, local).await)
+    }
+
+    /// Runs a client connection over a transport the caller opened.
+    pub async fn handshake<T: Transport>(&self, io: T) -> ClientConnection<Req<F>, Resp<F>> {
+        let (peer, local) = addresses(&io);
+        self.spawn(io, peer, local).await
+    }
+
+    async fn spawn<T: Transport>(
+        &self,
+        io: T,
+        peer: SocketAddr,
+        local: SocketAddr,
+    ) -> ClientConnection<Req<F>, Resp<F>> {
+        let conn = Connection::new(self.producer.next_session(), peer, local);
+        let (tx, rx) = mpsc::channel(self.config.max_in_flight.max(MIN_CALL_QUEUE));
+        let role = Role::Client {
+            push: self.push.clone().map(PushSink::new),
+        };
+        let engine = Engine::new(
+            conn.clone(),
+            Arc::clone(&self.factory),
+            Arc::clone(&self.config),
+            self.producer.clone(),
+            role,
+            now(),
+        );
+        tokio::spawn(Driver::new(io, engine, Some(rx)).run(Shutdown::default()));
+        // The driver fires `connection_made` first thing; it cannot fail.
+        let _ = conn.connection_made().wait().await;
+        ClientConnection { conn, calls: tx }
     }
 }
 
-impl Drop for AbortOnDrop<'_> {
-    fn drop(&mut self) {
-        if let Some(conn) = self.0 {
-            conn.abort();
-        }
+impl<F: ConsumerFactory> fmt::Debug for ClientConnectionBuilder<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientConnectionBuilder")
+            .field("config", &self.config)
+            .field("push_sink", &self.push.is_some())
+            .finish()
     }
 }
 
@@ -121,28 +295,12 @@ pub async fn connect<F: ConsumerFactory>(
     producer: Producer,
     connect_timeout: Duration,
 ) -> Result<ClientConnection<Req<F>, Resp<F>>> {
-    let open = TcpStream::connect(addr);
-    let io = if connect_timeout.is_zero() {
-        open.await
-    } else {
-        tokio::time::timeout(connect_timeout, open)
-            .await
-            .map_err(|_| Error::timeout(format!("connect to {addr}")))?
-    }
-    .map_err(|e| Error::connect(addr, e))?;
-    let local = io.local_addr().map_err(|e| Error::connect(addr, e))?;
-    let session = producer.next_session();
-    let conn = Connection::new(session, addr, local);
-    let (tx, rx) = mpsc::channel(CALL_QUEUE);
-    let driver = Driver::new(
-        io,
-        conn.clone(),
+    let builder = ClientConnectionBuilder {
         factory,
-        cfg,
+        config: cfg,
         producer,
-        Some(ClientSide::new(rx)),
-    );
-    tokio::spawn(driver.run(Shutdown::default()));
-    conn.connection_made().wait().await?;
-    Ok(ClientConnection { conn, calls: tx })
+        push: None,
+        connect_timeout,
+    };
+    builder.connect(addr).await
 }

@@ -12,6 +12,9 @@ pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 /// The most unparsed input a connection holds for one consumer before it gives up.
 pub const DEFAULT_MAX_READ_BUFFER: usize = 4 * 1024 * 1024;
 
+/// How long a transport handshake (TLS) may take before the connection is dropped.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Settings applied to every connection a producer makes.
 ///
 /// A zero [`Duration`] disables a timeout, as `timeout = 0` does in pulsar.
@@ -25,6 +28,8 @@ pub struct ConnectionConfig {
     pub(crate) max_read_buffer: usize,
     pub(crate) read_chunk: usize,
     pub(crate) max_pending_responses: usize,
+    pub(crate) max_in_flight: usize,
+    pub(crate) handshake_timeout: Duration,
     pub(crate) nodelay: bool,
 }
 
@@ -39,6 +44,8 @@ impl Default for ConnectionConfig {
             max_read_buffer: DEFAULT_MAX_READ_BUFFER,
             read_chunk: 16 * 1024,
             max_pending_responses: 64,
+            max_in_flight: 1,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             nodelay: true,
         }
     }
@@ -102,6 +109,22 @@ impl ConnectionConfig {
     /// stops parsing new requests.
     pub fn max_pending_responses(&mut self, n: usize) -> &mut Self {
         self.max_pending_responses = n.max(1);
+        self
+    }
+
+    /// Client side: how many requests may be in flight on one connection at once
+    /// (default 1, one at a time as in pulsar). Above 1 the connection multiplexes:
+    /// requests are written back to back, coalesced into one write when they queue
+    /// together, and replies are matched to callers in order (HTTP pipelining, RESP).
+    pub fn max_in_flight(&mut self, n: usize) -> &mut Self {
+        self.max_in_flight = n.max(1);
+        self
+    }
+
+    /// How long the transport's handshake (an acceptor's or connector's, such as TLS)
+    /// may take; zero disables the limit.
+    pub fn handshake_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.handshake_timeout = timeout;
         self
     }
 

@@ -60,13 +60,15 @@ use crate::{Error, OneTime};
 mod client;
 mod config;
 pub(crate) mod driver;
-mod output;
 mod scratch;
+mod serve;
 pub(crate) mod signal;
 
-pub use client::{connect, ClientConnection};
-pub use config::{ConnectionConfig, DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_READ_BUFFER};
-pub(crate) use output::Output;
+pub use client::{connect, ClientConnection, ClientConnectionBuilder};
+pub use config::{
+    ConnectionConfig, DEFAULT_CLOSE_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_READ_BUFFER,
+};
+pub use serve::serve_connection;
 
 /// No close requested.
 const CLOSE_NONE: u8 = 0;
@@ -101,6 +103,8 @@ pub(crate) struct Shared {
     /// Bytes written through [`Connection::write`], waiting for the driver.
     external: Mutex<External>,
     has_external: AtomicBool,
+    /// Set by [`Connection::resume_reading`], taken by the driver.
+    resume_reading: AtomicBool,
     /// The driver's buffered output, published once per round for `write`'s cap check.
     buffered: AtomicUsize,
     cap: AtomicUsize,
@@ -156,6 +160,7 @@ impl Connection {
                 wake: AtomicWaker::new(),
                 external: Mutex::new(External::default()),
                 has_external: AtomicBool::new(false),
+                resume_reading: AtomicBool::new(false),
                 buffered: AtomicUsize::new(0),
                 cap: AtomicUsize::new(usize::MAX),
                 high: AtomicUsize::new(usize::MAX),
@@ -286,6 +291,14 @@ impl Connection {
         }
     }
 
+    /// Resumes reading after a consumer paused it with
+    /// [`Context::pause_reading`](crate::Context::pause_reading) (its body sink has room
+    /// again): the bytes already read are fed to it, then reading goes on.
+    pub fn resume_reading(&self) {
+        self.shared.resume_reading.store(true, Ordering::Release);
+        self.shared.wake.wake();
+    }
+
     /// Closes the connection at once, dropping buffered output (pulsar's `abort`).
     pub fn abort(&self) {
         self.request_close(CLOSE_ABORT);
@@ -351,15 +364,23 @@ impl Shared {
     /// Takes the bytes written from outside the driver, if any (one atomic load when
     /// there are none).
     pub(crate) fn take_external(&self) -> Option<VecDeque<Bytes>> {
-        if !self.has_external.swap(false, Ordering::AcqRel) {
+        if !self.has_external.load(Ordering::Acquire)
+            || !self.has_external.swap(false, Ordering::AcqRel)
+        {
             return None;
         }
         let mut ext = self.external.lock().unwrap_or_else(PoisonError::into_inner);
         ext.bytes = 0;
         Some(std::mem::take(&mut ext.chunks))
     }
-    pub(crate) fn has_external(&self) -> bool {
-        self.has_external.load(Ordering::Acquire)
+    /// Whether the handle left work for the driver: external bytes or a resume.
+    pub(crate) fn has_pending(&self) -> bool {
+        self.has_external.load(Ordering::Acquire) || self.resume_reading.load(Ordering::Acquire)
+    }
+    pub(crate) fn take_resume_reading(&self) -> bool {
+        // A load first: the swap is a locked instruction, and this runs every round.
+        self.resume_reading.load(Ordering::Acquire)
+            && self.resume_reading.swap(false, Ordering::AcqRel)
     }
     pub(crate) fn set_write_buffer_peak(&self, peak: usize) {
         self.write_buffer_peak.store(peak as u64, Ordering::Relaxed);

@@ -18,7 +18,9 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::tracker::Tracker;
-use crate::connection::driver::{Driver, Ended};
+use crate::connection::driver::{now, Driver, Ended, Shutdown};
+use crate::engine::{Engine, Role};
+use crate::transport::Acceptor;
 use crate::{Connection, ConnectionConfig, ConsumerFactory, Error, Producer, Result};
 
 const BACKOFF_START: Duration = Duration::from_millis(5);
@@ -49,8 +51,9 @@ pub(crate) fn bind(
 }
 
 /// Everything an accept loop needs, shared by all workers.
-pub(crate) struct AcceptCtx<F> {
+pub(crate) struct AcceptCtx<F, A> {
     pub(crate) factory: Arc<F>,
+    pub(crate) acceptor: Arc<A>,
     pub(crate) config: Arc<ConnectionConfig>,
     pub(crate) producer: Producer,
     pub(crate) tracker: Arc<Tracker>,
@@ -62,7 +65,10 @@ pub(crate) struct AcceptCtx<F> {
     pub(crate) on_limit: CancellationToken,
 }
 
-pub(crate) async fn accept_loop<F: ConsumerFactory>(listener: TcpListener, ctx: Arc<AcceptCtx<F>>) {
+pub(crate) async fn accept_loop<F: ConsumerFactory, A: Acceptor>(
+    listener: TcpListener,
+    ctx: Arc<AcceptCtx<F, A>>,
+) {
     let mut backoff = BACKOFF_START;
     loop {
         let permit = match &ctx.limit {
@@ -104,18 +110,11 @@ pub(crate) async fn accept_loop<F: ConsumerFactory>(listener: TcpListener, ctx: 
         let session = ctx.producer.next_session();
         let conn = Connection::new(session, peer, local);
         ctx.tracker.enter(&conn);
-        let driver = Driver::new(
-            stream,
-            conn.clone(),
-            Arc::clone(&ctx.factory),
-            Arc::clone(&ctx.config),
-            ctx.producer.clone(),
-            None,
-        );
         let tracker = Arc::clone(&ctx.tracker);
         let shutdown = tracker.shutdown.clone();
+        let ctx2 = Arc::clone(&ctx);
         tokio::spawn(ctx.tracker.tasks.track_future(async move {
-            if driver.run(shutdown).await == Ended::Forced {
+            if serve_accepted(stream, conn.clone(), &ctx2, shutdown).await == Ended::Forced {
                 tracker.forced.fetch_add(1, Ordering::Relaxed);
             }
             tracker.leave(&conn);
@@ -132,6 +131,48 @@ pub(crate) async fn accept_loop<F: ConsumerFactory>(listener: TcpListener, ctx: 
             break;
         }
     }
+}
+
+/// Runs the acceptor's handshake (bounded by the handshake timeout and cut short by the
+/// server's abort), then the connection, all in the connection's own task.
+async fn serve_accepted<F: ConsumerFactory, A: Acceptor>(
+    stream: tokio::net::TcpStream,
+    conn: Connection,
+    ctx: &AcceptCtx<F, A>,
+    shutdown: Shutdown,
+) -> Ended {
+    let limit = ctx.config.handshake_timeout;
+    let handshake = async {
+        if limit.is_zero() {
+            ctx.acceptor.accept(stream).await
+        } else {
+            tokio::time::timeout(limit, ctx.acceptor.accept(stream))
+                .await
+                .unwrap_or_else(|_| Err(Error::timeout("transport handshake")))
+        }
+    };
+    let io = tokio::select! {
+        io = handshake => io,
+        () = shutdown.abort.cancelled() => Err(Error::closed("server closed during the handshake")),
+    };
+    let io = match io {
+        Ok(io) => io,
+        Err(err) => {
+            tracing::debug!(session = conn.session(), peer = %conn.address(), error = %err, "handshake failed");
+            conn.shared().mark_closed();
+            let _ = conn.connection_lost().fire(Err(err));
+            return Ended::Normally;
+        }
+    };
+    let engine = Engine::new(
+        conn,
+        Arc::clone(&ctx.factory),
+        Arc::clone(&ctx.config),
+        ctx.producer.clone(),
+        Role::Server,
+        now(),
+    );
+    Driver::new(io, engine, None).run(shutdown).await
 }
 
 /// Errors that concern the one connection being accepted, not the listener.

@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::TcpServer;
 use crate::flow_control::WaterMarks;
 use crate::hooks::{ConnectionEvent, DataEvent, LostEvent, RequestEvent};
+use crate::transport::{Acceptor, PlainAcceptor};
 use crate::{ConnectionConfig, ConsumerFactory, Hooks, Result};
 
 /// pulsar's default `backlog` setting for socket servers.
@@ -17,8 +18,9 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Configures and starts a [`TcpServer`].
 #[must_use = "builder does nothing itself; call `start().await`"]
-pub struct TcpServerBuilder<F> {
+pub struct TcpServerBuilder<F, A = PlainAcceptor> {
     pub(crate) factory: F,
+    pub(crate) acceptor: A,
     pub(crate) addr: SocketAddr,
     pub(crate) listener: Option<std::net::TcpListener>,
     pub(crate) name: String,
@@ -36,6 +38,7 @@ impl<F: ConsumerFactory> TcpServerBuilder<F> {
     pub(crate) fn new(factory: F) -> Self {
         TcpServerBuilder {
             factory,
+            acceptor: PlainAcceptor,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             listener: None,
             name: "tcp".into(),
@@ -48,6 +51,36 @@ impl<F: ConsumerFactory> TcpServerBuilder<F> {
             hooks: Hooks::default(),
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
         }
+    }
+}
+
+impl<F: ConsumerFactory, A: Acceptor> TcpServerBuilder<F, A> {
+    /// Turns each accepted socket into the connection's transport (a TLS handshake)
+    /// inside the connection's own task, so a slow handshake never blocks `accept`. The
+    /// handshake is bounded by [`handshake_timeout`](Self::handshake_timeout).
+    pub fn acceptor<B: Acceptor>(self, acceptor: B) -> TcpServerBuilder<F, B> {
+        TcpServerBuilder {
+            factory: self.factory,
+            acceptor,
+            addr: self.addr,
+            listener: self.listener,
+            name: self.name,
+            backlog: self.backlog,
+            config: self.config,
+            max_connections: self.max_connections,
+            max_sessions: self.max_sessions,
+            jitter: self.jitter,
+            workers: self.workers,
+            hooks: self.hooks,
+            shutdown_timeout: self.shutdown_timeout,
+        }
+    }
+
+    /// How long an acceptor's handshake may take (default 10 s; zero: no limit). A
+    /// client that connects and sends nothing is closed then.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.config.handshake_timeout(timeout);
+        self
     }
 
     /// The address to listen on (default `127.0.0.1:0`; port 0 picks a free port, which
@@ -183,7 +216,7 @@ impl<F: ConsumerFactory> TcpServerBuilder<F> {
     }
 }
 
-impl<F> fmt::Debug for TcpServerBuilder<F> {
+impl<F, A> fmt::Debug for TcpServerBuilder<F, A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TcpServerBuilder")
             .field("addr", &self.addr)

@@ -57,6 +57,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use crate::transport::Acceptor;
 use crate::{ConsumerFactory, Error, OneTime, Producer, Result};
 
 mod accept;
@@ -102,7 +103,9 @@ impl TcpServer {
         TcpServerBuilder::new(factory)
     }
 
-    async fn start<F: ConsumerFactory>(b: TcpServerBuilder<F>) -> Result<TcpServer> {
+    async fn start<F: ConsumerFactory, A: Acceptor>(
+        b: TcpServerBuilder<F, A>,
+    ) -> Result<TcpServer> {
         let max_sessions = if b.jitter {
             jitter::lognormal_limit(b.max_sessions)
         } else {
@@ -142,6 +145,7 @@ impl TcpServer {
         let on_limit = CancellationToken::new();
         let ctx = Arc::new(AcceptCtx {
             factory: Arc::new(b.factory),
+            acceptor: Arc::new(b.acceptor),
             config: Arc::new(b.config.clone()),
             producer: producer.clone(),
             tracker: Arc::clone(&tracker),

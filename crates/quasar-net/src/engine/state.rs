@@ -1,0 +1,25 @@
+//! The engine's states: two orthogonal enums, as hyper's `proto::h1::conn::State`.
+
+/// The reading side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reading {
+    /// Reading as long as output and parsing limits allow.
+    Open,
+    /// A consumer cannot take more input now (`Context::pause_reading`); bytes already
+    /// read wait until `Connection::resume_reading`.
+    PausedByConsumer,
+    /// The peer closed its side.
+    Eof,
+}
+
+/// Where the connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lifecycle {
+    /// Serving: new exchanges start as input (or calls) arrive.
+    Open,
+    /// Draining: the exchange in flight (or, on a fresh connection, the first one) is
+    /// served, then the connection closes.
+    CloseAfterExchange,
+    /// No new input or exchange; close once the output is written.
+    Closing,
+}

@@ -1,0 +1,122 @@
+//! Transports: the byte streams a connection runs over, and the plug-ins that make them.
+//!
+//! A connection's driver runs over any [`Transport`]: a `TcpStream`, a TLS stream, an
+//! in-memory `tokio::io::DuplexStream` in tests, a boxed `dyn Transport`. Servers turn
+//! each accepted `TcpStream` into their transport with an [`Acceptor`], and clients open
+//! theirs with a [`Connector`]. Both run inside the connection's own task, under the
+//! connection's handshake timeout, so a slow handshake never blocks `accept` and a peer
+//! that connects and says nothing cannot hold a slot past the timeout.
+//!
+//! Socket options (`TCP_NODELAY`, `SO_LINGER` on abort) apply whenever the transport
+//! exposes its TCP socket through [`Transport::tcp_stream`].
+//!
+//! # Examples
+//!
+//! An acceptor that greets every connection before the protocol starts (a TLS acceptor
+//! has the same shape: it takes the `TcpStream`, shakes hands, returns the stream):
+//!
+//! ```
+//! use quasar_net::transport::Acceptor;
+//! use tokio::io::AsyncWriteExt;
+//! use tokio::net::TcpStream;
+//!
+//! struct Greeter;
+//!
+//! impl Acceptor for Greeter {
+//!     type Io = TcpStream;
+//!
+//!     async fn accept(&self, mut stream: TcpStream) -> quasar_net::Result<TcpStream> {
+//!         stream.write_all(b"welcome\n").await?;
+//!         Ok(stream)
+//!     }
+//! }
+//! # let _ = Greeter;
+//! ```
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
+use tokio::net::TcpStream;
+
+use crate::{Error, Result};
+
+/// A byte stream a connection can run over.
+///
+/// Implement it for your stream type (one line when it wraps no TCP socket); override
+/// [`tcp_stream`](Self::tcp_stream) when it does, so socket options still apply.
+pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    /// The TCP socket underneath, if any.
+    fn tcp_stream(&self) -> Option<&TcpStream> {
+        None
+    }
+}
+
+impl Transport for TcpStream {
+    fn tcp_stream(&self) -> Option<&TcpStream> {
+        Some(self)
+    }
+}
+
+impl Transport for DuplexStream {}
+
+impl<T: Transport + ?Sized> Transport for Box<T> {
+    fn tcp_stream(&self) -> Option<&TcpStream> {
+        (**self).tcp_stream()
+    }
+}
+
+/// Turns an accepted TCP connection into the server's transport (a TLS handshake, a
+/// PROXY-protocol header); runs in the connection's task.
+pub trait Acceptor: Send + Sync + 'static {
+    /// The transport the connection runs over.
+    type Io: Transport;
+
+    /// Takes the accepted socket and returns the transport.
+    ///
+    /// # Errors
+    ///
+    /// A failed handshake: the connection is dropped, logged at debug level, and the
+    /// server goes on.
+    fn accept(&self, stream: TcpStream) -> impl Future<Output = Result<Self::Io>> + Send;
+}
+
+/// The plain-TCP acceptor: the accepted socket is the transport.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlainAcceptor;
+
+impl Acceptor for PlainAcceptor {
+    type Io = TcpStream;
+
+    async fn accept(&self, stream: TcpStream) -> Result<TcpStream> {
+        Ok(stream)
+    }
+}
+
+/// Opens a client's transport to an address (TCP, then TLS for a TLS connector).
+pub trait Connector: Send + Sync + 'static {
+    /// The transport the connection runs over.
+    type Io: Transport;
+
+    /// Opens a transport to `addr`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_connect`] naming the address when it cannot be reached, or the
+    /// handshake's error.
+    fn connect(&self, addr: SocketAddr) -> impl Future<Output = Result<Self::Io>> + Send;
+}
+
+/// The plain-TCP connector.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TcpConnector;
+
+impl Connector for TcpConnector {
+    type Io = TcpStream;
+
+    async fn connect(&self, addr: SocketAddr) -> Result<TcpStream> {
+        TcpStream::connect(addr)
+            .await
+            .map_err(|e| Error::connect(addr, e))
+    }
+}
