@@ -1,0 +1,76 @@
+//! Sans-IO HTTP/1.1 and WebSocket (RFC 6455) protocol layer for quasar-net.
+//!
+//! Everything here is a pure function or a state machine over a [`bytes::BytesMut`] read
+//! buffer or write buffer: no sockets, no runtime. A connection consumer owns the buffers and
+//! calls in: parse a head, decode a body, encode a response; or validate a WebSocket handshake
+//! and run the frame codec. Parsers return `Ok(None)` for "need more bytes", never panic on
+//! input, and bound every buffered field ([`Limits`], [`ws::WsLimits`]).
+//!
+//! # Examples
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use http::{HeaderMap, StatusCode};
+//! use quasar_http::{encode_response, BodyLength, RequestParser, ResponseHead};
+//!
+//! let mut parser = RequestParser::default();
+//! let mut read = BytesMut::from(&b"GET /hello HTTP/1.0\r\n\r\n"[..]);
+//! let req = parser.parse(&mut read)?.expect("a whole head");
+//! assert!(req.body.is_eof());
+//!
+//! let mut write = BytesMut::new();
+//! let headers = HeaderMap::new();
+//! let head = ResponseHead::new(StatusCode::OK, &headers, BodyLength::Length(5))
+//!     .close(!req.keep_alive);
+//! encode_response(&mut write, &head);
+//! write.extend_from_slice(b"hello");
+//! assert!(write.ends_with(b"connection: close\r\n\r\nhello"));
+//! # Ok::<(), quasar_http::HttpError>(())
+//! ```
+//!
+//! # Layout
+//!
+//! - [`RequestParser`] / [`ParsedRequest`]: request heads into [`http::request::Parts`], with
+//!   the body framing, keep-alive and `Expect` decided.
+//! - [`ResponseParser`] / [`ParsedResponse`]: the client side.
+//! - [`request_body`] / [`response_body`]: RFC 9112 §6 framing with the anti-smuggling rules.
+//! - [`BodyDecoder`]: resumable length / chunked / until-close body decoding.
+//! - [`encode_response`], [`encode_chunk`], [`http_date`]: writing responses.
+//! - [`request_keep_alive`], [`Expectation`]: persistence and `Expect` rules.
+//! - [`HttpError`]: every rejection, with the status to answer ([`HttpError::status`]).
+//! - [`ws`]: the WebSocket handshake and frame codec.
+#![deny(missing_docs, missing_debug_implementations)]
+#![warn(rust_2018_idioms, unreachable_pub)]
+#![forbid(unsafe_code)]
+
+mod body_decoder;
+mod chunk_encoder;
+mod chunked;
+mod date;
+mod error;
+mod framing;
+mod head_scanner;
+mod keep_alive;
+mod limits;
+mod request_parser;
+mod response_encoder;
+mod response_parser;
+pub mod ws;
+
+pub use body_decoder::BodyDecoder;
+pub use chunk_encoder::{
+    encode_chunk, encode_chunk_header, encode_last_chunk, CHUNK_END, LAST_CHUNK,
+};
+pub use date::{http_date, HTTP_DATE_LEN};
+pub use error::HttpError;
+pub use framing::{request_body, response_body};
+pub use keep_alive::{
+    connection_has, keep_alive, request_keep_alive, response_keep_alive, Expectation,
+};
+pub use limits::{
+    Limits, DEFAULT_MAX_BODY, DEFAULT_MAX_CHUNK_LINE, DEFAULT_MAX_HEADERS, DEFAULT_MAX_HEAD_BYTES,
+    DEFAULT_MAX_REQUEST_LINE, DEFAULT_MAX_TRAILER_BYTES, MAX_HEADERS_CEILING,
+};
+pub use request_parser::{ParsedRequest, RequestParser};
+pub use response_encoder::{body_allowed, encode_response, BodyLength, ResponseHead, CONTINUE_100};
+pub use response_parser::{ParsedResponse, ResponseParser};

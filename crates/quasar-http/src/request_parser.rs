@@ -1,0 +1,201 @@
+//! Parses request heads into `http::request::Parts`, with framing and persistence decided.
+//!
+//! [`RequestParser::parse`] takes bytes from the front of a read buffer. It returns `Ok(None)`
+//! until the head is complete (scanning each byte once, so a head trickling in one byte at a
+//! time costs linear time), then removes the head from the buffer and returns a
+//! [`ParsedRequest`]: the head as [`http::request::Parts`], a [`BodyDecoder`] for the body
+//! that follows in the same buffer, and the keep-alive and `Expect` verdicts. Header values and
+//! the URI share the read buffer's memory (no copy).
+//!
+//! # Examples
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use quasar_http::{Expectation, RequestParser};
+//!
+//! let mut parser = RequestParser::default();
+//! let mut buf = BytesMut::from(&b"POST /echo HTTP/1.1\r\nHost: example.com\r\n"[..]);
+//! assert!(parser.parse(&mut buf)?.is_none()); // need more
+//! buf.extend_from_slice(b"Content-Length: 2\r\n\r\nhi");
+//! let mut req = parser.parse(&mut buf)?.expect("complete head");
+//! assert_eq!(req.parts.method, http::Method::POST);
+//! assert_eq!(req.parts.uri.path(), "/echo");
+//! assert!(req.keep_alive);
+//! assert_eq!(req.expect, Expectation::None);
+//! assert_eq!(&req.body.decode(&mut buf)?.unwrap()[..], b"hi");
+//! assert!(req.body.is_eof());
+//! # Ok::<(), quasar_http::HttpError>(())
+//! ```
+
+use bytes::{Bytes, BytesMut};
+use http::header::{HOST, UPGRADE};
+use http::uri::Authority;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, Version};
+
+use crate::head_scanner::{skip_leading_crlf, HeadScanner};
+use crate::limits::MAX_HEADERS_CEILING;
+use crate::{connection_has, request_body, request_keep_alive, BodyDecoder, Expectation};
+use crate::{HttpError, Limits};
+
+/// Incremental HTTP/1.1 request-head parser; one per connection, reused for each request.
+#[derive(Debug, Clone, Default)]
+pub struct RequestParser {
+    limits: Limits,
+    scanner: HeadScanner,
+}
+
+/// A request head and what the server needs to know to serve it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ParsedRequest {
+    /// Method, URI, version and headers.
+    pub parts: http::request::Parts,
+    /// Decoder for the body that follows the head in the read buffer.
+    pub body: BodyDecoder,
+    /// Whether the connection may serve another request afterwards
+    /// ([`request_keep_alive`](crate::request_keep_alive)).
+    pub keep_alive: bool,
+    /// What `Expect` asks for ([`Expectation::of`]).
+    pub expect: Expectation,
+    /// Whether the request asks to switch protocols (`Connection: upgrade` and an `Upgrade`
+    /// header), e.g. a WebSocket handshake.
+    pub upgrade: bool,
+}
+
+impl RequestParser {
+    /// A parser enforcing `limits`.
+    pub fn new(limits: Limits) -> Self {
+        RequestParser {
+            limits,
+            scanner: HeadScanner::default(),
+        }
+    }
+
+    /// The limits this parser enforces.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Parses one request head from the front of `buf`.
+    ///
+    /// Returns `Ok(None)` when more bytes are needed; `buf` must then only grow at its end
+    /// before the next call. On success the head is removed from `buf`.
+    ///
+    /// # Errors
+    ///
+    /// Any [`HttpError`]; the connection should get [`HttpError::status`] and be closed.
+    pub fn parse(&mut self, buf: &mut BytesMut) -> Result<Option<ParsedRequest>, HttpError> {
+        if !skip_leading_crlf(buf)? {
+            return Ok(None);
+        }
+        let Some(end) = self.scanner.scan(buf, &self.limits)? else {
+            return Ok(None);
+        };
+        self.scanner.reset();
+        let head = buf.split_to(end).freeze();
+        parse_head(&head, &self.limits).map(Some)
+    }
+}
+
+fn parse_head(head: &Bytes, limits: &Limits) -> Result<ParsedRequest, HttpError> {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS_CEILING];
+    let max = limits.max_headers.min(MAX_HEADERS_CEILING);
+    let mut req = httparse::Request::new(&mut slots[..max]);
+    match req.parse(head) {
+        Ok(httparse::Status::Complete(_)) => {}
+        // The scanner saw the blank line, so httparse can only be partial on garbage.
+        Ok(httparse::Status::Partial) => {
+            return Err(HttpError::InvalidHead(httparse::Error::Token))
+        }
+        Err(httparse::Error::Version) if well_formed_version(head) => {
+            return Err(HttpError::UnsupportedVersion)
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let (Some(method), Some(path), Some(minor)) = (req.method, req.path, req.version) else {
+        return Err(HttpError::InvalidHead(httparse::Error::Token));
+    };
+    let method = Method::from_bytes(method.as_bytes()).map_err(|_| HttpError::InvalidMethod)?;
+    let uri = Uri::from_maybe_shared(head.slice_ref(path.as_bytes()))
+        .map_err(|_| HttpError::InvalidUri)?;
+    let version = if minor == 1 {
+        Version::HTTP_11
+    } else {
+        Version::HTTP_10
+    };
+    let headers = to_header_map(head, req.headers)?;
+    check_host(version, &headers)?;
+
+    let body = request_body(version, &headers, limits)?;
+    let keep_alive = request_keep_alive(&method, version, &headers);
+    let expect = Expectation::of(version, &headers);
+    let upgrade = headers.contains_key(UPGRADE) && connection_has(&headers, "upgrade");
+
+    let (mut parts, ()) = http::Request::new(()).into_parts();
+    parts.method = method;
+    parts.uri = uri;
+    parts.version = version;
+    parts.headers = headers;
+    Ok(ParsedRequest {
+        parts,
+        body,
+        keep_alive,
+        expect,
+        upgrade,
+    })
+}
+
+/// Converts httparse's borrowed headers, sharing `head`'s memory for the values.
+pub(crate) fn to_header_map(
+    head: &Bytes,
+    raw: &[httparse::Header<'_>],
+) -> Result<HeaderMap, HttpError> {
+    let mut headers = HeaderMap::with_capacity(raw.len());
+    for h in raw {
+        let name =
+            HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| HttpError::InvalidHeader)?;
+        let value = HeaderValue::from_maybe_shared(head.slice_ref(h.value))
+            .map_err(|_| HttpError::InvalidHeader)?;
+        headers.append(name, value);
+    }
+    Ok(headers)
+}
+
+/// RFC 9112 §3.2: HTTP/1.1 needs exactly one Host; any Host must be a valid authority (or
+/// empty, for a target without one).
+fn check_host(version: Version, headers: &HeaderMap) -> Result<(), HttpError> {
+    let mut hosts = headers.get_all(HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (None, _) if version == Version::HTTP_11 => Err(HttpError::MissingHost),
+        (None, _) => Ok(()),
+        (Some(_), Some(_)) => Err(HttpError::InvalidHost),
+        (Some(h), None) if h.is_empty() => Ok(()),
+        (Some(h), None) => match Authority::try_from(h.as_bytes()) {
+            // userinfo ("user@host") is not allowed in Host.
+            Ok(a) if !a.as_str().contains('@') => Ok(()),
+            _ => Err(HttpError::InvalidHost),
+        },
+    }
+}
+
+/// Whether the request line ends in `HTTP/<digit>.<digit>`: a version we do not speak (505)
+/// rather than garbage (400).
+fn well_formed_version(head: &[u8]) -> bool {
+    let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
+    let token = line.rsplit(|&b| b == b' ').next().unwrap_or_default();
+    matches!(token, [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+        if major.is_ascii_digit() && minor.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_we_do_not_speak_are_told_apart_from_garbage() {
+        assert!(well_formed_version(b"GET / HTTP/2.0\r\n"));
+        assert!(well_formed_version(b"GET / HTTP/1.2\r\n"));
+        assert!(!well_formed_version(b"GET / HTTP/1-x\r\n"));
+        assert!(!well_formed_version(b"GET / FTP/1.1\r\n"));
+    }
+}
