@@ -3,7 +3,7 @@
 //! pulsar's `FlowControl` mixin pauses writing when the transport's buffer passes its
 //! high-water mark and resumes below the low one, and it pauses *reading* too, so a peer
 //! that does not read back-pressures the peer that writes. It never capped the buffer, so
-//! a client that never read made the server's memory grow without bound (SPEC §19.3).
+//! a client that never read made the server's memory grow without bound.
 //!
 //! [`WriteBuffer`] keeps the marks (asyncio's defaults: 64 KiB high, 16 KiB low) and
 //! adds a hard cap (4x high by default): a write that would take the buffer past the cap

@@ -146,7 +146,7 @@ async fn hooks_and_counters(batching: bool) {
     assert!(ep.recv(SILENCE).await.unwrap_err().is_timeout());
     server.close(Duration::from_secs(1)).await;
 
-    // pulsar never fired these for UDP (SPEC §10): here every datagram fires both.
+    // pulsar never fired these for UDP: here every datagram fires both.
     assert_eq!(seen.pre.load(Ordering::SeqCst), 5);
     assert_eq!(seen.post.load(Ordering::SeqCst), 5);
     assert_eq!(seen.post_errors.load(Ordering::SeqCst), 1);

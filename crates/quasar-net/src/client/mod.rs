@@ -5,7 +5,7 @@
 //! [`Client::request`] checks a connection out, starts a fresh consumer with the request
 //! (`pre_request` hooks, then `start_request`), waits for it to finish and returns the
 //! response — or a typed error: a connection lost mid-response is
-//! [`Error::is_connection_lost`], where pulsar resolved `None` (SPEC §19.2). A connection
+//! [`Error::is_connection_lost`], where pulsar resolved `None`. A connection
 //! whose request failed or was cancelled is discarded, never reused.
 //!
 //! # Examples

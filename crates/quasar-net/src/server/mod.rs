@@ -5,7 +5,7 @@
 //! come from the factory, fires the server-wide [`Hooks`](crate::Hooks) on every
 //! connection and request, and reports `info()`. It adds what pulsar lacked: a limit on
 //! open connections enforced before `accept`, back-off on accept errors, a working
-//! `max_requests` (SPEC §19.1), `workers(n)` with one `SO_REUSEPORT` listener per
+//! `max_requests`, `workers(n)` with one `SO_REUSEPORT` listener per
 //! current-thread runtime, and a graceful [`close`](TcpServer::close) with a deadline.
 //!
 //! # Examples

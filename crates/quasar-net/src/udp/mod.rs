@@ -10,7 +10,7 @@
 //! datagram per syscall. A consumer that must await hands a future to
 //! [`DatagramContext::spawn_reply`] and the socket keeps serving meanwhile.
 //!
-//! The server fixes what pulsar's lacked (SPEC §10, §19.12-13): bind errors reach the
+//! The server fixes what pulsar's lacked: bind errors reach the
 //! caller, `pre_request`/`post_request` hooks fire for every datagram, `max_requests`
 //! stops the server after that many datagrams, `workers(n)` runs one `SO_REUSEPORT`
 //! socket per current-thread runtime, oversize datagrams are detected and counted, and
