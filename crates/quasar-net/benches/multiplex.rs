@@ -110,6 +110,5 @@ fn bench(c: &mut Criterion) {
     rt.block_on(server.close(Duration::from_secs(1)));
 }
 
-
 criterion_group!(benches, bench);
 criterion_main!(benches);

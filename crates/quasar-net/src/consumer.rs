@@ -236,6 +236,7 @@ pub(crate) struct Lifetime {
 /// Requests a consumer makes of its connection, applied by the engine after the call.
 pub(crate) struct Actions<Req, Resp> {
     pub(crate) upgrade: Option<Arc<dyn DynFactory<Req, Resp>>>,
+    pub(crate) detach: Option<tokio::sync::oneshot::Sender<crate::transport::Detached>>,
     pub(crate) close: bool,
     pub(crate) pause_reading: bool,
     pub(crate) lifetime_changed: bool,
@@ -247,6 +248,7 @@ impl<Req, Resp> Default for Actions<Req, Resp> {
     fn default() -> Self {
         Actions {
             upgrade: None,
+            detach: None,
             close: false,
             pause_reading: false,
             lifetime_changed: false,
@@ -376,6 +378,18 @@ impl<'a, Req, Resp> Context<'a, Req, Resp> {
         Resp: 'static,
     {
         self.actions.upgrade = Some(Arc::new(factory));
+    }
+
+    /// Hands the connection over to other code once the current exchange finishes and
+    /// everything queued is written: the driver stops and sends the transport, the bytes
+    /// read past the exchange, and the connection's addresses to `to`, as
+    /// [`Detached`](crate::transport::Detached). This is the upgrade to a protocol of other
+    /// request and response types (an HTTP client that got `101 Switching Protocols`
+    /// runs a WebSocket client over the same socket: see
+    /// [`ClientConnectionBuilder::resume`](crate::ClientConnectionBuilder::resume);
+    /// hyper's `upgrade::on`). The frames that came with the `101` are in the read buffer.
+    pub fn detach(&mut self, to: tokio::sync::oneshot::Sender<crate::transport::Detached>) {
+        self.actions.detach = Some(to);
     }
 
     /// Closes the connection once everything queued so far is written; bytes already

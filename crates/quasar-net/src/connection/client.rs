@@ -235,6 +235,23 @@ impl<F: ConsumerFactory> ClientConnectionBuilder<F> {
         Ok(self.spawn(io, addr, local).await)
     }
 
+    /// Runs a client connection over a connection handed over by
+    /// [`Context::detach`](crate::Context::detach) (the HTTP client's `101 Switching
+    /// Protocols` becoming a WebSocket client): the bytes that came with the hand-over are
+    /// parsed first, as unsolicited messages for the push sink.
+    pub async fn resume(
+        &self,
+        detached: crate::transport::Detached,
+    ) -> ClientConnection<Req<F>, Resp<F>> {
+        let crate::transport::Detached {
+            io,
+            read_buf,
+            peer,
+            local,
+        } = detached;
+        self.spawn_with(io, peer, local, read_buf).await
+    }
+
     /// Runs a client connection over a transport the caller opened.
     pub async fn handshake<T: Transport>(&self, io: T) -> ClientConnection<Req<F>, Resp<F>> {
         let (peer, local) = addresses(&io);
@@ -247,12 +264,23 @@ impl<F: ConsumerFactory> ClientConnectionBuilder<F> {
         peer: SocketAddr,
         local: SocketAddr,
     ) -> ClientConnection<Req<F>, Resp<F>> {
+        self.spawn_with(io, peer, local, bytes::BytesMut::new())
+            .await
+    }
+
+    async fn spawn_with<T: Transport>(
+        &self,
+        io: T,
+        peer: SocketAddr,
+        local: SocketAddr,
+        read_buf: bytes::BytesMut,
+    ) -> ClientConnection<Req<F>, Resp<F>> {
         let conn = Connection::new(self.producer.next_session(), peer, local);
         let (tx, rx) = mpsc::channel(self.config.max_in_flight.max(MIN_CALL_QUEUE));
         let role = Role::Client {
             push: self.push.clone().map(PushSink::new),
         };
-        let engine = Engine::new(
+        let mut engine = Engine::new(
             conn.clone(),
             Arc::clone(&self.factory),
             Arc::clone(&self.config),
@@ -260,6 +288,7 @@ impl<F: ConsumerFactory> ClientConnectionBuilder<F> {
             role,
             now(),
         );
+        engine.preload(read_buf);
         tokio::spawn(Driver::new(io, engine, Some(rx)).run(Shutdown::default()));
         // The driver fires `connection_made` first thing; it cannot fail.
         let _ = conn.connection_made().wait().await;

@@ -138,6 +138,11 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
             Ok(Ended::Normally) => (None, Disposal::Graceful, Ended::Normally),
             Err((err, disposal)) => (Some(err), disposal, Ended::Normally),
         };
+        if error.is_none() {
+            if let Some(to) = self.engine.take_detach() {
+                return self.hand_over(to, &conn, &hooks).await;
+            }
+        }
         conn.shared().mark_closed();
         self.engine.fail_in_flight(error.as_ref());
         if let Some(calls) = self.calls.as_mut() {
@@ -327,6 +332,39 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
                 Event::CallsClosed => self.engine.close(),
             }
         }
+    }
+
+    /// Ends this driver without closing the transport: flushes, then sends the transport
+    /// and the unparsed bytes to the new owner. For this connection's handle it is a
+    /// clean end (`connection_lost` fires with `Ok`).
+    async fn hand_over(
+        mut self,
+        to: tokio::sync::oneshot::Sender<crate::transport::Detached>,
+        conn: &super::Connection,
+        hooks: &crate::Hooks,
+    ) -> Ended {
+        let _ = poll_fn(|cx| Pin::new(&mut self.io).poll_flush(cx)).await;
+        conn.shared().mark_closed();
+        let detached = crate::transport::Detached {
+            read_buf: self.engine.take_read_buf(),
+            peer: conn.address(),
+            local: conn.local_address(),
+            io: Box::new(self.io),
+        };
+        if to.send(detached).is_err() {
+            tracing::debug!(
+                session = conn.session(),
+                "detached connection dropped: nobody took it"
+            );
+        }
+        tracing::debug!(session = conn.session(), "connection handed over");
+        hooks.fire_connection_lost(&crate::hooks::LostEvent {
+            session: conn.session(),
+            peer: conn.address(),
+            error: None,
+        });
+        let _ = conn.connection_lost().fire(Ok(()));
+        Ended::Normally
     }
 
     /// Flushes, shuts the write side down (a TLS `close_notify`) and waits for the peer's

@@ -84,6 +84,8 @@ pub(crate) struct Engine<F: ConsumerFactory> {
     busy_since: Option<Instant>,
     /// A consumer changed its timers: the driver must ask for the next deadline now.
     timer_changed: bool,
+    /// Where to hand the transport once the exchange that asked for it finished.
+    detach_to: Option<tokio::sync::oneshot::Sender<crate::transport::Detached>>,
 }
 
 // ===== impl Engine =====
@@ -121,6 +123,7 @@ impl<F: ConsumerFactory> Engine<F> {
             last_activity: now,
             busy_since: None,
             timer_changed: false,
+            detach_to: None,
             cfg,
         }
     }
@@ -622,6 +625,11 @@ impl<F: ConsumerFactory> Engine<F> {
             }
         }
         if finished {
+            if let Some(to) = self.actions.detach.take() {
+                // Nothing more is read or parsed: the rest belongs to the new owner.
+                self.detach_to = Some(to);
+                self.begin_closing();
+            }
             if let Some(factory) = self.actions.upgrade.take() {
                 self.upgraded = Some(factory);
                 // pulsar builds the upgraded consumer as soon as the request finishes,
@@ -811,6 +819,19 @@ impl<F: ConsumerFactory> Engine<F> {
     /// The queued output, for the harness.
     pub(crate) fn queue_mut(&mut self) -> &mut super::write_queue::WriteQueue {
         &mut self.out.queue
+    }
+
+    /// Starts with bytes another driver already read (a hand-over).
+    pub(crate) fn preload(&mut self, read_buf: BytesMut) {
+        debug_assert!(self.rbuf.is_empty());
+        self.rbuf = read_buf;
+    }
+
+    /// Where the transport goes instead of being closed, once the engine is done.
+    pub(crate) fn take_detach(
+        &mut self,
+    ) -> Option<tokio::sync::oneshot::Sender<crate::transport::Detached>> {
+        self.detach_to.take()
     }
 
     pub(crate) fn unparsed(&self) -> &[u8] {

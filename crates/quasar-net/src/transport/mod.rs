@@ -33,8 +33,11 @@
 //! # let _ = Greeter;
 //! ```
 
+use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
+
+use bytes::BytesMut;
 
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
 use tokio::net::TcpStream;
@@ -118,5 +121,28 @@ impl Connector for TcpConnector {
         TcpStream::connect(addr)
             .await
             .map_err(|e| Error::connect(addr, e))
+    }
+}
+
+/// A connection handed over by [`Context::detach`](crate::Context::detach): its
+/// transport and the bytes read past the last exchange, for a protocol of other types.
+#[non_exhaustive]
+pub struct Detached {
+    /// The transport, still open.
+    pub io: Box<dyn Transport>,
+    /// Bytes read and not consumed (the frames that arrived with a `101`).
+    pub read_buf: BytesMut,
+    /// The peer's address (unspecified for a transport without a TCP socket).
+    pub peer: SocketAddr,
+    /// The local address.
+    pub local: SocketAddr,
+}
+
+impl fmt::Debug for Detached {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Detached")
+            .field("read_buf", &self.read_buf.len())
+            .field("peer", &self.peer)
+            .finish()
     }
 }
