@@ -164,33 +164,35 @@ impl Cursor {
                         continue;
                     }
                 },
-                Kind::Aggregate { .. } | Kind::Attribute => match parse_len(content)? {
-                    None if ty == b'*' => self.pos = next,
-                    None => return Err(DecodeError::NegativeLength(-1)),
-                    Some(len) => {
-                        if len > limits.max_aggregate_len as u64 {
-                            return Err(DecodeError::AggregateTooLarge {
-                                len,
-                                limit: limits.max_aggregate_len,
-                            });
-                        }
-                        // len fits a usize, so doubling it (plus one) cannot overflow a u64.
-                        let children = match kind {
-                            Kind::Aggregate { per_entry } => len * per_entry,
-                            _ => len * 2 + 1,
-                        };
-                        self.pos = next;
-                        if children > 0 {
-                            if self.open.len() >= limits.max_depth {
-                                return Err(DecodeError::TooDeep {
-                                    limit: limits.max_depth,
+                Kind::Aggregate { .. } | Kind::Attribute => {
+                    match command_len(content, self.mode)? {
+                        None if ty == b'*' => self.pos = next,
+                        None => return Err(DecodeError::NegativeLength(-1)),
+                        Some(len) => {
+                            if len > limits.max_aggregate_len as u64 {
+                                return Err(DecodeError::AggregateTooLarge {
+                                    len,
+                                    limit: limits.max_aggregate_len,
                                 });
                             }
-                            self.open.push(children);
-                            continue;
+                            // len fits a usize, so doubling it (plus one) cannot overflow a u64.
+                            let children = match kind {
+                                Kind::Aggregate { per_entry } => len * per_entry,
+                                _ => len * 2 + 1,
+                            };
+                            self.pos = next;
+                            if children > 0 {
+                                if self.open.len() >= limits.max_depth {
+                                    return Err(DecodeError::TooDeep {
+                                        limit: limits.max_depth,
+                                    });
+                                }
+                                self.open.push(children);
+                                continue;
+                            }
                         }
                     }
-                },
+                }
             }
             if self.close_element() {
                 return Ok(Some(self.pos));
@@ -209,6 +211,15 @@ impl Cursor {
             self.open.pop();
         }
         true
+    }
+}
+
+/// Reads an aggregate's length; Redis ignores a command array of any negative length (`*-10`)
+/// as it does `*0`, so in command mode every negative length is the null marker.
+pub(crate) fn command_len(content: &[u8], mode: Mode) -> Result<Option<u64>, DecodeError> {
+    match parse_len(content) {
+        Err(DecodeError::NegativeLength(_)) if mode == Mode::Command => Ok(None),
+        other => other,
     }
 }
 

@@ -8,6 +8,7 @@
 
 use bytes::Bytes;
 
+use crate::check::{command_len, Mode};
 use crate::error::DecodeError;
 use crate::frame::Frame;
 use crate::line::{line_value, parse_len, Kind, LineValue};
@@ -21,7 +22,7 @@ pub(crate) fn parse_frame(src: &Bytes) -> Result<Frame, DecodeError> {
 pub(crate) fn parse_command(src: &Bytes) -> Result<Vec<Bytes>, DecodeError> {
     let mut p = Parser { src, pos: 0 };
     let (_, header) = p.line()?;
-    let Some(len) = parse_len(header)? else {
+    let Some(len) = command_len(header, Mode::Command)? else {
         return Ok(Vec::new());
     };
     let mut args = Vec::with_capacity(len as usize);
