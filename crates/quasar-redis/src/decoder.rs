@@ -197,7 +197,7 @@ fn decode_inline(
             limit: limits.max_inline_len,
         });
     }
-    let args = split_args(line)?;
+    let args = split_args(line, limits)?;
     buf.advance(newline + 1);
     Ok(Some(args))
 }

@@ -9,6 +9,7 @@
 use bytes::Bytes;
 
 use crate::error::DecodeError;
+use crate::limits::Limits;
 
 /// `isspace` in the C locale, which Redis uses to skip between arguments.
 fn is_space(b: u8) -> bool {
@@ -29,8 +30,11 @@ fn hex_value(b: u8) -> Option<u8> {
 /// # Errors
 ///
 /// [`DecodeError::UnbalancedQuotes`] when a quote is not closed, or a closing quote is
-/// followed by something other than a space.
-pub(crate) fn split_args(line: &[u8]) -> Result<Vec<Bytes>, DecodeError> {
+/// followed by something other than a space. An inline command obeys the caps of an array
+/// command too: [`DecodeError::AggregateTooLarge`] for more than `max_aggregate_len`
+/// arguments, [`DecodeError::BulkTooLarge`] for an argument longer than `max_bulk_len`.
+pub(crate) fn split_args(line: &[u8], limits: &Limits) -> Result<Vec<Bytes>, DecodeError> {
+    let max_args = limits.max_aggregate_len;
     let mut args = Vec::new();
     let mut i = 0;
     loop {
@@ -40,7 +44,19 @@ pub(crate) fn split_args(line: &[u8]) -> Result<Vec<Bytes>, DecodeError> {
         if i >= line.len() {
             return Ok(args);
         }
+        if args.len() == max_args {
+            return Err(DecodeError::AggregateTooLarge {
+                len: args.len() as u64 + 1,
+                limit: max_args,
+            });
+        }
         let (arg, next) = one_arg(line, i)?;
+        if arg.len() > limits.max_bulk_len {
+            return Err(DecodeError::BulkTooLarge {
+                len: arg.len() as u64,
+                limit: limits.max_bulk_len,
+            });
+        }
         args.push(Bytes::from(arg));
         i = next;
     }
@@ -137,7 +153,7 @@ mod tests {
     use super::*;
 
     fn split(line: &[u8]) -> Result<Vec<Vec<u8>>, DecodeError> {
-        split_args(line).map(|v| v.into_iter().map(|b| b.to_vec()).collect())
+        split_args(line, &Limits::default()).map(|v| v.into_iter().map(|b| b.to_vec()).collect())
     }
 
     #[test]
@@ -184,6 +200,22 @@ mod tests {
         assert_eq!(
             split(br#"a"b c" d"#),
             Ok(vec![b"ab c".to_vec(), b"d".to_vec()])
+        );
+    }
+
+    #[test]
+    fn arguments_are_capped_in_number_and_size() {
+        let mut limits = Limits::default();
+        limits.max_aggregate_len = 2;
+        limits.max_bulk_len = 3;
+        assert_eq!(split_args(b"a b", &limits).map(|v| v.len()), Ok(2));
+        assert_eq!(
+            split_args(b"a b c", &limits),
+            Err(DecodeError::AggregateTooLarge { len: 3, limit: 2 })
+        );
+        assert_eq!(
+            split_args(b"abcd", &limits),
+            Err(DecodeError::BulkTooLarge { len: 4, limit: 3 })
         );
     }
 
