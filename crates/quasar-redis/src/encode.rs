@@ -32,6 +32,10 @@ impl Frame {
     /// early, so they are written as spaces, as Redis does for error replies. A
     /// [`Frame::BigNumber`] is written as it is held.
     ///
+    /// Encoding recurses once per nesting level. Decoded frames are at most
+    /// [`Limits::max_depth`](crate::Limits::max_depth) deep; a frame built by hand thousands of
+    /// levels deep could overflow the stack.
+    ///
     /// # Examples
     ///
     /// ```

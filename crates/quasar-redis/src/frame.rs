@@ -182,6 +182,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_frame_is_at_most_40_bytes() {
+        // Limits::max_frame_len's docs bound memory by size_of::<Frame>() / 3 per wire byte.
+        assert!(std::mem::size_of::<Frame>() <= 40, "{}", std::mem::size_of::<Frame>());
+    }
+
+    #[test]
     fn nan_doubles_are_equal_and_signed_zeros_are_not() {
         assert_eq!(Frame::Double(f64::NAN), Frame::Double(-f64::NAN));
         assert_ne!(Frame::Double(0.0), Frame::Double(-0.0));

@@ -205,9 +205,11 @@ mod tests {
 
     #[test]
     fn arguments_are_capped_in_number_and_size() {
-        let mut limits = Limits::default();
-        limits.max_aggregate_len = 2;
-        limits.max_bulk_len = 3;
+        let limits = Limits {
+            max_aggregate_len: 2,
+            max_bulk_len: 3,
+            ..Limits::default()
+        };
         assert_eq!(split_args(b"a b", &limits).map(|v| v.len()), Ok(2));
         assert_eq!(
             split_args(b"a b c", &limits),

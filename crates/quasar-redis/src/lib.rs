@@ -43,12 +43,12 @@
 //!
 //! # Layout
 //!
-//! - [`frame`]: [`Frame`], one RESP2/RESP3 value.
-//! - [`decoder`]: [`Decoder`], [`decode`] and [`decode_command`] (array or inline commands).
-//! - [`encode`]: [`Frame::encode`] and allocation-free reply helpers.
-//! - [`command`]: [`encode_command`] and [`CommandEncoder`] for client commands.
-//! - [`limits`]: [`Limits`] and its defaults.
-//! - [`error`]: [`DecodeError`].
+//! - [`frame`] — [`Frame`], one RESP2/RESP3 value.
+//! - [`decoder`] — [`Decoder`], [`decode`] and [`decode_command`] (array or inline commands).
+//! - [`encode`] — [`Frame::encode`] and allocation-free reply helpers.
+//! - [`command`] — [`encode_command`] and [`CommandEncoder`] for client commands.
+//! - [`limits`] — [`Limits`] and its defaults.
+//! - [`error`] — [`DecodeError`].
 //!
 //! The design, the limits' defaults and how this differs from Redis are in
 //! `docs/resp-codec.md`.
