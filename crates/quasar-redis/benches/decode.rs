@@ -10,7 +10,9 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use quasar_redis::{decode, decode_command, encode_command, Decoder, Limits};
 
 fn wire() -> (Vec<Vec<u8>>, BytesMut) {
-    let args: Vec<Vec<u8>> = (0..100).map(|i| format!("value:{i:04}").into_bytes()).collect();
+    let args: Vec<Vec<u8>> = (0..100)
+        .map(|i| format!("value:{i:04}").into_bytes())
+        .collect();
     let mut wire = BytesMut::new();
     encode_command(&mut wire, &args);
     (args, wire)

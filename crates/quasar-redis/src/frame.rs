@@ -184,7 +184,11 @@ mod tests {
     #[test]
     fn a_frame_is_at_most_40_bytes() {
         // Limits::max_frame_len's docs bound memory by size_of::<Frame>() / 3 per wire byte.
-        assert!(std::mem::size_of::<Frame>() <= 40, "{}", std::mem::size_of::<Frame>());
+        assert!(
+            std::mem::size_of::<Frame>() <= 40,
+            "{}",
+            std::mem::size_of::<Frame>()
+        );
     }
 
     #[test]
