@@ -1,0 +1,75 @@
+//! A sans-IO codec for the Redis protocol (RESP2 and RESP3), for quasar-net's Redis client
+//! and server.
+//!
+//! This crate does no I/O and knows no connection type: it turns bytes in a
+//! [`BytesMut`](bytes::BytesMut) read buffer into [`Frame`]s or commands, and frames or
+//! commands into bytes. Decoding returns `Ok(None)` for "need more bytes" without consuming
+//! anything, refuses every oversized field as soon as its header is seen (see [`Limits`]),
+//! and never panics on any input. Decoded payloads are [`Bytes`](bytes::Bytes) slices of the
+//! read buffer, not copies.
+//!
+//! # Examples
+//!
+//! A client writes a command and decodes the reply:
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use quasar_redis::{encode_command, Decoder, Frame, Limits};
+//!
+//! let mut out = BytesMut::new();
+//! encode_command(&mut out, ["GET", "greeting"]);
+//! assert_eq!(&out[..], b"*2\r\n$3\r\nGET\r\n$8\r\ngreeting\r\n");
+//!
+//! let mut decoder = Decoder::new(Limits::default());
+//! let mut read_buf = BytesMut::from(&b"$5\r\nhel"[..]);
+//! assert_eq!(decoder.decode(&mut read_buf), Ok(None));
+//! read_buf.extend_from_slice(b"lo\r\n");
+//! assert_eq!(decoder.decode(&mut read_buf), Ok(Some(Frame::bulk("hello"))));
+//! ```
+//!
+//! A server decodes commands and writes replies:
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use quasar_redis::{decode_command, encode, Limits};
+//!
+//! let mut read_buf = BytesMut::from(&b"*1\r\n$4\r\nPING\r\n"[..]);
+//! let cmd = decode_command(&mut read_buf, &Limits::default()).unwrap().unwrap();
+//! assert_eq!(cmd, ["PING"]);
+//! let mut out = BytesMut::new();
+//! encode::encode_simple(&mut out, b"PONG");
+//! assert_eq!(&out[..], b"+PONG\r\n");
+//! ```
+//!
+//! # Layout
+//!
+//! - [`frame`] — [`Frame`], one RESP2/RESP3 value.
+//! - [`decoder`] — [`Decoder`], [`decode`] and [`decode_command`] (array or inline commands).
+//! - [`encode`] — [`Frame::encode`] and allocation-free reply helpers.
+//! - [`command`] — [`encode_command`] and [`CommandEncoder`] for client commands.
+//! - [`limits`] — [`Limits`] and its defaults.
+//! - [`error`] — [`DecodeError`].
+//!
+//! The design, the limits' defaults and how this differs from Redis are in
+//! `docs/resp-codec.md`.
+#![deny(missing_docs, missing_debug_implementations)]
+#![warn(rust_2018_idioms, unreachable_pub)]
+#![forbid(unsafe_code)]
+
+pub mod command;
+pub mod decoder;
+pub mod encode;
+pub mod error;
+pub mod frame;
+pub mod limits;
+
+mod check;
+mod inline;
+mod line;
+mod parse;
+
+pub use command::{encode_command, CommandEncoder};
+pub use decoder::{decode, decode_command, Decoder};
+pub use error::DecodeError;
+pub use frame::Frame;
+pub use limits::Limits;
