@@ -483,6 +483,10 @@ impl<F: ConsumerFactory> Engine<F> {
                         self.finish_front(Err(err.clone()));
                         return Err(err);
                     }
+                    // Pushes parsed before this reply reach the sink before the caller
+                    // gets the reply: a RESP3 invalidation must not arrive after the
+                    // read it invalidates (the caller could act on a stale value).
+                    self.deliver_pushes();
                     self.finish_front(Ok(resp));
                     self.apply_actions(true)?;
                 }
@@ -616,11 +620,7 @@ impl<F: ConsumerFactory> Engine<F> {
         if std::mem::take(&mut self.actions.pause_reading) && self.reading == Reading::Open {
             self.reading = Reading::PausedByConsumer;
         }
-        if !self.actions.pushed.is_empty() {
-            for msg in std::mem::take(&mut self.actions.pushed) {
-                self.push_message(msg);
-            }
-        }
+        self.deliver_pushes();
         if finished {
             if let Some(factory) = self.actions.upgrade.take() {
                 self.upgraded = Some(factory);
@@ -632,6 +632,15 @@ impl<F: ConsumerFactory> Engine<F> {
             }
         }
         Ok(())
+    }
+
+    /// Hands the messages a consumer pushed during its last call to the push sink.
+    fn deliver_pushes(&mut self) {
+        if !self.actions.pushed.is_empty() {
+            for msg in std::mem::take(&mut self.actions.pushed) {
+                self.push_message(msg);
+            }
+        }
     }
 
     /// The connection ended with the front request unfinished: its consumer decides
