@@ -38,17 +38,20 @@ pub(crate) enum Role<Resp> {
 }
 
 /// Where a client's unsolicited messages go: a bounded channel. When it is full the
-/// engine keeps the message, stops reading, and the driver waits for room.
+/// engine keeps the messages, stops reading, and the driver waits for room.
 pub(crate) struct PushSink<Resp> {
     tx: PollSender<Resp>,
-    overflow: Option<Resp>,
+    /// Messages that did not fit, oldest first. Feeding stops while any waits, so this
+    /// holds at most what one consumer call pushed (one call may push several: a single
+    /// `Option` here lost all but the last of them).
+    overflow: VecDeque<Resp>,
 }
 
 impl<Resp: Send + 'static> PushSink<Resp> {
     pub(crate) fn new(tx: mpsc::Sender<Resp>) -> Self {
         PushSink {
             tx: PollSender::new(tx),
-            overflow: None,
+            overflow: VecDeque::new(),
         }
     }
 }
@@ -314,12 +317,12 @@ impl<F: ConsumerFactory> Engine<F> {
         else {
             return Poll::Pending;
         };
-        if sink.overflow.is_none() {
+        if sink.overflow.is_empty() {
             return Poll::Pending;
         }
         match sink.tx.poll_reserve(cx) {
             Poll::Ready(Ok(())) => {
-                if let Some(msg) = sink.overflow.take() {
+                if let Some(msg) = sink.overflow.pop_front() {
                     let _ = sink.tx.send_item(msg);
                 }
                 self.starved = false;
@@ -327,7 +330,7 @@ impl<F: ConsumerFactory> Engine<F> {
             }
             Poll::Ready(Err(_)) => {
                 // The receiver is gone: nobody wants pushes any more.
-                sink.overflow = None;
+                sink.overflow.clear();
                 Poll::Ready(())
             }
             Poll::Pending => Poll::Pending,
@@ -335,7 +338,7 @@ impl<F: ConsumerFactory> Engine<F> {
     }
 
     fn push_blocked(&self) -> bool {
-        matches!(&self.role, Role::Client { push: Some(sink) } if sink.overflow.is_some())
+        matches!(&self.role, Role::Client { push: Some(sink) } if !sink.overflow.is_empty())
     }
 
     fn push_message(&mut self, msg: Resp<F>) {
@@ -349,13 +352,18 @@ impl<F: ConsumerFactory> Engine<F> {
             );
             return;
         };
+        if !sink.overflow.is_empty() {
+            // Behind older messages still waiting: keep the order.
+            sink.overflow.push_back(msg);
+            return;
+        }
         let Some(tx) = sink.tx.get_ref() else {
             return;
         };
         match tx.try_send(msg) {
             Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
-            // At most one message waits; reading stops until it fits.
-            Err(mpsc::error::TrySendError::Full(msg)) => sink.overflow = Some(msg),
+            // Reading stops until the waiting messages fit.
+            Err(mpsc::error::TrySendError::Full(msg)) => sink.overflow.push_back(msg),
         }
     }
 
