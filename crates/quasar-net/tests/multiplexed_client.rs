@@ -348,3 +348,38 @@ async fn calls_queued_together_leave_in_one_write() {
     let replies: Vec<String> = replies.into_iter().map(|r| r.unwrap()).collect();
     assert_eq!(replies, ["r0", "r1", "r2", "r3", "r4"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_pushes_in_one_read_all_reach_a_full_push_sink_in_order() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Room for one message: the others must wait, not be dropped.
+    let (tx, mut rx) = mpsc::channel(1);
+    let conn = ClientConnectionBuilder::new(|| Line)
+        .push_sink(tx)
+        .connect(addr)
+        .await
+        .unwrap();
+    let (mut peer, _) = listener.accept().await.unwrap();
+    let reply = tokio::spawn({
+        let conn = conn.clone();
+        async move { conn.request("get".into()).await }
+    });
+    let mut got = [0u8; 4];
+    within("the request", peer.read_exact(&mut got))
+        .await
+        .unwrap();
+    // One read: one consumer call pushes four messages, then finishes.
+    tokio::io::AsyncWriteExt::write_all(&mut peer, b">a\n>b\n>c\n>d\nvalue\n")
+        .await
+        .unwrap();
+    assert_eq!(within("the reply", reply).await.unwrap().unwrap(), "value");
+    for want in [">a", ">b", ">c", ">d"] {
+        assert_eq!(within("a push", rx.recv()).await.unwrap(), want);
+    }
+    // And unsolicited ones after them still arrive.
+    tokio::io::AsyncWriteExt::write_all(&mut peer, b"later\n")
+        .await
+        .unwrap();
+    assert_eq!(within("a push", rx.recv()).await.unwrap(), "later");
+}
