@@ -38,17 +38,20 @@ pub(crate) enum Role<Resp> {
 }
 
 /// Where a client's unsolicited messages go: a bounded channel. When it is full the
-/// engine keeps the message, stops reading, and the driver waits for room.
+/// engine keeps the messages, stops reading, and the driver waits for room.
 pub(crate) struct PushSink<Resp> {
     tx: PollSender<Resp>,
-    overflow: Option<Resp>,
+    /// Messages that did not fit, oldest first. Feeding stops while any waits, so this
+    /// holds at most what one consumer call pushed (one call may push several: a single
+    /// `Option` here lost all but the last of them).
+    overflow: VecDeque<Resp>,
 }
 
 impl<Resp: Send + 'static> PushSink<Resp> {
     pub(crate) fn new(tx: mpsc::Sender<Resp>) -> Self {
         PushSink {
             tx: PollSender::new(tx),
-            overflow: None,
+            overflow: VecDeque::new(),
         }
     }
 }
@@ -317,12 +320,12 @@ impl<F: ConsumerFactory> Engine<F> {
         else {
             return Poll::Pending;
         };
-        if sink.overflow.is_none() {
+        if sink.overflow.is_empty() {
             return Poll::Pending;
         }
         match sink.tx.poll_reserve(cx) {
             Poll::Ready(Ok(())) => {
-                if let Some(msg) = sink.overflow.take() {
+                if let Some(msg) = sink.overflow.pop_front() {
                     let _ = sink.tx.send_item(msg);
                 }
                 self.starved = false;
@@ -330,7 +333,7 @@ impl<F: ConsumerFactory> Engine<F> {
             }
             Poll::Ready(Err(_)) => {
                 // The receiver is gone: nobody wants pushes any more.
-                sink.overflow = None;
+                sink.overflow.clear();
                 Poll::Ready(())
             }
             Poll::Pending => Poll::Pending,
@@ -338,7 +341,7 @@ impl<F: ConsumerFactory> Engine<F> {
     }
 
     fn push_blocked(&self) -> bool {
-        matches!(&self.role, Role::Client { push: Some(sink) } if sink.overflow.is_some())
+        matches!(&self.role, Role::Client { push: Some(sink) } if !sink.overflow.is_empty())
     }
 
     fn push_message(&mut self, msg: Resp<F>) {
@@ -352,13 +355,18 @@ impl<F: ConsumerFactory> Engine<F> {
             );
             return;
         };
+        if !sink.overflow.is_empty() {
+            // Behind older messages still waiting: keep the order.
+            sink.overflow.push_back(msg);
+            return;
+        }
         let Some(tx) = sink.tx.get_ref() else {
             return;
         };
         match tx.try_send(msg) {
             Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
-            // At most one message waits; reading stops until it fits.
-            Err(mpsc::error::TrySendError::Full(msg)) => sink.overflow = Some(msg),
+            // Reading stops until the waiting messages fit.
+            Err(mpsc::error::TrySendError::Full(msg)) => sink.overflow.push_back(msg),
         }
     }
 
@@ -486,6 +494,10 @@ impl<F: ConsumerFactory> Engine<F> {
                         self.finish_front(Err(err.clone()));
                         return Err(err);
                     }
+                    // Pushes parsed before this reply reach the sink before the caller
+                    // gets the reply: a RESP3 invalidation must not arrive after the
+                    // read it invalidates (the caller could act on a stale value).
+                    self.deliver_pushes();
                     self.finish_front(Ok(resp));
                     self.apply_actions(true)?;
                 }
@@ -619,11 +631,7 @@ impl<F: ConsumerFactory> Engine<F> {
         if std::mem::take(&mut self.actions.pause_reading) && self.reading == Reading::Open {
             self.reading = Reading::PausedByConsumer;
         }
-        if !self.actions.pushed.is_empty() {
-            for msg in std::mem::take(&mut self.actions.pushed) {
-                self.push_message(msg);
-            }
-        }
+        self.deliver_pushes();
         if finished {
             if let Some(to) = self.actions.detach.take() {
                 // Nothing more is read or parsed: the rest belongs to the new owner.
@@ -640,6 +648,15 @@ impl<F: ConsumerFactory> Engine<F> {
             }
         }
         Ok(())
+    }
+
+    /// Hands the messages a consumer pushed during its last call to the push sink.
+    fn deliver_pushes(&mut self) {
+        if !self.actions.pushed.is_empty() {
+            for msg in std::mem::take(&mut self.actions.pushed) {
+                self.push_message(msg);
+            }
+        }
     }
 
     /// The connection ended with the front request unfinished: its consumer decides
