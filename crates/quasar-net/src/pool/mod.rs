@@ -74,11 +74,14 @@ mod connection;
 mod guards;
 mod inner;
 mod internals;
+mod multiplex;
+mod shared_connection;
 mod stats;
 
 pub use api::Pool;
 pub use builder::PoolBuilder;
 pub use connection::PoolConnection;
+pub use shared_connection::SharedConnection;
 pub use stats::{PoolState, PoolStats};
 
 /// Opens and checks the connections of a [`Pool`].
@@ -136,8 +139,9 @@ pub trait Manager: Send + Sync + 'static {
     ///
     /// Called on every checkout and return, by [`Pool::available`] and by the reaper, so
     /// it must be cheap and must not do I/O: read a flag that the connection's reader
-    /// sets on EOF or error. [`Pool::available`] and the reaper call it while holding the
-    /// pool's internal lock: it must not call back into the pool.
+    /// sets on EOF or error. [`Pool::available`], [`Pool::connect_shared`] and the reaper
+    /// call it while holding the pool's internal lock: it must not call back into the
+    /// pool.
     fn is_closed(&self, conn: &Self::Connection) -> bool;
 
     /// Closes a connection the pool gives up on (broken, discarded, reaped, or the pool
@@ -149,3 +153,5 @@ pub trait Manager: Send + Sync + 'static {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_shared;
