@@ -13,6 +13,9 @@
 //! - [`Pool::connect`] is cancel safe at every await point, and a [`PoolConnection`]
 //!   dropped while [`PoolConnection::start_request`] is in effect is discarded, never
 //!   reused half-way through an exchange.
+//! - [`Pool::connect_shared`] hands out [`SharedConnection`] holds for protocols that
+//!   multiplex requests over one connection: callers spread over up to `pool_size`
+//!   connections and then share the least-loaded one.
 //! - [`Pool::close`] closes idle connections at once and in-use ones as they come back,
 //!   fails waiters with [`Error::is_closed`], and returns a future that resolves when
 //!   every connection is gone.
