@@ -198,7 +198,14 @@ async fn cancelled_requests_lose_no_slot_and_never_reuse_a_half_used_connection(
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        let after = Duration::from_micros(seed % 20_000);
+        // Every tenth call gets no real deadline, so completed calls are in the mix
+        // however slow the machine; under load the short deadlines all fire (a run on
+        // a loaded 2-core box saw all 300 cancelled when every call had one).
+        let after = if i % 10 == 0 {
+            Duration::from_secs(60)
+        } else {
+            Duration::from_micros(seed % 20_000)
+        };
         let echo = echo.clone();
         let cancelled = cancelled.clone();
         tasks.push(tokio::spawn(async move {
@@ -222,8 +229,8 @@ async fn cancelled_requests_lose_no_slot_and_never_reuse_a_half_used_connection(
     }
     let cancelled = cancelled.load(std::sync::atomic::Ordering::Relaxed);
     assert!(
-        (1..300).contains(&cancelled),
-        "the mix must hold both cancelled and completed calls, got {cancelled} cancelled"
+        (1..=270).contains(&cancelled),
+        "the mix must hold cancelled calls and the 30 undeadlined ones, got {cancelled} cancelled"
     );
     let pool = echo.pool().unwrap();
     eventually("every slot back", || pool.in_use() == 0).await;
