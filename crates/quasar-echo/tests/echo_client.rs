@@ -29,6 +29,18 @@ async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Three calls at once on a pool of two, as pulsar's `asyncio.gather`: two connections
+/// busy, the third call queued for one of them.
+///
+/// That overlap is only guaranteed on a current-thread runtime, where the connection
+/// drivers and the server run on the test's thread and so cannot answer a call while
+/// `join_all` is still starting the others (pulsar's single event loop behaves the same).
+/// On a multi-thread runtime a loaded machine may deschedule the test thread right after
+/// a call is handed to its driver; the worker threads then finish the whole loopback
+/// exchange, the call completes in its first poll and returns its connection before the
+/// next call checks out, and all three run one after another on one connection. The
+/// pool is right to reuse it, but the counts below then differ; the tests calling this
+/// run on a current-thread runtime for that reason.
 async fn three_concurrent(echo: &EchoClient, round: &str) {
     let calls = (0..3).map(|i| {
         let echo = echo.clone();
@@ -40,7 +52,8 @@ async fn three_concurrent(echo: &EchoClient, round: &str) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Current-thread: see `three_concurrent`.
+#[tokio::test(flavor = "current_thread")]
 async fn pool_accounting_follows_pulsars_test_connection_pool() {
     let server = echo_server("127.0.0.1:0".parse().unwrap()).await;
     let echo = EchoClient::new(server.address(), 2).unwrap();
@@ -58,6 +71,11 @@ async fn pool_accounting_follows_pulsars_test_connection_pool() {
     assert_eq!((echo.sessions(), echo.requests_processed()), (1, 2));
 
     three_concurrent(&echo, "first").await;
+    assert_eq!(
+        pool.stats().waits,
+        1,
+        "the calls overlapped: the third one queued"
+    );
     assert_eq!((pool.in_use(), pool.available()), (0, 2));
     assert_eq!((echo.sessions(), echo.requests_processed()), (2, 5));
 
@@ -96,7 +114,8 @@ async fn quit_closes_the_connection_and_the_next_call_reconnects() {
     echo.close().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Current-thread: see `three_concurrent`.
+#[tokio::test(flavor = "current_thread")]
 async fn a_restarted_server_is_reconnected_to() {
     let first = echo_server("127.0.0.1:0".parse().unwrap()).await;
     let addr = first.address();
@@ -179,7 +198,14 @@ async fn cancelled_requests_lose_no_slot_and_never_reuse_a_half_used_connection(
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        let after = Duration::from_micros(seed % 20_000);
+        // Every tenth call gets no real deadline, so completed calls are in the mix
+        // however slow the machine; under load the short deadlines all fire (a run on
+        // a loaded 2-core box saw all 300 cancelled when every call had one).
+        let after = if i % 10 == 0 {
+            Duration::from_secs(60)
+        } else {
+            Duration::from_micros(seed % 20_000)
+        };
         let echo = echo.clone();
         let cancelled = cancelled.clone();
         tasks.push(tokio::spawn(async move {
@@ -203,8 +229,8 @@ async fn cancelled_requests_lose_no_slot_and_never_reuse_a_half_used_connection(
     }
     let cancelled = cancelled.load(std::sync::atomic::Ordering::Relaxed);
     assert!(
-        (1..300).contains(&cancelled),
-        "the mix must hold both cancelled and completed calls, got {cancelled} cancelled"
+        (1..=270).contains(&cancelled),
+        "the mix must hold cancelled calls and the 30 undeadlined ones, got {cancelled} cancelled"
     );
     let pool = echo.pool().unwrap();
     eventually("every slot back", || pool.in_use() == 0).await;

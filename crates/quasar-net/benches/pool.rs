@@ -1,11 +1,14 @@
 //! Checkout + return of a trivial in-memory connection under contention, for quasar's
 //! `Pool`, bb8 0.9 and deadpool 0.13 (managed), measured in the same run.
 //!
-//! Two groups: `pool_checkout_return` checks out and returns back to back, so it
+//! Three groups: `pool_checkout_return` checks out and returns back to back, so it
 //! measures the pool itself under contention from 1, 8 and 64 tasks on two workers;
 //! `pool_checkout_queued` holds each connection across one `yield_now` (a stand-in for
-//! a request), so when tasks outnumber connections callers really queue. The reported
-//! time is per checkout over all tasks (lower is better).
+//! a request), so when tasks outnumber connections callers really queue;
+//! `pool_shared_vs_exclusive` runs that held checkout from 64 tasks through quasar's
+//! exclusive `connect` and its shared `connect_shared` (where callers join a busy
+//! connection instead of queueing for it). The reported time is per checkout over all
+//! tasks (lower is better).
 //!
 //! bb8 runs with `test_on_check_out(false)`: its default is an async `is_valid` call per
 //! checkout, where quasar and deadpool only run a cheap synchronous check.
@@ -178,6 +181,37 @@ fn bench_group(c: &mut Criterion, rt: &Runtime, name: &str, hold: bool) {
     group.finish();
 }
 
+/// Exclusive vs shared checkout of quasar's pool, each held across one `yield_now`.
+fn bench_shared(c: &mut Criterion, rt: &Runtime) {
+    const SHARED_TASKS: usize = 64;
+    let mut group = c.benchmark_group("pool_shared_vs_exclusive");
+    group
+        .throughput(Throughput::Elements(1))
+        .sample_size(15)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    for size in SIZES {
+        let id = |name: &str| BenchmarkId::new(name, format!("size{size}/tasks{SHARED_TASKS}"));
+        let pool = Pool::builder(Quasar).pool_size(size).build().unwrap();
+        group.bench_function(id("exclusive"), |b| {
+            b.to_async(rt).iter_custom(|iters| {
+                let pool = pool.clone();
+                run(iters, SHARED_TASKS, move || checkout!(pool, connect, true))
+            })
+        });
+        let pool = Pool::builder(Quasar).pool_size(size).build().unwrap();
+        group.bench_function(id("shared"), |b| {
+            b.to_async(rt).iter_custom(|iters| {
+                let pool = pool.clone();
+                run(iters, SHARED_TASKS, move || {
+                    checkout!(pool, connect_shared, true)
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
 fn bench_pools(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -189,6 +223,8 @@ fn bench_pools(c: &mut Criterion) {
     // Hold across a yield: with more tasks than connections, callers really queue and
     // every checkout is a FIFO hand-off (a wake and a park, mostly scheduler cost).
     bench_group(c, &rt, "pool_checkout_queued", true);
+    // Many requests in flight per connection instead of one.
+    bench_shared(c, &rt);
 }
 
 criterion_group!(benches, bench_pools);

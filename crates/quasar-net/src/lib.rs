@@ -56,7 +56,9 @@ pub use consumer::{BoxConsumer, ConsumerFactory, Context, Progress, ProtocolCons
 pub use error::{BoxError, Error, Result};
 pub use event::OneTime;
 pub use hooks::{ConnectionEvent, DataEvent, HookResult, Hooks, LostEvent, RequestEvent};
-pub use pool::{Manager, Pool, PoolBuilder, PoolConnection, PoolState, PoolStats};
+pub use pool::{
+    Manager, Pool, PoolBuilder, PoolConnection, PoolState, PoolStats, SharedConnection,
+};
 pub use producer::Producer;
 pub use server::{CloseReport, ServerInfo, TcpServer, TcpServerBuilder};
 pub use udp::{

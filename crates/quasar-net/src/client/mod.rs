@@ -66,11 +66,11 @@ use crate::hooks::RequestEvent;
 use crate::pool::{Pool, PoolConnection};
 use crate::{ConnectionConfig, ConsumerFactory, Error, Hooks, Producer, ProtocolConsumer, Result};
 
-mod manager;
-mod udp;
+mod tcp_manager;
+mod udp_manager;
 
-pub use manager::TcpManager;
-pub use udp::UdpManager;
+pub use tcp_manager::TcpManager;
+pub use udp_manager::UdpManager;
 
 type Req<F> = <<F as ConsumerFactory>::Consumer as ProtocolConsumer>::Request;
 type Resp<F> = <<F as ConsumerFactory>::Consumer as ProtocolConsumer>::Response;

@@ -8,6 +8,7 @@ use super::builder::PoolBuilder;
 use super::connection::PoolConnection;
 use super::inner::Shared;
 use super::internals::State;
+use super::shared_connection::SharedConnection;
 use super::stats::{PoolState, PoolStats};
 use super::Manager;
 use crate::{Error, Result};
@@ -61,6 +62,72 @@ impl<M: Manager> Pool<M> {
         Ok(PoolConnection::new(self.clone(), live))
     }
 
+    /// Checks out a hold on a connection that other callers may use at the same time,
+    /// for protocols that multiplex many requests over one connection.
+    ///
+    /// The pool keeps each shared connection and gives every holder a clone, so the
+    /// connection type must be a cheap handle whose clones drive the same socket.
+    /// `Clone::clone` is called under the pool's internal lock, like
+    /// [`Manager::is_closed`]: it must be cheap and must not call back into the pool.
+    ///
+    /// Spreads callers over up to `pool_size` connections: takes an idle connection if
+    /// there is one (dropping and replacing closed ones); else opens a new one if the
+    /// pool has room; else joins the shared connection with the fewest holders; else (the
+    /// pool is full of exclusive checkouts and connects) queues with exclusive callers,
+    /// in FIFO order, and also wakes to join the first connection another caller shares.
+    /// A shared connection the manager reports closed, or past `max_lifetime`, is never
+    /// joined: it is retired and replaced.
+    ///
+    /// A connection is either idle, checked out exclusively, or shared, never two of
+    /// them: [`in_use`](Pool::in_use) counts a shared connection once however many hold
+    /// it, and [`connect`](Pool::connect) never takes a shared one; when its last holder
+    /// lets go it goes back to the pool like an exclusive connection and either mode may
+    /// take it next.
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`](Pool::connect): [`Error::is_closed`], [`Error::is_pool_full`] (only
+    /// when it has to queue), [`Error::is_timeout`], and connect errors.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe. Joining and taking an idle connection do not await; dropping the
+    /// future while it connects frees the slot, and while it queues passes on whatever it
+    /// was granted, as [`connect`](Pool::connect) does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::atomic::{AtomicU32, Ordering};
+    /// # use quasar_net::{pool::{Manager, Pool}, Error};
+    /// # struct M(AtomicU32);
+    /// # impl Manager for M {
+    /// #     type Connection = u32;
+    /// #     async fn connect(&self) -> Result<u32, Error> { Ok(self.0.fetch_add(1, Ordering::Relaxed)) }
+    /// #     fn is_closed(&self, _: &u32) -> bool { false }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Error> {
+    /// let pool = Pool::builder(M(AtomicU32::new(0))).pool_size(2).build()?;
+    /// let holds = [
+    ///     pool.connect_shared().await?,
+    ///     pool.connect_shared().await?,
+    ///     pool.connect_shared().await?,
+    /// ];
+    /// let ids: Vec<u32> = holds.iter().map(|h| **h).collect();
+    /// assert_eq!(ids, [0, 1, 0], "two connections, the third caller joins the first");
+    /// assert_eq!(pool.in_use(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn connect_shared(&self) -> Result<SharedConnection<M>>
+    where
+        M::Connection: Clone,
+    {
+        let hold = self.shared.acquire_shared().await?;
+        Ok(SharedConnection::new(self.clone(), hold))
+    }
+
     /// Opens connections until `min_idle` of them are idle (or the pool is full) and
     /// returns how many it opened.
     ///
@@ -84,7 +151,8 @@ impl<M: Manager> Pool<M> {
         self.shared.lock().pool_size
     }
 
-    /// Connections checked out.
+    /// Connections checked out: exclusive ones, and shared ones counted once each
+    /// however many callers hold them.
     pub fn in_use(&self) -> usize {
         self.shared.lock().in_use
     }
@@ -152,8 +220,9 @@ impl<M: Manager> Pool<M> {
     ///
     /// At the call, not at the first poll: idle connections are closed, waiters fail
     /// with [`Error::is_closed`], the reaper stops, and later checkouts fail. Connections
-    /// in use are closed when their guard is dropped, and connects in progress when they
-    /// finish. The returned future resolves once every connection is gone; every call
+    /// in use are closed when their guard is dropped (a shared one when its last holder
+    /// lets go; shared handles keep working until then), and connects in progress when
+    /// they finish. The returned future resolves once every connection is gone; every call
     /// returns an equivalent future.
     ///
     /// # Cancel safety
@@ -179,6 +248,7 @@ impl<M: Manager> fmt::Debug for Pool<M> {
         f.debug_struct("Pool")
             .field("pool_size", &st.pool_size)
             .field("in_use", &st.in_use)
+            .field("shared", &st.shared.iter().filter(|m| m.open).count())
             .field("idle", &st.idle.len())
             .field("waiters", &st.waiters())
             .field("closed", &st.closed)

@@ -44,6 +44,9 @@ pub(crate) struct Shared<M: Manager> {
     state: CachePadded<Mutex<State<M::Connection>>>,
     /// Fires once `close()` was called and every connection is gone.
     drained: OneTime<()>,
+    /// Woken when a connection joins the shared set, for shared checkouts waiting on a
+    /// full pool (see `multiplex.rs`).
+    pub(crate) shared_joined: tokio::sync::Notify,
     /// Kept apart from the state: waiters add to it without taking the state lock.
     wait_time_us: AtomicU64,
     /// Dropping the sender (pool dropped or closed) stops the reaper at once.
@@ -63,6 +66,7 @@ impl<M: Manager> Shared<M> {
             config,
             state: CachePadded(Mutex::new(State::new(pool_size))),
             drained: OneTime::new(),
+            shared_joined: tokio::sync::Notify::new(),
             wait_time_us: AtomicU64::new(0),
             reaper_stop: Mutex::new(None),
         }
@@ -137,7 +141,7 @@ impl<M: Manager> Shared<M> {
 
     /// Finishes a checkout whose first attempt queued (`Pending`), found only broken
     /// idle connections (`Pending` too: try again), or must connect.
-    async fn acquire_slow(
+    pub(crate) async fn acquire_slow(
         &self,
         mut checkout: Checkout<'_, M>,
         first: Poll<Got<M::Connection>>,
@@ -174,11 +178,11 @@ impl<M: Manager> Shared<M> {
         }
     }
 
-    fn is_broken(&self, live: &Live<M::Connection>) -> bool {
+    pub(crate) fn is_broken(&self, live: &Live<M::Connection>) -> bool {
         self.manager.is_closed(&live.raw) || self.is_expired(live)
     }
 
-    fn close_reason(&self, live: &Live<M::Connection>) -> Reason {
+    pub(crate) fn close_reason(&self, live: &Live<M::Connection>) -> Reason {
         if self.is_expired(live) && !self.manager.is_closed(&live.raw) {
             Reason::Lifetime
         } else {
@@ -204,7 +208,7 @@ impl<M: Manager> Shared<M> {
         None
     }
 
-    fn acquire_timed_out(&self, limit: Duration) -> Error {
+    pub(crate) fn acquire_timed_out(&self, limit: Duration) -> Error {
         let mut st = self.lock();
         st.counters.timeouts += 1;
         let what = format!("pool acquire after {limit:?}");
@@ -474,13 +478,13 @@ pub(crate) fn wake(waker: Option<Waker>) {
 }
 
 #[derive(Clone, Copy)]
-enum Reason {
+pub(crate) enum Reason {
     Broken,
     Idle,
     Lifetime,
 }
 
-fn bump(counters: &mut super::internals::Counters, reason: Reason) {
+pub(crate) fn bump(counters: &mut super::internals::Counters, reason: Reason) {
     match reason {
         Reason::Broken => counters.closed_broken += 1,
         Reason::Idle => counters.closed_idle += 1,

@@ -9,7 +9,8 @@
 //! ```text
 //!   idle.len()   connections parked in the pool
 //!   in_use       connections handed to a caller (a guard, or granted to a waiter that
-//!                has not picked it up yet)
+//!                has not picked it up yet), and every member of `shared` once, however
+//!                many handles hold it
 //!   pending      connects in progress, or slots granted to a waiter that will connect
 //!   total = idle.len() + in_use + pending  <=  pool_size   (except just after a shrink)
 //! ```
@@ -38,6 +39,21 @@ pub(crate) struct Idle<C> {
     /// When it was parked; only meaningful when an idle timeout is configured (the pool
     /// skips the clock read otherwise and stores `created`).
     pub(crate) since: Instant,
+}
+
+/// A connection checked out in shared mode. The pool keeps the original; each holder
+/// has a clone.
+pub(crate) struct Member<C> {
+    /// Names the member to its handles (ids are never reused).
+    pub(crate) id: u64,
+    pub(crate) live: Live<C>,
+    /// Handles on it; always at least one (the last one out takes it out of the set).
+    pub(crate) holders: usize,
+    /// Whether new holders may join; a retired member (broken, discarded, or over the
+    /// size after a shrink) only waits for its holders to let go.
+    pub(crate) open: bool,
+    /// Set by `SharedConnection::discard`: the last holder closes it.
+    pub(crate) discarded: bool,
 }
 
 /// What a waiter is handed when its turn comes.
@@ -130,6 +146,10 @@ pub(crate) struct State<C> {
     /// Parked connections; checkout pops the back (most recently used), the reaper and
     /// `resize` trim the front (least recently used).
     pub(crate) idle: VecDeque<Idle<C>>,
+    /// Connections checked out in shared mode, open or retired; at most `pool_size`
+    /// (plus any retired after a shrink), so a scan is cheap.
+    pub(crate) shared: Vec<Member<C>>,
+    pub(crate) next_member: u64,
     /// Ids of waiting nodes in arrival order (FIFO).
     queue: VecDeque<usize>,
     nodes: Vec<Arc<Node<C>>>,
@@ -154,6 +174,8 @@ impl<C> State<C> {
         // Pre-size for the steady state so the hot path never grows a buffer.
         State {
             idle: VecDeque::with_capacity(pool_size),
+            shared: Vec::new(),
+            next_member: 0,
             queue: VecDeque::with_capacity(pool_size),
             nodes: Vec::with_capacity(pool_size),
             cursor: 0,

@@ -13,6 +13,9 @@
 //! - [`Pool::connect`] is cancel safe at every await point, and a [`PoolConnection`]
 //!   dropped while [`PoolConnection::start_request`] is in effect is discarded, never
 //!   reused half-way through an exchange.
+//! - [`Pool::connect_shared`] hands out [`SharedConnection`] holds for protocols that
+//!   multiplex requests over one connection: callers spread over up to `pool_size`
+//!   connections and then share the least-loaded one.
 //! - [`Pool::close`] closes idle connections at once and in-use ones as they come back,
 //!   fails waiters with [`Error::is_closed`], and returns a future that resolves when
 //!   every connection is gone.
@@ -74,11 +77,14 @@ mod connection;
 mod guards;
 mod inner;
 mod internals;
+mod multiplex;
+mod shared_connection;
 mod stats;
 
 pub use api::Pool;
 pub use builder::PoolBuilder;
 pub use connection::PoolConnection;
+pub use shared_connection::SharedConnection;
 pub use stats::{PoolState, PoolStats};
 
 /// Opens and checks the connections of a [`Pool`].
@@ -136,8 +142,9 @@ pub trait Manager: Send + Sync + 'static {
     ///
     /// Called on every checkout and return, by [`Pool::available`] and by the reaper, so
     /// it must be cheap and must not do I/O: read a flag that the connection's reader
-    /// sets on EOF or error. [`Pool::available`] and the reaper call it while holding the
-    /// pool's internal lock: it must not call back into the pool.
+    /// sets on EOF or error. [`Pool::available`], [`Pool::connect_shared`] and the reaper
+    /// call it while holding the pool's internal lock: it must not call back into the
+    /// pool.
     fn is_closed(&self, conn: &Self::Connection) -> bool;
 
     /// Closes a connection the pool gives up on (broken, discarded, reaped, or the pool
@@ -149,3 +156,5 @@ pub trait Manager: Send + Sync + 'static {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_shared;

@@ -10,8 +10,10 @@ use super::internals::{Counters, State};
 pub struct PoolState {
     /// The most connections the pool holds.
     pub pool_size: usize,
-    /// Connections checked out.
+    /// Connections checked out, exclusively or shared (each shared one counted once).
     pub in_use: usize,
+    /// Shared connections new shared checkouts may join (a subset of `in_use`).
+    pub shared: usize,
     /// Idle connections, including any not yet found closed.
     pub idle: usize,
     /// Idle connections not known to be closed.
@@ -29,6 +31,7 @@ impl PoolState {
         PoolState {
             pool_size: st.pool_size,
             in_use: st.in_use,
+            shared: st.shared.iter().filter(|m| m.open).count(),
             idle: st.idle.len(),
             available,
             connecting: st.pending,

@@ -12,28 +12,32 @@ use super::*;
 
 /// How `Mem::connect` behaves.
 #[derive(Clone, Copy, PartialEq, Debug)]
-enum Mode {
+pub(super) enum Mode {
     Ok,
     Refuse,
     Hang,
+    /// Yields to the scheduler a few times first, so connects overlap.
+    Slow,
 }
 
 #[derive(Default)]
-struct Mem {
-    next: AtomicUsize,
-    closed: AtomicUsize,
+pub(super) struct Mem {
+    pub(super) next: AtomicUsize,
+    pub(super) closed: AtomicUsize,
     mode: Mutex<Option<Mode>>,
     /// Keeps the test able to see when the pool dropped its manager.
     token: Arc<()>,
 }
 
-struct Conn {
-    id: usize,
-    peer_closed: Arc<AtomicBool>,
+/// Clones share the peer's state, as handles of one multiplexed connection do.
+#[derive(Clone)]
+pub(super) struct Conn {
+    pub(super) id: usize,
+    pub(super) peer_closed: Arc<AtomicBool>,
 }
 
 impl Mem {
-    fn set(&self, mode: Mode) {
+    pub(super) fn set(&self, mode: Mode) {
         *self.mode.lock().unwrap() = Some(mode);
     }
 }
@@ -43,8 +47,13 @@ impl Manager for Mem {
 
     async fn connect(&self) -> Result<Conn, Error> {
         let mode = self.mode.lock().unwrap().unwrap_or(Mode::Ok);
+        if mode == Mode::Slow {
+            for _ in 0..3 {
+                yield_now().await;
+            }
+        }
         match mode {
-            Mode::Ok => Ok(Conn {
+            Mode::Ok | Mode::Slow => Ok(Conn {
                 id: self.next.fetch_add(1, Ordering::SeqCst),
                 peer_closed: Arc::default(),
             }),
@@ -66,7 +75,7 @@ impl Manager for Mem {
     }
 }
 
-fn pool(size: usize) -> Pool<Mem> {
+pub(super) fn pool(size: usize) -> Pool<Mem> {
     Pool::builder(Mem::default())
         .pool_size(size)
         .build()
@@ -74,7 +83,7 @@ fn pool(size: usize) -> Pool<Mem> {
 }
 
 /// Lets spawned tasks on the current-thread runtime run until `cond` holds.
-async fn until(mut cond: impl FnMut() -> bool) {
+pub(super) async fn until(mut cond: impl FnMut() -> bool) {
     for _ in 0..1000 {
         if cond() {
             return;

@@ -1,5 +1,5 @@
 //! Pooling UDP endpoints: pulsar's echoudp client keeps a pool of connected endpoints,
-//! exactly like TCP connections (SPEC §12).
+//! exactly like TCP connections (pulsar's `AbstractUdpClient` over its `Pool`).
 
 use std::fmt;
 use std::future::Future;
