@@ -164,6 +164,17 @@ impl<F: ConsumerFactory> ClientBuilder<F> {
         self
     }
 
+    /// Multiplexes: up to `n` requests in flight on each connection (default 1, one at a
+    /// time as in pulsar). Above 1, [`Client::request`] shares connections between callers
+    /// through the pool's shared checkout ([`Pool::connect_shared`]), spreading them over
+    /// up to `pool_size` connections; requests queued together leave in one write and
+    /// replies are matched in order (the `redis` crate's multiplexed connection). Only
+    /// for protocols whose server answers pipelined requests in order.
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.config.max_in_flight(n);
+        self
+    }
+
     /// Fail a request whose response does not complete in time (closes its connection).
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.config.request_timeout(timeout);
@@ -322,9 +333,16 @@ impl<F: ConsumerFactory> Client<F> {
     ///
     /// # Cancel safety
     ///
-    /// Cancel safe for the pool: a cancelled request's connection is closed and its slot
-    /// freed; the request itself may or may not have reached the server.
+    /// Cancel safe for the pool. With exclusive checkout a cancelled request's connection
+    /// is closed and its slot freed; multiplexed, the connection stays and the reply is
+    /// read and dropped. The request itself may or may not have reached the server.
     pub async fn request(&self, addr: SocketAddr, request: Req<F>) -> Result<Resp<F>> {
+        if self.inner.config.max_in_flight > 1 {
+            // Multiplexed: many callers share each connection; a failed request does
+            // not poison it (a broken stream closes the connection, which the pool sees).
+            let conn = self.pool(addr)?.connect_shared().await?;
+            return conn.request(request).await;
+        }
         let mut conn = self.connect(addr).await?;
         conn.start_request();
         let outcome = conn.request(request).await;
