@@ -19,11 +19,11 @@
 //! impl ProtocolConsumer for LineClient {
 //!     type Request = Bytes;
 //!     type Response = Bytes;
-//!     fn start_request(&mut self, cx: &mut Context<'_>, line: Bytes) -> Result<()> {
+//!     fn start_request(&mut self, cx: &mut Context<'_, Bytes, Bytes>, line: Bytes) -> Result<()> {
 //!         cx.write(&line)?;
 //!         cx.write(b"\n")
 //!     }
-//!     fn data_received(&mut self, _: &mut Context<'_>, buf: &mut BytesMut) -> Result<Progress<Bytes>> {
+//!     fn data_received(&mut self, _: &mut Context<'_, Bytes, Bytes>, buf: &mut BytesMut) -> Result<Progress<Bytes>> {
 //!         let Some(end) = buf.iter().position(|&b| b == b'\n') else { return Ok(Progress::NeedMore) };
 //!         let line = buf.split_to(end + 1).freeze().slice(..end);
 //!         Ok(Progress::Finished(line))
