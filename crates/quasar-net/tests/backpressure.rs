@@ -104,10 +104,9 @@ async fn a_consumer_that_pauses_reading_stops_the_server_until_resume_reading() 
         lines.lock().unwrap().len() == LINES as usize
     })
     .await;
-    let lines = lines.lock().unwrap();
-    assert!(lines.iter().copied().eq(0..LINES), "lines out of order");
+    let in_order = lines.lock().unwrap().iter().copied().eq(0..LINES);
+    assert!(in_order, "lines out of order");
     assert_eq!(conns.nth(1).await.info().bytes_read, total as u64);
-    drop(lines);
     within("close", server.close(Duration::from_secs(1))).await;
 }
 
