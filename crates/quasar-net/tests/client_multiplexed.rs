@@ -26,7 +26,10 @@ async fn many_callers_share_pool_size_connections_and_get_their_own_replies() {
         let client = client.clone();
         async move {
             let msg = format!("message {i}");
-            let reply = client.request(addr, Bytes::from(msg.clone())).await.unwrap();
+            let reply = client
+                .request(addr, Bytes::from(msg.clone()))
+                .await
+                .unwrap();
             assert_eq!(reply, msg, "a reply reached the wrong caller");
         }
     });
@@ -45,7 +48,10 @@ async fn many_callers_share_pool_size_connections_and_get_their_own_replies() {
         }
     })
     .await;
-    let reply = client.request(addr, Bytes::from_static(b"again")).await.unwrap();
+    let reply = client
+        .request(addr, Bytes::from_static(b"again"))
+        .await
+        .unwrap();
     assert_eq!(reply, "again");
     client.close().await;
     server.close(Duration::from_secs(1)).await;
