@@ -258,11 +258,10 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
                         });
                     }
                 } else if self.needs_flush {
+                    // A finished flush needs no new round (TCP's is immediate): go on to
+                    // reading in this same poll.
                     match Pin::new(&mut self.io).poll_flush(cx) {
-                        Poll::Ready(Ok(())) => {
-                            self.needs_flush = false;
-                            return Poll::Ready(Ok(Event::Progress));
-                        }
+                        Poll::Ready(Ok(())) => self.needs_flush = false,
                         Poll::Ready(Err(e)) => {
                             return Poll::Ready(Err((Error::from(e), Disposal::Drop)))
                         }
