@@ -149,6 +149,16 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
         }
     };
     runtime.block_on(async move {
+        // Listen for signals before announcing any address: a script that reads the
+        // address and sends SIGTERM at once must get a graceful close, not the default
+        // action (found by a parallel stress run of tests/serve.rs).
+        let signals = match Signals::install() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("quasar: cannot listen for signals: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         let mut servers = Vec::new();
         if echo {
             match start_echo(&config.echo).await {
@@ -182,7 +192,7 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
             futures_util::future::join_all(udp_servers.iter().map(|s| s.wait())).await;
         };
         tokio::select! {
-            _ = shutdown_signal() => {
+            _ = signals.wait() => {
                 tracing::info!("signal received: closing");
                 let tcp = futures_util::future::join_all(servers.iter().map(|s| s.close(SHUTDOWN_DEADLINE)));
                 let udp = futures_util::future::join_all(udp_servers.iter().map(|s| s.close(SHUTDOWN_DEADLINE)));
@@ -262,24 +272,35 @@ async fn start_udp_echo(s: &UdpEchoSection) -> quasar_net::Result<DatagramServer
     .await
 }
 
-async fn shutdown_signal() {
+/// SIGTERM and SIGINT handlers, installed before the servers announce themselves.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Signals {
+                term: signal(SignalKind::terminate())?,
+                interrupt: signal(SignalKind::interrupt())?,
+            })
         }
+        #[cfg(not(unix))]
+        Ok(Signals {})
     }
-    #[cfg(not(unix))]
-    {
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.interrupt.recv() => {}
+        }
+        #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -196,3 +196,25 @@ fn bind_error_names_the_address_and_fails() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&addr), "{err}");
 }
+
+#[test]
+fn sigterm_right_after_the_address_line_closes_gracefully() {
+    // The signal handlers are installed before any address is printed: a script that
+    // reads the address and signals at once gets exit 0, never the default action.
+    for args in [
+        &[
+            "serve",
+            "udp-echo",
+            "--bind",
+            "127.0.0.1:0",
+            "--workers",
+            "2",
+        ][..],
+        &["serve", "echo", "--bind", "127.0.0.1:0"],
+    ] {
+        for _ in 0..5 {
+            let server = Server::spawn(args, 1);
+            assert!(server.terminate().success(), "{args:?}");
+        }
+    }
+}
