@@ -59,7 +59,9 @@ pub(crate) struct Responses {
     slots: VecDeque<Slot>,
     /// The id of `slots[0]`; ids grow by one per slot.
     base: u64,
-    running: FuturesUnordered<Tagged>,
+    /// Created on the first spawned response: `FuturesUnordered::new` allocates, and most
+    /// connections never spawn one.
+    running: Option<FuturesUnordered<Tagged>>,
     /// Bytes parked in `Held` slots and finished futures; they count toward the cap and
     /// the water marks.
     held: usize,
@@ -82,7 +84,9 @@ impl Responses {
     pub(crate) fn spawn(&mut self, fut: BoxResponse) {
         let id = self.base + self.slots.len() as u64;
         self.slots.push_back(Slot::Running);
-        self.running.push(Tagged { id, fut });
+        self.running
+            .get_or_insert_with(FuturesUnordered::new)
+            .push(Tagged { id, fut });
     }
 
     pub(crate) fn stream(&mut self, body: BoxBody) {
@@ -110,7 +114,9 @@ impl Responses {
         cx: &mut Context<'_>,
         queue: &mut WriteQueue,
     ) -> Poll<Result<bool>> {
-        while let Poll::Ready(Some((id, res))) = self.running.poll_next_unpin(cx) {
+        while let Some(Poll::Ready(Some((id, res)))) =
+            self.running.as_mut().map(|r| r.poll_next_unpin(cx))
+        {
             if let Ok(bytes) = &res {
                 self.held += bytes.len();
             }
@@ -180,7 +186,7 @@ impl std::fmt::Debug for Responses {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Responses")
             .field("slots", &self.slots.len())
-            .field("running", &self.running.len())
+            .field("running", &self.running.as_ref().map_or(0, |r| r.len()))
             .field("held", &self.held)
             .finish()
     }
