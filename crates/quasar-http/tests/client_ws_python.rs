@@ -58,9 +58,12 @@ async fn start_server(python: &str) -> (Child, u16) {
         .expect("python starts");
     let stdout = child.stdout.take().expect("piped stdout");
     let mut line = String::new();
-    within("the python server's port", BufReader::new(stdout).read_line(&mut line))
-        .await
-        .expect("a port line");
+    within(
+        "the python server's port",
+        BufReader::new(stdout).read_line(&mut line),
+    )
+    .await
+    .expect("a port line");
     (child, line.trim().parse().expect("a port number"))
 }
 
