@@ -39,6 +39,7 @@
 //! - [`request_keep_alive`], [`Expectation`]: persistence and `Expect` rules.
 //! - [`HttpError`]: every rejection, with the status to answer ([`HttpError::status`]).
 //! - [`ws`]: the WebSocket handshake and frame codec.
+//! - [`client`]: the HTTP/1.1 and WebSocket clients on quasar-net (`HttpClient`, `WebSocket`).
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(rust_2018_idioms, unreachable_pub)]
 #![forbid(unsafe_code)]
@@ -46,6 +47,7 @@
 mod body_decoder;
 mod chunk_encoder;
 mod chunked;
+pub mod client;
 mod date;
 mod error;
 mod framing;

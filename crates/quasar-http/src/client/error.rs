@@ -1,0 +1,145 @@
+//! The HTTP and WebSocket client's error type.
+//!
+//! Every failure of [`HttpClient`](crate::client::HttpClient) and
+//! [`WebSocket`](crate::client::WebSocket) is a [`ClientError`]: callers match on the variant
+//! (a bad URL, a response that broke HTTP/1.1 or a limit, a timeout, a lost connection, too
+//! many redirects, a refused WebSocket handshake) instead of reading strings. Engine errors
+//! are sorted into these variants by [`ClientError::from`], which also digs the protocol
+//! layer's [`HttpError`] / [`HandshakeError`] out of the error's source chain.
+//!
+//! # Examples
+//!
+//! ```
+//! use quasar_http::client::ClientError;
+//! use quasar_http::HttpError;
+//!
+//! let err = ClientError::from(quasar_net::Error::protocol_with(
+//!     "invalid response",
+//!     HttpError::BodyTooLarge,
+//! ));
+//! assert!(matches!(err, ClientError::Http(HttpError::BodyTooLarge)));
+//! assert!(ClientError::from(quasar_net::Error::timeout("request")).is_timeout());
+//! ```
+
+use std::fmt;
+use std::io;
+
+use crate::ws::{HandshakeError, WsError};
+use crate::HttpError;
+
+/// Why a client request or WebSocket operation failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The URL is not an absolute `http://` (or `ws://`) URL with a host.
+    InvalidUrl(String),
+    /// The URL's scheme is not supported (`https`/`wss`: no TLS connector is wired in).
+    UnsupportedScheme(String),
+    /// The request cannot be written (no host, a header the request line cannot carry).
+    InvalidRequest(String),
+    /// The host name did not resolve.
+    Resolve {
+        /// The host that was looked up.
+        host: String,
+        /// The resolver's error.
+        source: io::Error,
+    },
+    /// The connection could not be opened.
+    Connect(quasar_net::Error),
+    /// The response broke HTTP/1.1 or a [`Limits`](crate::Limits) cap
+    /// ([`HttpError::BodyTooLarge`] for a body over the limit).
+    Http(HttpError),
+    /// The request (or a connect or pool checkout) did not finish in time.
+    Timeout(quasar_net::Error),
+    /// The connection ended before a whole response arrived (a reset, or a close in the
+    /// middle of a length-delimited or chunked body).
+    ConnectionLost(quasar_net::Error),
+    /// More redirects than the client follows; the count is the limit.
+    TooManyRedirects(usize),
+    /// The server refused or botched the WebSocket opening handshake.
+    Handshake(HandshakeError),
+    /// The server broke RFC 6455; the connection was failed with the error's close code.
+    WebSocket(WsError),
+    /// The client or the WebSocket is closed.
+    Closed,
+    /// Any other engine error.
+    Net(quasar_net::Error),
+}
+
+impl ClientError {
+    /// Whether this is a timeout.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, ClientError::Timeout(_))
+    }
+
+    /// Whether the connection ended before the response did.
+    pub fn is_connection_lost(&self) -> bool {
+        matches!(self, ClientError::ConnectionLost(_))
+    }
+}
+
+impl From<quasar_net::Error> for ClientError {
+    fn from(err: quasar_net::Error) -> Self {
+        // The consumer wraps the protocol layer's errors as the engine error's source.
+        let mut source = std::error::Error::source(&err);
+        while let Some(cause) = source {
+            if let Some(e) = cause.downcast_ref::<HttpError>() {
+                return ClientError::Http(e.clone());
+            }
+            if let Some(e) = cause.downcast_ref::<HandshakeError>() {
+                return ClientError::Handshake(*e);
+            }
+            if let Some(ClientError::InvalidRequest(why)) = cause.downcast_ref::<ClientError>() {
+                return ClientError::InvalidRequest(why.clone());
+            }
+            source = cause.source();
+        }
+        if err.is_timeout() {
+            ClientError::Timeout(err)
+        } else if err.is_connection_lost() {
+            ClientError::ConnectionLost(err)
+        } else if err.is_connect() {
+            ClientError::Connect(err)
+        } else if err.is_closed() {
+            ClientError::Closed
+        } else {
+            ClientError::Net(err)
+        }
+    }
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::InvalidUrl(url) => write!(f, "invalid URL `{url}`"),
+            ClientError::UnsupportedScheme(s) => write!(f, "unsupported URL scheme `{s}`"),
+            ClientError::InvalidRequest(why) => write!(f, "invalid request: {why}"),
+            ClientError::Resolve { host, .. } => write!(f, "cannot resolve `{host}`"),
+            ClientError::Connect(e) => write!(f, "connect failed: {e}"),
+            ClientError::Http(e) => write!(f, "invalid response: {e}"),
+            ClientError::Timeout(e) => write!(f, "timed out: {e}"),
+            ClientError::ConnectionLost(e) => write!(f, "connection lost: {e}"),
+            ClientError::TooManyRedirects(n) => write!(f, "more than {n} redirects"),
+            ClientError::Handshake(e) => write!(f, "websocket handshake failed: {e}"),
+            ClientError::WebSocket(e) => write!(f, "websocket protocol error: {e}"),
+            ClientError::Closed => f.write_str("closed"),
+            ClientError::Net(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ClientError::Resolve { source, .. } => Some(source),
+            ClientError::Connect(e)
+            | ClientError::Timeout(e)
+            | ClientError::ConnectionLost(e)
+            | ClientError::Net(e) => Some(e),
+            ClientError::Http(e) => Some(e),
+            ClientError::Handshake(e) => Some(e),
+            ClientError::WebSocket(e) => Some(e),
+            _ => None,
+        }
+    }
+}

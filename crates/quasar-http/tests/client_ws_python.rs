@@ -1,0 +1,114 @@
+//! The WebSocket client against a real peer: Python's `websockets` echo server.
+//!
+//! The interpreter is `$QUASAR_WS_PYTHON` (set by `.ci/run` to its venv) or `python3`; it
+//! must import `websockets`. Without one the test is skipped with a message, except under
+//! CI (`CI` set), where it fails.
+
+mod client_support;
+
+use std::process::Stdio;
+
+use bytes::Bytes;
+use client_support::within;
+use quasar_http::client::HttpClient;
+use quasar_http::ws::{CloseCode, Message};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// Echoes messages; "ping-me" makes it ping the client and report the pong.
+const SERVER: &str = r#"
+import asyncio, sys
+from websockets.asyncio.server import serve
+
+async def handler(ws):
+    async for msg in ws:
+        if msg == "ping-me":
+            pong = await ws.ping(b"py")
+            await pong
+            await ws.send("ponged")
+        else:
+            await ws.send(msg)
+
+async def main():
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        print(port, flush=True)
+        await asyncio.get_running_loop().create_future()
+
+asyncio.run(main())
+"#;
+
+fn python() -> Option<String> {
+    let candidate = std::env::var("QUASAR_WS_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = std::process::Command::new(&candidate)
+        .args(["-c", "import websockets.asyncio.server"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    ok.then_some(candidate)
+}
+
+async fn start_server(python: &str) -> (Child, u16) {
+    let mut child = Command::new(python)
+        .args(["-c", SERVER])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut line = String::new();
+    within(
+        "the python server's port",
+        BufReader::new(stdout).read_line(&mut line),
+    )
+    .await
+    .expect("a port line");
+    (child, line.trim().parse().expect("a port number"))
+}
+
+#[tokio::test]
+async fn echo_ping_and_close_against_python_websockets() {
+    let Some(python) = python() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI: python with `websockets` not found (set QUASAR_WS_PYTHON)"
+        );
+        eprintln!("skipped: no python with `websockets` (set QUASAR_WS_PYTHON)");
+        return;
+    };
+    let (_server, port) = start_server(&python).await;
+    let client = HttpClient::new();
+    let mut socket = within(
+        "handshake",
+        client.websocket(&format!("ws://127.0.0.1:{port}/")),
+    )
+    .await
+    .unwrap();
+
+    let big = Bytes::from((0..100_000u32).map(|i| i as u8).collect::<Vec<_>>());
+    for msg in [
+        Message::Text("hello from rust".into()),
+        Message::Binary(big),
+        Message::Text("ü".repeat(40_000).into()),
+    ] {
+        socket.send(msg.clone()).await.unwrap();
+        assert_eq!(within("echo", socket.recv()).await.unwrap().unwrap(), msg);
+    }
+
+    // The server pings and waits for our automatic pong before answering.
+    socket.send(Message::Text("ping-me".into())).await.unwrap();
+    assert_eq!(
+        within("ping", socket.recv()).await.unwrap().unwrap(),
+        Message::Ping(Bytes::from_static(b"py"))
+    );
+    assert_eq!(
+        within("ponged", socket.recv()).await.unwrap().unwrap(),
+        Message::Text("ponged".into())
+    );
+
+    within("close", socket.close(CloseCode::NORMAL, "bye"))
+        .await
+        .unwrap();
+    assert!(socket.is_closed());
+}
