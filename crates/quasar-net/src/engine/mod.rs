@@ -40,14 +40,18 @@
 //! output is pending. A long-lived exchange is exempt from the request timeout, may set
 //! its own idle timeout and a tick, and gets `shutdown` on a drain.
 
+mod client;
 #[allow(clippy::module_inception)]
 mod engine;
 pub(crate) mod exchange;
+mod feed;
 mod output;
 mod responses;
 mod state;
+mod timers;
 pub(crate) mod write_queue;
 
-pub(crate) use engine::{Engine, PushSink, Role};
+pub(crate) use client::PushSink;
+pub(crate) use engine::{Engine, Role};
 pub(crate) use exchange::Call;
 pub(crate) use output::Output;

@@ -1,0 +1,149 @@
+//! The client side of the engine: calls in flight and the push sink.
+
+use std::collections::VecDeque;
+use std::task::{Context as TaskContext, Poll};
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::PollSender;
+
+use super::engine::{Engine, Role};
+use super::exchange::{with_consumer, Call, ReplyTo};
+use super::state::Lifecycle;
+use crate::consumer::{Req, Resp};
+use crate::{ConsumerFactory, Error, ProtocolConsumer};
+
+/// Where a client's unsolicited messages go: a bounded channel. When it is full the
+/// engine keeps the messages, stops reading, and the driver waits for room.
+pub(crate) struct PushSink<Resp> {
+    tx: PollSender<Resp>,
+    /// Messages that did not fit, oldest first. Feeding stops while any waits, so this
+    /// holds at most what one consumer call pushed (one call may push several: a single
+    /// `Option` here lost all but the last of them).
+    overflow: VecDeque<Resp>,
+}
+
+impl<Resp: Send + 'static> PushSink<Resp> {
+    pub(crate) fn new(tx: mpsc::Sender<Resp>) -> Self {
+        PushSink {
+            tx: PollSender::new(tx),
+            overflow: VecDeque::new(),
+        }
+    }
+}
+
+// ===== impl Engine: client side =====
+
+impl<F: ConsumerFactory> Engine<F> {
+    // ----- client calls -----
+
+    /// Whether the driver should hand over the next call: below `max_in_flight`, output
+    /// not paused, and the connection open.
+    pub(crate) fn wants_call(&self) -> bool {
+        self.is_client()
+            && self.lifecycle == Lifecycle::Open
+            && self.exchanges.len() < self.cfg.max_in_flight
+            && self.can_produce()
+    }
+
+    /// Starts a client request: builds its consumer, fires `pre_request` and writes the
+    /// request. The reply comes when its consumer finishes, in order.
+    pub(crate) fn on_call(&mut self, call: Call<Req<F>, Resp<F>>, now: Instant) {
+        self.now = now;
+        if let Err(err) = self.build_exchange(ReplyTo::Caller(call.reply)) {
+            self.fail_back(err);
+            self.begin_closing();
+            return;
+        }
+        let idx = self.exchanges.len() - 1;
+        self.exchanges[idx].started = true;
+        self.exchanges[idx].since = now;
+        self.busy_since = Some(now);
+        self.processed += 1;
+        if self.hooks.wants_requests() {
+            let ev = self.request_event(None);
+            if let Err(err) = self.hooks.fire_pre_request(&ev) {
+                // Nothing was written: the connection stays usable.
+                self.fail_back(err);
+                self.report_requests();
+                return;
+            }
+        }
+        let res = self.call(
+            idx,
+            |c, cx, _| with_consumer!(c, c => c.start_request(cx, call.request)),
+        );
+        if let Err(err) = res.and_then(|()| self.apply_actions(false)) {
+            self.fail_back(err);
+            // A request that failed half-written leaves the stream in an unknown state.
+            self.begin_closing();
+        }
+        self.report_requests();
+    }
+
+    /// Fails the newest exchange (a call that could not start).
+    pub(super) fn fail_back(&mut self, err: Error) {
+        if let Some(ex) = self.exchanges.pop_back() {
+            let started = ex.started;
+            self.conclude(ex, started, Err(err));
+        }
+    }
+
+    /// Waits for room in the push sink for a message that did not fit.
+    pub(crate) fn poll_push(&mut self, cx: &mut TaskContext<'_>) -> Poll<()> {
+        let Role::Client {
+            push: Some(sink), ..
+        } = &mut self.role
+        else {
+            return Poll::Pending;
+        };
+        if sink.overflow.is_empty() {
+            return Poll::Pending;
+        }
+        match sink.tx.poll_reserve(cx) {
+            Poll::Ready(Ok(())) => {
+                if let Some(msg) = sink.overflow.pop_front() {
+                    let _ = sink.tx.send_item(msg);
+                }
+                self.starved = false;
+                Poll::Ready(())
+            }
+            Poll::Ready(Err(_)) => {
+                // The receiver is gone: nobody wants pushes any more.
+                sink.overflow.clear();
+                Poll::Ready(())
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    pub(super) fn push_blocked(&self) -> bool {
+        matches!(&self.role, Role::Client { push: Some(sink) } if !sink.overflow.is_empty())
+    }
+
+    pub(super) fn push_message(&mut self, msg: Resp<F>) {
+        let Role::Client {
+            push: Some(sink), ..
+        } = &mut self.role
+        else {
+            tracing::debug!(
+                session = self.conn.session(),
+                "unsolicited message dropped: no push sink"
+            );
+            return;
+        };
+        if !sink.overflow.is_empty() {
+            // Behind older messages still waiting: keep the order.
+            sink.overflow.push_back(msg);
+            return;
+        }
+        let Some(tx) = sink.tx.get_ref() else {
+            return;
+        };
+        match tx.try_send(msg) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+            // Reading stops until the waiting messages fit.
+            Err(mpsc::error::TrySendError::Full(msg)) => sink.overflow.push_back(msg),
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! The engine's timer decisions: idle and request timeouts, ticks.
+
+use std::time::{Duration, Instant};
+
+use super::engine::{Engine, FAR_FUTURE};
+use super::exchange::{with_consumer, Exchange};
+use crate::{ConsumerFactory, Error, ProtocolConsumer, Result};
+
+// ===== impl Engine: timers =====
+
+impl<F: ConsumerFactory> Engine<F> {
+    // ----- timers -----
+
+    /// Whether a consumer changed its timers since the last call (the driver then asks
+    /// [`check_timers`](Self::check_timers) for the next deadline at once).
+    pub(crate) fn take_timer_changed(&mut self) -> bool {
+        std::mem::take(&mut self.timer_changed)
+    }
+
+    /// Work the request timeout covers: a short exchange started, or output still owed.
+    pub(super) fn is_busy(&self) -> bool {
+        self.exchanges.iter().any(Exchange::is_timed) || !self.out.is_idle()
+    }
+
+    pub(super) fn track_busy(&mut self) {
+        if !self.is_busy() {
+            self.busy_since = None;
+        } else if self.busy_since.is_none() {
+            self.busy_since = Some(self.now);
+        }
+    }
+
+    /// The idle timeout in force: the front exchange's override, or the connection's.
+    pub(super) fn idle_timeout(&self) -> Duration {
+        self.exchanges
+            .front()
+            .and_then(|e| e.lifetime.idle_timeout)
+            .unwrap_or(self.cfg.keep_alive)
+    }
+
+    /// When the request timeout clock started, if it runs.
+    pub(super) fn request_clock(&self) -> Option<Instant> {
+        match self.exchanges.front() {
+            Some(ex) if ex.lifetime.long_lived => None,
+            Some(ex) if ex.is_timed() => Some(ex.since),
+            _ if !self.out.is_idle() => self.busy_since,
+            _ => None,
+        }
+    }
+
+    /// Checks the idle and request timeouts and fires due ticks; returns when to look
+    /// again. Timers are lazy: this answers "no earlier than", and is asked again then.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_idle_timeout`] or [`Error::is_request_timeout`]: close the connection;
+    /// or the error of a consumer's `tick`.
+    pub(crate) fn check_timers(&mut self, now: Instant) -> Result<Instant> {
+        self.now = now;
+        let mut next = now + FAR_FUTURE;
+        let ka = self.idle_timeout();
+        let rt = self.cfg.request_timeout;
+        let busy = self.is_busy();
+        if !ka.is_zero() {
+            if busy {
+                next = next.min(now + ka);
+            } else {
+                if now >= self.last_activity + ka {
+                    return Err(Error::new_idle_timeout());
+                }
+                next = next.min(self.last_activity + ka);
+            }
+        }
+        if !rt.is_zero() {
+            match self.request_clock() {
+                Some(since) if now >= since + rt => return Err(Error::new_request_timeout()),
+                Some(since) => next = next.min(since + rt),
+                None => next = next.min(now + rt),
+            }
+        }
+        for idx in 0..self.exchanges.len() {
+            let Some(at) = self.exchanges[idx].next_tick else {
+                continue;
+            };
+            if now >= at {
+                self.exchanges[idx].rearm_tick(now);
+                self.call(idx, |c, cx, _| with_consumer!(c, c => c.tick(cx)))?;
+                self.apply_actions(false)?;
+            }
+            if let Some(at) = self.exchanges.get(idx).and_then(|e| e.next_tick) {
+                next = next.min(at);
+            }
+        }
+        self.timer_changed = false;
+        Ok(next)
+    }
+}
