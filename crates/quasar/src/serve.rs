@@ -163,11 +163,12 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
         if echo {
             match start_echo(&config.echo, echo_tls.as_ref()).await {
                 Ok(s) => {
-                    for addr in s.addresses().iter().take(1) {
-                        announce("echo", if echo_tls.is_some() { "tls" } else { "tcp" }, *addr);
-                    }
+                    // Before the address is announced: a SIGHUP with no handler kills.
                     if let Some(tls) = &echo_tls {
                         tls.reload_on_sighup("echo");
+                    }
+                    for addr in s.addresses().iter().take(1) {
+                        announce("echo", if echo_tls.is_some() { "tls" } else { "tcp" }, *addr);
                     }
                     servers.push(s);
                 }
