@@ -57,6 +57,7 @@ enum Kind {
     PoolFull,
     Config,
     NotClient,
+    Tls,
 }
 
 // ===== impl Error =====
@@ -180,6 +181,13 @@ impl Error {
         )
     }
 
+    /// A TLS failure (handshake refused, certificate not trusted, bad PEM file); `what`
+    /// says what was being done and the cause (a `rustls::Error` when rustls raised it)
+    /// is the source.
+    pub fn tls(what: impl Into<String>, cause: impl Into<BoxError>) -> Error {
+        Error::new(Kind::Tls, Some(what.into()), Some(cause.into()))
+    }
+
     /// Wraps an error raised by user code (a consumer or a manager) as a protocol error.
     pub fn user(cause: impl Into<BoxError>) -> Error {
         Error::new(Kind::Protocol, None, Some(cause.into()))
@@ -253,6 +261,11 @@ impl Error {
         self.inner.kind == Kind::NotClient
     }
 
+    /// A TLS handshake or certificate failure; the cause is the source.
+    pub fn is_tls(&self) -> bool {
+        self.inner.kind == Kind::Tls
+    }
+
     /// The underlying I/O error, if this error (or its immediate cause) is one.
     pub fn io_error(&self) -> Option<&io::Error> {
         self.inner.source.as_ref()?.downcast_ref::<io::Error>()
@@ -276,6 +289,7 @@ impl Error {
             Kind::PoolFull => "pool waiter queue full",
             Kind::Config => "invalid configuration",
             Kind::NotClient => "not a client consumer",
+            Kind::Tls => "tls error",
         }
     }
 }
@@ -309,7 +323,7 @@ impl fmt::Display for Error {
             (None, _) => {}
         }
         // The cause is part of the message for the kinds whose context alone says little.
-        if let (Some(src), Kind::Bind | Kind::Connect | Kind::Io) =
+        if let (Some(src), Kind::Bind | Kind::Connect | Kind::Io | Kind::Tls) =
             (&self.inner.source, self.inner.kind)
         {
             write!(f, ": {src}")?;
@@ -349,6 +363,20 @@ mod tests {
         assert!(Error::new_request_timeout().is_timeout());
         assert!(Error::timeout("acquire").is_timeout());
         assert!(!Error::closed("pool").is_timeout());
+    }
+
+    #[test]
+    fn tls_error_names_step_and_cause() {
+        let err = Error::tls(
+            "handshake with 127.0.0.1:1",
+            "invalid peer certificate: UnknownIssuer",
+        );
+        assert!(err.is_tls());
+        assert!(!err.is_io());
+        assert_eq!(
+            err.to_string(),
+            "tls error: handshake with 127.0.0.1:1: invalid peer certificate: UnknownIssuer"
+        );
     }
 
     #[test]

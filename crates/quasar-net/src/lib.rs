@@ -20,6 +20,8 @@
 //! - `engine` (private): the sans-IO connection engine every driver shares.
 //! - [`transport`]: the [`transport::Transport`] trait and the acceptor/connector
 //!   plug-ins (TCP today, TLS and in-memory streams alike).
+//! - `tls` (feature `tls`, on by default): the rustls acceptor and connector, PEM
+//!   loading, certificate reload, the TLS pool manager.
 //! - [`flow_control`]: the write buffer with high/low water marks and a hard cap.
 //! - [`harness`]: [`harness::ConsumerHarness`], a consumer driven without a socket (tests, fuzzing).
 //! - [`producer`]: [`Producer`], the session and request counters shared by servers and clients.
@@ -44,6 +46,8 @@ pub mod hooks;
 pub mod pool;
 pub mod producer;
 pub mod server;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod transport;
 pub mod udp;
 

@@ -90,6 +90,8 @@ struct EchoArgs {
     /// Current-thread worker runtimes with SO_REUSEPORT listeners (0 = one multi-thread runtime).
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
+    #[command(flatten)]
+    tls: crate::serve_tls::TlsArgs,
 }
 
 impl EchoArgs {
@@ -123,9 +125,17 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
             }
         },
     };
+    let mut echo_tls = None;
     let (echo, udp_echo) = match args.protocol {
         None => (true, true),
         Some(Protocol::Echo(a)) => {
+            match a.tls.load() {
+                Ok(tls) => echo_tls = tls,
+                Err(msg) => {
+                    eprintln!("quasar: {msg}");
+                    return ExitCode::from(2);
+                }
+            }
             a.apply(&mut config.echo);
             (true, false)
         }
@@ -161,10 +171,14 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
         };
         let mut servers = Vec::new();
         if echo {
-            match start_echo(&config.echo).await {
+            match start_echo(&config.echo, echo_tls.as_ref()).await {
                 Ok(s) => {
+                    // Before the address is announced: a SIGHUP with no handler kills.
+                    if let Some(tls) = &echo_tls {
+                        tls.reload_on_sighup("echo");
+                    }
                     for addr in s.addresses().iter().take(1) {
-                        announce("echo", "tcp", *addr);
+                        announce("echo", if echo_tls.is_some() { "tls" } else { "tcp" }, *addr);
                     }
                     servers.push(s);
                 }
@@ -236,12 +250,15 @@ fn announce(name: &str, transport: &str, addr: SocketAddr) {
     let _ = out.flush();
 }
 
-async fn start_echo(s: &EchoSection) -> quasar_net::Result<TcpServer> {
+async fn start_echo(
+    s: &EchoSection,
+    tls: Option<&crate::serve_tls::Tls>,
+) -> quasar_net::Result<TcpServer> {
     let echo = EchoConfig {
         max_message_size: s.max_message_size,
         raw: s.raw,
     };
-    TcpServer::builder(EchoServerFactory::new(echo))
+    let builder = TcpServer::builder(EchoServerFactory::new(echo))
         .name("echo")
         .bind(s.bind)
         .keep_alive(Duration::from_secs_f64(s.keep_alive))
@@ -255,9 +272,11 @@ async fn start_echo(s: &EchoSection) -> quasar_net::Result<TcpServer> {
             if let Ok(m) = marks.with_cap(echo.write_buffer_cap(marks.high())) {
                 c.water_marks(m);
             }
-        })
-        .start()
-        .await
+        });
+    match tls {
+        Some(tls) => builder.acceptor(tls.acceptor.clone()).start().await,
+        None => builder.start().await,
+    }
 }
 
 async fn start_udp_echo(s: &UdpEchoSection) -> quasar_net::Result<DatagramServer> {

@@ -103,6 +103,11 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
         engine: Engine<F>,
         calls: Option<mpsc::Receiver<Call<Req<F>, Resp<F>>>>,
     ) -> Self {
+        // Published before the driver runs, so consumers see it from `connection_made` on.
+        engine
+            .connection()
+            .shared()
+            .set_transport_info(io.transport_info());
         if engine.config().nodelay {
             if let Some(tcp) = io.tcp_stream() {
                 // Responses are coalesced per batch already; Nagle would only add latency.

@@ -48,13 +48,14 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 use serde::Serialize;
 use tokio::sync::Notify;
 
+use crate::transport::TransportInfo;
 use crate::{Error, OneTime};
 
 mod client;
@@ -112,6 +113,8 @@ pub(crate) struct Shared {
     writable: Notify,
     made: OneTime<()>,
     lost: OneTime<()>,
+    /// Set once by the driver from its transport, before `connection_made`.
+    transport: OnceLock<TransportInfo>,
 }
 
 /// A snapshot of a connection's state, serialisable for `info()` endpoints.
@@ -167,6 +170,7 @@ impl Connection {
                 writable: Notify::new(),
                 made: OneTime::new(),
                 lost: OneTime::new(),
+                transport: OnceLock::new(),
             }),
         }
     }
@@ -189,6 +193,12 @@ impl Connection {
     /// Requests started on this connection (pulsar's `_processed`).
     pub fn processed(&self) -> u64 {
         self.shared.processed.load(Ordering::Relaxed)
+    }
+
+    /// What the transport negotiated before the protocol started: the TLS ALPN
+    /// protocol and SNI name (empty for plain TCP, and before the handshake ends).
+    pub fn transport_info(&self) -> &TransportInfo {
+        self.shared.transport.get().unwrap_or(&TransportInfo::EMPTY)
     }
 
     /// Whether the connection is closed, or its peer closed its side.
@@ -333,6 +343,11 @@ impl Connection {
 }
 
 impl Shared {
+    pub(crate) fn set_transport_info(&self, info: TransportInfo) {
+        if info != TransportInfo::EMPTY {
+            let _ = self.transport.set(info);
+        }
+    }
     pub(crate) fn set_processed(&self, n: u64) {
         self.processed.store(n, Ordering::Relaxed);
     }

@@ -53,6 +53,47 @@ pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     fn tcp_stream(&self) -> Option<&TcpStream> {
         None
     }
+
+    /// What the transport negotiated (TLS's ALPN protocol and SNI name); nothing by
+    /// default. The driver reads it once, when the connection starts, and publishes it
+    /// as [`Connection::transport_info`](crate::Connection::transport_info).
+    fn transport_info(&self) -> TransportInfo {
+        TransportInfo::default()
+    }
+}
+
+/// What a connection's transport negotiated before the protocol started: an HTTP server
+/// branches on [`alpn`](Self::alpn), a virtual-host server on [`sni`](Self::sni).
+///
+/// Empty for plain TCP. Non-exhaustive: build one with [`TransportInfo::default`] and
+/// the `with_*` methods.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TransportInfo {
+    /// The application protocol agreed by ALPN (`b"h2"`, `b"http/1.1"`), if any.
+    pub alpn: Option<Vec<u8>>,
+    /// The server name the client asked for with SNI (server side only), if any.
+    pub sni: Option<String>,
+}
+
+impl TransportInfo {
+    /// Nothing negotiated (a `const` for the connections whose transport says nothing).
+    pub(crate) const EMPTY: TransportInfo = TransportInfo {
+        alpn: None,
+        sni: None,
+    };
+
+    /// Sets the negotiated ALPN protocol.
+    pub fn with_alpn(mut self, alpn: Option<Vec<u8>>) -> Self {
+        self.alpn = alpn;
+        self
+    }
+
+    /// Sets the SNI server name.
+    pub fn with_sni(mut self, sni: Option<String>) -> Self {
+        self.sni = sni;
+        self
+    }
 }
 
 impl Transport for TcpStream {
@@ -66,6 +107,9 @@ impl Transport for DuplexStream {}
 impl<T: Transport + ?Sized> Transport for Box<T> {
     fn tcp_stream(&self) -> Option<&TcpStream> {
         (**self).tcp_stream()
+    }
+    fn transport_info(&self) -> TransportInfo {
+        (**self).transport_info()
     }
 }
 

@@ -1,0 +1,207 @@
+//! Loading TLS material from PEM: certificate chains, private keys, CA bundles.
+//!
+//! Parsing is `rustls-pki-types`' PEM reader; this file only adds the errors a user can
+//! act on: every failure names the file (or "in-memory PEM") and says what was wrong
+//! with it, as an [`Error::is_config`] error. Keys may be PKCS#8 (`BEGIN PRIVATE KEY`),
+//! PKCS#1 (`BEGIN RSA PRIVATE KEY`) or SEC1 (`BEGIN EC PRIVATE KEY`).
+//!
+//! # Examples
+//!
+//! ```
+//! use quasar_net::tls::PemSource;
+//!
+//! let missing = PemSource::file("/nonexistent/cert.pem");
+//! let err = missing.certificates().unwrap_err();
+//! assert!(err.is_config());
+//! assert!(err.to_string().contains("/nonexistent/cert.pem"));
+//! ```
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::crypto::CryptoProvider;
+use rustls::RootCertStore;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::{Error, Result};
+
+/// Largest PEM input read from a file: far above any real chain or CA bundle (the
+/// system bundle is ~200 KiB), and a bound on what a mistyped path (a disk image, a
+/// device) can make us read.
+pub const MAX_PEM_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Where PEM text comes from: a file (read again on every [`reload`](super::TlsAcceptor::reload_from))
+/// or bytes held in memory.
+#[derive(Clone, PartialEq, Eq)]
+pub enum PemSource {
+    /// A PEM file, read when the configuration is built.
+    File(PathBuf),
+    /// PEM text in memory.
+    Bytes(Vec<u8>),
+}
+
+/// A TLS protocol version a side accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TlsVersion {
+    /// TLS 1.2.
+    Tls12,
+    /// TLS 1.3.
+    Tls13,
+}
+
+// ===== impl PemSource =====
+
+impl PemSource {
+    /// PEM text from the file at `path`.
+    pub fn file(path: impl Into<PathBuf>) -> PemSource {
+        PemSource::File(path.into())
+    }
+
+    /// PEM text in memory.
+    pub fn bytes(pem: impl Into<Vec<u8>>) -> PemSource {
+        PemSource::Bytes(pem.into())
+    }
+
+    /// The certificates in this PEM, in order (a chain: leaf first).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_config`] naming the source when it cannot be read, is not PEM, or
+    /// holds no certificate.
+    pub fn certificates(&self) -> Result<Vec<CertificateDer<'static>>> {
+        let pem = self.read("certificate")?;
+        let certs = CertificateDer::pem_slice_iter(&pem)
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| self.error("certificate", e))?;
+        if certs.is_empty() {
+            return Err(self.error("certificate", "no CERTIFICATE block found"));
+        }
+        Ok(certs)
+    }
+
+    /// The first private key in this PEM (PKCS#8, PKCS#1 or SEC1).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_config`] naming the source when it cannot be read or holds no key.
+    pub fn private_key(&self) -> Result<PrivateKeyDer<'static>> {
+        let pem = self.read("private key")?;
+        PrivateKeyDer::from_pem_slice(&pem).map_err(|e| self.error("private key", e))
+    }
+
+    /// A root store holding every certificate in this PEM (a CA bundle).
+    ///
+    /// # Errors
+    ///
+    /// As [`certificates`](Self::certificates), or when a certificate is not a usable
+    /// trust anchor.
+    pub fn root_store(&self) -> Result<RootCertStore> {
+        let mut roots = RootCertStore::empty();
+        for cert in self.certificates()? {
+            roots
+                .add(cert)
+                .map_err(|e| self.error("CA certificate", e))?;
+        }
+        Ok(roots)
+    }
+
+    fn read(&self, what: &str) -> Result<Vec<u8>> {
+        match self {
+            PemSource::Bytes(b) => Ok(b.clone()),
+            PemSource::File(path) => read_bounded(path).map_err(|e| self.error(what, e)),
+        }
+    }
+
+    fn error(&self, what: &str, cause: impl fmt::Display) -> Error {
+        Error::config(format!("TLS {what} {self}: {cause}"))
+    }
+}
+
+impl fmt::Display for PemSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PemSource::File(p) => write!(f, "file {}", p.display()),
+            PemSource::Bytes(_) => f.write_str("in-memory PEM"),
+        }
+    }
+}
+
+impl fmt::Debug for PemSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PemSource::File(p) => f.debug_tuple("File").field(p).finish(),
+            // Never print key material.
+            PemSource::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+        }
+    }
+}
+
+fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_PEM_BYTES + 1)
+        .read_to_end(&mut buf)?;
+    if buf.len() as u64 > MAX_PEM_BYTES {
+        return Err(std::io::Error::other(format!(
+            "larger than {MAX_PEM_BYTES} bytes"
+        )));
+    }
+    Ok(buf)
+}
+
+// ===== impl TlsVersion =====
+
+impl TlsVersion {
+    /// Every version rustls supports: 1.3 and 1.2.
+    pub const ALL: &'static [TlsVersion] = &[TlsVersion::Tls13, TlsVersion::Tls12];
+
+    fn rustls(self) -> &'static rustls::SupportedProtocolVersion {
+        match self {
+            TlsVersion::Tls12 => &rustls::version::TLS12,
+            TlsVersion::Tls13 => &rustls::version::TLS13,
+        }
+    }
+}
+
+/// The `ring` provider every configuration here uses, named explicitly so a process
+/// that also links another provider never hits rustls' "no default provider" panic.
+pub(crate) fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+pub(crate) fn rustls_versions(
+    versions: &[TlsVersion],
+) -> Result<Vec<&'static rustls::SupportedProtocolVersion>> {
+    if versions.is_empty() {
+        return Err(Error::config("TLS: no protocol version enabled"));
+    }
+    Ok(versions.iter().map(|v| v.rustls()).collect())
+}
+
+/// A rustls builder error (inconsistent versions and provider) as a config error.
+pub(crate) fn config_error(what: &str, cause: impl fmt::Display) -> Error {
+    Error::config(format!("TLS {what}: {cause}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_pem_input_is_a_config_error() {
+        let src = PemSource::bytes(b"hello".to_vec());
+        let err = src.certificates().unwrap_err();
+        assert!(err.is_config(), "{err}");
+        assert!(err.to_string().contains("in-memory PEM"), "{err}");
+        assert!(src.private_key().unwrap_err().is_config());
+    }
+
+    #[test]
+    fn debug_never_shows_key_bytes() {
+        let src = PemSource::bytes(b"-----BEGIN PRIVATE KEY-----secret".to_vec());
+        assert!(!format!("{src:?}").contains("secret"));
+    }
+}
