@@ -21,7 +21,6 @@ pub const DEFAULT_WS_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// timeout between requests, `request_timeout` bounds a whole exchange (head, body,
 /// handler and the response still owed). The header timeout here is the slowloris guard.
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub struct ServerConfig {
     /// Parser limits (head, request line, headers, body sizes).
     pub limits: Limits,
@@ -55,7 +54,6 @@ impl Default for ServerConfig {
 
 /// Settings of server-side WebSocket connections.
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub struct WsConfig {
     /// Frame and message size caps.
     pub limits: WsLimits,
