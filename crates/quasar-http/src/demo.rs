@@ -3,7 +3,7 @@
 //! | route | answer |
 //! |---|---|
 //! | `GET /` | `Hello, World!` (text/plain) |
-//! | `POST /echo` | the request body, streamed back (same length framing) |
+//! | `POST /echo`, `PUT /echo` | the request body, streamed back (same length framing) |
 //! | `GET /ws` | WebSocket echo |
 //! | `GET /info` | JSON from the `info` callback (the server's `info()`) |
 //! | `GET /stream?n=N&size=S` | N chunks of S bytes, chunked (N <= 100 000, S <= 1 MiB) |
@@ -48,14 +48,8 @@ pub fn app(info: impl Fn() -> serde_json::Value + Send + Sync + 'static) -> Rout
         .get("/", |_req| async {
             with_type(Response::new(Body::from("Hello, World!")), "text/plain")
         })
-        .post("/echo", |req: Request<Body>| async move {
-            let ct = req.headers().get(CONTENT_TYPE).cloned();
-            let mut resp = Response::new(Body::new(req.into_body()));
-            if let Some(ct) = ct {
-                resp.headers_mut().insert(CONTENT_TYPE, ct);
-            }
-            resp
-        })
+        .post("/echo", echo)
+        .put("/echo", echo)
         .websocket("/ws", |mut ws| async move {
             while let Some(Ok(msg)) = ws.recv().await {
                 if matches!(msg, crate::ws::Message::Close(_)) || ws.send(msg).await.is_err() {
@@ -137,6 +131,16 @@ pub fn app(info: impl Fn() -> serde_json::Value + Send + Sync + 'static) -> Rout
             tokio::time::sleep(Duration::from_millis(ms)).await;
             json(&serde_json::json!({ "delay_ms": ms }))
         })
+}
+
+/// The request body, streamed back.
+async fn echo(req: Request<Body>) -> Response<Body> {
+    let ct = req.headers().get(CONTENT_TYPE).cloned();
+    let mut resp = Response::new(Body::new(req.into_body()));
+    if let Some(ct) = ct {
+        resp.headers_mut().insert(CONTENT_TYPE, ct);
+    }
+    resp
 }
 
 fn with_type(mut resp: Response<Body>, ct: &'static str) -> Response<Body> {

@@ -234,7 +234,7 @@ async fn router_404_and_405_with_allow() {
     assert!(resp.starts_with("HTTP/1.1 404"), "{resp}");
     let resp = roundtrip_close(&server, b"DELETE /echo HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert!(resp.starts_with("HTTP/1.1 405"), "{resp}");
-    assert!(resp.contains("allow: POST\r\n"), "{resp}");
+    assert!(resp.contains("allow: POST, PUT\r\n"), "{resp}");
     let resp = roundtrip_close(
         &server,
         b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",

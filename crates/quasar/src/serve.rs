@@ -34,6 +34,8 @@ enum Protocol {
     Echo(EchoArgs),
     /// pulsar's UDP echo: each line of a datagram comes back as a datagram (default 127.0.0.1:8060).
     UdpEcho(UdpEchoArgs),
+    /// HTTP/1.1 and WebSocket demo routes (default 127.0.0.1:8070).
+    Http(crate::serve_http::HttpArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -123,15 +125,19 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
             }
         },
     };
-    let (echo, udp_echo) = match args.protocol {
-        None => (true, true),
+    let (echo, udp_echo, http) = match args.protocol {
+        None => (true, true, true),
         Some(Protocol::Echo(a)) => {
             a.apply(&mut config.echo);
-            (true, false)
+            (true, false, false)
         }
         Some(Protocol::UdpEcho(a)) => {
             a.apply(&mut config.udp_echo);
-            (false, true)
+            (false, true, false)
+        }
+        Some(Protocol::Http(a)) => {
+            a.apply(&mut config.http);
+            (false, false, true)
         }
     };
     if let Err(msg) = validate(&config) {
@@ -160,6 +166,18 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
                 }
                 Err(e) => {
                     eprintln!("quasar: echo server: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        if http {
+            match crate::serve_http::start_http(&config.http).await {
+                Ok(s) => {
+                    announce("http", "tcp", s.address());
+                    servers.push(s);
+                }
+                Err(e) => {
+                    eprintln!("quasar: http server: {e}");
                     return ExitCode::FAILURE;
                 }
             }
@@ -206,6 +224,7 @@ fn validate(config: &Config) -> Result<(), String> {
             ));
         }
     }
+    crate::serve_http::validate(&config.http)?;
     if e.max_message_size == 0 {
         return Err("--max-message-size must be positive".into());
     }
