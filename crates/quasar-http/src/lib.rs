@@ -40,10 +40,14 @@
 //! - [`HttpError`]: every rejection, with the status to answer ([`HttpError::status`]).
 //! - [`ws`]: the WebSocket handshake and frame codec.
 //! - [`client`]: the HTTP/1.1 and WebSocket clients on quasar-net (`HttpClient`, `WebSocket`).
+//! - [`Body`]: the message body of the server (and client): full, empty or streamed.
+//! - [`server`]: the HTTP/1.1 and WebSocket server on the quasar-net engine; [`demo`]: the
+//!   demo application of `quasar serve http`.
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(rust_2018_idioms, unreachable_pub)]
 #![forbid(unsafe_code)]
 
+mod body;
 mod body_decoder;
 mod chunk_encoder;
 mod chunked;
@@ -59,6 +63,10 @@ mod response_encoder;
 mod response_parser;
 pub mod ws;
 
+pub mod demo;
+pub mod server;
+
+pub use body::{Body, BodyError};
 pub use body_decoder::BodyDecoder;
 pub use chunk_encoder::{
     encode_chunk, encode_chunk_header, encode_last_chunk, CHUNK_END, LAST_CHUNK,

@@ -14,6 +14,8 @@ pub(crate) const DEFAULT_CONFIG: &str = include_str!("../quasar.toml");
 pub(crate) struct Config {
     pub(crate) echo: EchoSection,
     pub(crate) udp_echo: UdpEchoSection,
+    #[serde(default)]
+    pub(crate) http: crate::serve_http::HttpSection,
 }
 
 /// The TCP echo server.

@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod config;
 mod serve;
+mod serve_http;
 mod serve_tls;
 
 /// pulsar's protocol layer for async Rust: demo servers and a load tool.

@@ -34,6 +34,8 @@ enum Protocol {
     Echo(EchoArgs),
     /// pulsar's UDP echo: each line of a datagram comes back as a datagram (default 127.0.0.1:8060).
     UdpEcho(UdpEchoArgs),
+    /// HTTP/1.1 and WebSocket demo routes (default 127.0.0.1:8070).
+    Http(crate::serve_http::HttpArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -126,8 +128,8 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
         },
     };
     let mut echo_tls = None;
-    let (echo, udp_echo) = match args.protocol {
-        None => (true, true),
+    let (echo, udp_echo, http) = match args.protocol {
+        None => (true, true, true),
         Some(Protocol::Echo(a)) => {
             match a.tls.load() {
                 Ok(tls) => echo_tls = tls,
@@ -137,11 +139,15 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
                 }
             }
             a.apply(&mut config.echo);
-            (true, false)
+            (true, false, false)
         }
         Some(Protocol::UdpEcho(a)) => {
             a.apply(&mut config.udp_echo);
-            (false, true)
+            (false, true, false)
+        }
+        Some(Protocol::Http(a)) => {
+            a.apply(&mut config.http);
+            (false, false, true)
         }
     };
     if let Err(msg) = validate(&config) {
@@ -188,6 +194,18 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
                 }
             }
         }
+        if http {
+            match crate::serve_http::start_http(&config.http).await {
+                Ok(s) => {
+                    announce("http", "tcp", s.address());
+                    servers.push(s);
+                }
+                Err(e) => {
+                    eprintln!("quasar: http server: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
         let mut udp_servers = Vec::new();
         if udp_echo {
             match start_udp_echo(&config.udp_echo).await {
@@ -230,6 +248,7 @@ fn validate(config: &Config) -> Result<(), String> {
             ));
         }
     }
+    crate::serve_http::validate(&config.http)?;
     if e.max_message_size == 0 {
         return Err("--max-message-size must be positive".into());
     }

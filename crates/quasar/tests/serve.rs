@@ -121,13 +121,37 @@ fn serve_with_no_arguments_starts_the_default_echo_server_on_8060() {
         eprintln!("udp port 8060 busy: skipping the default-port check");
         return;
     }
-    let server = Server::spawn(&["serve"], 2);
+    if std::net::TcpListener::bind("127.0.0.1:8070").is_err() {
+        eprintln!("port 8070 busy: skipping the default-port check");
+        return;
+    }
+    let server = Server::spawn(&["serve"], 3);
+    assert_eq!(
+        server.addr("http tcp"),
+        "127.0.0.1:8070".parse().unwrap(),
+        "plain `quasar serve` starts the HTTP demo too"
+    );
     let addr = server.addr("echo tcp");
     assert_eq!(addr, "127.0.0.1:8060".parse().unwrap());
     assert_eq!(echo(addr, b"hello\r\n\r\n"), b"hello\r\n\r\n");
     let udp = server.addr("udp-echo udp");
     assert_eq!(udp, "127.0.0.1:8060".parse().unwrap());
     assert_eq!(udp_lines(udp, b"ping"), vec![b"ping".to_vec()]);
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn serve_http_answers_hello_world() {
+    let server = Server::spawn(&["serve", "http", "--bind", "127.0.0.1:0"], 1);
+    let addr = server.addr("http tcp");
+    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    tcp.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let mut out = String::new();
+    tcp.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+    assert!(out.contains("content-type: text/plain\r\n"), "{out}");
+    assert!(out.ends_with("\r\n\r\nHello, World!"), "{out}");
     assert!(server.terminate().success());
 }
 

@@ -128,6 +128,11 @@ impl<F: ConsumerFactory> Engine<F> {
         ex.since = self.last_activity;
         self.busy_since = Some(self.last_activity);
         self.processed += 1;
+        // Published at once (a relaxed store), not once per round: a consumer reads
+        // `Connection::processed` to know its request's index on the connection (an HTTP
+        // server marks the last response before `max_requests` with `Connection: close`),
+        // and pipelined requests of one round would otherwise all see the same count.
+        self.conn.shared().set_processed(self.processed);
         if self.hooks.wants_requests() {
             let ev = self.request_event(None);
             if let Err(err) = self.hooks.fire_pre_request(&ev) {

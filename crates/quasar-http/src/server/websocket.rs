@@ -1,0 +1,407 @@
+//! Server-side WebSocket connections: the long-lived consumer after a `101`, and the
+//! [`WebSocket`] handle its handler task talks through.
+//!
+//! The consumer decodes frames ([`WsDecoder`] with [`Role::Server`]), answers pings, runs the
+//! close handshake (echoes the peer's close code; a protocol error closes with
+//! [`WsError::close_code`]; a server shutdown sends 1001) and hands data messages to the
+//! handler through a bounded channel, pausing the connection's reading when it is full.
+//! The handler writes with [`WebSocket::send`], which waits for the connection to be
+//! writable and queues whole frames (large messages are fragmented so a pong may go
+//! between their frames, as RFC 6455 §5.4 allows). permessage-deflate is not offered.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use quasar_net::{Connection, ConsumerFactory, Context, Error, Progress, ProtocolConsumer, Result};
+use tokio::sync::mpsc::{self, error::TrySendError};
+
+use super::config::WsConfig;
+use super::router::Params;
+use crate::ws::{
+    encode_frame, encode_message, CloseCode, CloseFrame, Message, OpCode, Role, WsDecoder, WsError,
+};
+
+/// Data frames a [`WebSocket::send`] writes at most in one frame; longer messages are
+/// fragmented.
+pub const MAX_SEND_FRAME: usize = 16 * 1024;
+
+type BoxUnit = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// A WebSocket handler: `async fn(WebSocket)`.
+pub(crate) trait WsHandler: Send + Sync + 'static {
+    fn call(&self, ws: WebSocket) -> BoxUnit;
+}
+
+impl<F, Fut> WsHandler for F
+where
+    F: Fn(WebSocket) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    fn call(&self, ws: WebSocket) -> BoxUnit {
+        Box::pin(self(ws))
+    }
+}
+
+/// A matched WebSocket route: what a [`Handler`](super::Handler) returns from
+/// [`websocket`](super::Handler::websocket) to take a request over.
+#[derive(Clone)]
+pub struct WsRoute {
+    handler: Arc<dyn WsHandler>,
+    params: Option<Params>,
+}
+
+impl WsRoute {
+    /// A route served by `handler` (`Fn(WebSocket) -> impl Future<Output = ()>`).
+    pub fn new<F, Fut>(handler: F) -> Self
+    where
+        F: Fn(WebSocket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        WsRoute {
+            handler: Arc::new(handler),
+            params: None,
+        }
+    }
+
+    pub(crate) fn from_parts(handler: Arc<dyn WsHandler>, params: Option<Params>) -> Self {
+        WsRoute { handler, params }
+    }
+}
+
+impl fmt::Debug for WsRoute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WsRoute")
+            .field("params", &self.params)
+            .finish()
+    }
+}
+
+/// State both ends of a server WebSocket see.
+#[derive(Debug, Default)]
+struct WsShared {
+    /// A close frame was sent: nothing may follow it.
+    close_sent: AtomicBool,
+    /// The consumer paused reading because the handler's channel was full.
+    paused: AtomicBool,
+}
+
+type Item = std::result::Result<Message, WsError>;
+
+/// The handler's side of a server WebSocket.
+///
+/// [`recv`](Self::recv) yields text, binary and (last) close messages; pings are answered
+/// by the connection. Dropping the handle sends a close 1000 if no close was sent.
+pub struct WebSocket {
+    rx: mpsc::Receiver<Item>,
+    shared: Arc<WsShared>,
+    conn: Connection,
+    request: http::request::Parts,
+}
+
+impl fmt::Debug for WebSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("session", &self.conn.session())
+            .field("uri", &self.request.uri)
+            .finish()
+    }
+}
+
+impl WebSocket {
+    /// The next message: `Some(Ok(Text | Binary))`, then `Some(Ok(Close(_)))` when the peer
+    /// closes, `Some(Err(_))` on a protocol error (the connection closes with its code),
+    /// and `None` once the connection is gone.
+    pub async fn recv(&mut self) -> Option<std::result::Result<Message, WsError>> {
+        let msg = self.rx.recv().await;
+        if self.shared.paused.swap(false, Ordering::SeqCst) {
+            self.conn.resume_reading();
+        }
+        msg
+    }
+
+    /// Sends `message`, waiting while the connection's write buffer is above its high mark.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_closed`] after a close frame was sent (by either side's handshake) or
+    /// once the connection is closed; a protocol error for a ping or pong over 125 bytes.
+    pub async fn send(&mut self, message: Message) -> Result<()> {
+        let closing = matches!(message, Message::Close(_));
+        let already = if closing {
+            self.shared.close_sent.swap(true, Ordering::SeqCst)
+        } else {
+            self.shared.close_sent.load(Ordering::SeqCst)
+        };
+        if already {
+            return Err(Error::closed("websocket close already sent"));
+        }
+        match &message {
+            Message::Text(data) | Message::Binary(data) if data.len() > MAX_SEND_FRAME => {
+                let first = if matches!(message, Message::Text(_)) {
+                    OpCode::Text
+                } else {
+                    OpCode::Binary
+                };
+                let mut chunks = data.chunks(MAX_SEND_FRAME).peekable();
+                let mut opcode = first;
+                while let Some(chunk) = chunks.next() {
+                    let mut frame = BytesMut::with_capacity(chunk.len() + 14);
+                    let fin = chunks.peek().is_none();
+                    encode_frame(&mut frame, opcode, fin, chunk, None)
+                        .map_err(|e| Error::protocol_with("websocket frame", e))?;
+                    self.write(frame.freeze()).await?;
+                    opcode = OpCode::Continuation;
+                }
+                Ok(())
+            }
+            _ => {
+                let mut frame = BytesMut::new();
+                encode_message(&mut frame, Role::Server, &message)
+                    .map_err(|e| Error::protocol_with("websocket frame", e))?;
+                self.write(frame.freeze()).await
+            }
+        }
+    }
+
+    /// Starts the close handshake with `code` and `reason` (at most 123 bytes); keep
+    /// calling [`recv`](Self::recv) to see the peer's answer.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send); a protocol error for a code not allowed on the wire.
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<()> {
+        let frame =
+            CloseFrame::new(code, reason).map_err(|e| Error::protocol_with("close frame", e))?;
+        self.send(Message::Close(Some(frame))).await
+    }
+
+    /// The handshake request (its path parameters are in `extensions`, as [`Params`]).
+    pub fn request(&self) -> &http::request::Parts {
+        &self.request
+    }
+
+    /// The connection.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    async fn write(&self, frame: Bytes) -> Result<()> {
+        self.conn.writable().await?;
+        self.conn.write(frame)
+    }
+}
+
+impl Drop for WebSocket {
+    fn drop(&mut self) {
+        if !self.shared.close_sent.swap(true, Ordering::SeqCst) {
+            let mut frame = BytesMut::new();
+            let close = CloseFrame::new(CloseCode::NORMAL, "").ok();
+            if encode_message(&mut frame, Role::Server, &Message::Close(close)).is_ok() {
+                let _ = self.conn.write(frame.freeze());
+            }
+        }
+    }
+}
+
+/// Builds the WebSocket consumer after a `101` (the target of `Context::upgrade`).
+pub(crate) struct WsFactory {
+    start: Mutex<Option<(Arc<dyn WsHandler>, http::request::Parts)>>,
+    config: WsConfig,
+}
+
+impl WsFactory {
+    pub(crate) fn new(route: WsRoute, mut parts: http::request::Parts, config: WsConfig) -> Self {
+        if let Some(params) = route.params {
+            parts.extensions.insert(params);
+        }
+        WsFactory {
+            start: Mutex::new(Some((route.handler, parts))),
+            config,
+        }
+    }
+}
+
+impl ConsumerFactory for WsFactory {
+    type Consumer = WsConsumer;
+
+    fn build(&self, _conn: &Connection) -> WsConsumer {
+        let start = self
+            .start
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        WsConsumer {
+            decoder: WsDecoder::with_limits(Role::Server, self.config.limits),
+            tx: None,
+            shared: Arc::new(WsShared::default()),
+            start,
+            config: self.config.clone(),
+            close_seen: None,
+            closed: false,
+        }
+    }
+}
+
+/// The connection's side of a server WebSocket: one long-lived exchange.
+pub(crate) struct WsConsumer {
+    decoder: WsDecoder,
+    tx: Option<mpsc::Sender<Item>>,
+    shared: Arc<WsShared>,
+    start: Option<(Arc<dyn WsHandler>, http::request::Parts)>,
+    config: WsConfig,
+    /// When a tick first saw our close frame sent (the close timeout's start).
+    close_seen: Option<Instant>,
+    /// The connection is closing: input is dropped.
+    closed: bool,
+}
+
+impl WsConsumer {
+    fn tick_every(&self) -> Duration {
+        match self.config.ping_interval {
+            Some(p) if !p.is_zero() => p.min(self.config.close_timeout),
+            _ => self.config.close_timeout,
+        }
+    }
+
+    fn write_message(cx: &mut Context<'_>, message: &Message) -> Result<()> {
+        let mut frame = BytesMut::new();
+        encode_message(&mut frame, Role::Server, message)
+            .map_err(|e| Error::protocol_with("websocket frame", e))?;
+        cx.write(&frame)
+    }
+
+    /// Sends our close frame unless one went already.
+    fn send_close(&self, cx: &mut Context<'_>, frame: Option<CloseFrame>) -> Result<()> {
+        if self.shared.close_sent.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        Self::write_message(cx, &Message::Close(frame))
+    }
+
+    fn finish(&mut self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Result<Progress> {
+        self.tx = None;
+        self.closed = true;
+        buf.clear();
+        cx.close();
+        // Not `Finished`: the upgraded factory would build another WebSocket consumer.
+        Ok(Progress::NeedMore)
+    }
+}
+
+impl ProtocolConsumer for WsConsumer {
+    type Request = ();
+    type Response = ();
+
+    fn connection_made(&mut self, cx: &mut Context<'_>) {
+        cx.set_long_lived(true);
+        cx.set_idle_timeout(self.config.idle_timeout);
+        cx.set_tick(self.tick_every());
+        if let Some((handler, request)) = self.start.take() {
+            let (tx, rx) = mpsc::channel(self.config.channel.max(1));
+            self.tx = Some(tx);
+            let ws = WebSocket {
+                rx,
+                shared: self.shared.clone(),
+                conn: cx.connection().clone(),
+                request,
+            };
+            tokio::spawn(handler.call(ws));
+        }
+    }
+
+    fn data_received(&mut self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Result<Progress> {
+        loop {
+            if self.closed {
+                buf.clear();
+                return Ok(Progress::NeedMore);
+            }
+            let finished = {
+                // Room for one message before decoding it: a full channel pauses reading.
+                let permit = match &self.tx {
+                    None => None,
+                    Some(tx) => match tx.try_reserve() {
+                        Ok(p) => Some(p),
+                        Err(TrySendError::Closed(())) => None,
+                        Err(TrySendError::Full(())) => {
+                            self.shared.paused.store(true, Ordering::SeqCst);
+                            match tx.try_reserve() {
+                                Ok(p) => Some(p),
+                                Err(TrySendError::Closed(())) => None,
+                                Err(TrySendError::Full(())) => {
+                                    cx.pause_reading();
+                                    return Ok(Progress::NeedMore);
+                                }
+                            }
+                        }
+                    },
+                };
+                match self.decoder.decode(buf) {
+                    Ok(None) => return Ok(Progress::NeedMore),
+                    Ok(Some(Message::Ping(payload))) => {
+                        if !self.shared.close_sent.load(Ordering::SeqCst) {
+                            Self::write_message(cx, &Message::Pong(payload))?;
+                        }
+                        false
+                    }
+                    Ok(Some(Message::Pong(_))) => false,
+                    Ok(Some(Message::Close(frame))) => {
+                        // Echo the peer's code (no reason); a close without a code gets one
+                        // without a code.
+                        let echo = frame
+                            .as_ref()
+                            .and_then(|f| CloseFrame::new(f.code, "").ok());
+                        self.send_close(cx, echo)?;
+                        if let Some(p) = permit {
+                            p.send(Ok(Message::Close(frame)));
+                        }
+                        true
+                    }
+                    Ok(Some(message)) => {
+                        if let Some(p) = permit {
+                            p.send(Ok(message));
+                        }
+                        false
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "websocket protocol error");
+                        let frame = CloseFrame::new(e.close_code(), "").ok();
+                        self.send_close(cx, frame)?;
+                        if let Some(p) = permit {
+                            p.send(Err(e));
+                        }
+                        true
+                    }
+                }
+            };
+            if finished {
+                return self.finish(cx, buf);
+            }
+        }
+    }
+
+    fn tick(&mut self, cx: &mut Context<'_>) -> Result<()> {
+        if self.shared.close_sent.load(Ordering::SeqCst) {
+            // Our close went out (handler, drop or shutdown): wait for the peer's, a while.
+            let seen = *self.close_seen.get_or_insert_with(Instant::now);
+            if seen.elapsed() >= self.config.close_timeout {
+                cx.close();
+            }
+        } else if self.config.ping_interval.is_some_and(|p| !p.is_zero()) {
+            Self::write_message(cx, &Message::Ping(Bytes::new()))?;
+        }
+        Ok(())
+    }
+
+    fn shutdown(&mut self, cx: &mut Context<'_>) {
+        let frame = CloseFrame::new(CloseCode::GOING_AWAY, "server shutdown").ok();
+        if self.send_close(cx, frame).is_err() {
+            cx.close();
+        }
+        self.close_seen = Some(Instant::now());
+    }
+}

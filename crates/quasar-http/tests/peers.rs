@@ -1,0 +1,117 @@
+//! The server against real peers: curl and Python's `websockets`.
+//!
+//! Each test finds its peer on PATH (or the venv in `QUASAR_WS_PYTHON`, set by .ci/run);
+//! without it the test is skipped with a printed reason, unless `CI=true`, where it fails.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+use quasar_http::server::ServerConfig;
+
+fn peer(program: &str) -> Option<String> {
+    let ok = Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(program.to_owned());
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{program} is required under CI (.ci/run installs it)"
+    );
+    eprintln!("skipped: {program} not found");
+    None
+}
+
+async fn run(cmd: &mut Command) -> (String, String) {
+    let mut cmd = tokio::process::Command::from(std::mem::replace(cmd, Command::new("true")));
+    let out = tokio::time::timeout(T, cmd.output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    (stdout, stderr)
+}
+
+#[tokio::test]
+async fn curl_keep_alive_http10_chunked_upload_and_continue() {
+    let Some(curl) = peer("curl") else { return };
+    let server = demo(ServerConfig::default()).await;
+    let base = format!("http://{}", server.address());
+
+    let (out, err) =
+        run(Command::new(&curl).args(["-sv", &format!("{base}/"), &format!("{base}/get")])).await;
+    assert!(out.starts_with("Hello, World!"), "{out}");
+    assert!(
+        err.contains("Re-using existing connection") || err.contains("Reusing existing"),
+        "{err}"
+    );
+
+    let (out, err) = run(Command::new(&curl).args(["-sv", "--http1.0", &format!("{base}/")])).await;
+    assert_eq!(out, "Hello, World!");
+    assert!(err.contains("< connection: close"), "{err}");
+
+    let mut cmd = Command::new(&curl);
+    cmd.args(["-sv", "-T", "-", &format!("{base}/echo")]);
+    let mut cmd = tokio::process::Command::from(cmd);
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"streamed from stdin").await.unwrap();
+    }
+    let out = tokio::time::timeout(T, child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "streamed from stdin",
+        "{err}"
+    );
+    assert!(err.contains("> Transfer-Encoding: chunked"), "{err}");
+
+    let (out, err) = run(Command::new(&curl).args([
+        "-sv",
+        "-H",
+        "Expect: 100-continue",
+        "--data-binary",
+        "abc",
+        &format!("{base}/echo"),
+    ]))
+    .await;
+    assert_eq!(out, "abc");
+    assert!(err.contains("< HTTP/1.1 100 Continue"), "{err}");
+}
+
+#[tokio::test]
+async fn python_websockets_echo_big_message_ping_close() {
+    let python = std::env::var("QUASAR_WS_PYTHON")
+        .unwrap_or_else(|_| "/work/venv-http-server/bin/python".into());
+    let has = Command::new(&python)
+        .args(["-c", "import websockets"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "python with websockets is required under CI (QUASAR_WS_PYTHON)"
+        );
+        eprintln!("skipped: no python with websockets at {python}");
+        return;
+    }
+    let server = demo(ServerConfig::default()).await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ws_client.py");
+    let url = format!("ws://{}/ws", server.address());
+    let (out, _) = run(Command::new(&python).args([script, &url])).await;
+    assert_eq!(out.trim(), "ok");
+}
