@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod config;
 mod serve;
+mod serve_resp;
 
 /// pulsar's protocol layer for async Rust: demo servers and a load tool.
 #[derive(Debug, Parser)]

@@ -14,6 +14,7 @@ use quasar_echo::udp::EchoUdpConfig;
 use quasar_net::{DatagramServer, TcpServer};
 
 use crate::config::{Config, EchoSection, UdpEchoSection};
+use crate::serve_resp;
 
 /// How long a signal-triggered close lets requests in flight finish.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
@@ -34,6 +35,8 @@ enum Protocol {
     Echo(EchoArgs),
     /// pulsar's UDP echo: each line of a datagram comes back as a datagram (default 127.0.0.1:8060).
     UdpEcho(UdpEchoArgs),
+    /// pulsar's pulsards: a Redis-protocol key-value server (default 127.0.0.1:6410).
+    Resp(serve_resp::RespArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -123,18 +126,22 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
             }
         },
     };
-    let (echo, udp_echo) = match args.protocol {
-        None => (true, true),
+    let (echo, udp_echo, resp) = match args.protocol {
+        None => (true, true, true),
         Some(Protocol::Echo(a)) => {
             a.apply(&mut config.echo);
-            (true, false)
+            (true, false, false)
         }
         Some(Protocol::UdpEcho(a)) => {
             a.apply(&mut config.udp_echo);
-            (false, true)
+            (false, true, false)
+        }
+        Some(Protocol::Resp(a)) => {
+            a.apply(&mut config.resp);
+            (false, false, true)
         }
     };
-    if let Err(msg) = validate(&config) {
+    if let Err(msg) = validate(&config).and_then(|()| serve_resp::validate(&config.resp)) {
         eprintln!("quasar: {msg}");
         return ExitCode::from(2);
     }
@@ -173,6 +180,18 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
                 }
                 Err(e) => {
                     eprintln!("quasar: udp-echo server: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        if resp {
+            match serve_resp::start(&config.resp).await {
+                Ok(s) => {
+                    announce("resp", "tcp", s.address());
+                    servers.push(s);
+                }
+                Err(e) => {
+                    eprintln!("quasar: resp server: {e}");
                     return ExitCode::FAILURE;
                 }
             }
