@@ -2,12 +2,15 @@
 //!
 //! A blocked client's reply comes from a future queued with
 //! [`Context::spawn_response`](quasar_net::Context::spawn_response), so it stays in order
-//! with the replies around it, and the connection stops reading until it resolves
-//! ([`Context::pause_reading`](quasar_net::Context::pause_reading)): like Redis, a blocked
-//! client's next commands wait. The future waits on one `Notify` that every list push
+//! with the replies around it. The future waits on one `Notify` that every list push
 //! wakes while someone is blocked, retries its keys, and gives up at its timeout or when
-//! its connection closes. Waiters are not served in FIFO order (Redis serves the longest
-//! waiting first); see docs/resp-server.md.
+//! its peer has gone.
+//!
+//! Two differences from Redis, both in docs/resp-server.md. Commands pipelined after a
+//! blocking pop run while it waits (their replies still come after its reply): pausing
+//! reading instead would hide the peer's EOF from the engine, and a client that left
+//! while blocked forever would never be noticed. And waiters are not served in FIFO
+//! order (Redis serves the longest waiting first).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -22,6 +25,10 @@ use super::dispatch::Call;
 use super::reply::Reply;
 use super::shared::Shared;
 use super::store::Keyspace;
+
+/// How often a blocked pop checks whether its peer has gone: the engine marks the
+/// connection closed at EOF but keeps it open while this reply is pending.
+const PEER_CHECK: Duration = Duration::from_millis(100);
 
 /// The longest timeout accepted, in seconds (about 30 years); Redis refuses timeouts
 /// that overflow its millisecond clock.
@@ -74,7 +81,6 @@ pub(crate) fn bpop(c: &mut Call<'_, '_>, a: &[Bytes], left: bool, ks: Option<&mu
         resp3,
         timeout: (timeout > 0.0).then(|| Duration::from_secs_f64(timeout)),
     };
-    cx.pause_reading();
     cx.spawn_response(wait.run());
 }
 
@@ -110,16 +116,24 @@ struct Wait {
     timeout: Option<Duration>,
 }
 
-/// Counts the blocked client and resumes its reading however the wait ends.
+/// Counts the blocked client however the wait ends.
 struct Blocked {
     shared: Arc<Shared>,
-    conn: Connection,
 }
 
 impl Drop for Blocked {
     fn drop(&mut self) {
         self.shared.blocked.fetch_sub(1, Ordering::AcqRel);
-        self.conn.resume_reading();
+    }
+}
+
+/// Resolves once the peer has closed its side.
+async fn peer_gone(conn: &Connection) {
+    loop {
+        if conn.is_closed() {
+            return;
+        }
+        tokio::time::sleep(PEER_CHECK).await;
     }
 }
 
@@ -128,7 +142,6 @@ impl Wait {
         self.shared.blocked.fetch_add(1, Ordering::AcqRel);
         let _guard = Blocked {
             shared: self.shared.clone(),
-            conn: self.conn.clone(),
         };
         let deadline = self.timeout.map(|t| tokio::time::Instant::now() + t);
         let mut out = BytesMut::new();
@@ -166,7 +179,7 @@ impl Wait {
                     Reply { out: &mut out, resp3: self.resp3 }.null_array();
                     return Ok(out.freeze());
                 }
-                _ = self.conn.connection_lost().wait() => {
+                () = peer_gone(&self.conn) => {
                     return Err(Error::closed("blocked client disconnected"));
                 }
             }
