@@ -248,9 +248,9 @@ pub(crate) fn client(c: &mut Call<'_, '_>, a: &[Bytes]) {
             let mut out = String::new();
             for s in sessions {
                 let m = s.meta.lock();
-                let _ = write!(
+                let _ = writeln!(
                     out,
-                    "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub={} psub={} multi={} cmd={} user=default resp={}\n",
+                    "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub={} psub={} multi={} cmd={} user=default resp={}",
                     s.id,
                     s.conn.address(),
                     s.conn.local_address(),

@@ -52,9 +52,11 @@ pub struct RespServerConfig {
 
 impl Default for RespServerConfig {
     fn default() -> Self {
-        let mut limits = Limits::default();
-        limits.max_bulk_len = DEFAULT_MAX_COMMAND_LEN;
-        limits.max_frame_len = DEFAULT_MAX_COMMAND_LEN;
+        let limits = Limits {
+            max_bulk_len: DEFAULT_MAX_COMMAND_LEN,
+            max_frame_len: DEFAULT_MAX_COMMAND_LEN,
+            ..Limits::default()
+        };
         RespServerConfig {
             requirepass: None,
             databases: DEFAULT_DATABASES,

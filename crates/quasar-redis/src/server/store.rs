@@ -6,7 +6,7 @@
 //! every key (`KEYS`, `SCAN`, `DBSIZE`, `FLUSHDB`, `EXEC`) lock every shard.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -100,9 +100,7 @@ impl Store {
     }
 
     pub(crate) fn shard_of(&self, key: &[u8]) -> usize {
-        let mut h = self.hasher.build_hasher();
-        key.hash(&mut h);
-        (h.finish() % self.shards.len() as u64) as usize
+        (self.hasher.hash_one(key) % self.shards.len() as u64) as usize
     }
 
     /// Locks the shards of `keys` in index order.

@@ -163,14 +163,18 @@ impl RedisServer {
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("redis-server starts");
-        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        // Owned at once, so it is killed (by Drop) even if it never listens.
+        let server = RedisServer {
+            child,
+            addr: ([127, 0, 0, 1], port).into(),
+        };
         for _ in 0..200 {
-            if TcpStream::connect(addr).await.is_ok() {
-                return Some(RedisServer { child, addr });
+            if TcpStream::connect(server.addr).await.is_ok() {
+                return Some(server);
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        panic!("redis-server did not listen on {addr}");
+        panic!("redis-server did not listen on {}", server.addr);
     }
 }
 

@@ -1,7 +1,7 @@
 //! Generic key commands: DEL, EXISTS, expiry, KEYS, SCAN, TYPE, RENAME, DBSIZE, FLUSH*.
 
 use std::collections::BinaryHeap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 
 use bytes::Bytes;
 
@@ -70,7 +70,8 @@ fn expire_generic(x: &mut Exec<'_, '_>, a: &[Bytes], unit: i64, relative: bool, 
     };
     let skip = (nx && cur.is_some())
         || (xx && cur.is_none())
-        || (gt && cur.is_none_or_le(at))
+        // GT: no TTL counts as infinite, so nothing is greater.
+        || (gt && cur.map_or(true, |c| c as i64 >= at))
         || (lt && cur.is_some_and(|c| c as i64 <= at));
     if skip {
         return x.r.int(0);
@@ -81,17 +82,6 @@ fn expire_generic(x: &mut Exec<'_, '_>, a: &[Bytes], unit: i64, relative: bool, 
         x.ks.set_expire(&a[1], Some(at as u64));
     }
     x.r.int(1);
-}
-
-/// `GT` skips when the key has no TTL (infinite) or its TTL is not smaller than `at`.
-trait GtSkip {
-    fn is_none_or_le(self, at: i64) -> bool;
-}
-
-impl GtSkip for Option<u64> {
-    fn is_none_or_le(self, at: i64) -> bool {
-        self.map_or(true, |c| c as i64 >= at)
-    }
 }
 
 pub(crate) fn expire(x: &mut Exec<'_, '_>, a: &[Bytes]) {
@@ -186,11 +176,7 @@ pub(crate) fn scan(x: &mut Exec<'_, '_>, a: &[Bytes]) {
         i += 2;
     }
     let store = x.ks.store();
-    let hash = |k: &[u8]| {
-        let mut h = store.scan_hasher().build_hasher();
-        k.hash(&mut h);
-        h.finish()
-    };
+    let hash = |k: &[u8]| store.scan_hasher().hash_one(k);
     // The `count` smallest hashes at or after the cursor, kept in a max-heap.
     let mut heap: BinaryHeap<(u64, Bytes)> = BinaryHeap::new();
     let mut more = false;

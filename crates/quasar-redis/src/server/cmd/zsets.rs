@@ -44,7 +44,7 @@ pub(crate) fn zadd(x: &mut Exec<'_, '_>, a: &[Bytes]) {
             .r
             .error("ERR XX and NX options at the same time are not compatible");
     }
-    if (gt && nx) || (lt && nx) || (gt && lt) {
+    if (nx && (gt || lt)) || (gt && lt) {
         return x
             .r
             .error("ERR GT, LT, and/or NX options at the same time are not compatible");
@@ -80,7 +80,7 @@ pub(crate) fn zadd(x: &mut Exec<'_, '_>, a: &[Bytes]) {
         }
         let allowed = match cur {
             None => !xx,
-            Some(c) => !nx && !(gt && new <= c) && !(lt && new >= c),
+            Some(c) => !(nx || (gt && new <= c) || (lt && new >= c)),
         };
         if !allowed {
             continue;
