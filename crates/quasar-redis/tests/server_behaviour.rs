@@ -305,3 +305,23 @@ async fn quit_answers_then_closes() {
     c.send_raw(b"QUIT\r\nPING\r\n").await;
     assert_eq!(c.read_to_close().await, b"+OK\r\n");
 }
+
+#[tokio::test]
+async fn a_multi_queue_is_capped_at_one_command_size() {
+    let mut config = RespServerConfig::default();
+    config.limits.max_frame_len = 1024;
+    let server = start_server(config).await;
+    let mut c = RawClient::connect(server.address()).await;
+    let value = "v".repeat(600);
+    assert_eq!(c.call(&["MULTI"]).await, b"+OK\r\n");
+    assert_eq!(c.call(&["SET", "a", &value]).await, b"+QUEUED\r\n");
+    assert_eq!(
+        c.call(&["SET", "b", &value]).await,
+        b"-ERR MULTI queue too large\r\n"
+    );
+    assert_eq!(
+        c.call(&["EXEC"]).await,
+        b"-EXECABORT Transaction discarded because of previous errors.\r\n"
+    );
+    assert_eq!(c.call(&["EXISTS", "a"]).await, b":0\r\n");
+}

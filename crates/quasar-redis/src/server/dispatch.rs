@@ -77,19 +77,24 @@ impl Call<'_, '_> {
             meta.last_cmd = spec.name;
             meta.last_active = Instant::now();
         }
-        if let Some(queue) = &mut self.st.multi {
-            if !spec.has(TX) {
-                if spec.has(NO_MULTI) {
-                    self.flag_multi_error();
-                    self.error("ERR Command not allowed inside a transaction");
-                } else {
-                    queue.push(args);
-                    let n = queue.len();
-                    self.sess.meta.lock().in_multi = Some(n);
-                    self.reply().simple("QUEUED");
-                }
-                return After::Continue;
+        if self.st.multi.is_some() && !spec.has(TX) {
+            let len = command_len(&args);
+            if spec.has(NO_MULTI) {
+                self.flag_multi_error();
+                self.error("ERR Command not allowed inside a transaction");
+            } else if self.st.multi_bytes + len > self.sh.config.limits.max_frame_len {
+                // Redis has no bound here; one is kept so a client cannot queue without
+                // limit: as many bytes as one command may hold.
+                self.flag_multi_error();
+                self.error("ERR MULTI queue too large");
+            } else if let Some(queue) = &mut self.st.multi {
+                self.st.multi_bytes += len;
+                queue.push(args);
+                let n = queue.len();
+                self.sess.meta.lock().in_multi = Some(n);
+                self.reply().simple("QUEUED");
             }
+            return After::Continue;
         }
         self.sh.commands.fetch_add(1, Ordering::Relaxed);
         self.execute(spec, &args, None)
@@ -274,6 +279,7 @@ impl Call<'_, '_> {
             return self.error("ERR MULTI calls can not be nested");
         }
         self.st.multi = Some(Vec::new());
+        self.st.multi_bytes = 0;
         self.st.multi_error = false;
         self.sess.meta.lock().in_multi = Some(0);
         self.reply().ok();
@@ -427,6 +433,11 @@ impl Call<'_, '_> {
             .psubs
             .store(self.st.patterns.len(), Ordering::Relaxed);
     }
+}
+
+/// The bytes a queued command holds.
+fn command_len(args: &[Bytes]) -> usize {
+    args.iter().map(|a| a.len() + 16).sum()
 }
 
 const NO_PASSWORD: &str = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?";

@@ -52,6 +52,8 @@ pub(crate) struct State {
     pub(crate) authed: bool,
     /// Commands queued by `MULTI`.
     pub(crate) multi: Option<Vec<Vec<Bytes>>>,
+    /// Bytes held by `multi`, capped at the largest command size.
+    pub(crate) multi_bytes: usize,
     /// A command was refused while queuing: `EXEC` answers `EXECABORT`.
     pub(crate) multi_error: bool,
     /// Set when a watched key changes.
@@ -85,6 +87,7 @@ impl Session {
                 db: 0,
                 authed,
                 multi: None,
+                multi_bytes: 0,
                 multi_error: false,
                 watch_flag: Arc::new(AtomicBool::new(false)),
                 watched: Vec::new(),
