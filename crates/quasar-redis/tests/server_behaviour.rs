@@ -325,3 +325,53 @@ async fn a_multi_queue_is_capped_at_one_command_size() {
     );
     assert_eq!(c.call(&["EXISTS", "a"]).await, b":0\r\n");
 }
+
+#[tokio::test]
+async fn scan_returns_every_stable_key_once_while_keys_come_and_go() {
+    let server = start_server(RespServerConfig::default()).await;
+    let mut c = RawClient::connect(server.address()).await;
+    for i in 0..1000 {
+        c.send(&[b"SET", format!("k{i}").as_bytes(), b"v"]).await;
+        c.send(&[b"SET", format!("d{i}").as_bytes(), b"v"]).await;
+    }
+    for _ in 0..2000 {
+        assert_eq!(c.read_raw().await, b"+OK\r\n");
+    }
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    let mut cursor = "0".to_string();
+    let mut round = 0;
+    loop {
+        let reply = c.read_frame_after(&["SCAN", &cursor, "COUNT", "37"]).await;
+        let quasar_redis::Frame::Array(parts) = reply else {
+            panic!("{reply:?}")
+        };
+        let (quasar_redis::Frame::Bulk(next), quasar_redis::Frame::Array(keys)) =
+            (&parts[0], &parts[1])
+        else {
+            panic!("{parts:?}")
+        };
+        for k in keys {
+            let quasar_redis::Frame::Bulk(k) = k else {
+                panic!("{k:?}")
+            };
+            *seen
+                .entry(String::from_utf8_lossy(k).into_owned())
+                .or_default() += 1;
+        }
+        // Churn between calls: delete some keys, add others.
+        for j in 0..10 {
+            let n = round * 10 + j;
+            c.call(&["DEL", &format!("d{n}")]).await;
+            c.call(&["SET", &format!("new{n}"), "v"]).await;
+        }
+        round += 1;
+        cursor = String::from_utf8_lossy(next).into_owned();
+        if cursor == "0" {
+            break;
+        }
+    }
+    for i in 0..1000 {
+        assert_eq!(seen.get(&format!("k{i}")), Some(&1), "k{i}");
+    }
+    assert!(seen.values().all(|&n| n == 1), "a key came back twice");
+}

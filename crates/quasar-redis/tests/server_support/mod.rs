@@ -100,6 +100,13 @@ impl RawClient {
         self.read_raw().await
     }
 
+    /// Sends a command and returns the decoded reply.
+    pub async fn read_frame_after(&mut self, args: &[&str]) -> Frame {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        self.send(&args).await;
+        self.read_frame().await
+    }
+
     /// Reads until the server closes; returns what came before the close.
     pub async fn read_to_close(&mut self) -> Vec<u8> {
         let mut rest = self.buf.to_vec();
