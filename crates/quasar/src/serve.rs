@@ -156,6 +156,9 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
         }
     };
     runtime.block_on(async move {
+        // Registered before any address is announced: a SIGTERM sent as soon as a script
+        // reads the address must close gracefully, not kill the process.
+        let stop = shutdown_signal();
         let mut servers = Vec::new();
         if echo {
             match start_echo(&config.echo).await {
@@ -201,7 +204,7 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
             futures_util::future::join_all(udp_servers.iter().map(|s| s.wait())).await;
         };
         tokio::select! {
-            _ = shutdown_signal() => {
+            _ = stop => {
                 tracing::info!("signal received: closing");
                 let tcp = futures_util::future::join_all(servers.iter().map(|s| s.close(SHUTDOWN_DEADLINE)));
                 let udp = futures_util::future::join_all(udp_servers.iter().map(|s| s.close(SHUTDOWN_DEADLINE)));
@@ -281,24 +284,29 @@ async fn start_udp_echo(s: &UdpEchoSection) -> quasar_net::Result<DatagramServer
     .await
 }
 
-async fn shutdown_signal() {
+/// Registers for SIGTERM at once (so no signal is missed after this returns) and resolves
+/// on SIGTERM or Ctrl-C.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    async move {
+        #[cfg(unix)]
+        {
+            match term {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
                 }
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
