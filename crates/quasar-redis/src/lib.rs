@@ -49,6 +49,7 @@
 //! - [`command`] — [`encode_command`] and [`CommandEncoder`] for client commands.
 //! - [`limits`] — [`Limits`] and its defaults.
 //! - [`error`] — [`DecodeError`].
+//! - [`server`] — the Redis-protocol key-value server (`quasar serve resp`).
 //!
 //! The design, the limits' defaults and how this differs from Redis are in
 //! `docs/resp-codec.md`.
@@ -62,6 +63,7 @@ pub mod encode;
 pub mod error;
 pub mod frame;
 pub mod limits;
+pub mod server;
 
 mod check;
 mod inline;

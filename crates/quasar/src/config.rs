@@ -16,6 +16,7 @@ pub(crate) struct Config {
     pub(crate) udp_echo: UdpEchoSection,
     #[serde(default)]
     pub(crate) http: crate::serve_http::HttpSection,
+    pub(crate) resp: crate::serve_resp::RespSection,
 }
 
 /// The TCP echo server.
@@ -65,6 +66,15 @@ mod tests {
         assert_eq!(cfg.echo.bind.port(), 8060);
         assert_eq!(cfg.echo.keep_alive, 15.0);
         assert_eq!(cfg.udp_echo.bind.port(), 8060);
+        assert_eq!(cfg.resp.bind.port(), 6410);
+        assert_eq!(cfg.resp.databases, 16);
+    }
+
+    #[test]
+    fn a_file_without_a_resp_section_gets_its_defaults() {
+        let text = DEFAULT_CONFIG.split("[resp]").next().unwrap();
+        let cfg = Config::parse(text).unwrap();
+        assert_eq!(cfg.resp.bind.port(), 6410);
     }
 
     #[test]

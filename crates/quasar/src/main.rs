@@ -12,6 +12,7 @@ mod bench;
 mod config;
 mod serve;
 mod serve_http;
+mod serve_resp;
 mod serve_tls;
 
 /// pulsar's protocol layer for async Rust: demo servers and a load tool.

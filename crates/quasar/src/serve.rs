@@ -14,6 +14,7 @@ use quasar_echo::udp::EchoUdpConfig;
 use quasar_net::{DatagramServer, TcpServer};
 
 use crate::config::{Config, EchoSection, UdpEchoSection};
+use crate::serve_resp;
 
 /// How long a signal-triggered close lets requests in flight finish.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
@@ -36,6 +37,8 @@ enum Protocol {
     UdpEcho(UdpEchoArgs),
     /// HTTP/1.1 and WebSocket demo routes (default 127.0.0.1:8070).
     Http(crate::serve_http::HttpArgs),
+    /// pulsar's pulsards: a Redis-protocol key-value server (default 127.0.0.1:6410).
+    Resp(serve_resp::RespArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -128,8 +131,8 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
         },
     };
     let mut echo_tls = None;
-    let (echo, udp_echo, http) = match args.protocol {
-        None => (true, true, true),
+    let (echo, udp_echo, http, resp) = match args.protocol {
+        None => (true, true, true, true),
         Some(Protocol::Echo(a)) => {
             match a.tls.load() {
                 Ok(tls) => echo_tls = tls,
@@ -139,18 +142,22 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
                 }
             }
             a.apply(&mut config.echo);
-            (true, false, false)
+            (true, false, false, false)
         }
         Some(Protocol::UdpEcho(a)) => {
             a.apply(&mut config.udp_echo);
-            (false, true, false)
+            (false, true, false, false)
         }
         Some(Protocol::Http(a)) => {
             a.apply(&mut config.http);
-            (false, false, true)
+            (false, false, true, false)
+        }
+        Some(Protocol::Resp(a)) => {
+            a.apply(&mut config.resp);
+            (false, false, false, true)
         }
     };
-    if let Err(msg) = validate(&config) {
+    if let Err(msg) = validate(&config).and_then(|()| serve_resp::validate(&config.resp)) {
         eprintln!("quasar: {msg}");
         return ExitCode::from(2);
     }
@@ -215,6 +222,18 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
                 }
                 Err(e) => {
                     eprintln!("quasar: udp-echo server: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        if resp {
+            match serve_resp::start(&config.resp).await {
+                Ok(s) => {
+                    announce("resp", "tcp", s.address());
+                    servers.push(s);
+                }
+                Err(e) => {
+                    eprintln!("quasar: resp server: {e}");
                     return ExitCode::FAILURE;
                 }
             }

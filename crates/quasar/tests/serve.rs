@@ -121,16 +121,19 @@ fn serve_with_no_arguments_starts_the_default_echo_server_on_8060() {
         eprintln!("udp port 8060 busy: skipping the default-port check");
         return;
     }
-    if std::net::TcpListener::bind("127.0.0.1:8070").is_err() {
-        eprintln!("port 8070 busy: skipping the default-port check");
-        return;
+    for port in [8070, 6410] {
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+            eprintln!("port {port} busy: skipping the default-port check");
+            return;
+        }
     }
-    let server = Server::spawn(&["serve"], 3);
+    let server = Server::spawn(&["serve"], 4);
     assert_eq!(
         server.addr("http tcp"),
         "127.0.0.1:8070".parse().unwrap(),
         "plain `quasar serve` starts the HTTP demo too"
     );
+    assert_eq!(server.addr("resp tcp"), "127.0.0.1:6410".parse().unwrap());
     let addr = server.addr("echo tcp");
     assert_eq!(addr, "127.0.0.1:8060".parse().unwrap());
     assert_eq!(echo(addr, b"hello\r\n\r\n"), b"hello\r\n\r\n");
@@ -241,4 +244,54 @@ fn sigterm_right_after_the_address_line_closes_gracefully() {
             assert!(server.terminate().success(), "{args:?}");
         }
     }
+}
+
+fn resp(addr: SocketAddr, request: &[u8], reply_len: usize) -> Vec<u8> {
+    let mut sock = TcpStream::connect(addr).expect("connect");
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    sock.write_all(request).unwrap();
+    let mut reply = vec![0u8; reply_len];
+    sock.read_exact(&mut reply).expect("resp reply");
+    reply
+}
+
+#[test]
+fn serve_resp_prints_its_address_and_answers_redis_commands() {
+    let server = Server::spawn(
+        &["serve", "resp", "--bind", "127.0.0.1:0", "--workers", "2"],
+        1,
+    );
+    let addr = server.addr("resp tcp");
+    assert_eq!(
+        resp(addr, b"SET k v\r\nGET k\r\nPING\r\n", 19),
+        b"+OK\r\n$1\r\nv\r\n+PONG\r\n"
+    );
+    // A second connection (maybe on the other worker) sees the same keyspace.
+    assert_eq!(resp(addr, b"GET k\r\n", 7), b"$1\r\nv\r\n");
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn serve_resp_requirepass_demands_auth() {
+    let server = Server::spawn(
+        &[
+            "serve",
+            "resp",
+            "--bind",
+            "127.0.0.1:0",
+            "--requirepass",
+            "s3cret",
+        ],
+        1,
+    );
+    let addr = server.addr("resp tcp");
+    assert_eq!(
+        resp(addr, b"GET k\r\n", 34),
+        b"-NOAUTH Authentication required.\r\n"
+    );
+    assert_eq!(
+        resp(addr, b"AUTH s3cret\r\nGET k\r\n", 10),
+        b"+OK\r\n$-1\r\n"
+    );
+    assert!(server.terminate().success());
 }

@@ -1,0 +1,108 @@
+//! One client connection's state, kept across its commands.
+//!
+//! The engine builds a fresh consumer per command, so what Redis keeps in its `client`
+//! struct lives here, behind an `Arc` the consumers share. The `state` mutex is only ever
+//! taken by the connection's own consumer (and by the clean-up after it closes), so it is
+//! uncontended; what other connections read (`CLIENT LIST`, `PUBLISH`) sits in atomics and
+//! in `meta`, a leaf lock under which nothing else is locked.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use parking_lot::Mutex;
+use quasar_net::Connection;
+
+use crate::{Decoder, Limits};
+
+/// A scratch buffer grown past this is replaced after use rather than kept.
+pub(crate) const SCRATCH_KEEP: usize = 64 * 1024;
+
+/// A client connection.
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub(crate) id: u64,
+    pub(crate) conn: Connection,
+    pub(crate) created: Instant,
+    /// Speaks RESP3 (after `HELLO 3`); read by publishers to frame messages.
+    pub(crate) resp3: AtomicBool,
+    pub(crate) db: AtomicUsize,
+    pub(crate) subs: AtomicUsize,
+    pub(crate) psubs: AtomicUsize,
+    pub(crate) meta: Mutex<Meta>,
+    pub(crate) state: Mutex<State>,
+}
+
+/// What `CLIENT LIST` shows besides the atomics.
+#[derive(Debug)]
+pub(crate) struct Meta {
+    pub(crate) name: Option<Bytes>,
+    pub(crate) last_cmd: &'static str,
+    pub(crate) last_active: Instant,
+    pub(crate) in_multi: Option<usize>,
+}
+
+/// The connection's own state.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) decoder: Decoder,
+    pub(crate) db: usize,
+    pub(crate) authed: bool,
+    /// Commands queued by `MULTI`.
+    pub(crate) multi: Option<Vec<Vec<Bytes>>>,
+    /// Bytes held by `multi`, capped at the largest command size.
+    pub(crate) multi_bytes: usize,
+    /// A command was refused while queuing: `EXEC` answers `EXECABORT`.
+    pub(crate) multi_error: bool,
+    /// Set when a watched key changes.
+    pub(crate) watch_flag: Arc<AtomicBool>,
+    pub(crate) watched: Vec<(usize, Bytes)>,
+    pub(crate) channels: HashSet<Bytes>,
+    pub(crate) patterns: HashSet<Bytes>,
+    /// Replies are encoded here, then copied into the write queue in one `write`.
+    pub(crate) scratch: BytesMut,
+}
+
+impl Session {
+    pub(crate) fn new(id: u64, conn: Connection, limits: Limits, authed: bool) -> Session {
+        let now = Instant::now();
+        Session {
+            id,
+            conn,
+            created: now,
+            resp3: AtomicBool::new(false),
+            db: AtomicUsize::new(0),
+            subs: AtomicUsize::new(0),
+            psubs: AtomicUsize::new(0),
+            meta: Mutex::new(Meta {
+                name: None,
+                last_cmd: "NULL",
+                last_active: now,
+                in_multi: None,
+            }),
+            state: Mutex::new(State {
+                decoder: Decoder::new(limits),
+                db: 0,
+                authed,
+                multi: None,
+                multi_bytes: 0,
+                multi_error: false,
+                watch_flag: Arc::new(AtomicBool::new(false)),
+                watched: Vec::new(),
+                channels: HashSet::new(),
+                patterns: HashSet::new(),
+                scratch: BytesMut::with_capacity(256),
+            }),
+        }
+    }
+
+    pub(crate) fn is_resp3(&self) -> bool {
+        self.resp3.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn subscriptions(&self) -> usize {
+        self.subs.load(Ordering::Relaxed) + self.psubs.load(Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,426 @@
+//! The keyspace: databases split into shards by key hash, each behind its own mutex.
+//!
+//! A command locks the shards of the keys it names (sorted by index, so two commands
+//! never wait on each other in opposite orders), runs synchronously, and drops the locks
+//! before the reply leaves; no lock is ever held across an `.await`. Commands that see
+//! every key (`KEYS`, `SCAN`, `DBSIZE`, `FLUSHDB`, `EXEC`) lock every shard.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use indexmap::IndexSet;
+use parking_lot::{Mutex, MutexGuard};
+
+use super::value::Value;
+
+/// Keys sampled per database per round of the active expiry sweep (Redis's
+/// `ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP`).
+pub(crate) const SWEEP_SAMPLE: usize = 20;
+/// Rounds per shard and database per sweep: bounds one sweep's work even when most
+/// sampled keys keep turning out expired.
+pub(crate) const SWEEP_MAX_ROUNDS: usize = 16;
+
+/// A key and its expiry (milliseconds since the Unix epoch).
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub(crate) value: Value,
+    pub(crate) expire_at: Option<u64>,
+}
+
+/// One database's part of a shard.
+#[derive(Debug, Default)]
+pub(crate) struct Db {
+    pub(crate) map: HashMap<Bytes, Entry>,
+    /// The keys with a TTL, indexable so the sweep can sample them at random in O(1).
+    expires: IndexSet<Bytes>,
+}
+
+/// One shard: every database's keys that hash to it, and the `WATCH`ers of those keys.
+#[derive(Debug)]
+pub(crate) struct Shard {
+    dbs: Vec<Db>,
+    watched: HashMap<(usize, Bytes), Vec<Arc<AtomicBool>>>,
+}
+
+/// Counters shown by `INFO stats`.
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    pub(crate) hits: AtomicU64,
+    pub(crate) misses: AtomicU64,
+    pub(crate) expired: AtomicU64,
+}
+
+/// Every database, sharded.
+#[derive(Debug)]
+pub(crate) struct Store {
+    shards: Box<[Mutex<Shard>]>,
+    hasher: std::collections::hash_map::RandomState,
+    databases: usize,
+    pub(crate) stats: Stats,
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+// ===== impl Store =====
+
+impl Store {
+    pub(crate) fn new(databases: usize, shards: usize) -> Store {
+        let shards = (0..shards.max(1))
+            .map(|_| {
+                Mutex::new(Shard {
+                    dbs: (0..databases).map(|_| Db::default()).collect(),
+                    watched: HashMap::new(),
+                })
+            })
+            .collect();
+        Store {
+            shards,
+            hasher: Default::default(),
+            databases,
+            stats: Stats::default(),
+        }
+    }
+
+    /// The hasher behind shard choice and `SCAN`'s order (fixed for the store's life).
+    pub(crate) fn scan_hasher(&self) -> &std::collections::hash_map::RandomState {
+        &self.hasher
+    }
+
+    pub(crate) fn databases(&self) -> usize {
+        self.databases
+    }
+
+    pub(crate) fn shard_of(&self, key: &[u8]) -> usize {
+        (self.hasher.hash_one(key) % self.shards.len() as u64) as usize
+    }
+
+    /// Locks the shards of `keys` in index order.
+    pub(crate) fn lock<'k, I>(&self, db: usize, keys: I) -> Keyspace<'_>
+    where
+        I: IntoIterator<Item = &'k Bytes>,
+    {
+        let mut idx: Vec<usize> = keys.into_iter().map(|k| self.shard_of(k)).collect();
+        idx.sort_unstable();
+        idx.dedup();
+        self.lock_indices(db, idx)
+    }
+
+    /// Locks every shard.
+    pub(crate) fn lock_all(&self, db: usize) -> Keyspace<'_> {
+        self.lock_indices(db, (0..self.shards.len()).collect())
+    }
+
+    fn lock_indices(&self, db: usize, idx: Vec<usize>) -> Keyspace<'_> {
+        let guards = idx
+            .into_iter()
+            .map(|i| (i, self.shards[i].lock()))
+            .collect();
+        Keyspace {
+            store: self,
+            guards,
+            db,
+            now: now_ms(),
+        }
+    }
+
+    /// One bounded pass of active expiry over every shard, like Redis's
+    /// `activeExpireCycle`: sample keys with a TTL, delete the expired ones, and sample
+    /// again while more than a quarter of a sample was expired.
+    pub(crate) fn sweep(&self, seed: &mut u64) -> u64 {
+        let mut removed = 0;
+        for shard in self.shards.iter() {
+            let now = now_ms();
+            let mut guard = shard.lock();
+            let shard = &mut *guard;
+            for (dbi, db) in shard.dbs.iter_mut().enumerate() {
+                for _ in 0..SWEEP_MAX_ROUNDS {
+                    let n = db.expires.len();
+                    if n == 0 {
+                        break;
+                    }
+                    let mut expired = 0;
+                    for _ in 0..SWEEP_SAMPLE.min(n) {
+                        let len = db.expires.len();
+                        if len == 0 {
+                            break;
+                        }
+                        let i = (xorshift(seed) % len as u64) as usize;
+                        let Some(key) = db.expires.get_index(i).cloned() else {
+                            break;
+                        };
+                        let dead = db
+                            .map
+                            .get(&key)
+                            .map_or(true, |e| e.expire_at.is_some_and(|t| t <= now));
+                        if dead {
+                            db.map.remove(&key);
+                            db.expires.swap_remove(&key);
+                            touch_watchers(&mut shard.watched, dbi, &key);
+                            expired += 1;
+                        }
+                    }
+                    removed += expired as u64;
+                    if expired * 4 <= SWEEP_SAMPLE.min(n) {
+                        break;
+                    }
+                }
+            }
+        }
+        self.stats.expired.fetch_add(removed, Ordering::Relaxed);
+        removed
+    }
+
+    /// Registers `flag` to be set when `key` in `db` is modified.
+    pub(crate) fn watch(&self, db: usize, key: &Bytes, flag: &Arc<AtomicBool>) {
+        let mut shard = self.shards[self.shard_of(key)].lock();
+        shard
+            .watched
+            .entry((db, key.clone()))
+            .or_default()
+            .push(flag.clone());
+    }
+
+    /// Removes `flag` from the watchers of `key`.
+    pub(crate) fn unwatch(&self, db: usize, key: &Bytes, flag: &Arc<AtomicBool>) {
+        let mut shard = self.shards[self.shard_of(key)].lock();
+        let k = (db, key.clone());
+        if let Some(list) = shard.watched.get_mut(&k) {
+            list.retain(|f| !Arc::ptr_eq(f, flag));
+            if list.is_empty() {
+                shard.watched.remove(&k);
+            }
+        }
+    }
+}
+
+fn touch_watchers(
+    watched: &mut HashMap<(usize, Bytes), Vec<Arc<AtomicBool>>>,
+    db: usize,
+    key: &Bytes,
+) {
+    if watched.is_empty() {
+        return;
+    }
+    if let Some(list) = watched.get(&(db, key.clone())) {
+        for f in list {
+            f.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// A small xorshift generator for the sweep's samples (no need for a crate: the numbers
+/// only spread the samples, they guard nothing).
+pub(crate) fn xorshift(state: &mut u64) -> u64 {
+    let mut x = *state | 1;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *state = x;
+    x
+}
+
+/// The locked shards a command works on, seen as one database.
+pub(crate) struct Keyspace<'a> {
+    store: &'a Store,
+    guards: Vec<(usize, MutexGuard<'a, Shard>)>,
+    pub(crate) db: usize,
+    pub(crate) now: u64,
+}
+
+impl std::fmt::Debug for Keyspace<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keyspace")
+            .field("shards", &self.guards.len())
+            .field("db", &self.db)
+            .finish()
+    }
+}
+
+// ===== impl Keyspace =====
+
+impl<'a> Keyspace<'a> {
+    pub(crate) fn store(&self) -> &'a Store {
+        self.store
+    }
+
+    fn shard(&mut self, key: &[u8]) -> &mut Shard {
+        let i = self.store.shard_of(key);
+        let pos = self
+            .guards
+            .iter()
+            .position(|(idx, _)| *idx == i)
+            // Key positions come from the command table and every one is locked; a
+            // handler naming another key is a bug in this crate, not bad input.
+            .unwrap_or_else(|| panic!("shard {i} not locked for this command"));
+        &mut self.guards[pos].1
+    }
+
+    /// The live entry of `key`, deleting it first if it has expired.
+    pub(crate) fn get(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let (db, now) = (self.db, self.now);
+        let shard = self.shard(key);
+        let expired = shard.dbs[db]
+            .map
+            .get(key)
+            .is_some_and(|e| e.expire_at.is_some_and(|t| t <= now));
+        if expired {
+            let (k, _) = shard.dbs[db].map.remove_entry(key)?;
+            shard.dbs[db].expires.swap_remove(&k);
+            touch_watchers(&mut shard.watched, db, &k);
+            self.store.stats.expired.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        self.shard(key).dbs[db].map.get_mut(key)
+    }
+
+    /// Like [`get`](Self::get), counting a keyspace hit or miss.
+    pub(crate) fn lookup(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let stats = &self.store.stats;
+        let e = self.get(key);
+        let c = if e.is_some() {
+            &stats.hits
+        } else {
+            &stats.misses
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+        e
+    }
+
+    pub(crate) fn exists(&mut self, key: &[u8]) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Stores `value` under `key`, dropping any TTL unless `keep_ttl`.
+    pub(crate) fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
+        let db = self.db;
+        let live = self.exists(key);
+        let shard = self.shard(key);
+        let d = &mut shard.dbs[db];
+        match d.map.get_mut(key) {
+            Some(e) if live => {
+                e.value = value;
+                if !keep_ttl && e.expire_at.take().is_some() {
+                    d.expires.swap_remove(key);
+                }
+            }
+            _ => {
+                let k = Bytes::copy_from_slice(key);
+                d.map.insert(
+                    k,
+                    Entry {
+                        value,
+                        expire_at: None,
+                    },
+                );
+            }
+        }
+    }
+
+    /// The value of `key`, created with `make` when missing.
+    pub(crate) fn get_or_insert(&mut self, key: &[u8], make: impl FnOnce() -> Value) -> &mut Value {
+        if !self.exists(key) {
+            self.set(key, make(), false);
+        }
+        let db = self.db;
+        let shard = self.shard(key);
+        // Present: `set` just inserted it or `exists` saw it under the same lock.
+        &mut shard.dbs[db]
+            .map
+            .get_mut(key)
+            .unwrap_or_else(|| unreachable!("key inserted above"))
+            .value
+    }
+
+    pub(crate) fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let live = self.exists(key);
+        let db = self.db;
+        let shard = self.shard(key);
+        let (k, e) = shard.dbs[db].map.remove_entry(key)?;
+        if e.expire_at.is_some() {
+            shard.dbs[db].expires.swap_remove(&k);
+        }
+        live.then_some(e)
+    }
+
+    /// Deletes `key` if its aggregate is now empty.
+    pub(crate) fn drop_if_empty(&mut self, key: &[u8]) {
+        if self.get(key).is_some_and(|e| e.value.is_empty_aggregate()) {
+            self.remove(key);
+        }
+    }
+
+    /// Sets (or with `None` clears) the expiry of a live key; returns whether it exists.
+    pub(crate) fn set_expire(&mut self, key: &[u8], at: Option<u64>) -> bool {
+        let db = self.db;
+        let Some(e) = self.get(key) else {
+            return false;
+        };
+        let had = e.expire_at.is_some();
+        e.expire_at = at;
+        let d = &mut self.shard(key).dbs[db];
+        match (had, at) {
+            (false, Some(_)) => {
+                if let Some((k, _)) = d.map.get_key_value(key) {
+                    let k = k.clone();
+                    d.expires.insert(k);
+                }
+            }
+            (true, None) => {
+                d.expires.swap_remove(key);
+            }
+            _ => {}
+        }
+        true
+    }
+
+    /// Marks `key` as modified for `WATCH`.
+    pub(crate) fn touch(&mut self, key: &Bytes) {
+        let db = self.db;
+        let shard = self.shard(key);
+        touch_watchers(&mut shard.watched, db, key);
+    }
+
+    /// Every live key of the current database (all shards must be locked).
+    pub(crate) fn keys(&self) -> impl Iterator<Item = (&Bytes, &Entry)> + '_ {
+        let (db, now) = (self.db, self.now);
+        self.guards.iter().flat_map(move |(_, g)| {
+            g.dbs[db]
+                .map
+                .iter()
+                .filter(move |(_, e)| e.expire_at.map_or(true, |t| t > now))
+        })
+    }
+
+    /// Live keys and keys with a TTL in `db`, for `DBSIZE` and `INFO keyspace`.
+    pub(crate) fn counts(&self, db: usize) -> (usize, usize) {
+        self.guards.iter().fold((0, 0), |(k, e), (_, g)| {
+            (k + g.dbs[db].map.len(), e + g.dbs[db].expires.len())
+        })
+    }
+
+    /// Empties `db` (or every database), waking its watchers.
+    pub(crate) fn flush(&mut self, db: Option<usize>) {
+        for (_, g) in self.guards.iter_mut() {
+            let shard = &mut **g;
+            for (i, d) in shard.dbs.iter_mut().enumerate() {
+                if db.map_or(true, |x| x == i) {
+                    *d = Db::default();
+                }
+            }
+            for ((wdb, _), flags) in shard.watched.iter() {
+                if db.map_or(true, |x| x == *wdb) {
+                    flags.iter().for_each(|f| f.store(true, Ordering::Release));
+                }
+            }
+        }
+    }
+}

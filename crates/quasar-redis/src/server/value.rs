@@ -1,0 +1,127 @@
+//! The values a key can hold: strings, hashes, lists, sets and sorted sets.
+//!
+//! Keys and members are [`Bytes`] copied out of the read buffer (a slice would keep the
+//! whole read buffer alive for as long as the key lives).
+
+use std::cmp::Ordering;
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+
+use bytes::Bytes;
+use indexmap::IndexMap;
+
+/// One key's value.
+#[derive(Debug, Clone)]
+pub(crate) enum Value {
+    Str(Bytes),
+    /// Insertion-ordered like Redis's small (listpack) hashes, so `HGETALL` replies in the
+    /// order fields were added; `HDEL` swaps the last field into the hole.
+    Hash(IndexMap<Bytes, Bytes>),
+    List(VecDeque<Bytes>),
+    Set(HashSet<Bytes>),
+    ZSet(ZSet),
+}
+
+impl Value {
+    /// The name `TYPE` replies with.
+    pub(crate) fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+            Value::Hash(_) => "hash",
+            Value::List(_) => "list",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
+        }
+    }
+
+    /// Whether an aggregate lost its last element (Redis deletes such keys).
+    pub(crate) fn is_empty_aggregate(&self) -> bool {
+        match self {
+            Value::Str(_) => false,
+            Value::Hash(h) => h.is_empty(),
+            Value::List(l) => l.is_empty(),
+            Value::Set(s) => s.is_empty(),
+            Value::ZSet(z) => z.len() == 0,
+        }
+    }
+
+    /// A rough count of the bytes the value holds, for `INFO memory`.
+    pub(crate) fn approx_size(&self) -> usize {
+        match self {
+            Value::Str(s) => s.len(),
+            Value::Hash(h) => h.iter().map(|(k, v)| k.len() + v.len() + 16).sum(),
+            Value::List(l) => l.iter().map(|v| v.len() + 8).sum(),
+            Value::Set(s) => s.iter().map(|v| v.len() + 16).sum(),
+            Value::ZSet(z) => z.scores.keys().map(|m| 2 * m.len() + 40).sum(),
+        }
+    }
+}
+
+/// A score with a total order (scores are never NaN: `ZADD` and `ZINCRBY` refuse it).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Score(pub(crate) f64);
+
+impl Eq for Score {}
+
+impl PartialOrd for Score {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Score {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+/// A sorted set: a member -> score map and a (score, member) index in Redis's order.
+///
+/// Redis uses a skip list, which also answers ranks in O(log n); a `BTreeSet` has no rank
+/// query, so `ZRANK` and index ranges walk the index (O(rank)). See docs/resp-server.md.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ZSet {
+    scores: HashMap<Bytes, f64>,
+    order: BTreeSet<(Score, Bytes)>,
+}
+
+impl ZSet {
+    pub(crate) fn len(&self) -> usize {
+        self.scores.len()
+    }
+
+    pub(crate) fn score(&self, member: &[u8]) -> Option<f64> {
+        self.scores.get(member).copied()
+    }
+
+    /// Sets `member`'s score; returns the previous one.
+    pub(crate) fn insert(&mut self, member: Bytes, score: f64) -> Option<f64> {
+        let old = self.scores.insert(member.clone(), score);
+        if let Some(o) = old {
+            self.order.remove(&(Score(o), member.clone()));
+        }
+        self.order.insert((Score(score), member));
+        old
+    }
+
+    pub(crate) fn remove(&mut self, member: &[u8]) -> bool {
+        match self.scores.remove_entry(member) {
+            Some((m, s)) => {
+                self.order.remove(&(Score(s), m));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Members in ascending (score, member) order.
+    pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = (&Bytes, f64)> {
+        self.order.iter().map(|(s, m)| (m, s.0))
+    }
+
+    /// The 0-based rank of `member` in ascending order.
+    pub(crate) fn rank(&self, member: &[u8]) -> Option<usize> {
+        let score = self.score(member)?;
+        let key = (Score(score), Bytes::copy_from_slice(member));
+        Some(self.order.range(..key).count())
+    }
+}

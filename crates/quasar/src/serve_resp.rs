@@ -1,0 +1,107 @@
+//! `quasar serve resp`: pulsar's `pulsards`, a Redis-protocol key-value server.
+//!
+//! Its settings come from the `[resp]` section of the configuration (optional: the
+//! defaults below apply without it), then from flags.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use quasar_net::TcpServer;
+use quasar_redis::server::{RespServerConfig, RespServerFactory};
+use serde::Deserialize;
+
+/// The `[resp]` section of quasar.toml.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RespSection {
+    pub(crate) bind: SocketAddr,
+    /// Idle timeout in seconds; 0 (Redis's `timeout 0`) keeps idle clients.
+    pub(crate) keep_alive: f64,
+    pub(crate) max_connections: usize,
+    pub(crate) workers: usize,
+    /// Empty: no password.
+    pub(crate) requirepass: String,
+    pub(crate) databases: usize,
+}
+
+impl Default for RespSection {
+    fn default() -> Self {
+        RespSection {
+            bind: SocketAddr::from(([127, 0, 0, 1], 6410)),
+            keep_alive: 0.0,
+            max_connections: 10000,
+            workers: 0,
+            requirepass: String::new(),
+            databases: quasar_redis::server::DEFAULT_DATABASES,
+        }
+    }
+}
+
+/// Flags of `quasar serve resp`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RespArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    bind: Option<SocketAddr>,
+    /// Current-thread worker runtimes with SO_REUSEPORT listeners sharing one keyspace
+    /// (0 = one multi-thread runtime).
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
+    /// Idle timeout in seconds (0 disables it, as Redis's `timeout 0`).
+    #[arg(long, value_name = "SECS")]
+    keep_alive: Option<f64>,
+    /// Most connections open at once (0 = no limit).
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+    /// Password clients must give with AUTH (Redis's requirepass).
+    #[arg(long, value_name = "PASSWORD")]
+    requirepass: Option<String>,
+}
+
+impl RespArgs {
+    pub(crate) fn apply(self, s: &mut RespSection) {
+        s.bind = self.bind.unwrap_or(s.bind);
+        s.workers = self.workers.unwrap_or(s.workers);
+        s.keep_alive = self.keep_alive.unwrap_or(s.keep_alive);
+        s.max_connections = self.max_connections.unwrap_or(s.max_connections);
+        s.requirepass = self
+            .requirepass
+            .unwrap_or(std::mem::take(&mut s.requirepass));
+    }
+}
+
+/// Checks the section; the message names the flag.
+pub(crate) fn validate(s: &RespSection) -> Result<(), String> {
+    if !s.keep_alive.is_finite() || s.keep_alive < 0.0 {
+        return Err(format!(
+            "--keep-alive must be a non-negative number of seconds, got {}",
+            s.keep_alive
+        ));
+    }
+    if s.databases == 0 || s.databases > 1024 {
+        return Err(format!(
+            "resp databases must be 1 to 1024, got {}",
+            s.databases
+        ));
+    }
+    Ok(())
+}
+
+/// Starts the server.
+pub(crate) async fn start(s: &RespSection) -> quasar_net::Result<TcpServer> {
+    let mut config = RespServerConfig::default();
+    config.requirepass = (!s.requirepass.is_empty()).then(|| s.requirepass.clone());
+    config.databases = s.databases;
+    let keep_alive = Duration::from_secs_f64(s.keep_alive);
+    TcpServer::builder(RespServerFactory::new(config.clone()))
+        .name("resp")
+        .bind(s.bind)
+        .max_connections(s.max_connections)
+        .workers(s.workers)
+        .connection_config(|c| {
+            config.apply_to(c);
+            c.keep_alive(keep_alive);
+        })
+        .start()
+        .await
+}
