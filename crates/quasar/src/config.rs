@@ -16,6 +16,7 @@ pub(crate) struct Config {
     pub(crate) udp_echo: UdpEchoSection,
     #[serde(default)]
     pub(crate) http: crate::serve_http::HttpSection,
+    #[serde(default)]
     pub(crate) resp: crate::serve_resp::RespSection,
 }
 
