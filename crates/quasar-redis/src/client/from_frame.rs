@@ -169,20 +169,31 @@ impl<K: FromFrame + Eq + Hash, V: FromFrame> FromFrame for HashMap<K, V> {
     }
 }
 
-impl<A: FromFrame, B: FromFrame> FromFrame for (A, B) {
-    fn from_frame(frame: Frame) -> RedisResult<Self> {
-        match frame.strip_attributes() {
-            Frame::Array(items) if items.len() == 2 => {
-                let mut items = items.into_iter();
-                match (items.next(), items.next()) {
-                    (Some(a), Some(b)) => Ok((A::from_frame(a)?, B::from_frame(b)?)),
-                    _ => Err(RedisError::Type("expected a pair".into())),
+/// Tuples read an array of exactly their size (a pipeline's replies, `BLPOP`'s pair).
+macro_rules! tuple_from_array {
+    ($n:expr; $($t:ident),+) => {
+        impl<$($t: FromFrame),+> FromFrame for ($($t,)+) {
+            #[allow(non_snake_case)]
+            fn from_frame(frame: Frame) -> RedisResult<Self> {
+                match frame.strip_attributes() {
+                    Frame::Array(items) if items.len() == $n => {
+                        let mut items = items.into_iter();
+                        $(let $t = $t::from_frame(items.next().unwrap_or(Frame::Null))?;)+
+                        Ok(($($t,)+))
+                    }
+                    other => Err(type_error(concat!("an array of ", $n), &other)),
                 }
             }
-            other => Err(type_error("a pair", &other)),
         }
-    }
+    };
 }
+
+tuple_from_array!(1; A);
+tuple_from_array!(2; A, B);
+tuple_from_array!(3; A, B, C);
+tuple_from_array!(4; A, B, C, D);
+tuple_from_array!(5; A, B, C, D, E);
+tuple_from_array!(6; A, B, C, D, E, F);
 
 /// Key/value pairs from a RESP3 map or a flat RESP2 array (`HGETALL`, `ZRANGE WITHSCORES`).
 pub(crate) fn pairs<K: FromFrame, V: FromFrame>(frame: Frame) -> RedisResult<Vec<(K, V)>> {

@@ -281,6 +281,8 @@ impl RedisClient {
     }
 
     /// Closes both pools and waits for their connections to go; later commands fail.
+    /// An [`ExclusiveConnection`] still checked out is waited for: drop it first.
+    /// Subscriptions have connections of their own and are not affected.
     ///
     /// # Cancel safety
     ///
