@@ -1,6 +1,6 @@
 //! Typed helpers for string and key commands on [`RedisClient`].
 //!
-//! Each helper builds its [`Cmd`](super::Cmd) and converts the reply; anything not covered
+//! Each helper builds its [`Cmd`] and converts the reply; anything not covered
 //! here is one `cmd("NAME").arg(..).query::<T>(&client)` away. Value-returning helpers are
 //! generic over the reply type (`Option<String>`, `Option<Bytes>`, `Option<i64>`...).
 //!

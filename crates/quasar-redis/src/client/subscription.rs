@@ -8,8 +8,9 @@
 //! request. The same code serves RESP2 (messages are arrays) and RESP3 (they are pushes).
 //!
 //! The stream ends when the connection does; dropping the subscription closes it. Up to
-//! 1 024 messages wait in the stream's buffer; past that the connection keeps them until
-//! the stream is read (see the core's push sink).
+//! 1 024 messages wait in the stream's buffer; past that the connection stops reading (the
+//! server buffers, up to its `client-output-buffer-limit` for pub/sub) until the stream is
+//! read.
 //!
 //! # Examples
 //!
