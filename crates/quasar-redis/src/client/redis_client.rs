@@ -15,7 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use quasar_net::connection::ClientConnectionBuilder;
-use quasar_net::{Client, ClientConnection, ConnectionConfig, Error};
+use quasar_net::pool::Pool;
+use quasar_net::{Client, ClientConnection, ConnectionConfig, Error, TcpManager};
 use tokio::sync::OnceCell;
 
 use super::cmd::{cmd, Cmd};
@@ -49,6 +50,8 @@ pub struct RedisClient {
 struct Inner {
     url: Arc<RedisUrl>,
     addr: OnceCell<SocketAddr>,
+    /// The multiplexed pool, kept to skip the client's lookup by address per command.
+    shared_pool: OnceCell<Pool<TcpManager<Factory>>>,
     shared: Client<Factory>,
     exclusive: Client<Factory>,
     timeout: Option<Duration>,
@@ -131,6 +134,7 @@ impl RedisClientBuilder {
                 exclusive: client(1, self.exclusive_pool_size)?,
                 url,
                 addr: OnceCell::new(),
+                shared_pool: OnceCell::new(),
                 timeout: self.timeout,
                 connect_timeout: self.connect_timeout,
             }),
@@ -206,8 +210,20 @@ impl RedisClient {
     /// Sends `cmd` on the multiplexed pool and returns the reply frame as it came, error
     /// replies included; `extra` is added to the command timeout (a server-side block time).
     pub(crate) async fn send_raw(&self, cmd: Cmd, extra: Duration) -> RedisResult<Frame> {
-        let addr = self.addr().await?;
-        let request = self.inner.shared.request(addr, cmd);
+        let pool = match self.inner.shared_pool.get() {
+            Some(pool) => pool,
+            None => {
+                let addr = self.addr().await?;
+                let pool = self.inner.shared.pool(addr)?;
+                self.inner.shared_pool.get_or_init(|| async { pool }).await
+            }
+        };
+        // What `Client::request` does with max_in_flight > 1: a shared checkout, held
+        // until the reply is in.
+        let request = async {
+            let conn = pool.connect_shared().await?;
+            conn.request(cmd).await
+        };
         self.with_timeout(extra, request).await
     }
 
