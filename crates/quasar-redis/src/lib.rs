@@ -57,6 +57,7 @@
 #![warn(rust_2018_idioms, unreachable_pub)]
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod command;
 pub mod decoder;
 pub mod encode;
@@ -70,6 +71,7 @@ mod inline;
 mod line;
 mod parse;
 
+pub use client::{cmd, Cmd, FromFrame, RedisClient, RedisError};
 pub use command::{encode_command, CommandEncoder};
 pub use decoder::{decode, decode_command, Decoder};
 pub use error::DecodeError;

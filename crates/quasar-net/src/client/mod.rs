@@ -56,7 +56,9 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -75,6 +77,14 @@ pub use udp_manager::UdpManager;
 type Req<F> = <<F as ConsumerFactory>::Consumer as ProtocolConsumer>::Request;
 type Resp<F> = <<F as ConsumerFactory>::Consumer as ProtocolConsumer>::Response;
 
+/// A hook run on every new connection of a [`Client`] before it is used (see
+/// [`ClientBuilder::on_connect`]).
+pub type OnConnect<Req, Resp> = Arc<
+    dyn Fn(ClientConnection<Req, Resp>) -> Pin<Box<dyn Future<Output = Result<()>> + Send>>
+        + Send
+        + Sync,
+>;
+
 /// pulsar's default `pool_size`.
 pub const DEFAULT_POOL_SIZE: usize = 10;
 
@@ -90,6 +100,7 @@ struct Inner<F: ConsumerFactory> {
     pool: PoolSettings,
     pools: Mutex<HashMap<SocketAddr, Pool<TcpManager<F>>>>,
     closed: AtomicBool,
+    on_connect: Option<OnConnect<Req<F>, Resp<F>>>,
 }
 
 #[derive(Debug, Clone)]
@@ -105,8 +116,9 @@ struct PoolSettings {
 
 /// Configures a [`Client`].
 #[must_use = "builder does nothing itself; call `build()`"]
-pub struct ClientBuilder<F> {
+pub struct ClientBuilder<F: ConsumerFactory> {
     factory: F,
+    on_connect: Option<OnConnect<Req<F>, Resp<F>>>,
     name: String,
     hooks: Hooks,
     config: ConnectionConfig,
@@ -187,6 +199,18 @@ impl<F: ConsumerFactory> ClientBuilder<F> {
         self
     }
 
+    /// Runs `hook` on every new connection, pooled or not, before any caller gets it: a
+    /// session handshake such as Redis' `AUTH` and `SELECT`. An error fails the connect
+    /// (the connection is closed and the caller that wanted it gets the error).
+    pub fn on_connect<H, Fut>(mut self, hook: H) -> Self
+    where
+        H: Fn(ClientConnection<Req<F>, Resp<F>>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<()>> + Send + 'static,
+    {
+        self.on_connect = Some(Arc::new(move |conn| Box::pin(hook(conn))));
+        self
+    }
+
     /// Replaces the hooks fired for every connection and request of the client.
     pub fn hooks(mut self, hooks: Hooks) -> Self {
         self.hooks = hooks;
@@ -221,6 +245,7 @@ impl<F: ConsumerFactory> ClientBuilder<F> {
                 pool: self.pool,
                 pools: Mutex::new(HashMap::new()),
                 closed: AtomicBool::new(false),
+                on_connect: self.on_connect,
             }),
         })
     }
@@ -233,6 +258,7 @@ impl<F: ConsumerFactory> Client<F> {
     pub fn builder(factory: F) -> ClientBuilder<F> {
         ClientBuilder {
             factory,
+            on_connect: None,
             name: "client".into(),
             hooks: Hooks::default(),
             config: ConnectionConfig::default(),
@@ -264,14 +290,15 @@ impl<F: ConsumerFactory> Client<F> {
         addr: SocketAddr,
     ) -> Result<ClientConnection<Req<F>, Resp<F>>> {
         self.check_open()?;
-        connection::connect(
+        let conn = connection::connect(
             addr,
             Arc::clone(&self.inner.factory),
             Arc::clone(&self.inner.config),
             self.inner.producer.clone(),
             self.inner.pool.connect_timeout.unwrap_or(Duration::ZERO),
         )
-        .await
+        .await?;
+        tcp_manager::run_on_connect(self.inner.on_connect.as_ref(), conn).await
     }
 
     /// The pool of connections to `addr`, created on first use.
@@ -295,6 +322,7 @@ impl<F: ConsumerFactory> Client<F> {
             Arc::clone(&self.inner.factory),
             Arc::clone(&self.inner.config),
             self.inner.producer.clone(),
+            self.inner.on_connect.clone(),
         );
         let pool = Pool::builder(manager)
             .pool_size(s.pool_size)
@@ -431,11 +459,12 @@ impl<F: ConsumerFactory> fmt::Debug for Client<F> {
     }
 }
 
-impl<F> fmt::Debug for ClientBuilder<F> {
+impl<F: ConsumerFactory> fmt::Debug for ClientBuilder<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
             .field("name", &self.name)
             .field("pool", &self.pool)
+            .field("on_connect", &self.on_connect.is_some())
             .finish()
     }
 }

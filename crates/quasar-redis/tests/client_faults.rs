@@ -1,0 +1,127 @@
+//! Faults against a real redis-server: killed mid-pipeline, restarted, `CLIENT KILL` of an
+//! idle pooled connection.
+
+mod client_support;
+
+use std::time::Duration;
+
+use client_support::within;
+use quasar_redis::client::{cmd, RedisClient};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_pipeline_fails_every_waiter_and_frees_the_pool() {
+    let Some(mut server) = client_support::start() else {
+        return;
+    };
+    let client = RedisClient::builder(&server.url(""))
+        .unwrap()
+        .pool_size(2)
+        .build()
+        .unwrap();
+    client.set("k", "v").await.unwrap();
+    // Every command is a WAIT for a replica that does not exist: each holds its connection
+    // for 10 s, so all 300 are still in flight, pipelined on the pool's connections, when
+    // the server dies.
+    let waiters: Vec<_> = (0..300)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { cmd("WAIT").arg(1).arg(10_000).query::<i64>(&client).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let pool = client.shared_client().pool(server.addr()).unwrap();
+    assert!(pool.in_use() > 0, "commands in flight");
+    server.kill();
+    for w in waiters {
+        let err = within("every waiter", w).await.unwrap().unwrap_err();
+        assert!(err.is_connection_lost(), "a typed connection error: {err}");
+    }
+    within("the pool to empty", async {
+        while pool.in_use() != 0 || pool.available() != 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    let err = client.get::<Option<String>>("k").await.unwrap_err();
+    assert!(err.net_error().is_some_and(|e| e.is_connect()), "{err}");
+    client.close().await;
+}
+
+#[tokio::test]
+async fn after_a_restart_new_commands_succeed_on_new_connections() {
+    let Some(mut server) = client_support::start() else {
+        return;
+    };
+    let client = RedisClient::builder(&server.url("/2"))
+        .unwrap()
+        .pool_size(2)
+        .client_name("restarts")
+        .build()
+        .unwrap();
+    client.set("before", "1").await.unwrap();
+    let in_flight = {
+        let client = client.clone();
+        tokio::spawn(async move { cmd("WAIT").arg(1).arg(10_000).query::<i64>(&client).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    server.restart();
+    let err = within("the in-flight command", in_flight)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(err.is_connection_lost(), "{err}");
+    let pool = client.shared_client().pool(server.addr()).unwrap();
+    within("the dead connections to leave the pool", async {
+        while pool.available() != 0 || pool.in_use() != 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    // A fresh server: the data is gone, the handshake ran again on the new connection.
+    assert_eq!(client.get::<Option<String>>("before").await.unwrap(), None);
+    client.set("after", "2").await.unwrap();
+    let name: String = cmd("CLIENT").arg("GETNAME").query(&client).await.unwrap();
+    assert_eq!(name, "restarts");
+    let info: String = cmd("CLIENT").arg("INFO").query(&client).await.unwrap();
+    assert!(info.contains(" db=2 "), "{info}");
+    client.close().await;
+}
+
+#[tokio::test]
+async fn a_killed_idle_connection_is_never_handed_out() {
+    let Some(server) = client_support::start() else {
+        return;
+    };
+    let client = RedisClient::builder(&server.url(""))
+        .unwrap()
+        .pool_size(1)
+        .build()
+        .unwrap();
+    let admin = RedisClient::new(&server.url("")).unwrap();
+    let pool = client.shared_client().pool(server.addr()).unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..20 {
+        let id: i64 = cmd("CLIENT").arg("ID").query(&client).await.unwrap();
+        assert!(!ids.contains(&id), "a new connection each round");
+        ids.push(id);
+        let killed: i64 = cmd("CLIENT")
+            .arg("KILL")
+            .arg("ID")
+            .arg(id)
+            .query(&admin)
+            .await
+            .unwrap();
+        assert_eq!(killed, 1);
+        within("the pool to see the close", async {
+            while pool.available() != 0 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+        .await;
+        // The first command after the kill succeeds: it gets a new connection.
+        assert_eq!(cmd("PING").query::<String>(&client).await.unwrap(), "PONG");
+    }
+    assert_eq!(client.shared_client().sessions(), 21);
+    client.close().await;
+    admin.close().await;
+}

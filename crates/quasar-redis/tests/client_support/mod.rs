@@ -1,0 +1,129 @@
+//! A real `redis-server` for the client tests: started on a free loopback port with no
+//! persistence, killed by PID when dropped.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A `redis-server` child process.
+pub struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+    extra: Vec<String>,
+}
+
+/// Starts a server, or returns `None` (after saying why) when `redis-server` is not
+/// installed and the tests do not run under CI; under CI (`CI` set) a missing server fails.
+pub fn start() -> Option<RedisServer> {
+    start_with(&[])
+}
+
+/// As [`start`], with extra `redis-server` arguments (`["--requirepass", "pw"]`).
+pub fn start_with(extra: &[&str]) -> Option<RedisServer> {
+    if Command::new("redis-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_err()
+    {
+        if std::env::var_os("CI").is_some() {
+            panic!(
+                "redis-server is not installed (apt-get install redis-server); required under CI"
+            );
+        }
+        eprintln!("skipped: redis-server is not on PATH (apt-get install redis-server)");
+        return None;
+    }
+    let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    // A port freed just now can be taken by another test before the server binds it:
+    // try a few.
+    for _ in 0..10 {
+        let port = free_port();
+        let mut server = RedisServer {
+            child: None,
+            port,
+            extra: extra.clone(),
+        };
+        if server.spawn() {
+            return Some(server);
+        }
+    }
+    panic!("could not start redis-server on a free port");
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local address").port()
+}
+
+impl RedisServer {
+    fn spawn(&mut self) -> bool {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--protected-mode", "no", "--loglevel", "warning"])
+            .args(&self.extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn redis-server");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(Ok(Some(_))) = self.child.as_mut().map(|c| c.try_wait()) {
+                self.child = None;
+                return false; // exited: the port was taken
+            }
+            if TcpStream::connect(self.addr()).is_ok() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.kill();
+        false
+    }
+
+    /// The server's address.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// `redis://127.0.0.1:PORT` followed by `rest` (`"/2"`, `"?protocol=resp3"`).
+    pub fn url(&self, rest: &str) -> String {
+        format!("redis://127.0.0.1:{}{rest}", self.port)
+    }
+
+    /// Kills the server (SIGKILL, by PID) and waits for it to exit.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Kills the server and starts a new one on the same port.
+    pub fn restart(&mut self) {
+        self.kill();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.spawn() {
+            assert!(Instant::now() < deadline, "redis-server did not restart");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Awaits `fut`, failing the test after 10 seconds.
+pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(Duration::from_secs(10), fut).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out waiting for {what}"),
+    }
+}
