@@ -441,7 +441,7 @@ async fn a_connection_closed_while_checked_out_is_not_parked() {
     assert_eq!(pool.stats().closed_broken, 1);
 }
 
-/// SPEC §17 `test_connection_pool`, at the pool's level.
+/// pulsar's `test_connection_pool` (its echo example's pool test), at the pool's level.
 #[tokio::test]
 async fn pulsar_connection_pool_sequence() {
     let pool = pool(2);
