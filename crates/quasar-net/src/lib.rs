@@ -43,6 +43,8 @@ pub mod event;
 pub mod flow_control;
 pub mod harness;
 pub mod hooks;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 pub mod pool;
 pub mod producer;
 pub mod server;

@@ -155,10 +155,40 @@ async fn max_connections_holds_extra_clients_in_the_backlog_until_one_leaves() {
     .await;
     assert!(early.is_err(), "served past the limit: {early:?}");
     assert_eq!((server.sessions(), server.connected()), (1, 1));
+    // The accept loop found the one permit taken: counted (and warned) once.
+    wait_until("one wait counted", || {
+        server.info().clients.max_connections_waits == 1
+    })
+    .await;
 
     drop(first);
     assert_eq!(read_n(&mut second, 2).await, b"2\n");
     assert_eq!(server.sessions(), 2);
+    wait_until("a second wait", || {
+        server.info().clients.max_connections_waits == 2
+    })
+    .await;
     drop(second);
+    within("close", server.close(Duration::from_secs(2))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn byte_totals_keep_growing_after_connections_end() {
+    let conns = Conns::default();
+    let server = start(&conns, 2).await;
+    let mut one = TcpStream::connect(server.address()).await.unwrap();
+    one.write_all(b"hello\n").await.unwrap();
+    assert_eq!(read_n(&mut one, 6).await, b"hello\n");
+    // The written count follows the socket write the client has already seen.
+    wait_until("live bytes counted", || {
+        let live = server.info().clients;
+        (live.bytes_read, live.bytes_written) == (6, 6)
+    })
+    .await;
+    drop(one);
+    wait_until("the connection ended", || server.connected() == 0).await;
+    let ended = server.info().clients;
+    assert_eq!((ended.bytes_read, ended.bytes_written), (6, 6));
+    assert_eq!((ended.write_paused_clients, ended.accept_backoffs), (0, 0));
     within("close", server.close(Duration::from_secs(2))).await;
 }

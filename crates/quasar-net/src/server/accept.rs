@@ -25,6 +25,9 @@ use crate::{Connection, ConnectionConfig, ConsumerFactory, Error, Producer, Resu
 
 const BACKOFF_START: Duration = Duration::from_millis(5);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
+/// At most one "max_connections reached" warning per server in this interval: a server
+/// held at its limit would otherwise log once per freed permit.
+const LIMIT_WARN_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Binds a listening socket with the options every server wants.
 pub(crate) fn bind(
@@ -59,6 +62,8 @@ pub(crate) struct AcceptCtx<F, A> {
     pub(crate) tracker: Arc<Tracker>,
     pub(crate) stop_accepting: CancellationToken,
     pub(crate) limit: Option<Arc<Semaphore>>,
+    /// The `max_connections` behind `limit`, for the warning.
+    pub(crate) limit_max: usize,
     /// Stop accepting once this many sessions were made (0 = never).
     pub(crate) max_sessions: u64,
     /// Fired when `max_sessions` is reached, to start the server's drain.
@@ -72,7 +77,27 @@ pub(crate) async fn accept_loop<F: ConsumerFactory, A: Acceptor>(
     let mut backoff = BACKOFF_START;
     loop {
         let permit = match &ctx.limit {
-            Some(sem) => tokio::select! {
+            Some(sem) => match Arc::clone(sem).try_acquire_owned() {
+                Ok(p) => Some(p),
+                Err(tokio::sync::TryAcquireError::Closed) => break,
+                Err(tokio::sync::TryAcquireError::NoPermits) => {
+                    ctx.tracker.limit_waits.fetch_add(1, Ordering::Relaxed);
+                    if ctx.tracker.limit_warning_due(LIMIT_WARN_INTERVAL) {
+                        tracing::warn!(
+                            max_connections = ctx.limit_max,
+                            waits = ctx.tracker.limit_waits.load(Ordering::Relaxed),
+                            "max_connections reached; new connections wait in the backlog"
+                        );
+                    }
+                    None
+                }
+            },
+            None => None,
+        };
+        let permit = match (&ctx.limit, permit) {
+            (_, Some(p)) => Some(p),
+            (None, None) => None,
+            (Some(sem), None) => tokio::select! {
                 // Once closing, stop: never take a permit or a connection after it.
                 biased;
                 _ = ctx.stop_accepting.cancelled() => break,
@@ -81,7 +106,6 @@ pub(crate) async fn accept_loop<F: ConsumerFactory, A: Acceptor>(
                     Err(_) => break,
                 },
             },
-            None => None,
         };
         let accepted = tokio::select! {
             // A connection waiting in the backlog when the close began is not accepted
@@ -97,6 +121,7 @@ pub(crate) async fn accept_loop<F: ConsumerFactory, A: Acceptor>(
             }
             Err(e) if is_per_connection(&e) => continue,
             Err(e) => {
+                ctx.tracker.accept_backoffs.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(error = %e, backoff_ms = backoff.as_millis() as u64, "accept failed; backing off");
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
@@ -113,13 +138,19 @@ pub(crate) async fn accept_loop<F: ConsumerFactory, A: Acceptor>(
         let tracker = Arc::clone(&ctx.tracker);
         let shutdown = tracker.shutdown.clone();
         let ctx2 = Arc::clone(&ctx);
-        tokio::spawn(ctx.tracker.tasks.track_future(async move {
-            if serve_accepted(stream, conn.clone(), &ctx2, shutdown).await == Ended::Forced {
-                tracker.forced.fetch_add(1, Ordering::Relaxed);
-            }
-            tracker.leave(&conn);
-            drop(permit);
-        }));
+        // The connection's task inherits the accept loop's span (a worker's id), so its
+        // log lines say which worker served them.
+        let span = tracing::Span::current();
+        tokio::spawn(tracing::Instrument::instrument(
+            ctx.tracker.tasks.track_future(async move {
+                if serve_accepted(stream, conn.clone(), &ctx2, shutdown).await == Ended::Forced {
+                    tracker.forced.fetch_add(1, Ordering::Relaxed);
+                }
+                tracker.leave(&conn);
+                drop(permit);
+            }),
+            span,
+        ));
         if ctx.max_sessions > 0 && session >= ctx.max_sessions {
             // pulsar: the connection that reached the limit is still served.
             tracing::info!(

@@ -39,6 +39,17 @@ pub struct ClientsSection {
     pub connected_clients: u64,
     /// Requests started on every connection.
     pub requests_processed: u64,
+    /// Times the accept loop found `max_connections` connections open and left the next
+    /// one waiting in the kernel's backlog.
+    pub max_connections_waits: u64,
+    /// Accept errors (EMFILE, ENFILE, ENOBUFS, ...) that made the accept loop back off.
+    pub accept_backoffs: u64,
+    /// Bytes read from every connection so far (ended and open).
+    pub bytes_read: u64,
+    /// Bytes written to every connection so far (ended and open).
+    pub bytes_written: u64,
+    /// Open connections whose writes are paused (output above the high water mark).
+    pub write_paused_clients: u64,
 }
 
 /// What a graceful close did.

@@ -151,6 +151,7 @@ impl TcpServer {
             tracker: Arc::clone(&tracker),
             stop_accepting: stop_accepting.clone(),
             limit: (b.max_connections > 0).then(|| Arc::new(Semaphore::new(b.max_connections))),
+            limit_max: b.max_connections,
             max_sessions,
             on_limit: on_limit.clone(),
         });
@@ -172,9 +173,17 @@ impl TcpServer {
                     .spawn(move || {
                         rt.block_on(async move {
                             let tracker = Arc::clone(&ctx.tracker);
+                            // Every line logged by this worker (its accept loop and its
+                            // connections' tasks) carries `worker{id=i}`.
+                            let span = tracing::info_span!("worker", id = i);
                             match TcpListener::from_std(listener) {
-                                Ok(l) => accept_loop(l, ctx).await,
-                                Err(e) => tracing::error!(error = %e, "worker listener"),
+                                Ok(l) => {
+                                    tracing::Instrument::instrument(accept_loop(l, ctx), span).await
+                                }
+                                Err(e) => {
+                                    let _g = span.enter();
+                                    tracing::error!(error = %e, "worker listener")
+                                }
                             }
                             // A current-thread runtime only drives its connections while
                             // something blocks on it: stay until every one has ended.
@@ -204,8 +213,12 @@ impl TcpServer {
                 worker_threads: Mutex::new(worker_threads),
             }),
         };
-        for addr in &server.inner.addresses {
-            tracing::info!(name = %server.inner.name, %addr, "serving");
+        for (worker, addr) in server.inner.addresses.iter().enumerate() {
+            if server.inner.workers == 0 {
+                tracing::info!(name = %server.inner.name, %addr, "serving");
+            } else {
+                tracing::info!(name = %server.inner.name, %addr, worker, "serving");
+            }
         }
         // Reaching the session limit drains the server in the background.
         let weak = Arc::downgrade(&server.inner);
@@ -276,6 +289,7 @@ impl TcpServer {
     /// A snapshot of the server, as pulsar's `info()`.
     pub fn info(&self) -> ServerInfo {
         let i = &self.inner;
+        let (bytes_read, bytes_written, write_paused_clients) = i.tracker.traffic();
         ServerInfo {
             server: ServerSection {
                 name: i.name.clone(),
@@ -289,6 +303,11 @@ impl TcpServer {
                 processed_clients: self.sessions(),
                 connected_clients: self.connected(),
                 requests_processed: self.requests_processed(),
+                max_connections_waits: i.tracker.limit_waits.load(Ordering::Relaxed),
+                accept_backoffs: i.tracker.accept_backoffs.load(Ordering::Relaxed),
+                bytes_read,
+                bytes_written,
+                write_paused_clients,
             },
         }
     }
