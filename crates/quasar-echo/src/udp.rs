@@ -49,12 +49,16 @@ pub const DEFAULT_MAX_DATAGRAM_SIZE: usize = quasar_net::udp::DEFAULT_MAX_DATAGR
 pub struct EchoUdpConfig {
     /// Largest datagram echoed; longer ones are counted and dropped.
     pub max_datagram_size: usize,
+    /// Echo each datagram unchanged, as one reply, instead of line by line (for generic
+    /// UDP load tools whose payloads may hold `\n` bytes).
+    pub raw: bool,
 }
 
 impl Default for EchoUdpConfig {
     fn default() -> Self {
         EchoUdpConfig {
             max_datagram_size: DEFAULT_MAX_DATAGRAM_SIZE,
+            raw: false,
         }
     }
 }
@@ -91,14 +95,17 @@ impl DatagramConsumerFactory for EchoUdpFactory {
     type Consumer = EchoUdpConsumer;
 
     fn build(&self, _socket: &SocketInfo) -> EchoUdpConsumer {
-        EchoUdpConsumer { _private: () }
+        EchoUdpConsumer {
+            raw: self.config.raw,
+        }
     }
 }
 
-/// The server side: echoes each non-empty line of a datagram as its own datagram.
+/// The server side: echoes each non-empty line of a datagram as its own datagram, or
+/// (with `raw`) each non-empty datagram unchanged.
 #[derive(Debug)]
 pub struct EchoUdpConsumer {
-    _private: (),
+    raw: bool,
 }
 
 impl DatagramConsumer for EchoUdpConsumer {
@@ -108,6 +115,12 @@ impl DatagramConsumer for EchoUdpConsumer {
         data: &[u8],
         _peer: SocketAddr,
     ) -> Result<()> {
+        if self.raw {
+            if !data.is_empty() {
+                cx.reply(data)?;
+            }
+            return Ok(());
+        }
         for line in lines(data) {
             cx.reply(line)?;
         }

@@ -175,6 +175,7 @@ async fn fifty_concurrent_peers_each_get_only_their_own_replies_with_two_workers
 async fn oversize(mode: Mode) {
     let config = EchoUdpConfig {
         max_datagram_size: 1024,
+        ..EchoUdpConfig::default()
     };
     let server = start(mode, config).await;
     let mut ep = endpoint(&server).await;
@@ -213,4 +214,19 @@ async fn an_oversize_datagram_is_counted_and_dropped_on_the_portable_path() {
 #[tokio::test]
 async fn an_oversize_datagram_is_counted_and_dropped_on_the_batched_path() {
     oversize(Mode::Batched).await;
+}
+
+#[tokio::test]
+async fn raw_mode_echoes_each_datagram_unchanged_newlines_and_all() {
+    let config = EchoUdpConfig {
+        raw: true,
+        ..EchoUdpConfig::default()
+    };
+    let server = start(Mode::Portable, config).await;
+    let mut ep = endpoint(&server).await;
+    let payload = b"one\ntwo\n\nthree\n";
+    assert_eq!(&echo(&mut ep, payload, TIMEOUT).await.unwrap()[..], payload);
+    // One reply only: the next request gets its own echo, not a leftover line.
+    assert_eq!(&echo(&mut ep, b"x\ny", TIMEOUT).await.unwrap()[..], b"x\ny");
+    server.close(TIMEOUT).await;
 }

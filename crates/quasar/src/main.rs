@@ -2,16 +2,21 @@
 //!
 //! `quasar serve` starts every demo server with the embedded default configuration;
 //! `quasar serve <protocol> [flags]` starts one; `quasar bench <protocol> [flags]` is the
-//! load tool behind the benchmark tables.
+//! load tool behind the benchmark tables; `quasar config show` prints the effective
+//! configuration.
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 mod bench;
+mod bind;
 mod config;
+mod config_cmd;
+mod logging;
 mod serve;
 mod serve_http;
+mod serve_metrics;
 mod serve_resp;
 mod serve_tls;
 
@@ -19,6 +24,8 @@ mod serve_tls;
 #[derive(Debug, Parser)]
 #[command(name = "quasar", version, about)]
 struct Cli {
+    #[command(flatten)]
+    log: logging::LogArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -29,23 +36,20 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Load-test a server and report throughput and latency.
     Bench(bench::BenchArgs),
+    /// Inspect the configuration `quasar serve` would use.
+    Config(config_cmd::ConfigArgs),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_tracing();
+    let command = config_cmd::with_defaults_in_help(Cli::command());
+    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    logging::init(&cli.log);
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Config(args) => config_cmd::run(args),
     }
-}
-
-fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    // Logs go to stderr so stdout carries only what scripts read (bound addresses, reports).
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }

@@ -3,16 +3,22 @@
 //! With no protocol named, every server of the configuration starts; naming one starts
 //! that one alone, with flags overriding its section. Each server prints one line on
 //! stdout once it listens, `<name> <transport> <address>`, so scripts can read the bound
-//! port (`--bind 127.0.0.1:0`). Ctrl-C or SIGTERM closes every server gracefully.
+//! port (`--bind 127.0.0.1:0`). Ctrl-C or SIGTERM closes every server gracefully,
+//! logging how many connections are open and the deadline; a second signal closes them
+//! at once; the last line reports what the close did.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use quasar_net::metrics::Metrics;
+use quasar_net::CloseReport;
+
 use quasar_echo::tcp::{EchoConfig, EchoServerFactory};
 use quasar_echo::udp::EchoUdpConfig;
 use quasar_net::{DatagramServer, TcpServer};
 
+use crate::bind::Bind;
 use crate::config::{Config, EchoSection, UdpEchoSection};
 use crate::serve_resp;
 
@@ -22,9 +28,12 @@ const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 /// Flags of `quasar serve`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct ServeArgs {
-    /// A configuration file replacing the embedded default (same shape as quasar.toml).
+    /// A configuration file over the embedded default: any subset of quasar.toml's fields.
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<std::path::PathBuf>,
+    /// Serve Prometheus metrics of every server at http://ADDR/metrics (off by default).
+    #[arg(long, global = true, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
     #[command(subcommand)]
     protocol: Option<Protocol>,
 }
@@ -43,9 +52,12 @@ enum Protocol {
 
 #[derive(Debug, clap::Args)]
 struct UdpEchoArgs {
-    /// Address to listen on (port 0 picks a free port).
+    /// Addresses to listen on, host:port, comma-separated (port 0 picks a free port).
     #[arg(long, value_name = "ADDR")]
-    bind: Option<SocketAddr>,
+    bind: Option<Bind>,
+    /// Echo each datagram unchanged instead of line by line.
+    #[arg(long)]
+    raw: bool,
     /// Current-thread worker runtimes with SO_REUSEPORT sockets (0 = one socket).
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
@@ -59,7 +71,10 @@ struct UdpEchoArgs {
 
 impl UdpEchoArgs {
     fn apply(self, s: &mut UdpEchoSection) {
-        s.bind = self.bind.unwrap_or(s.bind);
+        if let Some(b) = self.bind {
+            s.bind = b;
+        }
+        s.raw |= self.raw;
         s.workers = self.workers.unwrap_or(s.workers);
         s.max_datagram_size = self.max_datagram_size.unwrap_or(s.max_datagram_size);
         s.batching &= !self.no_batching;
@@ -68,9 +83,9 @@ impl UdpEchoArgs {
 
 #[derive(Debug, clap::Args)]
 struct EchoArgs {
-    /// Address to listen on (port 0 picks a free port).
+    /// Addresses to listen on, host:port, comma-separated (port 0 picks a free port).
     #[arg(long, value_name = "ADDR")]
-    bind: Option<SocketAddr>,
+    bind: Option<Bind>,
     /// Echo bytes as they arrive, with no framing.
     #[arg(long)]
     raw: bool,
@@ -101,7 +116,9 @@ struct EchoArgs {
 
 impl EchoArgs {
     fn apply(self, s: &mut EchoSection) {
-        s.bind = self.bind.unwrap_or(s.bind);
+        if let Some(b) = self.bind {
+            s.bind = b;
+        }
         s.raw |= self.raw;
         s.keep_alive = self.keep_alive.unwrap_or(s.keep_alive);
         s.request_timeout = self.request_timeout.unwrap_or(s.request_timeout);
@@ -117,18 +134,9 @@ impl EchoArgs {
 
 /// Runs the demo servers until Ctrl-C or SIGTERM.
 pub(crate) fn run(args: ServeArgs) -> ExitCode {
-    let mut config = match &args.config {
-        None => Config::embedded(),
-        Some(path) => match std::fs::read_to_string(path)
-            .map_err(|e| e.to_string())
-            .and_then(|t| Config::parse(&t))
-        {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("quasar: bad configuration {}: {e}", path.display());
-                return ExitCode::from(2);
-            }
-        },
+    let mut config = match load(args.config.as_deref()) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
     let mut echo_tls = None;
     let (echo, udp_echo, http, resp) = match args.protocol {
@@ -161,6 +169,23 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
         eprintln!("quasar: {msg}");
         return ExitCode::from(2);
     }
+    // Names resolve before anything listens, so a bad one is a usage error (exit 2).
+    let resolve = |on: bool, bind: &Bind| if on { bind.resolve() } else { Ok(Vec::new()) };
+    let binds = (|| {
+        Ok::<_, String>((
+            resolve(echo, &config.echo.bind)?,
+            resolve(udp_echo, &config.udp_echo.bind)?,
+            resolve(http, &config.http.bind)?,
+            resolve(resp, &config.resp.bind)?,
+        ))
+    })();
+    let (echo_addrs, udp_addrs, http_addrs, resp_addrs) = match binds {
+        Ok(b) => b,
+        Err(msg) => {
+            eprintln!("quasar: {msg}");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -175,83 +200,186 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
         // Listen for signals before announcing any address: a script that reads the
         // address and sends SIGTERM at once must get a graceful close, not the default
         // action (found by a parallel stress run of tests/serve.rs).
-        let signals = match Signals::install() {
+        let mut signals = match Signals::install() {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("quasar: cannot listen for signals: {e}");
                 return ExitCode::FAILURE;
             }
         };
+        let metrics = Metrics::new();
         let mut servers = Vec::new();
         if echo {
-            match start_echo(&config.echo, echo_tls.as_ref()).await {
-                Ok(s) => {
-                    // Before the address is announced: a SIGHUP with no handler kills.
-                    if let Some(tls) = &echo_tls {
-                        tls.reload_on_sighup("echo");
+            log_settings("echo", &config.echo);
+            for addr in echo_addrs {
+                match start_echo(&config.echo, addr, echo_tls.as_ref()).await {
+                    Ok(s) => {
+                        // Before the address is announced: a SIGHUP with no handler kills.
+                        if let Some(tls) = &echo_tls {
+                            tls.reload_on_sighup("echo");
+                        }
+                        let transport = if echo_tls.is_some() { "tls" } else { "tcp" };
+                        announce("echo", transport, s.address());
+                        servers.push(s);
                     }
-                    for addr in s.addresses().iter().take(1) {
-                        announce("echo", if echo_tls.is_some() { "tls" } else { "tcp" }, *addr);
-                    }
-                    servers.push(s);
-                }
-                Err(e) => {
-                    eprintln!("quasar: echo server: {e}");
-                    return ExitCode::FAILURE;
+                    Err(e) => return fail("echo", e),
                 }
             }
         }
         if http {
-            match crate::serve_http::start_http(&config.http).await {
-                Ok(s) => {
-                    announce("http", "tcp", s.address());
-                    servers.push(s);
-                }
-                Err(e) => {
-                    eprintln!("quasar: http server: {e}");
-                    return ExitCode::FAILURE;
+            log_settings("http", &config.http);
+            for addr in http_addrs {
+                match crate::serve_http::start_http(&config.http, addr).await {
+                    Ok(s) => {
+                        announce("http", "tcp", s.address());
+                        servers.push(s);
+                    }
+                    Err(e) => return fail("http", e),
                 }
             }
         }
         let mut udp_servers = Vec::new();
         if udp_echo {
-            match start_udp_echo(&config.udp_echo).await {
-                Ok(s) => {
-                    announce("udp-echo", "udp", s.address());
-                    udp_servers.push(s);
-                }
-                Err(e) => {
-                    eprintln!("quasar: udp-echo server: {e}");
-                    return ExitCode::FAILURE;
+            log_settings("udp-echo", &config.udp_echo);
+            for addr in udp_addrs {
+                match start_udp_echo(&config.udp_echo, addr).await {
+                    Ok(s) => {
+                        announce("udp-echo", "udp", s.address());
+                        metrics.add_datagram_server(&s);
+                        udp_servers.push(s);
+                    }
+                    Err(e) => return fail("udp-echo", e),
                 }
             }
         }
         if resp {
-            match serve_resp::start(&config.resp).await {
+            log_settings("resp", &config.resp);
+            for addr in resp_addrs {
+                match serve_resp::start(&config.resp, addr).await {
+                    Ok(s) => {
+                        announce("resp", "tcp", s.address());
+                        servers.push(s);
+                    }
+                    Err(e) => return fail("resp", e),
+                }
+            }
+        }
+        for s in &servers {
+            metrics.add_server(s);
+        }
+        let mut metrics_server = None;
+        if let Some(addr) = args.metrics {
+            match crate::serve_metrics::start(addr, &metrics).await {
                 Ok(s) => {
-                    announce("resp", "tcp", s.address());
-                    servers.push(s);
+                    announce("metrics", "http", s.address());
+                    metrics_server = Some(s);
                 }
-                Err(e) => {
-                    eprintln!("quasar: resp server: {e}");
-                    return ExitCode::FAILURE;
-                }
+                Err(e) => return fail("metrics", e),
             }
         }
         let all_stopped = async {
-            futures_util::future::join_all(servers.iter().map(|s| s.wait())).await;
+            let reports = futures_util::future::join_all(servers.iter().map(|s| s.wait())).await;
             futures_util::future::join_all(udp_servers.iter().map(|s| s.wait())).await;
+            reports
         };
-        tokio::select! {
+        let report = tokio::select! {
             _ = signals.wait() => {
-                tracing::info!("signal received: closing");
-                let tcp = futures_util::future::join_all(servers.iter().map(|s| s.close(SHUTDOWN_DEADLINE)));
-                let udp = futures_util::future::join_all(udp_servers.iter().map(|s| s.close(SHUTDOWN_DEADLINE)));
-                futures_util::future::join(tcp, udp).await;
+                shutdown(&servers, &udp_servers, &mut signals).await
             }
-            _ = all_stopped => tracing::info!("every server stopped"),
+            reports = all_stopped => {
+                tracing::info!("every server stopped");
+                sum(reports.iter())
+            }
+        };
+        if let Some(m) = metrics_server {
+            m.close(Duration::ZERO).await;
         }
+        tracing::info!(
+            finished_in_flight = report.finished_in_flight,
+            closed_idle = report.closed_idle,
+            forced = report.forced,
+            "closed"
+        );
         ExitCode::SUCCESS
+    })
+}
+
+/// Default, file and environment layers; a bad file is a usage error (exit 2).
+fn load(file: Option<&std::path::Path>) -> Result<Config, ExitCode> {
+    match Config::load(file) {
+        Ok((config, ignored)) => {
+            for name in ignored {
+                tracing::warn!(variable = %name, "environment variable names no setting; ignored");
+            }
+            Ok(config)
+        }
+        Err(e) => {
+            eprintln!("quasar: bad configuration: {e}");
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+fn fail(name: &str, e: quasar_net::Error) -> ExitCode {
+    eprintln!("quasar: {name} server: {e}");
+    ExitCode::FAILURE
+}
+
+/// Logs a server's effective settings once, after every layer was applied.
+fn log_settings(server: &str, section: &impl serde::Serialize) {
+    let settings = serde_json::to_string(section).unwrap_or_default();
+    tracing::info!(server, %settings, "effective settings");
+}
+
+/// The graceful close after a first signal; a second one aborts every connection.
+async fn shutdown(
+    servers: &[TcpServer],
+    udp_servers: &[DatagramServer],
+    signals: &mut Signals,
+) -> CloseReport {
+    let open: u64 = servers.iter().map(TcpServer::connected).sum();
+    tracing::info!(
+        open_connections = open,
+        deadline_secs = SHUTDOWN_DEADLINE.as_secs_f64(),
+        "signal received: closing gracefully; a second signal closes every connection now"
+    );
+    let tcp = futures_util::future::join_all(servers.iter().map(|s| s.close(SHUTDOWN_DEADLINE)));
+    let udp =
+        futures_util::future::join_all(udp_servers.iter().map(|s| s.close(SHUTDOWN_DEADLINE)));
+    let closing = futures_util::future::join(tcp, udp);
+    tokio::pin!(closing);
+    let mut aborted = 0u64;
+    let (reports, _) = tokio::select! {
+        done = &mut closing => done,
+        _ = signals.wait() => {
+            let open: u64 = servers.iter().map(TcpServer::connected).sum();
+            tracing::warn!(open_connections = open, "second signal: closing every connection now");
+            for s in servers {
+                for c in s.connections() {
+                    c.abort();
+                    aborted += 1;
+                }
+            }
+            closing.await
+        }
+    };
+    // The servers count an aborted connection as finished (it ended before the
+    // deadline); the operator forced it.
+    let mut report = sum(reports.iter());
+    let moved = aborted.min(report.finished_in_flight + report.closed_idle);
+    let from_busy = moved.min(report.finished_in_flight);
+    report.finished_in_flight -= from_busy;
+    report.closed_idle -= moved - from_busy;
+    report.forced += moved;
+    report
+}
+
+fn sum<'a>(reports: impl Iterator<Item = &'a CloseReport>) -> CloseReport {
+    reports.fold(CloseReport::default(), |mut t, r| {
+        t.finished_in_flight += r.finished_in_flight;
+        t.closed_idle += r.closed_idle;
+        t.forced += r.forced;
+        t
     })
 }
 
@@ -290,6 +418,7 @@ fn announce(name: &str, transport: &str, addr: SocketAddr) {
 
 async fn start_echo(
     s: &EchoSection,
+    addr: SocketAddr,
     tls: Option<&crate::serve_tls::Tls>,
 ) -> quasar_net::Result<TcpServer> {
     let echo = EchoConfig {
@@ -298,7 +427,7 @@ async fn start_echo(
     };
     let builder = TcpServer::builder(EchoServerFactory::new(echo))
         .name("echo")
-        .bind(s.bind)
+        .bind(addr)
         .keep_alive(Duration::from_secs_f64(s.keep_alive))
         .request_timeout(Duration::from_secs_f64(s.request_timeout))
         .max_connections(s.max_connections)
@@ -317,12 +446,17 @@ async fn start_echo(
     }
 }
 
-async fn start_udp_echo(s: &UdpEchoSection) -> quasar_net::Result<DatagramServer> {
+async fn start_udp_echo(
+    s: &UdpEchoSection,
+    addr: SocketAddr,
+) -> quasar_net::Result<DatagramServer> {
     EchoUdpConfig {
         max_datagram_size: s.max_datagram_size,
+        raw: s.raw,
     }
     .server()
-    .bind(s.bind)
+    .name("udp-echo")
+    .bind(addr)
     .workers(s.workers)
     .batching(s.batching)
     .start()
@@ -351,7 +485,8 @@ impl Signals {
         Ok(Signals {})
     }
 
-    async fn wait(mut self) {
+    /// Waits for the next SIGTERM or SIGINT.
+    async fn wait(&mut self) {
         #[cfg(unix)]
         tokio::select! {
             _ = self.term.recv() => {}

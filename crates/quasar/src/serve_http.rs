@@ -9,10 +9,10 @@ use quasar_net::TcpServer;
 use serde::Deserialize;
 
 /// The `[http]` section of quasar.toml.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct HttpSection {
-    pub(crate) bind: SocketAddr,
+    pub(crate) bind: crate::bind::Bind,
     pub(crate) workers: usize,
     pub(crate) keep_alive: f64,
     pub(crate) request_timeout: f64,
@@ -24,7 +24,7 @@ pub(crate) struct HttpSection {
 impl Default for HttpSection {
     fn default() -> Self {
         HttpSection {
-            bind: SocketAddr::from(([127, 0, 0, 1], 8070)),
+            bind: SocketAddr::from(([127, 0, 0, 1], 8070)).into(),
             workers: 0,
             keep_alive: 15.0,
             request_timeout: 60.0,
@@ -38,9 +38,9 @@ impl Default for HttpSection {
 /// Flags of `quasar serve http`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct HttpArgs {
-    /// Address to listen on (port 0 picks a free port).
+    /// Addresses to listen on, host:port, comma-separated (port 0 picks a free port).
     #[arg(long, value_name = "ADDR")]
-    bind: Option<SocketAddr>,
+    bind: Option<crate::bind::Bind>,
     /// Current-thread worker runtimes with SO_REUSEPORT listeners (0 = one multi-thread runtime).
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
@@ -60,7 +60,9 @@ pub(crate) struct HttpArgs {
 
 impl HttpArgs {
     pub(crate) fn apply(self, s: &mut HttpSection) {
-        s.bind = self.bind.unwrap_or(s.bind);
+        if let Some(b) = self.bind {
+            s.bind = b;
+        }
         s.workers = self.workers.unwrap_or(s.workers);
         s.keep_alive = self.keep_alive.unwrap_or(s.keep_alive);
         s.request_timeout = self.request_timeout.unwrap_or(s.request_timeout);
@@ -86,7 +88,7 @@ pub(crate) fn validate(s: &HttpSection) -> Result<(), String> {
 }
 
 /// Starts the demo HTTP server; `/info` reports the server's own `info()`.
-pub(crate) async fn start_http(s: &HttpSection) -> quasar_net::Result<TcpServer> {
+pub(crate) async fn start_http(s: &HttpSection, addr: SocketAddr) -> quasar_net::Result<TcpServer> {
     let me: Arc<OnceLock<TcpServer>> = Arc::new(OnceLock::new());
     let info = {
         let me = me.clone();
@@ -102,7 +104,7 @@ pub(crate) async fn start_http(s: &HttpSection) -> quasar_net::Result<TcpServer>
     };
     let server = builder(quasar_http::demo::app(info), config)
         .name("http")
-        .bind(s.bind)
+        .bind(addr)
         .keep_alive(Duration::from_secs_f64(s.keep_alive))
         .request_timeout(Duration::from_secs_f64(s.request_timeout))
         .max_connections(s.max_connections)

@@ -11,10 +11,10 @@ use quasar_redis::server::{RespServerConfig, RespServerFactory};
 use serde::Deserialize;
 
 /// The `[resp]` section of quasar.toml.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct RespSection {
-    pub(crate) bind: SocketAddr,
+    pub(crate) bind: crate::bind::Bind,
     /// Idle timeout in seconds; 0 (Redis's `timeout 0`) keeps idle clients.
     pub(crate) keep_alive: f64,
     pub(crate) max_connections: usize,
@@ -27,7 +27,7 @@ pub(crate) struct RespSection {
 impl Default for RespSection {
     fn default() -> Self {
         RespSection {
-            bind: SocketAddr::from(([127, 0, 0, 1], 6410)),
+            bind: SocketAddr::from(([127, 0, 0, 1], 6410)).into(),
             keep_alive: 0.0,
             max_connections: 10000,
             workers: 0,
@@ -40,9 +40,9 @@ impl Default for RespSection {
 /// Flags of `quasar serve resp`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct RespArgs {
-    /// Address to listen on (port 0 picks a free port).
+    /// Addresses to listen on, host:port, comma-separated (port 0 picks a free port).
     #[arg(long, value_name = "ADDR")]
-    bind: Option<SocketAddr>,
+    bind: Option<crate::bind::Bind>,
     /// Current-thread worker runtimes with SO_REUSEPORT listeners sharing one keyspace
     /// (0 = one multi-thread runtime).
     #[arg(long, value_name = "N")]
@@ -60,7 +60,9 @@ pub(crate) struct RespArgs {
 
 impl RespArgs {
     pub(crate) fn apply(self, s: &mut RespSection) {
-        s.bind = self.bind.unwrap_or(s.bind);
+        if let Some(b) = self.bind {
+            s.bind = b;
+        }
         s.workers = self.workers.unwrap_or(s.workers);
         s.keep_alive = self.keep_alive.unwrap_or(s.keep_alive);
         s.max_connections = self.max_connections.unwrap_or(s.max_connections);
@@ -88,14 +90,14 @@ pub(crate) fn validate(s: &RespSection) -> Result<(), String> {
 }
 
 /// Starts the server.
-pub(crate) async fn start(s: &RespSection) -> quasar_net::Result<TcpServer> {
+pub(crate) async fn start(s: &RespSection, addr: SocketAddr) -> quasar_net::Result<TcpServer> {
     let mut config = RespServerConfig::default();
     config.requirepass = (!s.requirepass.is_empty()).then(|| s.requirepass.clone());
     config.databases = s.databases;
     let keep_alive = Duration::from_secs_f64(s.keep_alive);
     TcpServer::builder(RespServerFactory::new(config.clone()))
         .name("resp")
-        .bind(s.bind)
+        .bind(addr)
         .max_connections(s.max_connections)
         .workers(s.workers)
         .connection_config(|c| {

@@ -80,17 +80,22 @@ pub(crate) async fn accept_loop<F: ConsumerFactory, A: Acceptor>(
             Some(sem) => match Arc::clone(sem).try_acquire_owned() {
                 Ok(p) => Some(p),
                 Err(tokio::sync::TryAcquireError::Closed) => break,
-                Err(tokio::sync::TryAcquireError::NoPermits) => {
+                // With workers, a permit may be held by another worker's loop that is
+                // still waiting in accept: only open connections make the limit reached.
+                Err(tokio::sync::TryAcquireError::NoPermits)
+                    if ctx.tracker.connected() >= ctx.limit_max as u64 =>
+                {
                     ctx.tracker.limit_waits.fetch_add(1, Ordering::Relaxed);
                     if ctx.tracker.limit_warning_due(LIMIT_WARN_INTERVAL) {
                         tracing::warn!(
                             max_connections = ctx.limit_max,
                             waits = ctx.tracker.limit_waits.load(Ordering::Relaxed),
-                            "max_connections reached; new connections wait in the backlog"
+                            "max_connections reached; further connections wait in the backlog"
                         );
                     }
                     None
                 }
+                Err(tokio::sync::TryAcquireError::NoPermits) => None,
             },
             None => None,
         };
