@@ -253,5 +253,9 @@ fn a_server_that_is_not_listening_is_a_connect_error() {
     let addr = format!("127.0.0.1:{port}");
     let out = bench(&["echo", "--addr", &addr, "-c", "2", "-d", "200ms"]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("connect 2"));
+    // The probe connection fails first: a clear message, and no report of a run that
+    // never started.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot connect") && err.contains(&addr), "{}", describe(&out));
+    assert!(out.stdout.is_empty(), "{}", describe(&out));
 }

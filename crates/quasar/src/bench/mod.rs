@@ -20,6 +20,7 @@
 //! - `idle.rs`: memory per idle connection; `proc_stat.rs`: `/proc` sampling.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 mod args;
 mod http;
@@ -60,7 +61,12 @@ pub(crate) fn run(args: BenchArgs) -> ExitCode {
         }
     }
 
-    let (text, samples, passed, written) = match cfg.idle_connections {
+    if let Err(message) = probe(&cfg) {
+        eprintln!("quasar bench: {message}");
+        return ExitCode::FAILURE;
+    }
+
+    let (text, samples, passed, written, errors) = match cfg.idle_connections {
         Some(count) => {
             let report = idle::run_idle(&cfg, count);
             let written = args
@@ -72,6 +78,7 @@ pub(crate) fn run(args: BenchArgs) -> ExitCode {
                 report.error_samples.clone(),
                 report.is_success(),
                 written,
+                report.errors,
             )
         }
         None => {
@@ -86,12 +93,16 @@ pub(crate) fn run(args: BenchArgs) -> ExitCode {
                 report.error_samples.clone(),
                 report.is_success(),
                 written,
+                report.errors,
             )
         }
     };
     print!("{text}");
     for sample in &samples {
         eprintln!("quasar bench: {sample}");
+    }
+    if let Some(hint) = framing_hint(&cfg, &errors) {
+        eprintln!("quasar bench: {hint}");
     }
     if let Some((path, Err(e))) = written {
         eprintln!("quasar bench: cannot write {}: {e}", path.display());
@@ -102,4 +113,46 @@ pub(crate) fn run(args: BenchArgs) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// How long the first connection may take before the run is called off.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// One TCP connection before the run, so a missing server fails in a second with a
+/// clear message instead of a full run of errors. UDP has no connection to try.
+fn probe(cfg: &Config) -> Result<(), String> {
+    if cfg.protocol == Protocol::Udp {
+        return Ok(());
+    }
+    match std::net::TcpStream::connect_timeout(&cfg.addr, PROBE_TIMEOUT) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(format!(
+            "cannot connect to {} ({}): {e}; is a server listening there? (start one with `quasar serve {}`)",
+            cfg.addr_text,
+            cfg.addr,
+            cfg.protocol.name()
+        )),
+    }
+}
+
+/// What to try when echo replies did not match or never came: most often the server's
+/// framing and the load tool's differ.
+fn framing_hint(cfg: &Config, errors: &stats::ErrorCounts) -> Option<String> {
+    if cfg.protocol != Protocol::Echo || errors.mismatch + errors.timeout == 0 {
+        return None;
+    }
+    let (sent, other) = if cfg.raw {
+        ("raw bytes with no separator (--raw)", "drop --raw")
+    } else {
+        (
+            "messages ending in \\r\\n\\r\\n (pulsar framing)",
+            "add --raw",
+        )
+    };
+    Some(format!(
+        "expected each reply to equal its request; got {} mismatched and {} missing. \
+         This run sent {sent}: if the server frames differently (`quasar serve echo` frames, \
+         `quasar serve echo --raw` does not), {other}.",
+        errors.mismatch, errors.timeout
+    ))
 }
