@@ -153,4 +153,21 @@ mod tests {
         assert_eq!(two.bind.to_string(), "a:1,b:2");
         assert!(toml::from_str::<T>("bind = \"a\"").is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_or_is_refused_without_panic(text in "\\PC{0,40}") {
+            if let Ok(b) = text.parse::<Bind>() {
+                // What parsed prints back to the same list.
+                proptest::prop_assert_eq!(b.to_string().parse::<Bind>(), Ok(b.clone()));
+            }
+        }
+
+        #[test]
+        fn host_port_lists_round_trip(hosts in proptest::collection::vec("[a-z0-9.]{1,12}", 1..5), port in 0u16..) {
+            let text = hosts.iter().map(|h| format!("{h}:{port}")).collect::<Vec<_>>().join(",");
+            let b: Bind = text.parse().unwrap();
+            proptest::prop_assert_eq!(b.to_string(), text);
+        }
+    }
 }

@@ -62,6 +62,27 @@ pub(crate) struct UdpEchoSection {
     pub(crate) batching: bool,
 }
 
+/// Reads a string field that an environment variable may have given as a number or a
+/// boolean (figment types variable values: `QUASAR_RESP_REQUIREPASS=123` arrives as 123).
+pub(crate) fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Any {
+        S(String),
+        U(u64),
+        I(i64),
+        F(f64),
+        B(bool),
+    }
+    Ok(match Any::deserialize(d)? {
+        Any::S(s) => s,
+        Any::U(n) => n.to_string(),
+        Any::I(n) => n.to_string(),
+        Any::F(n) => n.to_string(),
+        Any::B(b) => b.to_string(),
+    })
+}
+
 /// Where the environment layer's variables start.
 pub(crate) const ENV_PREFIX: &str = "QUASAR_";
 

@@ -20,6 +20,7 @@ pub(crate) struct RespSection {
     pub(crate) max_connections: usize,
     pub(crate) workers: usize,
     /// Empty: no password.
+    #[serde(deserialize_with = "crate::config::lenient_string")]
     pub(crate) requirepass: String,
     pub(crate) databases: usize,
 }

@@ -176,11 +176,17 @@ fn environment_overrides_the_file_and_flags_override_both() {
     let env = [
         ("QUASAR_ECHO_KEEP_ALIVE", "4"),
         ("QUASAR_UDP_ECHO_WORKERS", "2"),
+        ("QUASAR_RESP_REQUIREPASS", "123"),
+        ("QUASAR_ECHO_CMD", "not a setting"),
     ];
     let cfg = show_json(&["--config", path], &env);
     assert_eq!(cfg["echo"]["keep_alive"], 4.0, "environment beats file");
     assert_eq!(cfg["echo"]["max_connections"], 9, "file beats default");
     assert_eq!(cfg["udp_echo"]["workers"], 2);
+    assert_eq!(
+        cfg["resp"]["requirepass"], "123",
+        "a numeric value for a string field"
+    );
 
     let s = serve(
         &[
