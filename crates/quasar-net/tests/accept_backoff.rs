@@ -87,6 +87,9 @@ async fn running_out_of_descriptors_backs_off_instead_of_spinning_and_recovers()
     // would log on every wake-up, thousands of times.
     assert!(warnings >= 1, "the accept failure was logged");
     assert!(warnings <= 30, "accept spun: {warnings} warnings in 1.5 s");
+    // Each warning is one back-off, counted in info() (and so in the metrics).
+    let backoffs = server.info().clients.accept_backoffs;
+    assert!((1..=30).contains(&backoffs), "{backoffs} back-offs");
 
     // With descriptors back, the queued connections are served.
     let results = tokio::task::spawn_blocking(move || {
