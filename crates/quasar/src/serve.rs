@@ -130,7 +130,7 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
             }
         },
     };
-    let mut echo_tls = None;
+    let (mut echo_tls, mut http_tls, mut resp_tls) = (None, None, None);
     let (echo, udp_echo, http, resp) = match args.protocol {
         None => (true, true, true, true),
         Some(Protocol::Echo(a)) => {
@@ -149,10 +149,18 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
             (false, true, false, false)
         }
         Some(Protocol::Http(a)) => {
+            http_tls = match a.tls.load_or_exit() {
+                Ok(tls) => tls,
+                Err(code) => return code,
+            };
             a.apply(&mut config.http);
             (false, false, true, false)
         }
         Some(Protocol::Resp(a)) => {
+            resp_tls = match a.tls.load_or_exit() {
+                Ok(tls) => tls,
+                Err(code) => return code,
+            };
             a.apply(&mut config.resp);
             (false, false, false, true)
         }
@@ -202,9 +210,10 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
             }
         }
         if http {
-            match crate::serve_http::start_http(&config.http).await {
+            match crate::serve_http::start_http(&config.http, http_tls.as_ref()).await {
                 Ok(s) => {
-                    announce("http", "tcp", s.address());
+                    let transport = crate::serve_tls::transport(http_tls.as_ref());
+                    announce("http", transport, s.address());
                     servers.push(s);
                 }
                 Err(e) => {
@@ -227,9 +236,10 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
             }
         }
         if resp {
-            match serve_resp::start(&config.resp).await {
+            match serve_resp::start(&config.resp, resp_tls.as_ref()).await {
                 Ok(s) => {
-                    announce("resp", "tcp", s.address());
+                    let transport = crate::serve_tls::transport(resp_tls.as_ref());
+                    announce("resp", transport, s.address());
                     servers.push(s);
                 }
                 Err(e) => {

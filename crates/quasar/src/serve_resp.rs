@@ -56,6 +56,8 @@ pub(crate) struct RespArgs {
     /// Password clients must give with AUTH (Redis's requirepass).
     #[arg(long, value_name = "PASSWORD")]
     requirepass: Option<String>,
+    #[command(flatten)]
+    pub(crate) tls: crate::serve_tls::TlsArgs,
 }
 
 impl RespArgs {
@@ -88,12 +90,15 @@ pub(crate) fn validate(s: &RespSection) -> Result<(), String> {
 }
 
 /// Starts the server.
-pub(crate) async fn start(s: &RespSection) -> quasar_net::Result<TcpServer> {
+pub(crate) async fn start(
+    s: &RespSection,
+    tls: Option<&crate::serve_tls::Tls>,
+) -> quasar_net::Result<TcpServer> {
     let mut config = RespServerConfig::default();
     config.requirepass = (!s.requirepass.is_empty()).then(|| s.requirepass.clone());
     config.databases = s.databases;
     let keep_alive = Duration::from_secs_f64(s.keep_alive);
-    TcpServer::builder(RespServerFactory::new(config.clone()))
+    let builder = TcpServer::builder(RespServerFactory::new(config.clone()))
         .name("resp")
         .bind(s.bind)
         .max_connections(s.max_connections)
@@ -101,7 +106,6 @@ pub(crate) async fn start(s: &RespSection) -> quasar_net::Result<TcpServer> {
         .connection_config(|c| {
             config.apply_to(c);
             c.keep_alive(keep_alive);
-        })
-        .start()
-        .await
+        });
+    crate::serve_tls::start(builder, tls, "resp").await
 }
