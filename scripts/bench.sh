@@ -241,6 +241,9 @@ for p in $HTTP_PIPELINES; do
         http --pipeline "$p" --connections "$CONNECTIONS" --duration "$DURATION" --warmup "$WARMUP" --threads "$BENCH_THREADS"
 done
 
+# TLS rows (scripts/bench/tls.sh): TLS=1 runs them; their section is appended to $OUT.
+[ "${TLS:-0}" = 1 ] && . "$ROOT/scripts/bench/tls.sh"
+
 # Memory: server RSS growth per idle connection.
 MEMORY_ROWS=()
 if [ "$IDLE_CONNECTIONS" -gt 0 ]; then
@@ -404,5 +407,6 @@ mkdir -p "$(dirname "$OUT")"
     [ "$PINNING" != none ] && echo "Servers ran under \`${PIN_SERVER[*]}\`, the load tool under \`${PIN_TOOL[*]}\`."
 } >"$OUT.tmp" && mv "$OUT.tmp" "$OUT"
 
+declare -F tls_report >/dev/null && tls_report >>"$OUT"
 log "wrote $OUT"
 cat "$OUT"

@@ -11,6 +11,7 @@
 //!   (`--drop-byte`: a deliberately broken echo for the load tool's own tests).
 //! - `udp_echo.rs`: one `recv_from`/`send_to` loop splitting datagrams on `\n`.
 //! - `http.rs`: a minimal hyper 1.x hello-world server.
+//! - `tls_echo.rs`: the TCP echo loop over tokio-rustls.
 //! - `shutdown.rs`: the SIGTERM / Ctrl-C signal and the address line.
 #![forbid(unsafe_code)]
 #![warn(rust_2018_idioms, unreachable_pub)]
@@ -23,6 +24,7 @@ use clap::{Args, Parser, Subcommand};
 mod http;
 mod shutdown;
 mod tcp_echo;
+mod tls_echo;
 mod udp_echo;
 
 /// Zero-abstraction tokio servers to compare quasar against.
@@ -41,6 +43,21 @@ enum Command {
     UdpEcho(CommonArgs),
     /// HTTP/1.1: a hyper 1.x server answering every request with 200 "Hello, World!".
     Http(CommonArgs),
+    /// TLS echo: the tcp-echo loop over a hand-written tokio-rustls acceptor.
+    TlsEcho(TlsEchoArgs),
+}
+
+/// Flags of `tls-echo`.
+#[derive(Debug, Args)]
+struct TlsEchoArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// PEM certificate chain, leaf first.
+    #[arg(long, value_name = "FILE")]
+    cert: std::path::PathBuf,
+    /// PEM private key of --cert.
+    #[arg(long, value_name = "FILE")]
+    key: std::path::PathBuf,
 }
 
 /// Flags every baseline takes.
@@ -71,6 +88,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let common = match &cli.command {
         Command::TcpEcho(args) => &args.common,
+        Command::TlsEcho(args) => &args.common,
         Command::UdpEcho(args) | Command::Http(args) => args,
     };
     let runtime = if common.current_thread {
@@ -94,6 +112,9 @@ fn main() -> ExitCode {
             }
             Command::UdpEcho(args) => udp_echo::serve(args.bind).await,
             Command::Http(args) => http::serve(args.bind).await,
+            Command::TlsEcho(args) => {
+                tls_echo::serve(args.common.bind, &args.cert, &args.key).await
+            }
         }
     });
     match served {

@@ -580,6 +580,75 @@ async fn a_tls_pool_reuses_its_connections() {
     assert!(server.server.info().clients.processed_clients <= 2);
 }
 
+/// A `Client` pools TLS connections by address *and* connector identity: an idle,
+/// verified connection is never handed to a request made with other settings.
+#[tokio::test]
+async fn a_client_keys_its_tls_pools_by_address_and_connector() {
+    let ca = Ca::new("test CA");
+    let server = start(server_settings(&ca.leaf(&["localhost"])).build().unwrap()).await;
+    let addr = server.server.address();
+    let client = quasar_net::Client::builder(EchoClientFactory::default())
+        .pool_size(1)
+        .build()
+        .unwrap();
+    let trusted = client_settings(&ca).build().unwrap();
+    for i in 0..3 {
+        let conn = within(
+            "a pooled TLS connection",
+            client.connect_tls(addr, &trusted),
+        )
+        .await
+        .unwrap();
+        let msg = format!("pooled {i}");
+        assert_eq!(conn.request(Bytes::from(msg.clone())).await.unwrap(), msg);
+    }
+    // A clone is the same identity: the idle connection is reused.
+    let clone = trusted.clone();
+    let conn = within("the clone's connection", client.connect_tls(addr, &clone))
+        .await
+        .unwrap();
+    assert_eq!(conn.request(Bytes::from("clone")).await.unwrap(), "clone");
+    drop(conn);
+    assert_eq!(client.sessions(), 1);
+
+    // Another CA: a pool of its own, so its handshake runs and fails.
+    let other_ca = Ca::new("other CA");
+    let untrusted = client_settings(&other_ca).build().unwrap();
+    let err = within("the untrusted pool", client.connect_tls(addr, &untrusted))
+        .await
+        .unwrap_err();
+    assert_eq!(certificate_error(&err), CertificateError::UnknownIssuer);
+    // Same configuration, another server name: its own pool too.
+    let renamed = trusted.with_server_name("elsewhere.example").unwrap();
+    let err = within("the renamed pool", client.connect_tls(addr, &renamed))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            certificate_error(&err),
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. }
+        ),
+        "{err}"
+    );
+    // Plaintext to the TLS port: a plain pool, never the TLS connection.
+    let plain = within(
+        "a plaintext request",
+        client.request(addr, Bytes::from("plain")),
+    )
+    .await;
+    assert!(plain.is_err(), "plaintext answered by a TLS connection");
+    let mut addrs = client.pool_addresses();
+    addrs.dedup();
+    assert_eq!(client.pool_addresses().len(), 4, "{addrs:?}");
+    // The first pool still serves from its idle connection.
+    let conn = within("the first pool again", client.connect_tls(addr, &trusted))
+        .await
+        .unwrap();
+    assert_eq!(conn.request(Bytes::from("again")).await.unwrap(), "again");
+    drop(conn);
+    client.close().await;
+}
+
 #[test]
 fn missing_and_mismatched_files_are_config_errors_naming_the_file() {
     let err = TlsAcceptor::builder()

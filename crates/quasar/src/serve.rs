@@ -138,7 +138,7 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let mut echo_tls = None;
+    let (mut echo_tls, mut http_tls, mut resp_tls) = (None, None, None);
     let (echo, udp_echo, http, resp) = match args.protocol {
         None => (true, true, true, true),
         Some(Protocol::Echo(a)) => {
@@ -157,10 +157,18 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
             (false, true, false, false)
         }
         Some(Protocol::Http(a)) => {
+            http_tls = match a.tls.load_or_exit() {
+                Ok(tls) => tls,
+                Err(code) => return code,
+            };
             a.apply(&mut config.http);
             (false, false, true, false)
         }
         Some(Protocol::Resp(a)) => {
+            resp_tls = match a.tls.load_or_exit() {
+                Ok(tls) => tls,
+                Err(code) => return code,
+            };
             a.apply(&mut config.resp);
             (false, false, false, true)
         }
@@ -229,9 +237,10 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
         if http {
             log_settings("http", &config.http);
             for addr in http_addrs {
-                match crate::serve_http::start_http(&config.http, addr).await {
+                match crate::serve_http::start_http(&config.http, addr, http_tls.as_ref()).await {
                     Ok(s) => {
-                        announce("http", "tcp", s.address());
+                        let transport = crate::serve_tls::transport(http_tls.as_ref());
+                        announce("http", transport, s.address());
                         servers.push(s);
                     }
                     Err(e) => return fail("http", e),
@@ -255,9 +264,10 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
         if resp {
             log_settings("resp", &config.resp);
             for addr in resp_addrs {
-                match serve_resp::start(&config.resp, addr).await {
+                match serve_resp::start(&config.resp, addr, resp_tls.as_ref()).await {
                     Ok(s) => {
-                        announce("resp", "tcp", s.address());
+                        let transport = crate::serve_tls::transport(resp_tls.as_ref());
+                        announce("resp", transport, s.address());
                         servers.push(s);
                     }
                     Err(e) => return fail("resp", e),

@@ -56,6 +56,8 @@ pub(crate) struct HttpArgs {
     /// Requests per connection; the last response says `Connection: close` (0 = no limit).
     #[arg(long, value_name = "N")]
     max_requests: Option<u64>,
+    #[command(flatten)]
+    pub(crate) tls: crate::serve_tls::TlsArgs,
 }
 
 impl HttpArgs {
@@ -88,7 +90,11 @@ pub(crate) fn validate(s: &HttpSection) -> Result<(), String> {
 }
 
 /// Starts the demo HTTP server; `/info` reports the server's own `info()`.
-pub(crate) async fn start_http(s: &HttpSection, addr: SocketAddr) -> quasar_net::Result<TcpServer> {
+pub(crate) async fn start_http(
+    s: &HttpSection,
+    addr: SocketAddr,
+    tls: Option<&crate::serve_tls::Tls>,
+) -> quasar_net::Result<TcpServer> {
     let me: Arc<OnceLock<TcpServer>> = Arc::new(OnceLock::new());
     let info = {
         let me = me.clone();
@@ -102,15 +108,14 @@ pub(crate) async fn start_http(s: &HttpSection, addr: SocketAddr) -> quasar_net:
         header_timeout: Duration::from_secs_f64(s.header_timeout),
         ..ServerConfig::default()
     };
-    let server = builder(quasar_http::demo::app(info), config)
+    let builder = builder(quasar_http::demo::app(info), config)
         .name("http")
         .bind(addr)
         .keep_alive(Duration::from_secs_f64(s.keep_alive))
         .request_timeout(Duration::from_secs_f64(s.request_timeout))
         .max_connections(s.max_connections)
-        .workers(s.workers)
-        .start()
-        .await?;
+        .workers(s.workers);
+    let server = crate::serve_tls::start(builder, tls, "http").await?;
     let _ = me.set(server.clone());
     Ok(server)
 }

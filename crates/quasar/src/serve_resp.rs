@@ -57,6 +57,8 @@ pub(crate) struct RespArgs {
     /// Password clients must give with AUTH (Redis's requirepass).
     #[arg(long, value_name = "PASSWORD")]
     requirepass: Option<String>,
+    #[command(flatten)]
+    pub(crate) tls: crate::serve_tls::TlsArgs,
 }
 
 impl RespArgs {
@@ -91,12 +93,16 @@ pub(crate) fn validate(s: &RespSection) -> Result<(), String> {
 }
 
 /// Starts the server.
-pub(crate) async fn start(s: &RespSection, addr: SocketAddr) -> quasar_net::Result<TcpServer> {
+pub(crate) async fn start(
+    s: &RespSection,
+    addr: SocketAddr,
+    tls: Option<&crate::serve_tls::Tls>,
+) -> quasar_net::Result<TcpServer> {
     let mut config = RespServerConfig::default();
     config.requirepass = (!s.requirepass.is_empty()).then(|| s.requirepass.clone());
     config.databases = s.databases;
     let keep_alive = Duration::from_secs_f64(s.keep_alive);
-    TcpServer::builder(RespServerFactory::new(config.clone()))
+    let builder = TcpServer::builder(RespServerFactory::new(config.clone()))
         .name("resp")
         .bind(addr)
         .max_connections(s.max_connections)
@@ -104,7 +110,6 @@ pub(crate) async fn start(s: &RespSection, addr: SocketAddr) -> quasar_net::Resu
         .connection_config(|c| {
             config.apply_to(c);
             c.keep_alive(keep_alive);
-        })
-        .start()
-        .await
+        });
+    crate::serve_tls::start(builder, tls, "resp").await
 }

@@ -9,6 +9,7 @@
 use std::path::PathBuf;
 
 use quasar_net::tls::{TlsAcceptor, TlsAcceptorBuilder};
+use quasar_net::{ConsumerFactory, TcpServer, TcpServerBuilder};
 
 /// The TLS flags of one TCP server.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -40,6 +41,14 @@ pub(crate) struct Tls {
 }
 
 impl TlsArgs {
+    /// As [`load`](Self::load), printing a bad file's error for exit code 2.
+    pub(crate) fn load_or_exit(&self) -> Result<Option<Tls>, std::process::ExitCode> {
+        self.load().map_err(|msg| {
+            eprintln!("quasar: {msg}");
+            std::process::ExitCode::from(2)
+        })
+    }
+
     /// The acceptor these flags ask for, if any, with every file read and checked.
     pub(crate) fn load(&self) -> Result<Option<Tls>, String> {
         let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
@@ -53,6 +62,33 @@ impl TlsArgs {
         }
         let acceptor = settings.build().map_err(|e| e.to_string())?;
         Ok(Some(Tls { acceptor, settings }))
+    }
+}
+
+/// Starts `builder` over TLS when `tls` is set, over plain TCP otherwise; with TLS,
+/// `SIGHUP` reloads the certificate from then on (installed before the caller announces
+/// the address: a SIGHUP with no handler kills the process).
+pub(crate) async fn start<F: ConsumerFactory>(
+    builder: TcpServerBuilder<F>,
+    tls: Option<&Tls>,
+    server: &'static str,
+) -> quasar_net::Result<TcpServer> {
+    match tls {
+        Some(tls) => {
+            let started = builder.acceptor(tls.acceptor.clone()).start().await?;
+            tls.reload_on_sighup(server);
+            Ok(started)
+        }
+        None => builder.start().await,
+    }
+}
+
+/// The transport word of a server's address line: `tls` or `tcp`.
+pub(crate) fn transport(tls: Option<&Tls>) -> &'static str {
+    if tls.is_some() {
+        "tls"
+    } else {
+        "tcp"
     }
 }
 

@@ -1,6 +1,7 @@
 //! `quasar serve echo --tls-*` run as a user would, with `openssl s_client` as the peer:
 //! echo over TLS, ALPN shown, client certificates required and presented, PKCS#1 and
-//! SEC1 keys, certificate reload on SIGHUP, and a clear exit 2 for a missing file.
+//! SEC1 keys, certificate reload on SIGHUP, and a clear exit 2 for a missing file; then
+//! the same flags on `serve http` (`curl --cacert`) and `serve resp` (`redis-cli --tls`).
 //! Certificates are made per test (rcgen, and openssl for the legacy key formats).
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -16,16 +17,22 @@ const WAIT: Duration = Duration::from_secs(10);
 
 /// Whether `openssl` is on PATH; without it the test skips, except under CI where it fails.
 fn have_openssl() -> bool {
-    let ok = Command::new("openssl")
-        .arg("version")
+    have("openssl", "version", "openssl")
+}
+
+/// Whether `program` runs (`program arg` succeeds); without it the test skips, except
+/// under CI where it fails.
+fn have(program: &str, arg: &str, package: &str) -> bool {
+    let ok = Command::new(program)
+        .arg(arg)
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
-            "openssl is missing under CI: .ci/run installs it"
+            "{program} is missing under CI: .ci/run installs it"
         );
-        eprintln!("openssl not on PATH: skipping (apt-get install openssl)");
+        eprintln!("{program} not on PATH: skipping (apt-get install {package})");
     }
     ok
 }
@@ -90,8 +97,13 @@ struct Server {
 
 impl Server {
     fn spawn(args: &[&str]) -> Server {
+        Server::spawn_as("echo", args)
+    }
+
+    /// `quasar serve <protocol> --bind 127.0.0.1:0 <args>`, expecting a TLS address line.
+    fn spawn_as(protocol: &str, args: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_quasar"))
-            .args(["serve", "echo", "--bind", "127.0.0.1:0"])
+            .args(["serve", protocol, "--bind", "127.0.0.1:0"])
             .args(args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -103,7 +115,7 @@ impl Server {
             .read_line(&mut line)
             .unwrap();
         let addr = line
-            .strip_prefix("echo tls ")
+            .strip_prefix(&format!("{protocol} tls "))
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .trim()
             .parse()
@@ -181,16 +193,22 @@ fn a_missing_certificate_file_is_exit_2_naming_the_file() {
     let key = dir.join("key.pem");
     std::fs::write(&key, "not a key").unwrap();
     let missing = dir.join("no-such-cert.pem");
-    let out = Command::new(env!("CARGO_BIN_EXE_quasar"))
-        .args(["serve", "echo", "--bind", "127.0.0.1:0", "--tls-cert"])
-        .arg(&missing)
-        .arg("--tls-key")
-        .arg(&key)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&*missing.to_string_lossy()), "{err}");
+    // Every TCP server takes the same flags and fails the same way.
+    for protocol in ["echo", "http", "resp"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_quasar"))
+            .args(["serve", protocol, "--bind", "127.0.0.1:0", "--tls-cert"])
+            .arg(&missing)
+            .arg("--tls-key")
+            .arg(&key)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{protocol}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&*missing.to_string_lossy()),
+            "{protocol}: {err}"
+        );
+    }
 
     // The certificate is fine, the key file is not a key: the key file is named.
     let ca = Ca::new("ca");
@@ -392,4 +410,132 @@ fn sighup_reloads_the_certificate_for_new_connections() {
     std::thread::sleep(Duration::from_millis(300));
     let out = subject(server.addr);
     assert!(out.contains("CN=new server"), "{out}");
+}
+
+/// Runs `program args` with a time limit and returns (success, stdout + stderr).
+fn run_peer(program: &str, args: &[&str]) -> (bool, String) {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program} runs: {e}"));
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > WAIT {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn curl_with_cacert_gets_the_http_server_over_tls() {
+    if !have("curl", "--version", "curl") {
+        return;
+    }
+    let dir = scratch("curl");
+    let ca = Ca::new("http CA");
+    let ca_file = ca.write(&dir, "ca.pem");
+    let (cert, key) = ca.write_leaf(&dir, "server", "server");
+    let server = Server::spawn_as(
+        "http",
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let url = format!("https://localhost:{}/echo", server.addr.port());
+    let resolve = format!("localhost:{}:127.0.0.1", server.addr.port());
+    let (ok, out) = run_peer(
+        "curl",
+        &[
+            "-sS",
+            "--cacert",
+            ca_file.to_str().unwrap(),
+            "--resolve",
+            &resolve,
+            "--data-binary",
+            "hello over https",
+            &url,
+        ],
+    );
+    assert!(ok, "{out}");
+    assert_eq!(out, "hello over https");
+
+    // Without the CA, curl refuses the server: verification is real.
+    let (ok, out) = run_peer("curl", &["-sS", "--resolve", &resolve, &url]);
+    assert!(!ok, "verified without the CA: {out}");
+    assert!(out.to_lowercase().contains("certificate"), "{out}");
+
+    // Plain HTTP on the TLS port is not served, and the server goes on.
+    let plain = format!("http://127.0.0.1:{}/", server.addr.port());
+    let (ok, out) = run_peer("curl", &["-sS", "--max-time", "5", &plain]);
+    assert!(!ok, "plaintext served on the TLS port: {out}");
+    let (ok, out) = run_peer(
+        "curl",
+        &[
+            "-sS",
+            "--cacert",
+            ca_file.to_str().unwrap(),
+            "--resolve",
+            &resolve,
+            "--data-binary",
+            "still serving",
+            &url,
+        ],
+    );
+    assert!(ok, "{out}");
+    assert_eq!(out, "still serving");
+}
+
+#[test]
+fn redis_cli_tls_talks_to_the_resp_server() {
+    if !have("redis-cli", "--version", "redis-tools") {
+        return;
+    }
+    let dir = scratch("redis-cli");
+    let ca = Ca::new("resp CA");
+    let ca_file = ca.write(&dir, "ca.pem");
+    let (cert, key) = ca.write_leaf(&dir, "server", "server");
+    let server = Server::spawn_as(
+        "resp",
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let port = server.addr.port().to_string();
+    let cli = |cmd: &[&str]| {
+        let mut args = vec![
+            "--tls",
+            "--cacert",
+            ca_file.to_str().unwrap(),
+            "--sni",
+            "localhost",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+        ];
+        args.extend_from_slice(cmd);
+        run_peer("redis-cli", &args)
+    };
+    let (ok, out) = cli(&["SET", "greeting", "over tls"]);
+    assert!(ok && out.trim() == "OK", "{out}");
+    let (ok, out) = cli(&["GET", "greeting"]);
+    assert!(ok && out.trim() == "over tls", "{out}");
 }

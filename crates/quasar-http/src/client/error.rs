@@ -31,9 +31,9 @@ use crate::HttpError;
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ClientError {
-    /// The URL is not an absolute `http://` (or `ws://`) URL with a host.
+    /// The URL is not an absolute `http://`, `https://`, `ws://` or `wss://` URL with a host.
     InvalidUrl(String),
-    /// The URL's scheme is not supported (`https`/`wss`: no TLS connector is wired in).
+    /// The URL's scheme is not one of those.
     UnsupportedScheme(String),
     /// The request cannot be written (no host, a header the request line cannot carry).
     InvalidRequest(String),
@@ -46,6 +46,13 @@ pub enum ClientError {
     },
     /// The connection could not be opened.
     Connect(quasar_net::Error),
+    /// The TLS handshake failed: the server's certificate was not trusted, expired or for
+    /// another host, or the server refused us. The cause is
+    /// [`quasar_net::tls::rustls_error`] of the error.
+    Tls(quasar_net::Error),
+    /// The TLS settings are unusable (a CA file missing or not PEM, a host that is not a
+    /// valid server name).
+    TlsConfig(quasar_net::Error),
     /// The response broke HTTP/1.1 or a [`Limits`](crate::Limits) cap
     /// ([`HttpError::BodyTooLarge`] for a body over the limit).
     Http(HttpError),
@@ -94,7 +101,9 @@ impl From<quasar_net::Error> for ClientError {
             }
             source = cause.source();
         }
-        if err.is_timeout() {
+        if err.is_tls() {
+            ClientError::Tls(err)
+        } else if err.is_timeout() {
             ClientError::Timeout(err)
         } else if err.is_connection_lost() {
             ClientError::ConnectionLost(err)
@@ -116,6 +125,8 @@ impl fmt::Display for ClientError {
             ClientError::InvalidRequest(why) => write!(f, "invalid request: {why}"),
             ClientError::Resolve { host, .. } => write!(f, "cannot resolve `{host}`"),
             ClientError::Connect(e) => write!(f, "connect failed: {e}"),
+            ClientError::Tls(e) => write!(f, "TLS failed: {e}"),
+            ClientError::TlsConfig(e) => write!(f, "bad TLS settings: {e}"),
             ClientError::Http(e) => write!(f, "invalid response: {e}"),
             ClientError::Timeout(e) => write!(f, "timed out: {e}"),
             ClientError::ConnectionLost(e) => write!(f, "connection lost: {e}"),
@@ -133,6 +144,8 @@ impl std::error::Error for ClientError {
         match self {
             ClientError::Resolve { source, .. } => Some(source),
             ClientError::Connect(e)
+            | ClientError::Tls(e)
+            | ClientError::TlsConfig(e)
             | ClientError::Timeout(e)
             | ClientError::ConnectionLost(e)
             | ClientError::Net(e) => Some(e),

@@ -7,6 +7,12 @@
 //! error discards it. Redirects are followed up to [`HttpClientBuilder::max_redirects`] times
 //! and reuse pooled connections like any other request.
 //!
+//! `https://` (and `wss://`) URLs go over TLS through [`quasar_net::tls`]: the server is
+//! verified against the platform's roots plus any [`HttpClientBuilder::ca`], the host is
+//! the name verified and sent with SNI, and ALPN offers `http/1.1`. TLS connections have
+//! pools of their own, one per (address, host, TLS settings), so a plaintext connection is
+//! never reused for `https` nor a connection verified for one host for another.
+//!
 //! # Examples
 //!
 //! ```
@@ -43,6 +49,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
+use quasar_net::tls::{PemSource, TlsConnector, TlsConnectorBuilder};
 use quasar_net::{Client, ClientConnection};
 
 use crate::client::target::{parse_url, Target};
@@ -56,6 +63,8 @@ pub const DEFAULT_MAX_REDIRECTS: usize = 10;
 #[derive(Clone)]
 pub struct HttpClient {
     net: Client<HttpConsumerFactory>,
+    /// The TLS settings of `https`; each host gets a connector derived from this one.
+    tls: TlsConnector,
     max_redirects: usize,
     request_timeout: Option<Duration>,
 }
@@ -70,6 +79,7 @@ pub struct HttpClientBuilder {
     request_timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
     idle_timeout: Option<Duration>,
+    tls: TlsConnectorBuilder,
 }
 
 /// A response and, after a `101`, the connection it arrived on (kept until the hand-over).
@@ -126,12 +136,36 @@ impl HttpClientBuilder {
         self
     }
 
+    /// Trusts the CAs in `ca` for `https`, besides the platform's roots (a private CA,
+    /// a self-signed test server).
+    pub fn ca(mut self, ca: PemSource) -> Self {
+        self.tls = self.tls.ca(ca);
+        self
+    }
+
+    /// Accepts any `https` server certificate without verifying it: **no protection
+    /// against a man in the middle**. For load tests against self-signed servers only.
+    pub fn danger_accept_invalid_certs(mut self, on: bool) -> Self {
+        self.tls = self.tls.danger_accept_invalid_certs(on);
+        self
+    }
+
+    /// Replaces the TLS settings of `https` as a whole (client certificates, versions,
+    /// trusting only a private CA); the server name is set per request from the URL's
+    /// host. The default offers ALPN `http/1.1` and trusts the platform's roots.
+    pub fn tls(mut self, settings: TlsConnectorBuilder) -> Self {
+        self.tls = settings;
+        self
+    }
+
     /// Builds the client (no connection is opened yet).
     ///
     /// # Errors
     ///
-    /// [`ClientError::Net`] with a config error when the pool size is zero.
+    /// [`ClientError::Net`] with a config error when the pool size is zero;
+    /// [`ClientError::TlsConfig`] naming a CA file that is missing or not PEM.
     pub fn build(self) -> Result<HttpClient, ClientError> {
+        let tls = self.tls.build().map_err(ClientError::TlsConfig)?;
         let mut net = Client::builder(HttpConsumerFactory::new(self.limits))
             .name("http-client")
             .pool_size(self.pool_size);
@@ -146,6 +180,7 @@ impl HttpClientBuilder {
         }
         Ok(HttpClient {
             net: net.build()?,
+            tls,
             max_redirects: self.max_redirects,
             request_timeout: self.request_timeout,
         })
@@ -159,6 +194,8 @@ impl HttpClient {
     pub fn new() -> HttpClient {
         HttpClient::builder()
             .build()
+            // The default TLS settings read no file and always have roots (Mozilla's
+            // when the platform has none).
             .unwrap_or_else(|_| unreachable!("the default pool size is positive"))
     }
 
@@ -171,6 +208,7 @@ impl HttpClient {
             request_timeout: None,
             connect_timeout: None,
             idle_timeout: None,
+            tls: TlsConnector::builder().alpn(["http/1.1"]),
         }
     }
 
@@ -211,13 +249,14 @@ impl HttpClient {
         self.request(req).await
     }
 
-    /// Sends `req` (absolute `http://` URI) and returns the final response, following
+    /// Sends `req` (absolute `http://` or `https://` URI) and returns the final response, following
     /// redirects.
     ///
     /// # Errors
     ///
     /// [`ClientError::InvalidUrl`] / [`ClientError::UnsupportedScheme`] for the URI,
-    /// [`ClientError::Resolve`], [`ClientError::Connect`], [`ClientError::Http`] for a
+    /// [`ClientError::Resolve`], [`ClientError::Connect`], [`ClientError::Tls`] for a
+    /// server certificate not trusted or not for the host, [`ClientError::Http`] for a
     /// response that breaks HTTP/1.1 or the limits, [`ClientError::Timeout`],
     /// [`ClientError::ConnectionLost`], [`ClientError::TooManyRedirects`] and
     /// [`ClientError::Closed`] after [`close`](Self::close).
@@ -256,15 +295,24 @@ impl HttpClient {
     pub(crate) async fn send(&self, req: ClientRequest) -> Result<Exchange, ClientError> {
         let target = Target::of(req.request().uri())?;
         let addr = target.resolve().await?;
-        self.within(self.exchange(addr, req)).await
+        self.within(self.exchange(&target, addr, req)).await
     }
 
     async fn exchange(
         &self,
+        target: &Target,
         addr: SocketAddr,
         req: ClientRequest,
     ) -> Result<Exchange, ClientError> {
-        let mut conn = self.net.connect(addr).await?;
+        let mut conn = if target.is_tls() {
+            let connector = self
+                .tls
+                .with_server_name(target.bare_host())
+                .map_err(ClientError::TlsConfig)?;
+            self.net.connect_tls(addr, &connector).await?
+        } else {
+            self.net.connect(addr).await?
+        };
         conn.start_request();
         let outcome = conn.request(req).await;
         conn.finish_request();

@@ -1,8 +1,9 @@
 //! Where a URL points: its scheme checked, its host and port, and the resolved address.
 //!
-//! Only `http` and `ws` are accepted (no TLS connector is wired in); the port defaults to 80.
-//! Names resolve with [`tokio::net::lookup_host`] on every request: pools are keyed by the
-//! resolved address, so two names for one server share a pool.
+//! `http` and `ws` are plain TCP (port 80 by default), `https` and `wss` TLS (port 443).
+//! Names resolve with [`tokio::net::lookup_host`] on every request: plaintext pools are
+//! keyed by the resolved address, so two names for one server share a pool; TLS pools by
+//! the address and the name verified, so they do not.
 
 use std::net::SocketAddr;
 
@@ -13,7 +14,7 @@ use crate::client::ClientError;
 /// The scheme, host and port of an absolute URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Target {
-    /// Lower-case scheme: `http` or `ws`.
+    /// Lower-case scheme: `http`, `ws`, `https` or `wss`.
     pub(crate) scheme: String,
     /// The host as it appears in the URL (IPv6 in brackets).
     pub(crate) host: String,
@@ -27,22 +28,37 @@ impl Target {
             return Err(ClientError::InvalidUrl(uri.to_string()));
         };
         let scheme = scheme.to_ascii_lowercase();
-        if scheme != "http" && scheme != "ws" {
+        if !matches!(scheme.as_str(), "http" | "ws" | "https" | "wss") {
             return Err(ClientError::UnsupportedScheme(scheme));
         }
         if authority.host().is_empty() {
             return Err(ClientError::InvalidUrl(uri.to_string()));
         }
+        let default_port = if matches!(scheme.as_str(), "https" | "wss") {
+            443
+        } else {
+            80
+        };
         Ok(Target {
             scheme,
             host: authority.host().to_owned(),
-            port: authority.port_u16().unwrap_or(80),
+            port: authority.port_u16().unwrap_or(default_port),
         })
+    }
+
+    /// Whether the connection runs over TLS (`https`, `wss`).
+    pub(crate) fn is_tls(&self) -> bool {
+        matches!(self.scheme.as_str(), "https" | "wss")
+    }
+
+    /// The host without IPv6 brackets: what TLS verifies (and sends with SNI for a name).
+    pub(crate) fn bare_host(&self) -> &str {
+        self.host.trim_start_matches('[').trim_end_matches(']')
     }
 
     /// Resolves the host; the first address wins.
     pub(crate) async fn resolve(&self) -> Result<SocketAddr, ClientError> {
-        let host = self.host.trim_start_matches('[').trim_end_matches(']');
+        let host = self.bare_host();
         let mut addrs = tokio::net::lookup_host((host, self.port))
             .await
             .map_err(|source| ClientError::Resolve {
@@ -55,9 +71,12 @@ impl Target {
         })
     }
 
-    /// Whether `other` names the same origin (credentials stay within one).
+    /// Whether `other` names the same origin (credentials stay within one; a redirect
+    /// from TLS to plaintext is another origin).
     pub(crate) fn same_origin(&self, other: &Target) -> bool {
-        self.host.eq_ignore_ascii_case(&other.host) && self.port == other.port
+        self.host.eq_ignore_ascii_case(&other.host)
+            && self.port == other.port
+            && self.is_tls() == other.is_tls()
     }
 }
 
@@ -77,9 +96,14 @@ mod tests {
         assert_eq!((t.host.as_str(), t.port), ("Example.test", 80));
         let t = Target::of(&parse_url("ws://[::1]:9000/").unwrap()).unwrap();
         assert_eq!((t.host.as_str(), t.port), ("[::1]", 9000));
+        let t = Target::of(&parse_url("HTTPS://h/").unwrap()).unwrap();
+        assert_eq!((t.port, t.is_tls()), (443, true));
+        let t = Target::of(&parse_url("wss://[::1]/").unwrap()).unwrap();
+        assert_eq!((t.bare_host(), t.port, t.is_tls()), ("::1", 443, true));
+        assert!(!Target::of(&parse_url("ws://h/").unwrap()).unwrap().is_tls());
         assert!(matches!(
-            Target::of(&parse_url("https://h/").unwrap()),
-            Err(ClientError::UnsupportedScheme(s)) if s == "https"
+            Target::of(&parse_url("ftp://h/").unwrap()),
+            Err(ClientError::UnsupportedScheme(s)) if s == "ftp"
         ));
         assert!(matches!(
             Target::of(&parse_url("/relative").unwrap()),

@@ -1,7 +1,11 @@
 //! Clients: a producer of pooled client connections (pulsar's `AbstractClient`).
 //!
 //! A [`Client`] owns one [`Pool`] per remote address, created on first use, whose
-//! connections it opens with its consumer factory and counts as its `sessions`.
+//! connections it opens with its consumer factory and counts as its `sessions`. TLS
+//! connections ([`Client::connect_tls`], feature `tls`) get pools of their own, keyed by
+//! the address *and* the connector's identity, so a plaintext connection and a TLS one to
+//! the same address, or two TLS connections with different settings, are never handed
+//! out for each other (pingora's peer-identity rule).
 //! [`Client::request`] checks a connection out, starts a fresh consumer with the request
 //! (`pre_request` hooks, then `start_request`), waits for it to finish and returns the
 //! response — or a typed error: a connection lost mid-response is
@@ -98,9 +102,17 @@ struct Inner<F: ConsumerFactory> {
     producer: Producer,
     config: Arc<ConnectionConfig>,
     pool: PoolSettings,
-    pools: Mutex<HashMap<SocketAddr, Pool<TcpManager<F>>>>,
+    pools: Mutex<HashMap<PoolKey, Pool<TcpManager<F>>>>,
     closed: AtomicBool,
     on_connect: Option<OnConnect<Req<F>, Resp<F>>>,
+}
+
+/// What a pool is for: an address and, for TLS, the identity of its connector.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct PoolKey {
+    addr: SocketAddr,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::TlsIdentity>,
 }
 
 #[derive(Debug, Clone)]
@@ -307,15 +319,69 @@ impl<F: ConsumerFactory> Client<F> {
     ///
     /// [`Error::is_closed`] when the client is closed.
     pub fn pool(&self, addr: SocketAddr) -> Result<Pool<TcpManager<F>>> {
+        let key = PoolKey {
+            addr,
+            #[cfg(feature = "tls")]
+            tls: None,
+        };
+        self.pool_for(key, |m| m)
+    }
+
+    /// The pool of TLS connections to `addr` made through `connector`, created on first
+    /// use. Connectors share a pool when one is a clone of the other, or both come from
+    /// [`TlsConnector::from_config`](crate::tls::TlsConnector::from_config) over one
+    /// configuration, with the same server name and handshake timeout; anything else
+    /// (another CA, a client certificate, verification off) gets a pool of its own.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_closed`] when the client is closed.
+    #[cfg(feature = "tls")]
+    pub fn pool_tls(
+        &self,
+        addr: SocketAddr,
+        connector: &crate::tls::TlsConnector,
+    ) -> Result<Pool<TcpManager<F>>> {
+        let key = PoolKey {
+            addr,
+            tls: Some(connector.identity()),
+        };
+        self.pool_for(key, |m| m.with_tls(connector.clone()))
+    }
+
+    /// Checks a TLS connection to `addr` out of its pool (see [`pool_tls`](Self::pool_tls)).
+    ///
+    /// # Errors
+    ///
+    /// As [`Pool::connect`]; a failed handshake is [`Error::is_tls`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe (see [`Pool::connect`]).
+    #[cfg(feature = "tls")]
+    pub async fn connect_tls(
+        &self,
+        addr: SocketAddr,
+        connector: &crate::tls::TlsConnector,
+    ) -> Result<PoolConnection<TcpManager<F>>> {
+        self.pool_tls(addr, connector)?.connect().await
+    }
+
+    fn pool_for(
+        &self,
+        key: PoolKey,
+        edit: impl FnOnce(TcpManager<F>) -> TcpManager<F>,
+    ) -> Result<Pool<TcpManager<F>>> {
         self.check_open()?;
         let mut pools = self
             .inner
             .pools
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(pool) = pools.get(&addr) {
+        if let Some(pool) = pools.get(&key) {
             return Ok(pool.clone());
         }
+        let addr = key.addr;
         let s = &self.inner.pool;
         let manager = TcpManager::new(
             addr,
@@ -324,7 +390,7 @@ impl<F: ConsumerFactory> Client<F> {
             self.inner.producer.clone(),
             self.inner.on_connect.clone(),
         );
-        let pool = Pool::builder(manager)
+        let pool = Pool::builder(edit(manager))
             .pool_size(s.pool_size)
             .min_idle(s.min_idle)
             .connect_timeout(s.connect_timeout)
@@ -333,7 +399,7 @@ impl<F: ConsumerFactory> Client<F> {
             .max_lifetime(s.max_lifetime)
             .max_waiters(s.max_waiters)
             .build()?;
-        pools.insert(addr, pool.clone());
+        pools.insert(key, pool.clone());
         Ok(pool)
     }
 
@@ -396,14 +462,15 @@ impl<F: ConsumerFactory> Client<F> {
         &self.inner.producer
     }
 
-    /// The addresses that have a pool.
+    /// The addresses that have a pool (an address with a plaintext and a TLS pool, or
+    /// TLS pools of different settings, is listed once per pool).
     pub fn pool_addresses(&self) -> Vec<SocketAddr> {
         let pools = self
             .inner
             .pools
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        pools.keys().copied().collect()
+        pools.keys().map(|k| k.addr).collect()
     }
 
     /// Whether [`close`](Self::close) was called.

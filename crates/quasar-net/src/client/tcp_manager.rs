@@ -1,4 +1,5 @@
-//! The pool manager of TCP client connections.
+//! The pool manager of a [`Client`](crate::Client)'s connections: plain TCP, or TLS
+//! through the connector the pool was made for.
 
 use std::fmt;
 use std::future::Future;
@@ -15,13 +16,17 @@ type Req<F> = <<F as ConsumerFactory>::Consumer as ProtocolConsumer>::Request;
 type Resp<F> = <<F as ConsumerFactory>::Consumer as ProtocolConsumer>::Response;
 
 /// Opens [`ClientConnection`]s to one address for a [`Pool`](crate::Pool); every
-/// connection counts as a session of the client's producer.
+/// connection counts as a session of the client's producer. A manager made by
+/// [`Client::pool_tls`](crate::Client::pool_tls) opens TLS connections only, through
+/// its one connector.
 pub struct TcpManager<F: ConsumerFactory> {
     addr: SocketAddr,
     factory: Arc<F>,
     config: Arc<ConnectionConfig>,
     producer: Producer,
     on_connect: Option<OnConnect<Req<F>, Resp<F>>>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::TlsConnector>,
 }
 
 impl<F: ConsumerFactory> TcpManager<F> {
@@ -38,7 +43,22 @@ impl<F: ConsumerFactory> TcpManager<F> {
             config,
             producer,
             on_connect,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
+    }
+
+    /// This manager, opening its connections through `connector`.
+    #[cfg(feature = "tls")]
+    pub(crate) fn with_tls(mut self, connector: crate::tls::TlsConnector) -> Self {
+        self.tls = Some(connector);
+        self
+    }
+
+    /// The TLS connector of a TLS pool's manager; `None` for plain TCP.
+    #[cfg(feature = "tls")]
+    pub fn tls(&self) -> Option<&crate::tls::TlsConnector> {
+        self.tls.as_ref()
     }
 
     /// The address this manager connects to.
@@ -76,15 +96,26 @@ impl<F: ConsumerFactory> Manager for TcpManager<F> {
 
     fn connect(&self) -> impl Future<Output = Result<Self::Connection, Error>> + Send {
         // The pool applies its own connect timeout around this future (hook included).
-        let opening = connection::connect(
+        let (addr, factory, config, producer) = (
             self.addr,
             Arc::clone(&self.factory),
             Arc::clone(&self.config),
             self.producer.clone(),
-            Duration::ZERO,
         );
+        #[cfg(feature = "tls")]
+        let tls = self.tls.clone();
         let hook = self.on_connect.clone();
-        async move { run_on_connect(hook.as_ref(), opening.await?).await }
+        async move {
+            #[cfg(feature = "tls")]
+            if let Some(tls) = tls {
+                let conn =
+                    connection::connect_via(&tls, addr, factory, config, producer, Duration::ZERO)
+                        .await?;
+                return run_on_connect(hook.as_ref(), conn).await;
+            }
+            let conn = connection::connect(addr, factory, config, producer, Duration::ZERO).await?;
+            run_on_connect(hook.as_ref(), conn).await
+        }
     }
 
     fn is_closed(&self, conn: &Self::Connection) -> bool {
@@ -100,8 +131,10 @@ impl<F: ConsumerFactory> Manager for TcpManager<F> {
 
 impl<F: ConsumerFactory> fmt::Debug for TcpManager<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TcpManager")
-            .field("addr", &self.addr)
-            .finish()
+        let mut d = f.debug_struct("TcpManager");
+        d.field("addr", &self.addr);
+        #[cfg(feature = "tls")]
+        d.field("tls", &self.tls);
+        d.finish()
     }
 }

@@ -324,6 +324,18 @@ pub async fn connect<F: ConsumerFactory>(
     producer: Producer,
     connect_timeout: Duration,
 ) -> Result<ClientConnection<Req<F>, Resp<F>>> {
+    connect_via(&TcpConnector, addr, factory, cfg, producer, connect_timeout).await
+}
+
+/// As [`connect`], through `connector` (a client's TLS pools).
+pub(crate) async fn connect_via<F: ConsumerFactory, C: Connector>(
+    connector: &C,
+    addr: SocketAddr,
+    factory: Arc<F>,
+    cfg: Arc<ConnectionConfig>,
+    producer: Producer,
+    connect_timeout: Duration,
+) -> Result<ClientConnection<Req<F>, Resp<F>>> {
     let builder = ClientConnectionBuilder {
         factory,
         config: cfg,
@@ -331,5 +343,5 @@ pub async fn connect<F: ConsumerFactory>(
         push: None,
         connect_timeout,
     };
-    builder.connect(addr).await
+    builder.connect_with(connector, addr).await
 }

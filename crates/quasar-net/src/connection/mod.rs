@@ -65,6 +65,7 @@ mod scratch;
 mod serve;
 pub(crate) mod signal;
 
+pub(crate) use client::connect_via;
 pub use client::{connect, ClientConnection, ClientConnectionBuilder};
 pub use config::{
     ConnectionConfig, DEFAULT_CLOSE_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_READ_BUFFER,

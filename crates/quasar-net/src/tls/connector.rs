@@ -85,6 +85,22 @@ impl TlsConnector {
         })
     }
 
+    /// This connector with another server name (verified and sent with SNI), sharing
+    /// its configuration: a client reaching many hosts with one set of TLS settings makes
+    /// one connector and derives one per host, and [`Client`](crate::Client) pools them
+    /// apart by name.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_config`] when `name` is not a DNS name or IP address.
+    pub fn with_server_name(&self, name: &str) -> Result<Self> {
+        Ok(TlsConnector {
+            config: Arc::clone(&self.config),
+            server_name: Some(parse_server_name(name)?),
+            handshake_timeout: self.handshake_timeout,
+        })
+    }
+
     /// The name verified and sent with SNI, if one was set.
     pub fn server_name(&self) -> Option<String> {
         self.server_name.as_ref().map(|n| n.to_str().into_owned())
@@ -93,6 +109,55 @@ impl TlsConnector {
     /// The rustls configuration.
     pub fn config(&self) -> &Arc<ClientConfig> {
         &self.config
+    }
+}
+
+/// Which pool a [`TlsConnector`]'s connections may go to: its configuration (by
+/// identity: rustls configurations cannot be compared), server name and handshake
+/// timeout. Holding the `Arc` keeps the configuration alive, so its address is never
+/// reused by another while the key exists.
+#[derive(Clone)]
+pub(crate) struct TlsIdentity {
+    config: Arc<ClientConfig>,
+    server_name: Option<ServerName<'static>>,
+    handshake_timeout: Duration,
+}
+
+impl TlsConnector {
+    /// The key of this connector's pools in a [`Client`](crate::Client).
+    pub(crate) fn identity(&self) -> TlsIdentity {
+        TlsIdentity {
+            config: Arc::clone(&self.config),
+            server_name: self.server_name.clone(),
+            handshake_timeout: self.handshake_timeout,
+        }
+    }
+}
+
+impl PartialEq for TlsIdentity {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.config, &other.config)
+            && self.server_name == other.server_name
+            && self.handshake_timeout == other.handshake_timeout
+    }
+}
+
+impl Eq for TlsIdentity {}
+
+impl std::hash::Hash for TlsIdentity {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        Arc::as_ptr(&self.config).hash(state);
+        self.server_name.hash(state);
+        self.handshake_timeout.hash(state);
+    }
+}
+
+impl fmt::Debug for TlsIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsIdentity")
+            .field("config", &Arc::as_ptr(&self.config))
+            .field("server_name", &self.server_name)
+            .finish()
     }
 }
 

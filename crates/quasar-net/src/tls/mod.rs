@@ -82,6 +82,7 @@ mod stream;
 
 pub use acceptor::{TlsAcceptor, TlsAcceptorBuilder};
 pub use config::{PemSource, TlsVersion, MAX_PEM_BYTES};
+pub(crate) use connector::TlsIdentity;
 pub use connector::{TlsConnector, TlsConnectorBuilder, DEFAULT_CLIENT_HANDSHAKE_TIMEOUT};
 pub use manager::TlsManager;
 pub use stream::rustls_error;

@@ -89,6 +89,14 @@ pub(crate) struct BenchArgs {
     /// Do not draw the progress bar (it is also hidden when stderr is not a terminal).
     #[arg(long)]
     pub(crate) no_progress: bool,
+
+    #[command(flatten)]
+    pub(crate) tls: crate::bench::tls::TlsFlags,
+
+    /// Open a new connection for every request and close it after the reply (pipeline 1):
+    /// requests/s is then connections (with --tls: handshakes) per second.
+    #[arg(long)]
+    pub(crate) connect_per_request: bool,
 }
 
 /// The protocols `quasar bench` can load.
@@ -137,6 +145,9 @@ pub(crate) struct Config {
     pub(crate) idle_connections: Option<u32>,
     pub(crate) path: String,
     pub(crate) progress: bool,
+    /// `--tls`: the connector every connection goes through.
+    pub(crate) tls: Option<quasar_net::tls::TlsConnector>,
+    pub(crate) connect_per_request: bool,
 }
 
 // ===== impl Config =====
@@ -178,6 +189,22 @@ impl Config {
         if !args.path.starts_with('/') || args.path.bytes().any(|b| b.is_ascii_whitespace()) {
             return Err("--path must start with / and hold no whitespace".into());
         }
+        if args.connect_per_request
+            && (args.pipeline != 1
+                || args.idle_connections.is_some()
+                || args.protocol == Protocol::Udp)
+        {
+            return Err(
+                "--connect-per-request needs --pipeline 1 on a TCP protocol, without --idle-connections"
+                    .into(),
+            );
+        }
+        if args.tls.is_on() && (args.protocol == Protocol::Udp || args.idle_connections.is_some()) {
+            return Err(
+                "--tls applies to TCP load (echo, http), not udp or --idle-connections".into(),
+            );
+        }
+        let tls = args.tls.connector(&args.addr)?;
         let addr = args
             .addr
             .to_socket_addrs()
@@ -202,6 +229,8 @@ impl Config {
             idle_connections: args.idle_connections,
             path: args.path.clone(),
             progress: !args.no_progress,
+            tls,
+            connect_per_request: args.connect_per_request,
         })
     }
 }

@@ -13,6 +13,8 @@
 //! - `args.rs`: the flags and their checks.
 //! - `runner.rs`: worker threads, the shared timetable, progress bar, CPU sampling.
 //! - `tcp.rs`, `udp.rs`: the per-connection engines; `pacing.rs`: closed and open loop;
+//!   `tls.rs`: `--tls` and `--connect-per-request` (a new connection, or TLS handshake, per
+//!   request);
 //!   `timer.rs`: a microsecond wake-up timer for the open-loop timetable.
 //! - `workload.rs` (echo), `http.rs`: what a stream request is and how its reply is checked;
 //!   `payload.rs`: request bodies that differ per request.
@@ -33,6 +35,7 @@ mod runner;
 mod stats;
 mod tcp;
 mod timer;
+mod tls;
 mod udp;
 mod workload;
 

@@ -17,6 +17,11 @@ pub(crate) struct Report {
     /// `closed` or `open` loop.
     pub(crate) mode: &'static str,
     pub(crate) raw: bool,
+    /// Over TLS (`--tls`).
+    pub(crate) tls: bool,
+    /// A new connection per request (`--connect-per-request`): requests/s is connections
+    /// (with TLS, handshakes) per second.
+    pub(crate) connect_per_request: bool,
     pub(crate) addr: String,
     pub(crate) connections: u32,
     pub(crate) pipeline: u32,
@@ -158,6 +163,8 @@ impl Report {
             protocol: cfg.protocol,
             mode: if cfg.rate.is_some() { "open" } else { "closed" },
             raw: cfg.raw,
+            tls: cfg.tls.is_some(),
+            connect_per_request: cfg.connect_per_request,
             addr: cfg.addr_text.clone(),
             connections: cfg.connections,
             pipeline: cfg.pipeline,
@@ -199,8 +206,10 @@ impl Report {
         };
         let _ = writeln!(
             out,
-            "{}{framing} at {}: {} connections, pipeline {}, {requests}, {} loop{}, {:.2} s measured, {} thread{}",
+            "{}{framing}{}{} at {}: {} connections, pipeline {}, {requests}, {} loop{}, {:.2} s measured, {} thread{}",
             self.protocol.name(),
+            if self.tls { " over TLS" } else { "" },
+            if self.connect_per_request { ", a new connection per request" } else { "" },
             self.addr,
             self.connections,
             self.pipeline,

@@ -116,7 +116,10 @@ pub(crate) struct Outcome {
 
 enum Conn {
     Tcp(TcpStream),
+    Tls(Box<quasar_net::tls::tokio_rustls::client::TlsStream<TcpStream>>),
     Udp(UdpSocket),
+    /// `--connect-per-request`: the connection task opens its own, one per request.
+    PerRequest,
 }
 
 /// Runs the load `cfg` describes and returns the merged figures.
@@ -265,6 +268,14 @@ fn worker(
 }
 
 async fn open(cfg: &Config, addr: SocketAddr) -> std::io::Result<Conn> {
+    if cfg.connect_per_request {
+        return Ok(Conn::PerRequest);
+    }
+    if let Some(tls) = &cfg.tls {
+        return Ok(Conn::Tls(Box::new(
+            crate::bench::tls::connect(tls, addr).await?,
+        )));
+    }
     match cfg.protocol {
         Protocol::Udp => {
             let local: SocketAddr = if addr.is_ipv4() {
@@ -288,14 +299,36 @@ async fn open(cfg: &Config, addr: SocketAddr) -> std::io::Result<Conn> {
 async fn drive(conn: Conn, id: u32, ctx: Rc<WorkerCtx>) {
     match conn {
         Conn::Udp(socket) => run_udp(socket, id, ctx).await,
-        Conn::Tcp(stream) if ctx.cfg.protocol == Protocol::Http => {
+        Conn::Tcp(mut stream) => {
+            let (reader, writer) = stream.split();
+            run_workload(reader, writer, id, ctx).await;
+        }
+        Conn::Tls(stream) => {
+            let (reader, writer) = tokio::io::split(*stream);
+            run_workload(reader, writer, id, ctx).await;
+        }
+        Conn::PerRequest if ctx.cfg.protocol == Protocol::Http => {
             let workload = HttpWorkload::new(&ctx.cfg.addr_text, &ctx.cfg.path);
-            run_stream(stream, workload, id, ctx).await;
+            crate::bench::tls::run_per_request(workload, id, ctx).await;
         }
-        Conn::Tcp(stream) => {
+        Conn::PerRequest => {
             let payload = Payload::new(ctx.cfg.size, !ctx.cfg.raw, u64::from(id));
-            run_stream(stream, EchoWorkload::new(payload), id, ctx).await;
+            crate::bench::tls::run_per_request(EchoWorkload::new(payload), id, ctx).await;
         }
+    }
+}
+
+async fn run_workload<R, W>(reader: R, writer: W, id: u32, ctx: Rc<WorkerCtx>)
+where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    if ctx.cfg.protocol == Protocol::Http {
+        let workload = HttpWorkload::new(&ctx.cfg.addr_text, &ctx.cfg.path);
+        run_stream(reader, writer, workload, id, ctx).await;
+    } else {
+        let payload = Payload::new(ctx.cfg.size, !ctx.cfg.raw, u64::from(id));
+        run_stream(reader, writer, EchoWorkload::new(payload), id, ctx).await;
     }
 }
 

@@ -15,8 +15,7 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::bench::pacing::Pacing;
 use crate::bench::runner::WorkerCtx;
@@ -30,18 +29,22 @@ struct Sent {
     sent: Instant,
 }
 
-/// Drives `workload` over `stream` until the run's drain deadline.
-pub(crate) async fn run_stream<W: StreamWorkload>(
-    mut stream: TcpStream,
+/// Drives `workload` over a stream's read and write halves until the run's drain deadline.
+pub(crate) async fn run_stream<W, R, S>(
+    mut reader: R,
+    mut writer: S,
     mut workload: W,
     id: u32,
     ctx: Rc<WorkerCtx>,
-) {
+) where
+    W: StreamWorkload,
+    R: AsyncRead + Unpin,
+    S: AsyncWrite + Unpin,
+{
     let schedule = ctx.schedule;
     let progress = &*ctx.progress;
     let pipeline = ctx.cfg.pipeline as usize;
     let pacing = Pacing::new(ctx.cfg.rate, schedule.start, id, ctx.cfg.connections);
-    let (mut reader, mut writer) = stream.split();
 
     let mut rbuf = vec![0u8; workload.read_buffer_size().max(1)];
     let mut filled = 0;
