@@ -241,6 +241,9 @@ for p in $HTTP_PIPELINES; do
         http --pipeline "$p" --connections "$CONNECTIONS" --duration "$DURATION" --warmup "$WARMUP" --threads "$BENCH_THREADS"
 done
 
+# WebSocket echo rows; their section is appended to the report (scripts/bench/ws.sh).
+[ -f "$ROOT/scripts/bench/ws.sh" ] && . "$ROOT/scripts/bench/ws.sh"
+
 # Memory: server RSS growth per idle connection.
 MEMORY_ROWS=()
 if [ "$IDLE_CONNECTIONS" -gt 0 ]; then
@@ -404,5 +407,6 @@ mkdir -p "$(dirname "$OUT")"
     [ "$PINNING" != none ] && echo "Servers ran under \`${PIN_SERVER[*]}\`, the load tool under \`${PIN_TOOL[*]}\`."
 } >"$OUT.tmp" && mv "$OUT.tmp" "$OUT"
 
+declare -F ws_report >/dev/null && ws_report
 log "wrote $OUT"
 cat "$OUT"

@@ -11,6 +11,7 @@
 //!   (`--drop-byte`: a deliberately broken echo for the load tool's own tests).
 //! - `udp_echo.rs`: one `recv_from`/`send_to` loop splitting datagrams on `\n`.
 //! - `http.rs`: a minimal hyper 1.x hello-world server.
+//! - `ws_echo.rs`: a tokio-tungstenite WebSocket echo.
 //! - `shutdown.rs`: the SIGTERM / Ctrl-C signal and the address line.
 #![forbid(unsafe_code)]
 #![warn(rust_2018_idioms, unreachable_pub)]
@@ -24,6 +25,7 @@ mod http;
 mod shutdown;
 mod tcp_echo;
 mod udp_echo;
+mod ws_echo;
 
 /// Zero-abstraction tokio servers to compare quasar against.
 #[derive(Debug, Parser)]
@@ -41,6 +43,8 @@ enum Command {
     UdpEcho(CommonArgs),
     /// HTTP/1.1: a hyper 1.x server answering every request with 200 "Hello, World!".
     Http(CommonArgs),
+    /// WebSocket echo: tokio-tungstenite echoing text and binary messages on any path.
+    WsEcho(CommonArgs),
 }
 
 /// Flags every baseline takes.
@@ -71,7 +75,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let common = match &cli.command {
         Command::TcpEcho(args) => &args.common,
-        Command::UdpEcho(args) | Command::Http(args) => args,
+        Command::UdpEcho(args) | Command::Http(args) | Command::WsEcho(args) => args,
     };
     let runtime = if common.current_thread {
         tokio::runtime::Builder::new_current_thread()
@@ -94,6 +98,7 @@ fn main() -> ExitCode {
             }
             Command::UdpEcho(args) => udp_echo::serve(args.bind).await,
             Command::Http(args) => http::serve(args.bind).await,
+            Command::WsEcho(args) => ws_echo::serve(args.bind).await,
         }
     });
     match served {

@@ -14,7 +14,7 @@
 //! - `runner.rs`: worker threads, the shared timetable, progress bar, CPU sampling.
 //! - `tcp.rs`, `udp.rs`: the per-connection engines; `pacing.rs`: closed and open loop;
 //!   `timer.rs`: a microsecond wake-up timer for the open-loop timetable.
-//! - `workload.rs` (echo), `http.rs`: what a stream request is and how its reply is checked;
+//! - `workload.rs` (echo), `http.rs`, `ws.rs` (WebSocket echo after a handshake): what a stream request is and how its reply is checked;
 //!   `payload.rs`: request bodies that differ per request.
 //! - `stats.rs`: histograms and error counts; `report.rs`: text and JSON output.
 //! - `idle.rs`: memory per idle connection; `proc_stat.rs`: `/proc` sampling.
@@ -34,6 +34,7 @@ mod tcp;
 mod timer;
 mod udp;
 mod workload;
+mod ws;
 
 pub(crate) use args::BenchArgs;
 

@@ -28,6 +28,7 @@ use crate::bench::stats::{ErrorKind, Progress, Schedule, WorkerStats};
 use crate::bench::tcp::run_stream;
 use crate::bench::udp::run_udp;
 use crate::bench::workload::EchoWorkload;
+use crate::bench::ws::{self, WsWorkload};
 
 /// How often the progress bar redraws.
 const TICK: Duration = Duration::from_millis(200);
@@ -277,9 +278,12 @@ async fn open(cfg: &Config, addr: SocketAddr) -> std::io::Result<Conn> {
             Ok(Conn::Udp(socket))
         }
         _ => {
-            let stream = TcpStream::connect(addr).await?;
+            let mut stream = TcpStream::connect(addr).await?;
             // Requests are written whole; Nagle would only hold back the next pipelined batch.
             stream.set_nodelay(true)?;
+            if cfg.protocol == Protocol::Ws {
+                ws::handshake(&mut stream, &cfg.addr_text, &cfg.path).await?;
+            }
             Ok(Conn::Tcp(stream))
         }
     }
@@ -291,6 +295,10 @@ async fn drive(conn: Conn, id: u32, ctx: Rc<WorkerCtx>) {
         Conn::Tcp(stream) if ctx.cfg.protocol == Protocol::Http => {
             let workload = HttpWorkload::new(&ctx.cfg.addr_text, &ctx.cfg.path);
             run_stream(stream, workload, id, ctx).await;
+        }
+        Conn::Tcp(stream) if ctx.cfg.protocol == Protocol::Ws => {
+            let payload = Payload::new(ctx.cfg.size, false, u64::from(id));
+            run_stream(stream, WsWorkload::new(payload), id, ctx).await;
         }
         Conn::Tcp(stream) => {
             let payload = Payload::new(ctx.cfg.size, !ctx.cfg.raw, u64::from(id));
