@@ -64,7 +64,7 @@ async def echo_session(url, mode):
         await ws.send(big)
         assert await ws.recv() == big
         pong = await ws.ping(b"p")
-        await asyncio.wait_for(pong, 5)
+        await asyncio.wait_for(pong, 30)
         await ws.close(code=4001, reason="done")
         assert ws.close_code == 4001, ws.close_code
 
@@ -74,7 +74,7 @@ async def bomb(url):
         assert extensions(ws) == "permessage-deflate", extensions(ws)
         await ws.send(bytes(17 * 1024 * 1024))
         try:
-            await asyncio.wait_for(ws.recv(), 10)
+            await asyncio.wait_for(ws.recv(), 30)
             raise AssertionError("the server echoed a 17 MiB message")
         except ConnectionClosed:
             pass
