@@ -243,6 +243,8 @@ done
 
 # TLS rows (scripts/bench/tls.sh): TLS=1 runs them; their section is appended to $OUT.
 [ "${TLS:-0}" = 1 ] && . "$ROOT/scripts/bench/tls.sh"
+# WebSocket echo rows; their section is appended to the report (scripts/bench/ws.sh).
+[ -f "$ROOT/scripts/bench/ws.sh" ] && . "$ROOT/scripts/bench/ws.sh"
 
 # Memory: server RSS growth per idle connection.
 MEMORY_ROWS=()
@@ -408,5 +410,6 @@ mkdir -p "$(dirname "$OUT")"
 } >"$OUT.tmp" && mv "$OUT.tmp" "$OUT"
 
 declare -F tls_report >/dev/null && tls_report >>"$OUT"
+declare -F ws_report >/dev/null && ws_report
 log "wrote $OUT"
 cat "$OUT"

@@ -12,6 +12,7 @@
 //! - `udp_echo.rs`: one `recv_from`/`send_to` loop splitting datagrams on `\n`.
 //! - `http.rs`: a minimal hyper 1.x hello-world server.
 //! - `tls_echo.rs`: the TCP echo loop over tokio-rustls.
+//! - `ws_echo.rs`: a tokio-tungstenite WebSocket echo.
 //! - `shutdown.rs`: the SIGTERM / Ctrl-C signal and the address line.
 #![forbid(unsafe_code)]
 #![warn(rust_2018_idioms, unreachable_pub)]
@@ -26,6 +27,7 @@ mod shutdown;
 mod tcp_echo;
 mod tls_echo;
 mod udp_echo;
+mod ws_echo;
 
 /// Zero-abstraction tokio servers to compare quasar against.
 #[derive(Debug, Parser)]
@@ -43,6 +45,8 @@ enum Command {
     UdpEcho(CommonArgs),
     /// HTTP/1.1: a hyper 1.x server answering every request with 200 "Hello, World!".
     Http(CommonArgs),
+    /// WebSocket echo: tokio-tungstenite echoing text and binary messages on any path.
+    WsEcho(CommonArgs),
     /// TLS echo: the tcp-echo loop over a hand-written tokio-rustls acceptor.
     TlsEcho(TlsEchoArgs),
 }
@@ -89,7 +93,7 @@ fn main() -> ExitCode {
     let common = match &cli.command {
         Command::TcpEcho(args) => &args.common,
         Command::TlsEcho(args) => &args.common,
-        Command::UdpEcho(args) | Command::Http(args) => args,
+        Command::UdpEcho(args) | Command::Http(args) | Command::WsEcho(args) => args,
     };
     let runtime = if common.current_thread {
         tokio::runtime::Builder::new_current_thread()
@@ -115,6 +119,7 @@ fn main() -> ExitCode {
             Command::TlsEcho(args) => {
                 tls_echo::serve(args.common.bind, &args.cert, &args.key).await
             }
+            Command::WsEcho(args) => ws_echo::serve(args.bind).await,
         }
     });
     match served {

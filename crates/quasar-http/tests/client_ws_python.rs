@@ -11,7 +11,7 @@ use std::process::Stdio;
 use bytes::Bytes;
 use client_support::within;
 use quasar_http::client::HttpClient;
-use quasar_http::ws::{CloseCode, Message};
+use quasar_http::ws::{CloseCode, DeflateConfig, Message, WsLimits};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -78,13 +78,26 @@ async fn echo_ping_and_close_against_python_websockets() {
         return;
     };
     let (_server, port) = start_server(&python).await;
+    // With permessage-deflate (offered by default; websockets accepts it) and without.
+    for deflate in [DeflateConfig::default(), DeflateConfig::disabled()] {
+        session(port, deflate).await;
+    }
+}
+
+async fn session(port: u16, deflate: DeflateConfig) {
     let client = HttpClient::new();
     let mut socket = within(
         "handshake",
-        client.websocket(&format!("ws://127.0.0.1:{port}/")),
+        client.websocket_with_deflate(
+            &format!("ws://127.0.0.1:{port}/"),
+            http::HeaderMap::new(),
+            WsLimits::default(),
+            deflate,
+        ),
     )
     .await
     .unwrap();
+    assert_eq!(socket.is_compressed(), deflate.enabled);
 
     let big = Bytes::from((0..100_000u32).map(|i| i as u8).collect::<Vec<_>>());
     for msg in [

@@ -27,8 +27,14 @@ fn peer(program: &str) -> Option<String> {
 }
 
 async fn run(cmd: &mut Command) -> (String, String) {
+    run_within(cmd, T).await
+}
+
+/// As `run`, with a deadline for slower peers (a Python interpreter compressing megabytes on a
+/// busy machine).
+async fn run_within(cmd: &mut Command, limit: std::time::Duration) -> (String, String) {
     let mut cmd = tokio::process::Command::from(std::mem::replace(cmd, Command::new("true")));
-    let out = tokio::time::timeout(T, cmd.output())
+    let out = tokio::time::timeout(limit, cmd.output())
         .await
         .unwrap()
         .unwrap();
@@ -109,9 +115,61 @@ async fn python_websockets_echo_big_message_ping_close() {
         eprintln!("skipped: no python with websockets at {python}");
         return;
     }
-    let server = demo(ServerConfig::default()).await;
+    // 4 MiB messages at most: the bomb (17 MiB of zeros, ~17 KiB compressed) is stopped there.
+    let mut config = ServerConfig::default();
+    config.ws.limits.max_message = 4 * 1024 * 1024;
+    let server = demo(config).await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ws_client.py");
     let url = format!("ws://{}/ws", server.address());
-    let (out, _) = run(Command::new(&python).args([script, &url])).await;
-    assert_eq!(out.trim(), "ok");
+    // Without compression, with websockets' default permessage-deflate offer, with no
+    // context takeover and small windows, and a deflate bomb (must close 1009).
+    for mode in ["none", "default", "tuned", "bomb"] {
+        let started = std::time::Instant::now();
+        let (out, err) = run_within(
+            Command::new(&python).args([script, &url, mode]),
+            std::time::Duration::from_secs(60),
+        )
+        .await;
+        assert_eq!(out.trim(), "ok", "mode {mode}: {err}");
+        eprintln!("mode {mode}: {:?}", started.elapsed());
+    }
+}
+
+#[tokio::test]
+async fn python_websockets_without_deflate_when_the_server_turns_it_off() {
+    let python = std::env::var("QUASAR_WS_PYTHON")
+        .unwrap_or_else(|_| "/work/venv-http-server/bin/python".into());
+    let has = Command::new(&python)
+        .args(["-c", "import websockets"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "python with websockets is required under CI (QUASAR_WS_PYTHON)"
+        );
+        eprintln!("skipped: no python with websockets at {python}");
+        return;
+    }
+    let mut config = ServerConfig::default();
+    config.ws.deflate = quasar_http::ws::DeflateConfig::disabled();
+    let server = demo(config).await;
+    let url = format!("ws://{}/ws", server.address());
+    // The offer is declined: no extension in the 101, messages still echo.
+    let check = r#"
+import asyncio, sys, websockets
+async def main():
+    async with websockets.connect(sys.argv[1]) as ws:
+        assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
+        await ws.send("plain " * 100)
+        assert await ws.recv() == "plain " * 100
+    print("ok")
+asyncio.run(main())
+"#;
+    let (out, err) = run_within(
+        Command::new(&python).args(["-c", check, &url]),
+        std::time::Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(out.trim(), "ok", "{err}");
 }

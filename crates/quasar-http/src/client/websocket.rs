@@ -11,16 +11,22 @@
 //! messages arrive on the push sink (bounded: a full sink stops reading), pings are answered,
 //! and frames that shared a read with the `101` are decoded first.
 //!
+//! permessage-deflate (RFC 7692) is offered by default, as Python `websockets` does
+//! ([`DeflateConfig`]; turn it off with [`HttpClient::websocket_with_deflate`] and
+//! [`DeflateConfig::disabled`]). The server's answer is checked
+//! ([`DeflateConfig::check_response`]); sent data messages are compressed under a lock so
+//! that the compression context follows the order frames are queued in.
+//!
 //! # Examples
 //!
 //! See [the module docs](crate::client) for a runnable example against a test server.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use http::header::SEC_WEBSOCKET_PROTOCOL;
+use http::header::{SEC_WEBSOCKET_EXTENSIONS, SEC_WEBSOCKET_PROTOCOL};
 use http::{HeaderMap, HeaderValue, Request, StatusCode};
 use quasar_net::transport::Detached;
 use quasar_net::{ClientConnection, ClientConnectionBuilder, Connection};
@@ -30,7 +36,8 @@ use crate::client::target::{parse_url, Target};
 use crate::client::ws_consumer::{WsEvent, WsFactory, WsShared};
 use crate::client::{ClientError, ClientRequest, HttpClient};
 use crate::ws::{
-    encode_message, generate_key, CloseCode, CloseFrame, HandshakeError, Message, Role, WsLimits,
+    encode_frame_rsv, encode_message, generate_key, random_mask, CloseCode, CloseFrame,
+    DeflateConfig, DeflateParams, Deflater, HandshakeError, Message, OpCode, Role, WsLimits,
 };
 
 /// Messages buffered between the connection and [`WebSocket::recv`]; past it the connection
@@ -47,6 +54,8 @@ pub struct WebSocket {
     events: mpsc::Receiver<WsEvent>,
     shared: Arc<WsShared>,
     protocol: Option<HeaderValue>,
+    /// Compresses sent data messages (permessage-deflate); the lock also orders the writes.
+    deflater: Option<Mutex<Deflater>>,
 }
 
 // ===== impl HttpClient (websocket) =====
@@ -83,6 +92,38 @@ impl HttpClient {
         headers: HeaderMap,
         limits: WsLimits,
     ) -> Result<WebSocket, ClientError> {
+        self.websocket_with_deflate(url, headers, limits, DeflateConfig::default())
+            .await
+    }
+
+    /// As [`websocket_with`](HttpClient::websocket_with), offering permessage-deflate as
+    /// `deflate` says (nothing when disabled, or when `headers` already hold a
+    /// `Sec-WebSocket-Extensions` offer, which then must not be answered with anything but
+    /// permessage-deflate).
+    ///
+    /// # Errors
+    ///
+    /// As [`websocket`](HttpClient::websocket); [`ClientError::Handshake`] with
+    /// [`HandshakeError::InvalidExtension`] when the server answers an extension or
+    /// parameter that was not offered.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`websocket`](HttpClient::websocket).
+    pub async fn websocket_with_deflate(
+        &self,
+        url: &str,
+        mut headers: HeaderMap,
+        limits: WsLimits,
+        deflate: DeflateConfig,
+    ) -> Result<WebSocket, ClientError> {
+        if !headers.contains_key(SEC_WEBSOCKET_EXTENSIONS) {
+            if let Some(offer) = deflate.client_offer() {
+                let value = HeaderValue::from_str(&offer)
+                    .map_err(|_| ClientError::Handshake(HandshakeError::InvalidExtension))?;
+                headers.insert(SEC_WEBSOCKET_EXTENSIONS, value);
+            }
+        }
         let uri = parse_url(url)?;
         Target::of(&uri)?;
         let mut req = Request::new(Bytes::new());
@@ -102,7 +143,11 @@ impl HttpClient {
             .map_err(|_| ClientError::Timeout(quasar_net::Error::timeout("websocket hand-over")))?
             .map_err(|_| ClientError::ConnectionLost(quasar_net::Error::connection_lost(None)))?;
         drop(old);
-        let mut ws = WebSocket::resume(detached, limits).await;
+        // A bad answer drops `detached`, which closes the socket.
+        let params = deflate
+            .check_response(res.headers())
+            .map_err(ClientError::Handshake)?;
+        let mut ws = WebSocket::resume_with(detached, limits, params, deflate.level).await;
         ws.protocol = res.headers().get(SEC_WEBSOCKET_PROTOCOL).cloned();
         Ok(ws)
     }
@@ -114,11 +159,23 @@ impl WebSocket {
     /// Runs the client side of a WebSocket over a connection detached after a `101`
     /// (for callers that do their own handshake with [`ClientRequest::websocket`]).
     pub async fn resume(detached: Detached, limits: WsLimits) -> WebSocket {
+        WebSocket::resume_with(detached, limits, None, 6).await
+    }
+
+    /// As [`resume`](Self::resume), with permessage-deflate as negotiated (`deflate`,
+    /// from [`DeflateConfig::check_response`]) compressing at `level` (0-9).
+    pub async fn resume_with(
+        detached: Detached,
+        limits: WsLimits,
+        deflate: Option<DeflateParams>,
+        level: u32,
+    ) -> WebSocket {
         let shared = Arc::new(WsShared::default());
         let (tx, events) = mpsc::channel(SINK_CAPACITY);
         let factory = WsFactory {
             shared: Arc::clone(&shared),
             limits,
+            deflate,
         };
         let conn = ClientConnectionBuilder::new(factory)
             .push_sink(tx)
@@ -129,6 +186,7 @@ impl WebSocket {
             events,
             shared,
             protocol: None,
+            deflater: deflate.map(|p| Mutex::new(p.deflater(Role::Client, level))),
         }
     }
 
@@ -150,8 +208,25 @@ impl WebSocket {
             return Err(ClientError::Closed);
         }
         let mut out = BytesMut::new();
-        encode_message(&mut out, Role::Client, &message).map_err(ClientError::WebSocket)?;
-        self.conn.write(out.freeze())?;
+        match (&message, &self.deflater) {
+            (Message::Text(data) | Message::Binary(data), Some(deflater)) => {
+                let opcode = if matches!(message, Message::Text(_)) {
+                    OpCode::Text
+                } else {
+                    OpCode::Binary
+                };
+                // Compress and queue under one lock: the peer inflates in queue order.
+                let mut deflater = deflater.lock().unwrap_or_else(PoisonError::into_inner);
+                let (wire, rsv) = deflater.encode_payload(data);
+                encode_frame_rsv(&mut out, opcode, true, rsv, &wire, Some(random_mask()))
+                    .map_err(ClientError::WebSocket)?;
+                self.conn.write(out.freeze())?;
+            }
+            _ => {
+                encode_message(&mut out, Role::Client, &message).map_err(ClientError::WebSocket)?;
+                self.conn.write(out.freeze())?;
+            }
+        }
         self.conn.writable().await?;
         Ok(())
     }
@@ -215,6 +290,11 @@ impl WebSocket {
             )));
         }
         Ok(())
+    }
+
+    /// Whether permessage-deflate was negotiated.
+    pub fn is_compressed(&self) -> bool {
+        self.deflater.is_some()
     }
 
     /// The subprotocol the server chose (`Sec-WebSocket-Protocol` of the `101`).

@@ -18,7 +18,9 @@ use std::time::Duration;
 use bytes::BytesMut;
 use quasar_net::{Connection, ConsumerFactory, Context, Progress, ProtocolConsumer, Result};
 
-use crate::ws::{encode_message, CloseFrame, Message, Role, WsDecoder, WsError, WsLimits};
+use crate::ws::{
+    encode_message, CloseFrame, DeflateParams, Message, Role, WsDecoder, WsError, WsLimits,
+};
 
 /// What the sink receives: a message, or the protocol error that failed the connection.
 pub(crate) type WsEvent = std::result::Result<Message, WsError>;
@@ -47,14 +49,20 @@ impl WsShared {
 pub(crate) struct WsFactory {
     pub(crate) shared: Arc<WsShared>,
     pub(crate) limits: WsLimits,
+    /// Negotiated permessage-deflate: received messages may be compressed.
+    pub(crate) deflate: Option<DeflateParams>,
 }
 
 impl ConsumerFactory for WsFactory {
     type Consumer = WsConsumer;
 
     fn build(&self, _conn: &Connection) -> WsConsumer {
+        let mut decoder = WsDecoder::with_limits(Role::Client, self.limits);
+        if let Some(params) = &self.deflate {
+            decoder.set_inflater(params.inflater(Role::Client));
+        }
         WsConsumer {
-            decoder: WsDecoder::with_limits(Role::Client, self.limits),
+            decoder,
             shared: Arc::clone(&self.shared),
             done: false,
         }

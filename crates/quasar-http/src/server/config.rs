@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::ws::WsLimits;
+use crate::ws::{DeflateConfig, WsLimits};
 use crate::Limits;
 
 /// Default [`ServerConfig::header_timeout`]: 10 s from a request's first byte to the end of
@@ -65,6 +65,9 @@ pub struct WsConfig {
     pub close_timeout: Duration,
     /// Received messages queued for the handler before the connection stops reading.
     pub channel: usize,
+    /// permessage-deflate (RFC 7692): accepted when a client offers it, unless
+    /// `deflate.enabled` is false ([`DeflateConfig::disabled`]).
+    pub deflate: DeflateConfig,
 }
 
 impl Default for WsConfig {
@@ -75,6 +78,7 @@ impl Default for WsConfig {
             idle_timeout: Duration::ZERO,
             close_timeout: DEFAULT_WS_CLOSE_TIMEOUT,
             channel: DEFAULT_WS_CHANNEL,
+            deflate: DeflateConfig::default(),
         }
     }
 }

@@ -353,10 +353,11 @@ impl HttpConsumer {
         let mut dst = BytesMut::new();
         match ws::validate_request(&parsed.parts) {
             Ok(accept) => {
-                ws::encode_accept(&mut dst, &accept, None);
-                cx.write(&dst)?;
                 let ws_config = self.shared.config.ws.clone();
-                cx.upgrade(WsFactory::new(route, parsed.parts, ws_config));
+                let factory = WsFactory::new(route, parsed.parts, ws_config);
+                ws::encode_accept_with_extensions(&mut dst, &accept, None, factory.extensions());
+                cx.write(&dst)?;
+                cx.upgrade(factory);
                 self.state = State::Done;
                 Ok(Progress::Finished(()))
             }

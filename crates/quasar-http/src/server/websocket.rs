@@ -7,7 +7,12 @@
 //! handler through a bounded channel, pausing the connection's reading when it is full.
 //! The handler writes with [`WebSocket::send`], which waits for the connection to be
 //! writable and queues whole frames (large messages are fragmented so a pong may go
-//! between their frames, as RFC 6455 §5.4 allows). permessage-deflate is not offered.
+//! between their frames, as RFC 6455 §5.4 allows).
+//!
+//! permessage-deflate (RFC 7692) is accepted when the client offers it and
+//! [`WsConfig::deflate`] allows it: the factory negotiates from the handshake headers (its
+//! answer goes into the `101`), the consumer's decoder inflates compressed messages, and
+//! [`WebSocket::send`] compresses data messages (control frames never are).
 
 use std::fmt;
 use std::future::Future;
@@ -23,7 +28,8 @@ use tokio::sync::mpsc::{self, error::TrySendError};
 use super::config::WsConfig;
 use super::router::Params;
 use crate::ws::{
-    encode_frame, encode_message, CloseCode, CloseFrame, Message, OpCode, Role, WsDecoder, WsError,
+    encode_frame_rsv, encode_message, CloseCode, CloseFrame, DeflateParams, Deflater, Message,
+    OpCode, Role, WsDecoder, WsError,
 };
 
 /// Data frames a [`WebSocket::send`] writes at most in one frame; longer messages are
@@ -101,12 +107,15 @@ pub struct WebSocket {
     shared: Arc<WsShared>,
     conn: Connection,
     request: http::request::Parts,
+    /// Compresses sent data messages when permessage-deflate was negotiated.
+    deflater: Option<Deflater>,
 }
 
 impl fmt::Debug for WebSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebSocket")
             .field("session", &self.conn.session())
+            .field("deflate", &self.deflater.is_some())
             .field("uri", &self.request.uri)
             .finish()
     }
@@ -141,23 +150,31 @@ impl WebSocket {
             return Err(Error::closed("websocket close already sent"));
         }
         match &message {
-            Message::Text(data) | Message::Binary(data) if data.len() > MAX_SEND_FRAME => {
-                let first = if matches!(message, Message::Text(_)) {
+            Message::Text(data) | Message::Binary(data) => {
+                let mut opcode = if matches!(message, Message::Text(_)) {
                     OpCode::Text
                 } else {
                     OpCode::Binary
                 };
-                let mut chunks = data.chunks(MAX_SEND_FRAME).peekable();
-                let mut opcode = first;
-                while let Some(chunk) = chunks.next() {
+                let (wire, mut rsv) = match self.deflater.as_mut() {
+                    Some(deflater) => deflater.encode_payload(data),
+                    None => (data.clone(), 0),
+                };
+                // RSV1 goes on the first frame only (RFC 7692 §6.1).
+                let mut chunks = wire.chunks(MAX_SEND_FRAME).peekable();
+                loop {
+                    let chunk = chunks.next().unwrap_or_default();
                     let mut frame = BytesMut::with_capacity(chunk.len() + 14);
                     let fin = chunks.peek().is_none();
-                    encode_frame(&mut frame, opcode, fin, chunk, None)
+                    encode_frame_rsv(&mut frame, opcode, fin, rsv, chunk, None)
                         .map_err(|e| Error::protocol_with("websocket frame", e))?;
                     self.write(frame.freeze()).await?;
+                    if fin {
+                        return Ok(());
+                    }
                     opcode = OpCode::Continuation;
+                    rsv = 0;
                 }
-                Ok(())
             }
             _ => {
                 let mut frame = BytesMut::new();
@@ -212,17 +229,27 @@ impl Drop for WebSocket {
 pub(crate) struct WsFactory {
     start: Mutex<Option<(Arc<dyn WsHandler>, http::request::Parts)>>,
     config: WsConfig,
+    /// permessage-deflate as negotiated, and the `Sec-WebSocket-Extensions` answer.
+    deflate: Option<(DeflateParams, String)>,
 }
 
 impl WsFactory {
+    /// Negotiates extensions from the handshake request's headers.
     pub(crate) fn new(route: WsRoute, mut parts: http::request::Parts, config: WsConfig) -> Self {
         if let Some(params) = route.params {
             parts.extensions.insert(params);
         }
+        let deflate = config.deflate.accept_offer(&parts.headers);
         WsFactory {
             start: Mutex::new(Some((route.handler, parts))),
             config,
+            deflate,
         }
+    }
+
+    /// The `Sec-WebSocket-Extensions` value for the `101`, if an extension was accepted.
+    pub(crate) fn extensions(&self) -> Option<&str> {
+        self.deflate.as_ref().map(|(_, answer)| answer.as_str())
     }
 }
 
@@ -235,8 +262,14 @@ impl ConsumerFactory for WsFactory {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
+        let mut decoder = WsDecoder::with_limits(Role::Server, self.config.limits);
+        let deflate = self.deflate.as_ref().map(|(params, _)| *params);
+        if let Some(params) = &deflate {
+            decoder.set_inflater(params.inflater(Role::Server));
+        }
         WsConsumer {
-            decoder: WsDecoder::with_limits(Role::Server, self.config.limits),
+            decoder,
+            deflate,
             tx: None,
             shared: Arc::new(WsShared::default()),
             start,
@@ -250,6 +283,8 @@ impl ConsumerFactory for WsFactory {
 /// The connection's side of a server WebSocket: one long-lived exchange.
 pub(crate) struct WsConsumer {
     decoder: WsDecoder,
+    /// Negotiated permessage-deflate, for the handler's [`Deflater`].
+    deflate: Option<DeflateParams>,
     tx: Option<mpsc::Sender<Item>>,
     shared: Arc<WsShared>,
     start: Option<(Arc<dyn WsHandler>, http::request::Parts)>,
@@ -309,6 +344,9 @@ impl ProtocolConsumer for WsConsumer {
                 shared: self.shared.clone(),
                 conn: cx.connection().clone(),
                 request,
+                deflater: self
+                    .deflate
+                    .map(|p| p.deflater(Role::Server, self.config.deflate.level)),
             };
             tokio::spawn(handler.call(ws));
         }

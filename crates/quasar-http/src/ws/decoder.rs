@@ -36,7 +36,7 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use crate::ws::frame::{decode_header, random_mask, FrameHeader};
 use crate::ws::utf8::Utf8Validator;
-use crate::ws::{encode_frame, CloseFrame, OpCode, Role, WsError};
+use crate::ws::{encode_frame, CloseFrame, Inflater, OpCode, Role, WsError};
 
 /// Default [`WsLimits::max_frame`]: 16 MiB (Autobahn's largest case, 9.x, fits).
 pub const DEFAULT_MAX_FRAME: usize = 16 * 1024 * 1024;
@@ -93,6 +93,8 @@ struct FrameProgress {
 #[derive(Debug)]
 struct MessageProgress {
     text: bool,
+    /// permessage-deflate: `data` holds the decompressed bytes so far.
+    compressed: bool,
     data: BytesMut,
     utf8: Utf8Validator,
 }
@@ -103,6 +105,8 @@ pub struct WsDecoder {
     role: Role,
     limits: WsLimits,
     rsv_allowed: u8,
+    /// permessage-deflate was negotiated: RSV1 marks compressed messages.
+    inflater: Option<Inflater>,
     frame: Option<FrameProgress>,
     message: Option<MessageProgress>,
     /// RSV bits of the first frame of the last data message (for extensions).
@@ -122,6 +126,7 @@ impl WsDecoder {
             role,
             limits,
             rsv_allowed: 0,
+            inflater: None,
             frame: None,
             message: None,
             message_rsv: 0,
@@ -133,6 +138,16 @@ impl WsDecoder {
     /// extension defining them was negotiated.
     pub fn allow_rsv_bits(&mut self, mask: u8) {
         self.rsv_allowed = mask & 0x70;
+    }
+
+    /// Turns on permessage-deflate receiving: RSV1 on the first frame of a data message
+    /// marks it compressed, it is decompressed with `inflater` (within
+    /// [`WsLimits::max_message`], counted after decompression) and text is validated after
+    /// decompression. RSV1 on a control or continuation frame fails with
+    /// [`WsError::CompressedNotFirstFrame`] (close 1002).
+    pub fn set_inflater(&mut self, inflater: Inflater) {
+        self.inflater = Some(inflater);
+        self.rsv_allowed |= 0x40;
     }
 
     /// The RSV bits of the first frame of the last data message returned.
@@ -182,6 +197,10 @@ impl WsDecoder {
         let Some(h) = decode_header(buf, self.role, self.rsv_allowed, max_frame)? else {
             return Ok(None);
         };
+        let rsv1 = h.rsv & 0x40 != 0 && self.inflater.is_some();
+        if rsv1 && (h.opcode.is_control() || h.opcode == OpCode::Continuation) {
+            return Err(WsError::CompressedNotFirstFrame);
+        }
         if h.opcode.is_control() {
             return self.read_control(buf, h);
         }
@@ -191,7 +210,11 @@ impl WsDecoder {
             (OpCode::Text | OpCode::Binary, true) => return Err(WsError::ExpectedContinuation),
             _ => {}
         }
-        if (in_message as u64).saturating_add(h.payload_len) > self.limits.max_message as u64 {
+        let compressed = self.message.as_ref().map_or(rsv1, |m| m.compressed);
+        // A compressed message is bounded after decompression (the inflater's limit).
+        if !compressed
+            && (in_message as u64).saturating_add(h.payload_len) > self.limits.max_message as u64
+        {
             return Err(WsError::MessageTooLarge);
         }
         buf.advance(h.header_len);
@@ -200,7 +223,7 @@ impl WsDecoder {
         if h.opcode != OpCode::Continuation {
             self.message_rsv = h.rsv;
         }
-        if h.fin && self.message.is_none() && buf.len() >= len {
+        if h.fin && !compressed && self.message.is_none() && buf.len() >= len {
             // Fast path: a whole unfragmented message is buffered; hand out a slice of it.
             let mut payload = buf.split_to(len);
             if let Some(mask) = h.mask {
@@ -217,6 +240,7 @@ impl WsDecoder {
         if self.message.is_none() {
             self.message = Some(MessageProgress {
                 text: h.opcode == OpCode::Text,
+                compressed,
                 data: BytesMut::with_capacity(len.min(MAX_RESERVE)),
                 utf8: Utf8Validator::default(),
             });
@@ -282,7 +306,12 @@ impl WsDecoder {
             }
             progress.offset += n;
             progress.remaining -= n as u64;
-            message.data.extend_from_slice(&chunk);
+            match (message.compressed, self.inflater.as_mut()) {
+                (true, Some(inflater)) => {
+                    inflater.inflate(&chunk, &mut message.data, self.limits.max_message)?;
+                }
+                _ => message.data.extend_from_slice(&chunk),
+            }
             if message.text {
                 message.utf8.feed(&message.data)?;
             }
@@ -296,9 +325,15 @@ impl WsDecoder {
         if !progress.fin {
             return Ok(None);
         }
-        let Some(message) = self.message.take() else {
+        let Some(mut message) = self.message.take() else {
             return Ok(None);
         };
+        if let (true, Some(inflater)) = (message.compressed, self.inflater.as_mut()) {
+            inflater.finish_message(&mut message.data, self.limits.max_message)?;
+            if message.text {
+                message.utf8.feed(&message.data)?;
+            }
+        }
         if message.text {
             message.utf8.finish(&message.data)?;
             Ok(Some(Message::Text(message.data.freeze())))

@@ -46,8 +46,13 @@ pub enum WsError {
     InvalidUtf8,
     /// A frame larger than [`WsLimits::max_frame`](crate::ws::WsLimits::max_frame).
     FrameTooLarge,
-    /// A message larger than [`WsLimits::max_message`](crate::ws::WsLimits::max_message).
+    /// A message larger than [`WsLimits::max_message`](crate::ws::WsLimits::max_message)
+    /// (for a compressed message: once decompressed).
     MessageTooLarge,
+    /// A compressed message (permessage-deflate) that is not a valid deflate stream.
+    InvalidCompressedData,
+    /// RSV1 (compressed) on a control or continuation frame (RFC 7692 §6.1).
+    CompressedNotFirstFrame,
 }
 
 impl WsError {
@@ -78,6 +83,8 @@ impl fmt::Display for WsError {
             WsError::InvalidUtf8 => "invalid UTF-8",
             WsError::FrameTooLarge => "frame too large",
             WsError::MessageTooLarge => "message too large",
+            WsError::InvalidCompressedData => "invalid compressed data",
+            WsError::CompressedNotFirstFrame => "RSV1 on a control or continuation frame",
         })
     }
 }

@@ -207,7 +207,28 @@ pub fn encode_frame(
     payload: &[u8],
     mask: Option<[u8; 4]>,
 ) -> Result<(), WsError> {
+    encode_frame_rsv(dst, opcode, fin, 0, payload, mask)
+}
+
+/// [`encode_frame`] with RSV bits (`rsv & 0x70`; `0x40`, RSV1, marks the first frame of a
+/// permessage-deflate message).
+///
+/// # Errors
+///
+/// As [`encode_frame`], and [`WsError::ReservedBits`] for RSV bits on a control frame.
+pub fn encode_frame_rsv(
+    dst: &mut BytesMut,
+    opcode: OpCode,
+    fin: bool,
+    rsv: u8,
+    payload: &[u8],
+    mask: Option<[u8; 4]>,
+) -> Result<(), WsError> {
+    let rsv = rsv & 0x70;
     if opcode.is_control() {
+        if rsv != 0 {
+            return Err(WsError::ReservedBits);
+        }
         if payload.len() > MAX_CONTROL_PAYLOAD {
             return Err(WsError::ControlFrameTooLong);
         }
@@ -216,7 +237,7 @@ pub fn encode_frame(
         }
     }
     dst.reserve(MAX_HEADER_LEN + payload.len());
-    dst.put_u8(if fin { 0x80 } else { 0 } | opcode.bits());
+    dst.put_u8(if fin { 0x80 } else { 0 } | rsv | opcode.bits());
     let mask_bit = if mask.is_some() { 0x80 } else { 0 };
     match payload.len() {
         n @ 0..=125 => dst.put_u8(mask_bit | n as u8),

@@ -66,6 +66,9 @@ pub enum HandshakeError {
     NotSwitchingProtocols(StatusCode),
     /// Client side: `Sec-WebSocket-Accept` is absent or does not match the key.
     InvalidAccept,
+    /// Client side: `Sec-WebSocket-Extensions` names an extension or parameter that was not
+    /// offered, or is malformed.
+    InvalidExtension,
 }
 
 impl HandshakeError {
@@ -106,6 +109,7 @@ impl fmt::Display for HandshakeError {
             HandshakeError::InvalidKey => f.write_str("invalid Sec-WebSocket-Key"),
             HandshakeError::NotSwitchingProtocols(s) => write!(f, "server answered {s}"),
             HandshakeError::InvalidAccept => f.write_str("invalid Sec-WebSocket-Accept"),
+            HandshakeError::InvalidExtension => f.write_str("invalid Sec-WebSocket-Extensions"),
         }
     }
 }
@@ -163,12 +167,28 @@ pub fn validate_request(parts: &http::request::Parts) -> Result<String, Handshak
 ///
 /// `protocol` must be one the client offered (a token; it is written as given).
 pub fn encode_accept(dst: &mut BytesMut, accept: &str, protocol: Option<&str>) {
+    encode_accept_with_extensions(dst, accept, protocol, None);
+}
+
+/// [`encode_accept`] plus a `Sec-WebSocket-Extensions` answer (e.g. from
+/// [`DeflateConfig::accept_offer`](crate::ws::DeflateConfig::accept_offer)).
+pub fn encode_accept_with_extensions(
+    dst: &mut BytesMut,
+    accept: &str,
+    protocol: Option<&str>,
+    extensions: Option<&str>,
+) {
     dst.put_slice(b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ");
     dst.put_slice(accept.as_bytes());
     dst.put_slice(b"\r\n");
     if let Some(p) = protocol {
         dst.put_slice(b"sec-websocket-protocol: ");
         dst.put_slice(p.as_bytes());
+        dst.put_slice(b"\r\n");
+    }
+    if let Some(e) = extensions {
+        dst.put_slice(b"sec-websocket-extensions: ");
+        dst.put_slice(e.as_bytes());
         dst.put_slice(b"\r\n");
     }
     dst.put_slice(b"\r\n");

@@ -19,7 +19,7 @@ Exit status: 0 when every reply was verified and none was missing, 1 when any re
 )]
 pub(crate) struct BenchArgs {
     /// Protocol to load: echo (TCP, pulsar framing or --raw), udp (UDP echo), http (HTTP/1.1 GET),
-    /// resp (not implemented yet).
+    /// ws (WebSocket binary echo on --path), resp (not implemented yet).
     #[arg(value_enum)]
     pub(crate) protocol: Protocol,
 
@@ -82,7 +82,7 @@ pub(crate) struct BenchArgs {
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub(crate) idle_connections: Option<u32>,
 
-    /// http only: the request target.
+    /// http and ws: the request target.
     #[arg(long, default_value = "/")]
     pub(crate) path: String,
 
@@ -111,6 +111,8 @@ pub(crate) enum Protocol {
     Http,
     /// Redis RESP (not implemented yet).
     Resp,
+    /// WebSocket binary echo (`--size` payload bytes per message, handshake on `--path`).
+    Ws,
 }
 
 impl Protocol {
@@ -121,6 +123,7 @@ impl Protocol {
             Protocol::Udp => "udp",
             Protocol::Http => "http",
             Protocol::Resp => "resp",
+            Protocol::Ws => "ws",
         }
     }
 }

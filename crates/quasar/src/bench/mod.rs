@@ -16,7 +16,7 @@
 //!   `tls.rs`: `--tls` and `--connect-per-request` (a new connection, or TLS handshake, per
 //!   request);
 //!   `timer.rs`: a microsecond wake-up timer for the open-loop timetable.
-//! - `workload.rs` (echo), `http.rs`: what a stream request is and how its reply is checked;
+//! - `workload.rs` (echo), `http.rs`, `ws.rs` (WebSocket echo after a handshake): what a stream request is and how its reply is checked;
 //!   `payload.rs`: request bodies that differ per request.
 //! - `stats.rs`: histograms and error counts; `report.rs`: text and JSON output.
 //! - `idle.rs`: memory per idle connection; `proc_stat.rs`: `/proc` sampling.
@@ -38,6 +38,7 @@ mod timer;
 mod tls;
 mod udp;
 mod workload;
+mod ws;
 
 pub(crate) use args::BenchArgs;
 

@@ -169,7 +169,7 @@ impl Report {
             connections: cfg.connections,
             pipeline: cfg.pipeline,
             size: (cfg.protocol != Protocol::Http).then_some(cfg.size),
-            path: (cfg.protocol == Protocol::Http).then(|| cfg.path.clone()),
+            path: matches!(cfg.protocol, Protocol::Http | Protocol::Ws).then(|| cfg.path.clone()),
             threads: cfg.threads,
             duration_secs: window,
             warmup_secs: cfg.warmup.as_secs_f64(),

@@ -28,6 +28,7 @@ use crate::bench::stats::{ErrorKind, Progress, Schedule, WorkerStats};
 use crate::bench::tcp::run_stream;
 use crate::bench::udp::run_udp;
 use crate::bench::workload::EchoWorkload;
+use crate::bench::ws::{self, WsWorkload};
 
 /// How often the progress bar redraws.
 const TICK: Duration = Duration::from_millis(200);
@@ -288,9 +289,12 @@ async fn open(cfg: &Config, addr: SocketAddr) -> std::io::Result<Conn> {
             Ok(Conn::Udp(socket))
         }
         _ => {
-            let stream = TcpStream::connect(addr).await?;
+            let mut stream = TcpStream::connect(addr).await?;
             // Requests are written whole; Nagle would only hold back the next pipelined batch.
             stream.set_nodelay(true)?;
+            if cfg.protocol == Protocol::Ws {
+                ws::handshake(&mut stream, &cfg.addr_text, &cfg.path).await?;
+            }
             Ok(Conn::Tcp(stream))
         }
     }
@@ -326,6 +330,9 @@ where
     if ctx.cfg.protocol == Protocol::Http {
         let workload = HttpWorkload::new(&ctx.cfg.addr_text, &ctx.cfg.path);
         run_stream(reader, writer, workload, id, ctx).await;
+    } else if ctx.cfg.protocol == Protocol::Ws {
+        let payload = Payload::new(ctx.cfg.size, false, u64::from(id));
+        run_stream(reader, writer, WsWorkload::new(payload), id, ctx).await;
     } else {
         let payload = Payload::new(ctx.cfg.size, !ctx.cfg.raw, u64::from(id));
         run_stream(reader, writer, EchoWorkload::new(payload), id, ctx).await;
