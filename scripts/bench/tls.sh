@@ -8,7 +8,8 @@
 #   - handshakes per second: a new TLS connection per request on $TLS_HANDSHAKE_CONNECTIONS
 #     connections (`--connect-per-request`), each one handshake + one 64-byte echo + close.
 # The deciding figure is requests per server CPU-second (target: quasar / peer >= 1.0).
-# The certificate (ECDSA P-256, CN/SAN localhost and 127.0.0.1, valid 2 days) is made with
+# The certificate (ECDSA P-256, CN/SAN localhost and 127.0.0.1, CA:FALSE so rustls accepts it
+# as a self-signed leaf, valid 2 days) is made with
 # openssl in the run's work directory and removed with it.
 #
 # Environment: TLS [0; 1 runs these rows]  TLS_PIPELINES ["1 16"]  TLS_HANDSHAKE_CONNECTIONS [16]
@@ -23,6 +24,7 @@ TLS_ROWS=()
 
 if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
     -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+    -addext basicConstraints=critical,CA:FALSE \
     -keyout "$TLS_KEY" -out "$TLS_CERT" >/dev/null 2>&1; then
     log "tls: openssl could not make a certificate; TLS rows skipped"
     NOTES+=("TLS rows skipped: \`openssl req\` failed (is openssl installed?).")
@@ -86,7 +88,7 @@ tls_report() {
     echo "Servers:"
     echo
     echo '```'
-    echo "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout key.pem -out cert.pem"
+    echo "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -addext basicConstraints=critical,CA:FALSE -keyout key.pem -out cert.pem"
     echo "$PEER_TLS_CMD" | sed -e "s#$BIN/#target/release/#g" -e "s#$WORK/tls-##g"
     echo "$QUASAR_TLS_CMD" | sed -e "s#$BIN/#target/release/#g" -e "s#$WORK/tls-##g"
     echo '```'
