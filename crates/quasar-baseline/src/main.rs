@@ -11,6 +11,8 @@
 //!   (`--drop-byte`: a deliberately broken echo for the load tool's own tests).
 //! - `udp_echo.rs`: one `recv_from`/`send_to` loop splitting datagrams on `\n`.
 //! - `http.rs`: a minimal hyper 1.x hello-world server.
+//! - `http_actix.rs`: actix-web 4 hello-world on one worker thread.
+//! - `http_may.rs`: may_minihttp hello-world on one coroutine worker.
 //! - `shutdown.rs`: the SIGTERM / Ctrl-C signal and the address line.
 #![forbid(unsafe_code)]
 #![warn(rust_2018_idioms, unreachable_pub)]
@@ -21,6 +23,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 mod http;
+mod http_actix;
+mod http_may;
 mod shutdown;
 mod tcp_echo;
 mod udp_echo;
@@ -41,6 +45,10 @@ enum Command {
     UdpEcho(CommonArgs),
     /// HTTP/1.1: a hyper 1.x server answering every request with 200 "Hello, World!".
     Http(CommonArgs),
+    /// HTTP/1.1: actix-web 4 on one worker thread answering every request with "Hello, World!".
+    HttpActix(CommonArgs),
+    /// HTTP/1.1: may_minihttp on one coroutine worker answering with "Hello, World!".
+    HttpMay(CommonArgs),
 }
 
 /// Flags every baseline takes.
@@ -69,9 +77,22 @@ struct TcpEchoArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // actix-web brings its own runtime (`actix_rt::System`), so it runs outside tokio's.
+    if let Command::HttpActix(args) = &cli.command {
+        return match http_actix::serve(args.bind) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("quasar-baseline: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let common = match &cli.command {
         Command::TcpEcho(args) => &args.common,
-        Command::UdpEcho(args) | Command::Http(args) => args,
+        Command::UdpEcho(args)
+        | Command::Http(args)
+        | Command::HttpActix(args)
+        | Command::HttpMay(args) => args,
     };
     let runtime = if common.current_thread {
         tokio::runtime::Builder::new_current_thread()
@@ -94,6 +115,9 @@ fn main() -> ExitCode {
             }
             Command::UdpEcho(args) => udp_echo::serve(args.bind).await,
             Command::Http(args) => http::serve(args.bind).await,
+            Command::HttpMay(args) => http_may::serve(args.bind).await,
+            // Served above, before the tokio runtime.
+            Command::HttpActix(_) => Ok(()),
         }
     });
     match served {
