@@ -209,7 +209,7 @@ mod tests {
             parse_response(
                 b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
             ),
-            Err(ReplyError::Status { code: 404, len: 58 })
+            Err(ReplyError::Status { code: 404, len: 59 })
         );
         // 2xx other than 200 are successes; 204 has no body whatever it says.
         assert_eq!(
@@ -259,7 +259,7 @@ mod tests {
         // Equal repeated lengths are one length.
         assert_eq!(
             parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 1, 1\r\n\r\na"),
-            Ok(Some(41))
+            Ok(Some(42))
         );
     }
 }
