@@ -130,14 +130,19 @@ impl FixedResponse {
             };
         }
         // The encoder writes "date: " right after the status line.
-        let at = all
-            .windows(8)
-            .position(|w| w == b"\r\ndate: ")
-            .map_or(0, |i| i + 8);
-        Encoded {
-            server,
-            before: all.slice(..at),
-            after: Some(all.slice(at + crate::HTTP_DATE_LEN..)),
+        match all.windows(8).position(|w| w == b"\r\ndate: ") {
+            Some(i) => Encoded {
+                server,
+                before: all.slice(..i + 8),
+                after: Some(all.slice(i + 8 + crate::HTTP_DATE_LEN..)),
+            },
+            // Not reached (no `Date` of the caller's, so the encoder wrote one); kept whole
+            // rather than cut at a guess.
+            None => Encoded {
+                server,
+                before: all,
+                after: None,
+            },
         }
     }
 }
