@@ -13,6 +13,8 @@
 //! - `http.rs`: a minimal hyper 1.x hello-world server.
 //! - `tls_echo.rs`: the TCP echo loop over tokio-rustls.
 //! - `ws_echo.rs`: a tokio-tungstenite WebSocket echo.
+//! - `http_actix.rs`: actix-web 4 hello-world on one worker thread.
+//! - `http_may.rs`: may_minihttp hello-world on one coroutine worker.
 //! - `shutdown.rs`: the SIGTERM / Ctrl-C signal and the address line.
 #![forbid(unsafe_code)]
 #![warn(rust_2018_idioms, unreachable_pub)]
@@ -23,6 +25,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 mod http;
+mod http_actix;
+mod http_may;
 mod shutdown;
 mod tcp_echo;
 mod tls_echo;
@@ -45,6 +49,10 @@ enum Command {
     UdpEcho(CommonArgs),
     /// HTTP/1.1: a hyper 1.x server answering every request with 200 "Hello, World!".
     Http(CommonArgs),
+    /// HTTP/1.1: actix-web 4 on one worker thread answering every request with "Hello, World!".
+    HttpActix(CommonArgs),
+    /// HTTP/1.1: may_minihttp on one coroutine worker answering with "Hello, World!".
+    HttpMay(CommonArgs),
     /// WebSocket echo: tokio-tungstenite echoing text and binary messages on any path.
     WsEcho(CommonArgs),
     /// TLS echo: the tcp-echo loop over a hand-written tokio-rustls acceptor.
@@ -90,10 +98,24 @@ struct TcpEchoArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // actix-web brings its own runtime (`actix_rt::System`), so it runs outside tokio's.
+    if let Command::HttpActix(args) = &cli.command {
+        return match http_actix::serve(args.bind) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("quasar-baseline: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let common = match &cli.command {
         Command::TcpEcho(args) => &args.common,
         Command::TlsEcho(args) => &args.common,
-        Command::UdpEcho(args) | Command::Http(args) | Command::WsEcho(args) => args,
+        Command::UdpEcho(args)
+        | Command::Http(args)
+        | Command::WsEcho(args)
+        | Command::HttpActix(args)
+        | Command::HttpMay(args) => args,
     };
     let runtime = if common.current_thread {
         tokio::runtime::Builder::new_current_thread()
@@ -120,6 +142,9 @@ fn main() -> ExitCode {
                 tls_echo::serve(args.common.bind, &args.cert, &args.key).await
             }
             Command::WsEcho(args) => ws_echo::serve(args.bind).await,
+            Command::HttpMay(args) => http_may::serve(args.bind).await,
+            // Served above, before the tokio runtime.
+            Command::HttpActix(_) => Ok(()),
         }
     });
     match served {

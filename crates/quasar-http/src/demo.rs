@@ -45,8 +45,12 @@ type Info = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
 pub fn app(info: impl Fn() -> serde_json::Value + Send + Sync + 'static) -> Router {
     let info: Info = Arc::new(info);
     Router::new()
-        .get("/", |_req| async {
-            with_type(Response::new(Body::from("Hello, World!")), "text/plain")
+        .fixed("/", {
+            let mut hello = Response::new(Bytes::from_static(b"Hello, World!"));
+            hello
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+            hello
         })
         .post("/echo", echo)
         .put("/echo", echo)

@@ -27,8 +27,10 @@
 //! # Ok::<(), quasar_http::HttpError>(())
 //! ```
 
+use std::mem::MaybeUninit;
+
 use bytes::{Bytes, BytesMut};
-use http::header::{HOST, UPGRADE};
+use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING, UPGRADE};
 use http::uri::Authority;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, Version};
 
@@ -85,23 +87,47 @@ impl RequestParser {
     ///
     /// Any [`HttpError`]; the connection should get [`HttpError::status`] and be closed.
     pub fn parse(&mut self, buf: &mut BytesMut) -> Result<Option<ParsedRequest>, HttpError> {
+        match self.head_len(buf)? {
+            Some(end) => self.parse_scanned(buf, end).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The length of the complete head at the front of `buf` (leading empty lines dropped),
+    /// `None` while it is incomplete; the head stays in `buf`. Follow a `Some` with
+    /// [`parse_scanned`](Self::parse_scanned) or [`skip_scanned`](Self::skip_scanned).
+    pub(crate) fn head_len(&mut self, buf: &mut BytesMut) -> Result<Option<usize>, HttpError> {
         if !skip_leading_crlf(buf)? {
             return Ok(None);
         }
-        let Some(end) = self.scanner.scan(buf, &self.limits)? else {
-            return Ok(None);
-        };
+        self.scanner.scan(buf, &self.limits)
+    }
+
+    /// Parses the `end`-byte head [`head_len`](Self::head_len) found, removing it from `buf`.
+    pub(crate) fn parse_scanned(
+        &mut self,
+        buf: &mut BytesMut,
+        end: usize,
+    ) -> Result<ParsedRequest, HttpError> {
         self.scanner.reset();
         let head = buf.split_to(end).freeze();
-        parse_head(&head, &self.limits).map(Some)
+        parse_head(&head, &self.limits)
+    }
+
+    /// Drops the `end`-byte head [`head_len`](Self::head_len) found, once it was served
+    /// without being parsed into `http` types (the server's fixed-response path).
+    pub(crate) fn skip_scanned(&mut self, buf: &mut BytesMut, end: usize) {
+        self.scanner.reset();
+        bytes::Buf::advance(buf, end);
     }
 }
 
 fn parse_head(head: &Bytes, limits: &Limits) -> Result<ParsedRequest, HttpError> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS_CEILING];
+    // Uninitialised slots: zeroing 256 of them per request cost more than parsing a small head.
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS_CEILING];
     let max = limits.max_headers.min(MAX_HEADERS_CEILING);
-    let mut req = httparse::Request::new(&mut slots[..max]);
-    match req.parse(head) {
+    let mut req = httparse::Request::new(&mut []);
+    match req.parse_with_uninit_headers(head, &mut slots[..max]) {
         Ok(httparse::Status::Complete(_)) => {}
         // The scanner saw the blank line, so httparse can only be partial on garbage.
         Ok(httparse::Status::Partial) => {
@@ -123,13 +149,27 @@ fn parse_head(head: &Bytes, limits: &Limits) -> Result<ParsedRequest, HttpError>
     } else {
         Version::HTTP_10
     };
-    let headers = to_header_map(head, req.headers)?;
-    check_host(version, &headers)?;
+    let (headers, seen) = header_map_and_seen(head, req.headers)?;
+    check_host(version, &headers, head, &seen)?;
 
-    let body = request_body(version, &headers, limits)?;
-    let keep_alive = request_keep_alive(&method, version, &headers);
-    let expect = Expectation::of(version, &headers);
-    let upgrade = headers.contains_key(UPGRADE) && connection_has(&headers, "upgrade");
+    // The framing, persistence and `Expect` rules read only these headers: when a request
+    // has none of them (the common GET), their answers are known without a lookup.
+    let body = if seen.content_length || seen.transfer_encoding {
+        request_body(version, &headers, limits)?
+    } else {
+        BodyDecoder::length(0, limits)
+    };
+    let keep_alive = if seen.connection {
+        request_keep_alive(&method, version, &headers)
+    } else {
+        version == Version::HTTP_11 || method == Method::CONNECT
+    };
+    let expect = if seen.expect {
+        Expectation::of(version, &headers)
+    } else {
+        Expectation::None
+    };
+    let upgrade = seen.upgrade && seen.connection && connection_has(&headers, "upgrade");
 
     let (mut parts, ()) = http::Request::new(()).into_parts();
     parts.method = method;
@@ -145,36 +185,77 @@ fn parse_head(head: &Bytes, limits: &Limits) -> Result<ParsedRequest, HttpError>
     })
 }
 
+/// Which of the headers that decide framing, persistence and `Expect` a head carries, and
+/// its one `Host` value (its memory shared with the head).
+#[derive(Debug, Default)]
+struct Seen<'a> {
+    content_length: bool,
+    transfer_encoding: bool,
+    connection: bool,
+    expect: bool,
+    upgrade: bool,
+    hosts: usize,
+    host: &'a [u8],
+}
+
 /// Converts httparse's borrowed headers, sharing `head`'s memory for the values.
 pub(crate) fn to_header_map(
     head: &Bytes,
     raw: &[httparse::Header<'_>],
 ) -> Result<HeaderMap, HttpError> {
+    header_map_and_seen(head, raw).map(|(headers, _)| headers)
+}
+
+fn header_map_and_seen<'a>(
+    head: &Bytes,
+    raw: &[httparse::Header<'a>],
+) -> Result<(HeaderMap, Seen<'a>), HttpError> {
     let mut headers = HeaderMap::with_capacity(raw.len());
+    let mut seen = Seen::default();
     for h in raw {
         let name =
             HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| HttpError::InvalidHeader)?;
         let value = HeaderValue::from_maybe_shared(head.slice_ref(h.value))
             .map_err(|_| HttpError::InvalidHeader)?;
+        // Standard names compare as enum tags: cheap next to a hash lookup later.
+        if name == HOST {
+            seen.hosts += 1;
+            seen.host = h.value;
+        } else if name == CONTENT_LENGTH {
+            seen.content_length = true;
+        } else if name == TRANSFER_ENCODING {
+            seen.transfer_encoding = true;
+        } else if name == CONNECTION {
+            seen.connection = true;
+        } else if name == EXPECT {
+            seen.expect = true;
+        } else if name == UPGRADE {
+            seen.upgrade = true;
+        }
         headers.append(name, value);
     }
-    Ok(headers)
+    Ok((headers, seen))
 }
 
 /// RFC 9112 §3.2: HTTP/1.1 needs exactly one Host; any Host must be a valid authority (or
-/// empty, for a target without one).
-fn check_host(version: Version, headers: &HeaderMap) -> Result<(), HttpError> {
-    let mut hosts = headers.get_all(HOST).iter();
-    match (hosts.next(), hosts.next()) {
-        (None, _) if version == Version::HTTP_11 => Err(HttpError::MissingHost),
-        (None, _) => Ok(()),
-        (Some(_), Some(_)) => Err(HttpError::InvalidHost),
-        (Some(h), None) if h.is_empty() => Ok(()),
-        (Some(h), None) => match Authority::try_from(h.as_bytes()) {
+/// empty, for a target without one). Parsed from the head's own memory: no copy.
+fn check_host(
+    version: Version,
+    headers: &HeaderMap,
+    head: &Bytes,
+    seen: &Seen<'_>,
+) -> Result<(), HttpError> {
+    debug_assert_eq!(seen.hosts, headers.get_all(HOST).iter().count());
+    match seen.hosts {
+        0 if version == Version::HTTP_11 => Err(HttpError::MissingHost),
+        0 => Ok(()),
+        1 if seen.host.is_empty() => Ok(()),
+        1 => match Authority::from_maybe_shared(head.slice_ref(seen.host)) {
             // userinfo ("user@host") is not allowed in Host.
             Ok(a) if !a.as_str().contains('@') => Ok(()),
             _ => Err(HttpError::InvalidHost),
         },
+        _ => Err(HttpError::InvalidHost),
     }
 }
 

@@ -22,8 +22,6 @@
 //! assert!(text.ends_with("content-length: 5\r\nconnection: close\r\n\r\n"));
 //! ```
 
-use std::fmt::Write as _;
-
 use bytes::{BufMut, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, SERVER, TRANSFER_ENCODING};
 use http::{HeaderMap, Method, StatusCode};
@@ -129,8 +127,8 @@ pub fn encode_response(dst: &mut BytesMut, head: &ResponseHead<'_>) {
         match head.body {
             BodyLength::Length(n) => {
                 dst.put_slice(b"content-length: ");
-                // fmt::Write on BytesMut only grows the buffer; it cannot fail.
-                let _ = write!(dst, "{n}");
+                // itoa: no `fmt` machinery per response.
+                dst.put_slice(itoa::Buffer::new().format(n).as_bytes());
                 dst.put_slice(b"\r\n");
             }
             BodyLength::Chunked => dst.put_slice(b"transfer-encoding: chunked\r\n"),

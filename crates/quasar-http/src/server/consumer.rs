@@ -20,6 +20,7 @@ use quasar_net::{Connection, Error, TcpServerBuilder};
 use quasar_net::{ConsumerFactory, Context, Progress, ProtocolConsumer, Result, TcpServer};
 
 use super::config::ServerConfig;
+use super::fixed::is_plain_get;
 use super::handler::Handler;
 use super::incoming::{self, BodySender, Room};
 use super::response::{encode, encode_status, Encoded, PendingResponse, ReqInfo};
@@ -56,15 +57,20 @@ pub struct HttpFactory {
 struct Shared {
     handler: Box<dyn Handler>,
     config: ServerConfig,
+    /// Whether the handler has fixed responses at all: without any, requests skip the
+    /// fixed-route check.
+    has_fixed: bool,
 }
 
 impl HttpFactory {
     /// A factory serving every request with `handler`.
     pub fn new(handler: impl Handler, config: ServerConfig) -> Self {
+        let has_fixed = handler.has_fixed();
         HttpFactory {
             shared: Arc::new(Shared {
                 handler: Box::new(handler),
                 config,
+                has_fixed,
             }),
         }
     }
@@ -169,8 +175,8 @@ impl HttpConsumer {
         buf: &mut BytesMut,
         timer: bool,
     ) -> Result<Progress> {
-        let parsed = match self.parser.parse(buf) {
-            Ok(Some(parsed)) => parsed,
+        let end = match self.parser.head_len(buf) {
+            Ok(Some(end)) => end,
             Ok(None) => {
                 let timeout = self.shared.config.header_timeout;
                 if !timer && !buf.is_empty() && !timeout.is_zero() {
@@ -189,6 +195,18 @@ impl HttpConsumer {
         if timer {
             cx.set_tick(Duration::ZERO);
         }
+        if self.serve_fixed(cx, &buf[..end])? {
+            self.parser.skip_scanned(buf, end);
+            self.state = State::Done;
+            return Ok(Progress::Finished(()));
+        }
+        let parsed = match self.parser.parse_scanned(buf, end) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                tracing::debug!(session = cx.connection().session(), error = %e, "bad request");
+                return self.reject(cx, buf, e.status());
+            }
+        };
         if let Some(status) = parsed.expect.status() {
             return self.reject(cx, buf, status);
         }
@@ -196,6 +214,27 @@ impl HttpConsumer {
             return self.websocket(cx, buf, parsed, route);
         }
         self.dispatch(cx, buf, parsed)
+    }
+
+    /// Answers a plain keep-alive `GET` to a fixed route straight from its encoded bytes
+    /// (see [`FixedResponse`](super::FixedResponse)); `false` leaves the request to the
+    /// ordinary path.
+    fn serve_fixed(&self, cx: &mut Context<'_>, head: &[u8]) -> Result<bool> {
+        let config = &self.shared.config;
+        if !self.shared.has_fixed {
+            return Ok(false);
+        }
+        let Some(fixed) = is_plain_get(head, self.parser.limits().max_headers)
+            .and_then(|path| self.shared.handler.fixed(path))
+        else {
+            return Ok(false);
+        };
+        // The last request `max_requests` allows says `Connection: close`: ordinary path.
+        if config.max_requests > 0 && cx.connection().processed() >= config.max_requests {
+            return Ok(false);
+        }
+        fixed.write(cx, config.server_name)?;
+        Ok(true)
     }
 
     /// Answers `status` and closes; bytes after the rejected head are dropped.

@@ -34,6 +34,7 @@
 
 mod config;
 mod consumer;
+mod fixed;
 mod handler;
 mod incoming;
 mod response;
@@ -45,6 +46,7 @@ pub use config::{
     DEFAULT_WS_CLOSE_TIMEOUT,
 };
 pub use consumer::{builder, HttpConsumer, HttpFactory};
+pub use fixed::{FixedResponse, FAST_MAX_HEADERS};
 pub use handler::{Handler, ResponseFuture, TowerHandler};
 pub use router::{Params, Router};
 pub use websocket::{WebSocket, WsRoute, MAX_SEND_FRAME};

@@ -32,9 +32,11 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use http::header::ALLOW;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 
+use super::fixed::{is_plain_path, FixedResponse};
 use super::handler::{Handler, ResponseFuture};
 use super::websocket::{WebSocket, WsHandler, WsRoute};
 use crate::body::Body;
@@ -65,6 +67,8 @@ enum Segment {
 
 enum Target {
     Http(Method, Arc<dyn Handler>),
+    /// A GET route answered with the same response every time.
+    Fixed(Arc<FixedResponse>),
     Ws(Arc<dyn WsHandler>),
 }
 
@@ -77,12 +81,16 @@ struct Route {
 #[derive(Default)]
 pub struct Router {
     routes: Vec<Route>,
+    /// Fixed routes a `GET` to exactly this path reaches, keyed by the path in canonical
+    /// form ("/" + segments joined by "/"): kept in step with `routes` as they are added.
+    fast: Vec<(Box<str>, Arc<FixedResponse>)>,
 }
 
 impl std::fmt::Debug for Router {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Router")
             .field("routes", &self.routes.len())
+            .field("fast", &self.fast.len())
             .finish()
     }
 }
@@ -137,6 +145,35 @@ impl Router {
         self.route(Method::GET, path, handler)
     }
 
+    /// Serves GET (and HEAD) requests to `path` with the same `response` every time.
+    ///
+    /// Besides saving the handler, a fixed route lets the server answer a plain keep-alive
+    /// `GET` to a literal path without building the request at all (see
+    /// [`FixedResponse`]); the answer is the same on either path.
+    pub fn fixed(mut self, path: &str, response: Response<Bytes>) -> Self {
+        let fixed = Arc::new(FixedResponse::new(response));
+        let segments = parse_path(path);
+        let canonical = canonical(&segments);
+        // A fixed route is reachable only if no earlier GET or WebSocket route takes its
+        // path first (routes are tried in order; WebSocket routes before all others).
+        let literal = segments.iter().all(|s| matches!(s, Segment::Literal(_)));
+        let shadowed = self.routes.iter().any(|r| {
+            let takes_get = match &r.target {
+                Target::Http(m, _) => *m == Method::GET,
+                Target::Fixed(_) | Target::Ws(_) => true,
+            };
+            takes_get && r.matches(&canonical).is_some()
+        });
+        if literal && !shadowed && fixed.is_fast() && is_plain_path(&canonical) {
+            self.fast.push((canonical.into(), fixed.clone()));
+        }
+        self.routes.push(Route {
+            segments,
+            target: Target::Fixed(fixed),
+        });
+        self
+    }
+
     /// Serves POST requests to `path`.
     pub fn post(self, path: &str, handler: impl Handler) -> Self {
         self.route(Method::POST, path, handler)
@@ -160,12 +197,33 @@ impl Router {
         F: Fn(WebSocket) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.routes.push(Route {
+        let route = Route {
             segments: parse_path(path),
             target: Target::Ws(Arc::new(handler)),
-        });
+        };
+        // WebSocket routes are looked up before all others, whenever they were added.
+        self.fast.retain(|(p, _)| route.matches(p).is_none());
+        self.routes.push(route);
         self
     }
+}
+
+/// The path a request must have, byte for byte, to reach a literal route on the fast path.
+fn canonical(segments: &[Segment]) -> String {
+    let mut path = String::from("/");
+    for (i, seg) in segments.iter().enumerate() {
+        if i > 0 {
+            path.push('/');
+        }
+        match seg {
+            Segment::Literal(lit) => path.push_str(lit),
+            Segment::Param(name) => {
+                path.push(':');
+                path.push_str(name);
+            }
+        }
+    }
+    path
 }
 
 fn status(code: StatusCode) -> Response<Body> {
@@ -175,33 +233,29 @@ fn status(code: StatusCode) -> Response<Body> {
 }
 
 impl Handler for Router {
-    fn call(&self, mut request: Request<Body>) -> ResponseFuture {
+    fn call(&self, request: Request<Body>) -> ResponseFuture {
         let method = request.method().clone();
         let mut allowed: Vec<&Method> = Vec::new();
         let mut head_fallback = None;
         for route in &self.routes {
-            let Target::Http(m, handler) = &route.target else {
-                continue;
+            let (m, endpoint) = match &route.target {
+                Target::Http(m, handler) => (m, Endpoint::Handler(handler)),
+                Target::Fixed(fixed) => (&Method::GET, Endpoint::Fixed(fixed)),
+                Target::Ws(_) => continue,
             };
             let Some(params) = route.matches(request.uri().path()) else {
                 continue;
             };
             if *m == method {
-                if let Some(p) = params {
-                    request.extensions_mut().insert(p);
-                }
-                return handler.call(request);
+                return endpoint.call(request, params);
             }
             if method == Method::HEAD && *m == Method::GET && head_fallback.is_none() {
-                head_fallback = Some((handler, params));
+                head_fallback = Some((endpoint, params));
             }
             allowed.push(m);
         }
-        if let Some((handler, params)) = head_fallback {
-            if let Some(p) = params {
-                request.extensions_mut().insert(p);
-            }
-            return handler.call(request);
+        if let Some((endpoint, params)) = head_fallback {
+            return endpoint.call(request, params);
         }
         if allowed.is_empty() {
             return Box::pin(async { status(StatusCode::NOT_FOUND) });
@@ -227,7 +281,41 @@ impl Handler for Router {
             Target::Ws(handler) => route
                 .matches(head.uri.path())
                 .map(|params| WsRoute::from_parts(handler.clone(), params)),
-            Target::Http(..) => None,
+            Target::Http(..) | Target::Fixed(_) => None,
         })
+    }
+
+    fn has_fixed(&self) -> bool {
+        !self.fast.is_empty()
+    }
+
+    fn fixed(&self, path: &[u8]) -> Option<&FixedResponse> {
+        self.fast
+            .iter()
+            .find(|(p, _)| p.as_bytes() == path)
+            .map(|(_, fixed)| &**fixed)
+    }
+}
+
+/// What a matched HTTP route runs.
+enum Endpoint<'a> {
+    Handler(&'a Arc<dyn Handler>),
+    Fixed(&'a Arc<FixedResponse>),
+}
+
+impl Endpoint<'_> {
+    fn call(self, mut request: Request<Body>, params: Option<Params>) -> ResponseFuture {
+        match self {
+            Endpoint::Handler(handler) => {
+                if let Some(p) = params {
+                    request.extensions_mut().insert(p);
+                }
+                handler.call(request)
+            }
+            Endpoint::Fixed(fixed) => {
+                let resp = fixed.to_response();
+                Box::pin(async move { resp })
+            }
+        }
     }
 }

@@ -20,7 +20,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use crate::bench::pacing::Pacing;
 use crate::bench::runner::WorkerCtx;
 use crate::bench::stats::ErrorKind;
-use crate::bench::workload::StreamWorkload;
+use crate::bench::workload::{ReplyError, StreamWorkload};
 
 /// When one outstanding request was meant to leave, and when it did.
 #[derive(Debug, Clone, Copy)]
@@ -187,6 +187,18 @@ fn check_replies<W: StreamWorkload>(
                 done += 1;
             }
             Ok(None) => break,
+            // Counted as an error, but framed: the next response starts right after it.
+            Err(e @ ReplyError::Status { len, .. }) => {
+                stats.error(
+                    &ctx.progress,
+                    e.kind(),
+                    1,
+                    format_args!("connection {id}, request {}: {e}", *next_reply),
+                );
+                outstanding.pop_front();
+                *next_reply += 1;
+                pos += len;
+            }
             Err(e) => {
                 stats.error(
                     &ctx.progress,

@@ -10,14 +10,20 @@ use std::fmt;
 use crate::bench::payload::{Mismatch, Payload};
 use crate::bench::stats::ErrorKind;
 
-/// Why a reply was rejected. The connection closes after one: its byte stream can no longer be
-/// trusted to line up with the requests.
+/// Why a reply was rejected. The connection closes after one (its byte stream can no longer be
+/// trusted to line up with the requests), except after a well-framed [`ReplyError::Status`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ReplyError {
     /// The reply is not the bytes expected.
     Mismatch(Mismatch),
-    /// http: the status was not 200.
-    Status(u16),
+    /// http: a well-framed response whose status is not 2xx; `len` is its whole length, so
+    /// the connection can go on after it.
+    Status {
+        /// The status code.
+        code: u16,
+        /// Bytes of the whole response.
+        len: usize,
+    },
     /// http: the response could not be parsed.
     Parse(&'static str),
 }
@@ -27,7 +33,7 @@ impl ReplyError {
     pub(crate) fn kind(&self) -> ErrorKind {
         match self {
             ReplyError::Mismatch(_) => ErrorKind::Mismatch,
-            ReplyError::Status(_) => ErrorKind::Status,
+            ReplyError::Status { .. } => ErrorKind::Status,
             ReplyError::Parse(_) => ErrorKind::Parse,
         }
     }
@@ -44,7 +50,7 @@ impl fmt::Display for ReplyError {
                 "reply of {} bytes where {} were expected (first difference at byte {})",
                 m.got_len, m.expected_len, m.offset
             ),
-            ReplyError::Status(code) => write!(f, "status {code} instead of 200"),
+            ReplyError::Status { code, .. } => write!(f, "status {code}, not 2xx"),
             ReplyError::Parse(why) => write!(f, "unparsable response: {why}"),
         }
     }

@@ -1,0 +1,136 @@
+//! Fixed responses: the fast path and the ordinary path write the same bytes, and every
+//! request the fast path must not answer still gets the ordinary rules.
+
+mod common;
+
+use bytes::Bytes;
+use common::{read_responses, roundtrip_close, start};
+use quasar_http::server::{Router, ServerConfig};
+use quasar_http::Body;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+fn hello() -> http::Response<Bytes> {
+    http::Response::builder()
+        .header("content-type", "text/plain")
+        .body(Bytes::from_static(b"Hello, World!"))
+        .unwrap()
+}
+
+/// The response without its `date` line (the only part that may differ between two calls).
+fn without_date(resp: &str) -> String {
+    resp.split("\r\n")
+        .filter(|l| !l.starts_with("date: "))
+        .collect::<Vec<_>>()
+        .join("\r\n")
+}
+
+#[tokio::test]
+async fn the_fast_and_the_ordinary_path_write_the_same_response() {
+    let server = start(Router::new().fixed("/", hello()), ServerConfig::default()).await;
+    let mut tcp = TcpStream::connect(server.address()).await.unwrap();
+    // Plain GET (fast path), then a query string and an extra token in Host (ordinary path).
+    tcp.write_all(
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET /?q=1 HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let out = read_responses(&mut tcp, 3).await;
+    let responses: Vec<String> = out
+        .split_inclusive("Hello, World!")
+        .map(without_date)
+        .collect();
+    assert_eq!(responses.len(), 3, "{out}");
+    let expected = "HTTP/1.1 200 OK\r\nserver: quasar\r\ncontent-type: text/plain\r\n\
+                    content-length: 13\r\n\r\nHello, World!";
+    for r in &responses {
+        assert_eq!(r, expected);
+    }
+    assert!(out.starts_with("HTTP/1.1 200 OK\r\ndate: "), "{out}");
+}
+
+#[tokio::test]
+async fn head_close_and_http10_requests_get_the_ordinary_rules() {
+    let server = start(Router::new().fixed("/", hello()), ServerConfig::default()).await;
+    let head = roundtrip_close(
+        &server,
+        b"HEAD / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(head.contains("content-length: 13\r\n"), "{head}");
+    assert!(head.ends_with("connection: close\r\n\r\n"), "{head}");
+    let close = roundtrip_close(
+        &server,
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(close.contains("connection: close\r\n"), "{close}");
+    assert!(close.ends_with("Hello, World!"), "{close}");
+    let old = roundtrip_close(&server, b"GET / HTTP/1.0\r\n\r\n").await;
+    assert!(old.contains("connection: close\r\n"), "{old}");
+    // No Host in HTTP/1.1: still a 400, fast path or not.
+    let no_host = roundtrip_close(&server, b"GET / HTTP/1.1\r\n\r\n").await;
+    assert!(no_host.starts_with("HTTP/1.1 400 "), "{no_host}");
+    let two_hosts = roundtrip_close(&server, b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").await;
+    assert!(two_hosts.starts_with("HTTP/1.1 400 "), "{two_hosts}");
+}
+
+#[tokio::test]
+async fn the_last_request_max_requests_allows_says_close() {
+    let config = ServerConfig {
+        max_requests: 2,
+        ..ServerConfig::default()
+    };
+    let server = start(Router::new().fixed("/", hello()), config).await;
+    let out = roundtrip_close(
+        &server,
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    )
+    .await;
+    assert_eq!(out.matches("Hello, World!").count(), 2, "{out}");
+    assert_eq!(out.matches("connection: close").count(), 1, "{out}");
+}
+
+#[tokio::test]
+async fn an_earlier_route_or_a_websocket_route_on_the_path_wins() {
+    let dynamic = |_req: http::Request<Body>| async { http::Response::new(Body::from("dynamic")) };
+    let router = Router::new()
+        .get("/", dynamic)
+        .fixed("/", hello())
+        .fixed("/ws", hello())
+        .websocket("/ws", |_ws| async {});
+    let server = start(router, ServerConfig::default()).await;
+    let out = roundtrip_close(
+        &server,
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(out.ends_with("\r\n\r\ndynamic"), "{out}");
+    // Not a handshake: the WebSocket route answers 400 (and closes).
+    let out = roundtrip_close(&server, b"GET /ws HTTP/1.1\r\nHost: a\r\n\r\n").await;
+    assert!(out.starts_with("HTTP/1.1 400 "), "{out}");
+}
+
+#[tokio::test]
+async fn a_fixed_route_on_a_literal_path_serves_pipelined_requests_in_order() {
+    let router = Router::new()
+        .fixed("/a", http::Response::new(Bytes::from_static(b"A")))
+        .fixed("/b/c", http::Response::new(Bytes::from_static(b"BC")));
+    let server = start(router, ServerConfig::default()).await;
+    let mut tcp = TcpStream::connect(server.address()).await.unwrap();
+    let mut batch = Vec::new();
+    for path in ["/a", "/b/c", "/a", "/b//c", "/b/c"] {
+        batch.extend_from_slice(format!("GET {path} HTTP/1.1\r\nHost: x:8080\r\n\r\n").as_bytes());
+    }
+    tcp.write_all(&batch).await.unwrap();
+    let out = read_responses(&mut tcp, 5).await;
+    let bodies: Vec<&str> = out
+        .split("HTTP/1.1 200 OK\r\n")
+        .skip(1)
+        .map(|r| r.rsplit("\r\n\r\n").next().unwrap())
+        .collect();
+    // "/b//c" is not the literal path byte for byte: the ordinary path matches it the same.
+    assert_eq!(bodies, ["A", "BC", "A", "BC", "BC"], "{out}");
+}
