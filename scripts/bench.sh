@@ -404,5 +404,8 @@ mkdir -p "$(dirname "$OUT")"
     [ "$PINNING" != none ] && echo "Servers ran under \`${PIN_SERVER[*]}\`, the load tool under \`${PIN_TOOL[*]}\`."
 } >"$OUT.tmp" && mv "$OUT.tmp" "$OUT"
 
+# The Redis-protocol server section (appends to $OUT).
+[ "${RESP_BENCH:-0}" = 1 ] && . "$ROOT/scripts/bench/resp.sh"
+
 log "wrote $OUT"
 cat "$OUT"
