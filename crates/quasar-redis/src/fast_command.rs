@@ -103,11 +103,15 @@ mod tests {
         ] {
             assert!(scan(input, &l).is_none(), "{input:?}");
         }
-        let mut small = Limits::default();
-        small.max_bulk_len = 2;
+        let small = Limits {
+            max_bulk_len: 2,
+            ..Limits::default()
+        };
         assert!(scan(b"*1\r\n$3\r\nabc\r\n", &small).is_none());
-        let mut small = Limits::default();
-        small.max_aggregate_len = 1;
+        let small = Limits {
+            max_aggregate_len: 1,
+            ..Limits::default()
+        };
         assert!(scan(b"*2\r\n$1\r\na\r\n$1\r\nb\r\n", &small).is_none());
     }
 
