@@ -243,9 +243,9 @@ for p in $HTTP_PIPELINES; do
 done
 
 # TLS rows (scripts/bench/tls.sh): TLS=1 runs them; their section is appended to $OUT.
-[ "${TLS:-0}" = 1 ] && . "$ROOT/scripts/bench/tls.sh"
+if [ "${TLS:-0}" = 1 ]; then . "$ROOT/scripts/bench/tls.sh"; fi
 # WebSocket echo rows; their section is appended to the report (scripts/bench/ws.sh).
-[ -f "$ROOT/scripts/bench/ws.sh" ] && . "$ROOT/scripts/bench/ws.sh"
+if [ -f "$ROOT/scripts/bench/ws.sh" ]; then . "$ROOT/scripts/bench/ws.sh"; fi
 
 # Memory: server RSS growth per idle connection.
 MEMORY_ROWS=()
@@ -410,10 +410,12 @@ mkdir -p "$(dirname "$OUT")"
     [ "$PINNING" != none ] && echo "Servers ran under \`${PIN_SERVER[*]}\`, the load tool under \`${PIN_TOOL[*]}\`."
 } >"$OUT.tmp" && mv "$OUT.tmp" "$OUT"
 
-declare -F tls_report >/dev/null && tls_report >>"$OUT"
-declare -F ws_report >/dev/null && ws_report
+if declare -F tls_report >/dev/null; then tls_report >>"$OUT"; fi
+if declare -F ws_report >/dev/null; then ws_report; fi
 # HTTP against wrk and three baselines (HTTP_WRK=1): appends its own section.
-[ "${HTTP_WRK:-0}" = 1 ] && . "$ROOT/scripts/bench/http.sh"
+if [ "${HTTP_WRK:-0}" = 1 ]; then . "$ROOT/scripts/bench/http.sh"; fi
+# The Redis-protocol server section (appends to $OUT).
+if [ "${RESP_BENCH:-0}" = 1 ]; then . "$ROOT/scripts/bench/resp.sh"; fi
 
 log "wrote $OUT"
 cat "$OUT"

@@ -1,18 +1,27 @@
-//! GET/SET throughput of `RedisClient` next to the `redis` crate's `MultiplexedConnection`,
-//! against one local redis-server, with 1, 16 and 256 concurrent tasks.
+//! GET/SET throughput of `RedisClient` next to the `redis` crate's `MultiplexedConnection`
+//! and `fred`, against one local redis-server, with 1, 16 and 256 concurrent tasks.
 //!
 //! `cargo bench -p quasar-redis --bench client` (needs `redis-server` on PATH; the bench
-//! starts it on a free loopback port and kills it at the end). Each iteration is one command,
-//! alternately `SET` and `GET`, so criterion's throughput is operations per second.
+//! starts it on a free loopback port and kills it at the end). Every client gets the same
+//! work: `tasks` tasks, each sending alternately `SET k<i> value` and `GET k<i>`, one command
+//! awaited at a time, for `DURATION_MS` per measurement. Rounds alternate the clients' order
+//! (ROUNDS, default 3), and the table shows each client's median ops/s, its ratio to the
+//! best other client, and this process's CPU time per 1k ops (the client side's cost; the
+//! server's is the same work for all three).
+//!
+//! Environment: `ROUNDS` [3], `DURATION_MS` [2000], `TASKS` ["1 16 256"], `CLIENTS`
+//! ["quasar redis-rs fred"].
 
+use std::future::Future;
 use std::net::TcpListener;
+use std::pin::Pin;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use fred::prelude::{Builder, ClientLike, Config, KeysInterface};
 use quasar_redis::client::RedisClient;
-use tokio::runtime::Runtime;
 
 struct Server(Child);
 
@@ -43,67 +52,127 @@ fn start_server() -> (Server, String) {
     (server, format!("redis://127.0.0.1:{port}"))
 }
 
-/// Runs `iters` operations spread over `tasks` tasks and returns the elapsed time.
-async fn run<F, Fut>(iters: u64, tasks: u64, op: F) -> Duration
-where
-    F: Fn(u64) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    let op = Arc::new(op);
-    let per_task = iters.div_ceil(tasks);
-    let start = Instant::now();
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+/// This process's CPU time (user + system), from /proc/self/stat.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which ends with the last ')').
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    // utime and stime are fields 14 and 15, i.e. 11 and 12 after the name.
+    let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+type Op = Arc<dyn Fn(u64) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// Runs `tasks` tasks doing `op` for `dur`; returns (ops, client CPU).
+async fn run(op: Op, tasks: u64, dur: Duration) -> (u64, Duration) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let cpu0 = cpu_time();
     let handles: Vec<_> = (0..tasks)
         .map(|t| {
-            let op = Arc::clone(&op);
+            let (op, stop, done) = (op.clone(), stop.clone(), done.clone());
             tokio::spawn(async move {
-                for i in 0..per_task {
-                    op(t * per_task + i).await;
+                let mut i = t * 1_000_003;
+                while !stop.load(Ordering::Relaxed) {
+                    op(i).await;
+                    i += 1;
+                    done.fetch_add(1, Ordering::Relaxed);
                 }
             })
         })
         .collect();
+    tokio::time::sleep(dur).await;
+    stop.store(true, Ordering::Relaxed);
+    let ops = done.load(Ordering::Relaxed);
     for h in handles {
         h.await.expect("bench task");
     }
-    start.elapsed()
+    (ops, cpu_time().saturating_sub(cpu0))
 }
 
-fn bench(c: &mut Criterion) {
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` runs this with no such flag:
+    // then one tiny round proves it works.
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let rounds: usize = env_or("ROUNDS", if quick { "1" } else { "3" })
+        .parse()
+        .unwrap_or(3);
+    let dur = Duration::from_millis(
+        env_or("DURATION_MS", if quick { "100" } else { "2000" })
+            .parse()
+            .unwrap_or(2000),
+    );
+    let tasks: Vec<u64> = env_or("TASKS", "1 16 256")
+        .split_whitespace()
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    let names: Vec<String> = env_or("CLIENTS", "quasar redis-rs fred")
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    if Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("client bench: redis-server not on PATH; skipped");
+        return;
+    }
     let (_server, url) = start_server();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
-    // One connection each, as the redis crate multiplexes on one.
-    let quasar = RedisClient::builder(&url)
-        .and_then(|b| b.pool_size(1).build())
-        .expect("client");
-    let redis_con = rt.block_on(async {
-        let client = redis::Client::open(url.as_str()).expect("redis client");
-        client
-            .get_multiplexed_async_connection()
-            .await
-            .expect("redis connection")
-    });
-
-    let mut group = c.benchmark_group("get_set");
-    group.throughput(Throughput::Elements(1));
-    group.sample_size(10);
-    group.warm_up_time(Duration::from_millis(500));
-    group.measurement_time(Duration::from_secs(2));
-    for tasks in [1u64, 16, 256] {
-        let client = quasar.clone();
-        group.bench_with_input(BenchmarkId::new("quasar", tasks), &tasks, |b, &tasks| {
-            b.iter_custom(|iters| block(&rt, iters, tasks, client.clone()))
-        });
-        let con = redis_con.clone();
-        group.bench_with_input(BenchmarkId::new("redis-rs", tasks), &tasks, |b, &tasks| {
-            b.iter_custom(|iters| {
-                let con = con.clone();
-                rt.block_on(run(iters, tasks, move |i| {
+    let mut ops: Vec<(String, Op)> = Vec::new();
+    for name in &names {
+        let op: Op = match name.as_str() {
+            // One connection each: the redis crate and fred multiplex on one.
+            "quasar" => {
+                let c = RedisClient::builder(&url)
+                    .and_then(|b| b.pool_size(1).build())
+                    .expect("client");
+                Arc::new(move |i| {
+                    let c = c.clone();
+                    Box::pin(async move {
+                        let key = format!("k{}", i % 1000);
+                        if i % 2 == 0 {
+                            c.set(&key, "value").await.expect("SET");
+                        } else {
+                            c.get::<Option<String>>(&key).await.expect("GET");
+                        }
+                    })
+                })
+            }
+            "redis-rs" => {
+                let con = rt.block_on(async {
+                    redis::Client::open(url.as_str())
+                        .expect("redis client")
+                        .get_multiplexed_async_connection()
+                        .await
+                        .expect("redis connection")
+                });
+                Arc::new(move |i| {
                     let mut con = con.clone();
-                    async move {
+                    Box::pin(async move {
                         let key = format!("k{}", i % 1000);
                         if i % 2 == 0 {
                             redis::cmd("SET")
@@ -119,27 +188,78 @@ fn bench(c: &mut Criterion) {
                                 .await
                                 .expect("GET");
                         }
-                    }
-                }))
-            })
-        });
+                    })
+                })
+            }
+            "fred" => {
+                let c = rt.block_on(async {
+                    let c = Builder::from_config(Config::from_url(&url).expect("fred url"))
+                        .build()
+                        .expect("fred client");
+                    c.init().await.expect("fred connect");
+                    c
+                });
+                Arc::new(move |i| {
+                    let c = c.clone();
+                    Box::pin(async move {
+                        let key = format!("k{}", i % 1000);
+                        if i % 2 == 0 {
+                            c.set::<(), _, _>(&key, "value", None, None, false)
+                                .await
+                                .expect("SET");
+                        } else {
+                            c.get::<Option<String>, _>(&key).await.expect("GET");
+                        }
+                    })
+                })
+            }
+            other => panic!("unknown client {other}"),
+        };
+        ops.push((name.clone(), op));
     }
-    group.finish();
-}
-
-fn block(rt: &Runtime, iters: u64, tasks: u64, client: RedisClient) -> Duration {
-    rt.block_on(run(iters, tasks, move |i| {
-        let client = client.clone();
-        async move {
-            let key = format!("k{}", i % 1000);
-            if i % 2 == 0 {
-                client.set(&key, "value").await.expect("SET");
-            } else {
-                client.get::<Option<String>>(&key).await.expect("GET");
+    // results[(client, tasks)] = [(ops/s, cpu µs per op)]
+    let mut results: std::collections::HashMap<(usize, u64), Vec<(f64, f64)>> = Default::default();
+    for round in 0..rounds {
+        for &t in &tasks {
+            let mut order: Vec<usize> = (0..ops.len()).collect();
+            if round % 2 == 1 {
+                order.reverse();
+            }
+            for ci in order {
+                let (n, cpu) = rt.block_on(run(ops[ci].1.clone(), t, dur));
+                let rate = n as f64 / dur.as_secs_f64();
+                let cpu_per_k = cpu.as_secs_f64() * 1e6 / (n.max(1) as f64) * 1000.0;
+                results.entry((ci, t)).or_default().push((rate, cpu_per_k));
             }
         }
-    }))
+    }
+    println!(
+        "| tasks | client | ops/s (median of {rounds}) | vs best other | client CPU µs / 1k ops |"
+    );
+    println!("|---:|---|---:|---:|---:|");
+    for &t in &tasks {
+        let med: Vec<(f64, f64)> = (0..ops.len())
+            .map(|ci| {
+                let r = results.remove(&(ci, t)).unwrap_or_default();
+                (
+                    median(r.iter().map(|x| x.0).collect()),
+                    median(r.iter().map(|x| x.1).collect()),
+                )
+            })
+            .collect();
+        for (ci, (name, _)) in ops.iter().enumerate() {
+            let best_other = med
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != ci)
+                .map(|(_, m)| m.0)
+                .fold(f64::NAN, f64::max);
+            println!(
+                "| {t} | {name} | {:.0} | {:.2} | {:.0} |",
+                med[ci].0,
+                med[ci].0 / best_other,
+                med[ci].1
+            );
+        }
+    }
 }
-
-criterion_group!(benches, bench);
-criterion_main!(benches);

@@ -50,6 +50,11 @@ pub(crate) struct Cursor {
 }
 
 impl Cursor {
+    /// Whether no frame is partly checked (the next check starts at the buffer's front).
+    pub(crate) fn is_fresh(&self) -> bool {
+        self.pos == 0 && self.scanned == 0 && self.blob.is_none() && self.open.is_empty()
+    }
+
     /// Forgets all progress, ready for a new frame.
     pub(crate) fn reset(&mut self) {
         self.pos = 0;

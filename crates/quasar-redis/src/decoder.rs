@@ -158,6 +158,14 @@ fn decode_command_with(
     match buf.first() {
         None => Ok(None),
         Some(b'*') => {
+            if cursor.is_fresh() {
+                if let Some((len, spans)) = crate::fast_command::scan(buf, limits) {
+                    let frame = buf.split_to(len).freeze();
+                    return Ok(Some(
+                        spans.iter().map(|&(s, e)| frame.slice(s..e)).collect(),
+                    ));
+                }
+            }
             let Some(len) = cursor.check(buf, limits, Mode::Command)? else {
                 return Ok(None);
             };

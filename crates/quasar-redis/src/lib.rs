@@ -67,6 +67,7 @@ pub mod limits;
 pub mod server;
 
 mod check;
+mod fast_command;
 mod inline;
 mod line;
 mod parse;

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::BytesMut;
 use quasar_net::{Connection, ConsumerFactory, Context, Progress, ProtocolConsumer, Result};
@@ -11,6 +12,7 @@ use super::config::RespServerConfig;
 use super::dispatch::{After, Call};
 use super::session::{Session, SCRATCH_KEEP};
 use super::shared::Shared;
+use super::store::now_ms;
 
 /// Replies up to this size are copied into the write queue; bigger ones are queued
 /// whole as a ready response, so one large reply (`KEYS *`, a big `GET`) is not refused
@@ -138,9 +140,23 @@ impl ProtocolConsumer for RespConsumer {
         let mut guard = session.state.lock();
         let st = &mut *guard;
         let mut out = std::mem::take(&mut st.scratch);
+        st.now = now_ms();
+        // Every complete command of the read runs in this one call and their replies
+        // leave in one write: the per-exchange cost is paid once per read, not once
+        // per pipelined command.
+        let mut served = false;
         let result = loop {
             let args = match st.decoder.decode_command(buf) {
-                Ok(None) => break Ok(Progress::NeedMore),
+                Ok(None) => {
+                    let flushed = flush(cx, &mut out);
+                    break flushed.map(|()| {
+                        if served && !self.long_lived {
+                            Progress::Finished(())
+                        } else {
+                            Progress::NeedMore
+                        }
+                    });
+                }
                 Ok(Some(args)) => args,
                 Err(e) => {
                     out.extend_from_slice(b"-ERR Protocol error: ");
@@ -153,11 +169,9 @@ impl ProtocolConsumer for RespConsumer {
                     break flushed.map(|()| Progress::Finished(()));
                 }
             };
+            served = true;
             if args.is_empty() {
-                if self.long_lived {
-                    continue;
-                }
-                break Ok(Progress::Finished(()));
+                continue;
             }
             let after = Call {
                 sh: &self.shared,
@@ -167,29 +181,34 @@ impl ProtocolConsumer for RespConsumer {
                 out: &mut out,
             }
             .command(args);
-            if let Err(e) = flush(cx, &mut out) {
-                break Err(e);
-            }
             if after == After::Close {
+                let flushed = flush(cx, &mut out);
                 buf.clear();
                 cx.close();
-                break Ok(Progress::Finished(()));
+                break flushed.map(|()| Progress::Finished(()));
             }
-            if session.subscriptions() > 0 {
-                if !self.long_lived {
-                    self.long_lived = true;
-                    cx.set_long_lived(true);
+            if out.len() >= COPY_REPLY_MAX {
+                if let Err(e) = flush(cx, &mut out) {
+                    break Err(e);
                 }
-                if cx.is_write_paused() {
-                    break Ok(Progress::NeedMore);
-                }
-                continue;
             }
-            if self.long_lived {
-                self.long_lived = false;
-                cx.set_long_lived(false);
+            let subscribed = session.subscriptions() > 0;
+            if subscribed != self.long_lived {
+                // Subscribed: this exchange lives on and publishers write into the
+                // connection; unsubscribed again: it ends with this batch.
+                self.long_lived = subscribed;
+                cx.set_long_lived(subscribed);
             }
-            break Ok(Progress::Finished(()));
+            if cx.is_write_paused() {
+                let flushed = flush(cx, &mut out);
+                break flushed.map(|()| {
+                    if self.long_lived {
+                        Progress::NeedMore
+                    } else {
+                        Progress::Finished(())
+                    }
+                });
+            }
         };
         out.clear();
         if out.capacity() > SCRATCH_KEEP {
@@ -197,6 +216,9 @@ impl ProtocolConsumer for RespConsumer {
         }
         st.scratch = out;
         drop(guard);
+        if served {
+            session.meta.lock().last_active = Instant::now();
+        }
         if self.fresh && matches!(result, Ok(Progress::Finished(()))) {
             self.fresh = false;
             cx.upgrade(SessionFactory {

@@ -3,7 +3,6 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use quasar_net::Context;
@@ -75,7 +74,6 @@ impl Call<'_, '_> {
         {
             let mut meta = self.sess.meta.lock();
             meta.last_cmd = spec.name;
-            meta.last_active = Instant::now();
         }
         if self.st.multi.is_some() && !spec.has(TX) {
             let len = command_len(&args);
@@ -125,7 +123,7 @@ impl Call<'_, '_> {
                     let mut ks = if spec.has(ALL) {
                         store.lock_all(self.st.db)
                     } else {
-                        store.lock(self.st.db, spec.keys(a))
+                        store.lock_at(self.st.db, spec.keys(a), self.st.now)
                     };
                     self.run_keyed(&mut ks, spec, run, a);
                 }

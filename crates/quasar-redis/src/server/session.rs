@@ -61,6 +61,9 @@ pub(crate) struct State {
     pub(crate) watched: Vec<(usize, Bytes)>,
     pub(crate) channels: HashSet<Bytes>,
     pub(crate) patterns: HashSet<Bytes>,
+    /// The clock (ms since the epoch) for the batch of commands being run: read once
+    /// per read rather than once per command.
+    pub(crate) now: u64,
     /// Replies are encoded here, then copied into the write queue in one `write`.
     pub(crate) scratch: BytesMut,
 }
@@ -93,6 +96,7 @@ impl Session {
                 watched: Vec::new(),
                 channels: HashSet::new(),
                 patterns: HashSet::new(),
+                now: 0,
                 scratch: BytesMut::with_capacity(256),
             }),
         }

@@ -14,8 +14,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use indexmap::IndexSet;
 use parking_lot::{Mutex, MutexGuard};
+use smallvec::SmallVec;
 
-use super::value::Value;
+use super::value::{FastMap, Hasher, Value};
 
 /// Keys sampled per database per round of the active expiry sweep (Redis's
 /// `ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP`).
@@ -34,9 +35,9 @@ pub(crate) struct Entry {
 /// One database's part of a shard.
 #[derive(Debug, Default)]
 pub(crate) struct Db {
-    pub(crate) map: HashMap<Bytes, Entry>,
+    pub(crate) map: FastMap<Bytes, Entry>,
     /// The keys with a TTL, indexable so the sweep can sample them at random in O(1).
-    expires: IndexSet<Bytes>,
+    expires: IndexSet<Bytes, Hasher>,
 }
 
 /// One shard: every database's keys that hash to it, and the `WATCH`ers of those keys.
@@ -58,7 +59,7 @@ pub(crate) struct Stats {
 #[derive(Debug)]
 pub(crate) struct Store {
     shards: Box<[Mutex<Shard>]>,
-    hasher: std::collections::hash_map::RandomState,
+    hasher: Hasher,
     databases: usize,
     pub(crate) stats: Stats,
 }
@@ -91,7 +92,7 @@ impl Store {
     }
 
     /// The hasher behind shard choice and `SCAN`'s order (fixed for the store's life).
-    pub(crate) fn scan_hasher(&self) -> &std::collections::hash_map::RandomState {
+    pub(crate) fn scan_hasher(&self) -> &Hasher {
         &self.hasher
     }
 
@@ -108,18 +109,34 @@ impl Store {
     where
         I: IntoIterator<Item = &'k Bytes>,
     {
-        let mut idx: Vec<usize> = keys.into_iter().map(|k| self.shard_of(k)).collect();
-        idx.sort_unstable();
-        idx.dedup();
-        self.lock_indices(db, idx)
+        self.lock_at(db, keys, now_ms())
+    }
+
+    /// [`lock`](Self::lock) with the clock read by the caller: a connection reads it once
+    /// per batch of pipelined commands, as Redis caches its clock per event-loop turn.
+    pub(crate) fn lock_at<'k, I>(&self, db: usize, keys: I, now: u64) -> Keyspace<'_>
+    where
+        I: IntoIterator<Item = &'k Bytes>,
+    {
+        let mut idx: SmallVec<[usize; 4]> = keys.into_iter().map(|k| self.shard_of(k)).collect();
+        if idx.len() > 1 {
+            idx.sort_unstable();
+            idx.dedup();
+        }
+        self.lock_indices(db, idx, now)
     }
 
     /// Locks every shard.
     pub(crate) fn lock_all(&self, db: usize) -> Keyspace<'_> {
-        self.lock_indices(db, (0..self.shards.len()).collect())
+        self.lock_indices(db, 0..self.shards.len(), now_ms())
     }
 
-    fn lock_indices(&self, db: usize, idx: Vec<usize>) -> Keyspace<'_> {
+    fn lock_indices(
+        &self,
+        db: usize,
+        idx: impl IntoIterator<Item = usize>,
+        now: u64,
+    ) -> Keyspace<'_> {
         let guards = idx
             .into_iter()
             .map(|i| (i, self.shards[i].lock()))
@@ -128,7 +145,7 @@ impl Store {
             store: self,
             guards,
             db,
-            now: now_ms(),
+            now,
         }
     }
 
@@ -231,7 +248,8 @@ pub(crate) fn xorshift(state: &mut u64) -> u64 {
 /// The locked shards a command works on, seen as one database.
 pub(crate) struct Keyspace<'a> {
     store: &'a Store,
-    guards: Vec<(usize, MutexGuard<'a, Shard>)>,
+    /// Inline for the common case of one or two shards: no allocation per command.
+    guards: SmallVec<[(usize, MutexGuard<'a, Shard>); 2]>,
     pub(crate) db: usize,
     pub(crate) now: u64,
 }
@@ -253,6 +271,12 @@ impl<'a> Keyspace<'a> {
     }
 
     fn shard(&mut self, key: &[u8]) -> &mut Shard {
+        if self.guards.len() == 1 {
+            // Every key a command names is locked, so a single locked shard is the
+            // key's shard: no need to hash the key again.
+            debug_assert_eq!(self.store.shard_of(key), self.guards[0].0);
+            return &mut self.guards[0].1;
+        }
         let i = self.store.shard_of(key);
         let pos = self
             .guards

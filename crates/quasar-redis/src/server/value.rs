@@ -9,15 +9,24 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use bytes::Bytes;
 use indexmap::IndexMap;
 
+/// The hasher of the keyspace's maps: foldhash, several times cheaper than std's SipHash
+/// on short keys, with a random seed per process and map so key collisions cannot be
+/// planned from outside (see docs/resp-server.md).
+pub(crate) type Hasher = foldhash::fast::RandomState;
+/// A `HashMap` with the keyspace's hasher.
+pub(crate) type FastMap<K, V> = HashMap<K, V, Hasher>;
+/// A `HashSet` with the keyspace's hasher.
+pub(crate) type FastSet<K> = HashSet<K, Hasher>;
+
 /// One key's value.
 #[derive(Debug, Clone)]
 pub(crate) enum Value {
     Str(Bytes),
     /// Insertion-ordered like Redis's small (listpack) hashes, so `HGETALL` replies in the
     /// order fields were added; `HDEL` swaps the last field into the hole.
-    Hash(IndexMap<Bytes, Bytes>),
+    Hash(IndexMap<Bytes, Bytes, Hasher>),
     List(VecDeque<Bytes>),
-    Set(HashSet<Bytes>),
+    Set(FastSet<Bytes>),
     ZSet(ZSet),
 }
 
@@ -80,7 +89,7 @@ impl Ord for Score {
 /// query, so `ZRANK` and index ranges walk the index (O(rank)). See docs/resp-server.md.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ZSet {
-    scores: HashMap<Bytes, f64>,
+    scores: FastMap<Bytes, f64>,
     order: BTreeSet<(Score, Bytes)>,
 }
 

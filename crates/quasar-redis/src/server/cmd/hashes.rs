@@ -5,13 +5,13 @@ use indexmap::IndexMap;
 
 use super::args::int;
 use super::Exec;
-use crate::server::value::Value;
+use crate::server::value::{Hasher, Value};
 
 /// The hash at `key`: `Ok(None)` when missing, `Err(())` (reply written) on a wrong type.
 fn hash<'x>(
     x: &'x mut Exec<'_, '_>,
     key: &[u8],
-) -> Result<Option<&'x mut IndexMap<Bytes, Bytes>>, ()> {
+) -> Result<Option<&'x mut IndexMap<Bytes, Bytes, Hasher>>, ()> {
     match x.ks.lookup(key).map(|e| &mut e.value) {
         None => Ok(None),
         Some(Value::Hash(h)) => Ok(Some(h)),
@@ -25,8 +25,8 @@ fn hash<'x>(
 fn hash_or_create<'x>(
     x: &'x mut Exec<'_, '_>,
     key: &[u8],
-) -> Result<&'x mut IndexMap<Bytes, Bytes>, ()> {
-    match x.ks.get_or_insert(key, || Value::Hash(IndexMap::new())) {
+) -> Result<&'x mut IndexMap<Bytes, Bytes, Hasher>, ()> {
+    match x.ks.get_or_insert(key, || Value::Hash(IndexMap::default())) {
         Value::Hash(h) => Ok(h),
         _ => {
             x.r.wrong_type();

@@ -5,7 +5,6 @@
 //! writer. Commands about the connection itself (`SELECT`, `MULTI`, `SUBSCRIBE`, ...)
 //! have no handler here; the session runs them.
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use bytes::Bytes;
@@ -214,17 +213,29 @@ pub(crate) static COMMANDS: &[Spec] = &[
     spec!("zcard", 2, 0, 1, 1, 1, Some(zsets::zcard)),
 ];
 
+/// The longest command name.
+const MAX_NAME: usize = 16;
+
 /// Finds a command by name, ignoring case.
+///
+/// Runs for every command, so it neither hashes nor allocates: the names are grouped by
+/// length, and the few of the right length are compared case-insensitively in place.
 pub(crate) fn lookup(name: &[u8]) -> Option<&'static Spec> {
-    static TABLE: OnceLock<HashMap<&'static [u8], &'static Spec>> = OnceLock::new();
-    let table = TABLE.get_or_init(|| COMMANDS.iter().map(|s| (s.name.as_bytes(), s)).collect());
-    // Lower-case on the stack: every known name is short.
-    let mut buf = [0u8; 16];
-    let lower = buf.get_mut(..name.len())?;
-    for (d, s) in lower.iter_mut().zip(name) {
-        *d = s.to_ascii_lowercase();
-    }
-    table.get(&lower[..]).copied()
+    static BY_LEN: OnceLock<Vec<Vec<&'static Spec>>> = OnceLock::new();
+    let by_len = BY_LEN.get_or_init(|| {
+        let mut v: Vec<Vec<&'static Spec>> = vec![Vec::new(); MAX_NAME + 1];
+        for s in COMMANDS {
+            if let Some(bucket) = v.get_mut(s.name.len()) {
+                bucket.push(s);
+            }
+        }
+        v
+    });
+    by_len
+        .get(name.len())?
+        .iter()
+        .find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
+        .copied()
 }
 
 #[cfg(test)]
@@ -235,6 +246,16 @@ mod tests {
     fn names_are_found_in_any_case_and_keys_follow_the_positions() {
         assert_eq!(lookup(b"GeT").map(|s| s.name), Some("get"));
         assert!(lookup(b"nosuchcommandatall").is_none());
+        assert!(lookup(b"").is_none());
+        for spec in COMMANDS {
+            assert!(
+                spec.name.len() <= MAX_NAME,
+                "{} is longer than MAX_NAME",
+                spec.name
+            );
+            let upper = spec.name.to_ascii_uppercase();
+            assert!(std::ptr::eq(lookup(upper.as_bytes()).unwrap(), spec));
+        }
         let args: Vec<Bytes> = ["MSET", "a", "1", "b", "2"]
             .into_iter()
             .map(Bytes::from)

@@ -1,13 +1,11 @@
 //! Set commands.
 
-use std::collections::HashSet;
-
 use bytes::Bytes;
 
 use super::Exec;
-use crate::server::value::Value;
+use crate::server::value::{FastSet, Value};
 
-fn set<'x>(x: &'x mut Exec<'_, '_>, key: &[u8]) -> Result<Option<&'x mut HashSet<Bytes>>, ()> {
+fn set<'x>(x: &'x mut Exec<'_, '_>, key: &[u8]) -> Result<Option<&'x mut FastSet<Bytes>>, ()> {
     match x.ks.lookup(key).map(|e| &mut e.value) {
         None => Ok(None),
         Some(Value::Set(s)) => Ok(Some(s)),
@@ -19,7 +17,7 @@ fn set<'x>(x: &'x mut Exec<'_, '_>, key: &[u8]) -> Result<Option<&'x mut HashSet
 }
 
 pub(crate) fn sadd(x: &mut Exec<'_, '_>, a: &[Bytes]) {
-    let s = match x.ks.get_or_insert(&a[1], || Value::Set(HashSet::new())) {
+    let s = match x.ks.get_or_insert(&a[1], || Value::Set(FastSet::default())) {
         Value::Set(s) => s,
         _ => return x.r.wrong_type(),
     };
@@ -77,7 +75,7 @@ enum Op {
 
 fn combine(x: &mut Exec<'_, '_>, a: &[Bytes], op: Op) {
     // Every set is read (and type-checked) first, as Redis does.
-    let mut sets: Vec<Option<HashSet<Bytes>>> = Vec::with_capacity(a.len() - 1);
+    let mut sets: Vec<Option<FastSet<Bytes>>> = Vec::with_capacity(a.len() - 1);
     for k in &a[1..] {
         match set(x, k) {
             Ok(s) => sets.push(s.map(|s| s.clone())),
@@ -86,7 +84,7 @@ fn combine(x: &mut Exec<'_, '_>, a: &[Bytes], op: Op) {
     }
     let mut it = sets.into_iter();
     let first = it.next().flatten().unwrap_or_default();
-    let result: HashSet<Bytes> = match op {
+    let result: FastSet<Bytes> = match op {
         Op::Union => it.flatten().fold(first, |mut acc, s| {
             acc.extend(s);
             acc
