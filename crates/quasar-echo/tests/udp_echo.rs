@@ -214,3 +214,25 @@ async fn an_oversize_datagram_is_counted_and_dropped_on_the_portable_path() {
 async fn an_oversize_datagram_is_counted_and_dropped_on_the_batched_path() {
     oversize(Mode::Batched).await;
 }
+
+/// The reflection attack of issue 12: one 65,506-byte datagram of 32,753 one-byte lines
+/// used to come back as 32,753 datagrams. Now at most `max_replies_per_datagram` leave.
+#[tokio::test]
+async fn one_datagram_of_many_lines_is_not_a_packet_reflector() {
+    let server = start(Mode::Batched, EchoUdpConfig::default()).await;
+    let ep = endpoint(&server).await;
+    let attack = b"x\n".repeat(32_753);
+    ep.send(&attack).await.unwrap();
+    let mut ep = ep;
+    let mut got = 0;
+    while ep.recv(SILENCE).await.is_ok() {
+        got += 1;
+    }
+    assert_eq!(got, quasar_net::udp::DEFAULT_MAX_REPLIES_PER_DATAGRAM);
+    let info = server.info();
+    assert_eq!(
+        info.datagrams.replies_dropped,
+        32_753 - quasar_net::udp::DEFAULT_MAX_REPLIES_PER_DATAGRAM as u64
+    );
+    server.close(TIMEOUT).await;
+}
