@@ -162,6 +162,21 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
             Disposal::Drop => {}
         }
         conn.shared().set_write_paused(false);
+        if !self.engine.is_client() {
+            let kind = match (&error, ended) {
+                (_, Ended::Forced) => Some(crate::AbuseKind::ForcedClose),
+                (Some(err), _) => crate::AbuseKind::of_error(err),
+                (None, _) => None,
+            };
+            if let (Some(kind), Some(err)) = (kind, &error) {
+                self.engine.producer().abuse().record(
+                    kind,
+                    1,
+                    Some(conn.address()),
+                    format_args!("connection closed: {err}"),
+                );
+            }
+        }
         match &error {
             Some(err) if err.is_idle_timeout() => {
                 tracing::debug!(session = conn.session(), "closed idle connection")

@@ -148,7 +148,15 @@ async fn serve_accepted<F: ConsumerFactory, A: Acceptor>(
         } else {
             tokio::time::timeout(limit, ctx.acceptor.accept(stream))
                 .await
-                .unwrap_or_else(|_| Err(Error::timeout("transport handshake")))
+                .unwrap_or_else(|_| {
+                    ctx.producer.abuse().record(
+                        crate::AbuseKind::HandshakeTimeout,
+                        1,
+                        Some(conn.address()),
+                        "transport handshake timed out",
+                    );
+                    Err(Error::timeout("transport handshake"))
+                })
         }
     };
     let io = tokio::select! {

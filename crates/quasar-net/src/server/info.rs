@@ -11,6 +11,8 @@ pub struct ServerInfo {
     pub server: ServerSection,
     /// The clients section.
     pub clients: ClientsSection,
+    /// Abuse events: timeouts by kind, oversize, resets, forced closes, rejections.
+    pub abuse: crate::AbuseSection,
 }
 
 /// The `server` section of [`ServerInfo`].

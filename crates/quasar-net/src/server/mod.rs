@@ -290,6 +290,7 @@ impl TcpServer {
                 connected_clients: self.connected(),
                 requests_processed: self.requests_processed(),
             },
+            abuse: self.inner.producer.abuse().section(),
         }
     }
 

@@ -392,7 +392,14 @@ impl<F: DatagramConsumerFactory> SocketLoop<F> {
             self.local.received += 1;
             if truncated || len > max {
                 self.local.oversize += 1;
-                tracing::warn!(%peer, len_at_least = len, max, "datagram longer than max_datagram_size dropped");
+                self.ctx.producer.abuse().record(
+                    crate::AbuseKind::OversizeDatagram,
+                    1,
+                    Some(peer),
+                    format_args!(
+                        "datagram of at least {len} bytes over max_datagram_size {max} dropped"
+                    ),
+                );
                 continue;
             }
             if let Some(limit) = &self.ctx.limit {
@@ -453,7 +460,12 @@ impl<F: DatagramConsumerFactory> SocketLoop<F> {
         let dropped = self.out.cap_since(mark, &mut budget);
         if dropped > 0 {
             self.local.replies_dropped += dropped as u64;
-            tracing::debug!(%peer, dropped, "udp replies over the amplification cap dropped");
+            self.ctx.producer.abuse().record(
+                crate::AbuseKind::RepliesDropped,
+                dropped as u64,
+                Some(peer),
+                "udp replies over the amplification cap dropped",
+            );
         }
         if self.wants_data {
             self.hooks.fire_data_processed(&DataEvent { session, data });
@@ -513,7 +525,12 @@ impl<F: DatagramConsumerFactory> SocketLoop<F> {
     /// Counts (and logs, rate-limited) replies the anti-amplification cap dropped.
     fn replies_dropped(&mut self, peer: SocketAddr, dropped: usize) {
         self.local.replies_dropped += dropped as u64;
-        tracing::debug!(%peer, dropped, "udp replies over the amplification cap dropped");
+        self.ctx.producer.abuse().record(
+            crate::AbuseKind::RepliesDropped,
+            dropped as u64,
+            Some(peer),
+            "udp replies over the amplification cap dropped",
+        );
     }
 
     fn post_request(&self, request: u64, peer: SocketAddr, error: Option<&Error>) {
