@@ -57,7 +57,7 @@ pub use abuse::{AbuseKind, AbuseSection, AbuseStats};
 pub use client::{Client, ClientBuilder, TcpManager, UdpManager};
 pub use connection::{
     serve_connection, ClientConnection, ClientConnectionBuilder, Connection, ConnectionConfig,
-    ConnectionInfo,
+    ConnectionInfo, MinRate,
 };
 pub use consumer::{BoxConsumer, ConsumerFactory, Context, Progress, ProtocolConsumer};
 pub use error::{BoxError, Error, Result};

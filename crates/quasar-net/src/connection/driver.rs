@@ -199,10 +199,7 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
 
     async fn serve(&mut self, shutdown: &Shutdown) -> Result<Ended, Fail> {
         let conn = self.engine.connection().clone();
-        let first = self
-            .engine
-            .check_timers(now())
-            .map_err(|e| (e, Disposal::Graceful))?;
+        let first = self.engine.check_timers(now()).map_err(timer_failed)?;
         let timer = sleep_until(Instant::from_std(first));
         tokio::pin!(timer);
         // Polled once each to register this task's waker; afterwards the hot loop only
@@ -233,10 +230,7 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
                 return Ok(Ended::Normally);
             }
             if self.engine.take_timer_changed() {
-                let next = self
-                    .engine
-                    .check_timers(now())
-                    .map_err(|e| (e, Disposal::Graceful))?;
+                let next = self.engine.check_timers(now()).map_err(timer_failed)?;
                 timer.as_mut().reset(Instant::from_std(next));
             }
 
@@ -321,10 +315,7 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
                 }
                 Event::Progress | Event::Wake => {}
                 Event::Timer => {
-                    let next = self
-                        .engine
-                        .check_timers(now())
-                        .map_err(|e| (e, Disposal::Graceful))?;
+                    let next = self.engine.check_timers(now()).map_err(timer_failed)?;
                     timer.as_mut().reset(Instant::from_std(next));
                 }
                 Event::Drain => {
@@ -447,6 +438,17 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
             let _ = socket2::SockRef::from(tcp).set_linger(Some(Duration::ZERO));
         }
     }
+}
+
+/// How a timer's failure closes: a peer too slow to take output gets no graceful
+/// flush (it would only hold the connection for the close timeout); others do.
+fn timer_failed(e: Error) -> Fail {
+    let disposal = if e.is_send_too_slow() {
+        Disposal::Abort
+    } else {
+        Disposal::Graceful
+    };
+    (e, disposal)
 }
 
 /// Writes the front of the queue: one slice with `write`, several with `writev` when

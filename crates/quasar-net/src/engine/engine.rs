@@ -64,6 +64,12 @@ pub(crate) struct Engine<F: ConsumerFactory> {
     pub(super) last_activity: Instant,
     /// The request-timeout clock of output still owed after its exchange ended.
     pub(super) busy_since: Option<Instant>,
+    /// Bytes read and written so far, for the progress timeouts.
+    pub(super) read_total: u64,
+    pub(super) written_total: u64,
+    pub(super) recv_window: super::progress::RateWindow,
+    pub(super) send_window: super::progress::RateWindow,
+    pub(super) send_stall: super::progress::Stall,
     /// A consumer changed its timers: the driver must ask for the next deadline now.
     pub(super) timer_changed: bool,
     /// Where to hand the transport once the exchange that asked for it finished.
@@ -104,6 +110,11 @@ impl<F: ConsumerFactory> Engine<F> {
             now,
             last_activity: now,
             busy_since: None,
+            read_total: 0,
+            written_total: 0,
+            recv_window: Default::default(),
+            send_window: Default::default(),
+            send_stall: Default::default(),
             timer_changed: false,
             detach_to: None,
             cfg,
@@ -158,6 +169,7 @@ impl<F: ConsumerFactory> Engine<F> {
         self.now = now;
         self.starved = false;
         self.last_activity = now;
+        self.read_total += n as u64;
         self.conn.shared().add_io(n as u64, 0);
         if self.hooks.wants_data() {
             let start = self.rbuf.len() - n;
@@ -218,6 +230,7 @@ impl<F: ConsumerFactory> Engine<F> {
     /// The driver wrote `n` bytes from the front of the queue.
     pub(crate) fn on_written(&mut self, n: usize, now: Instant) {
         self.out.queue.advance(n);
+        self.written_total += n as u64;
         self.conn.shared().add_io(0, n as u64);
         self.now = now;
         self.last_activity = now;
