@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use super::tracker::Tracker;
@@ -63,6 +63,23 @@ pub(crate) struct AcceptCtx<F, A> {
     pub(crate) max_sessions: u64,
     /// Fired when `max_sessions` is reached, to start the server's drain.
     pub(crate) on_limit: CancellationToken,
+    pub(crate) overflow: super::OverflowPolicy,
+    pub(crate) max_queue_time: Duration,
+    /// Slots for accepted connections waiting for a `limit` permit (policy `wait` with
+    /// a queue-time limit).
+    pub(crate) queue: Option<Arc<Semaphore>>,
+    /// Refusals in progress (see `shed::MAX_REJECTING`).
+    pub(crate) rejecting: Arc<Semaphore>,
+}
+
+/// How an accepted connection gets (or does not get) its slot.
+enum Slot {
+    /// No limit, or a permit taken before accepting.
+    Ready(Option<OwnedSemaphorePermit>),
+    /// Wait for a permit up to the queue time, holding this queue slot meanwhile.
+    Queued(OwnedSemaphorePermit),
+    /// At the limit under `reject`.
+    Refuse,
 }
 
 pub(crate) async fn accept_loop<F: ConsumerFactory, A: Acceptor>(
@@ -71,17 +88,25 @@ pub(crate) async fn accept_loop<F: ConsumerFactory, A: Acceptor>(
 ) {
     let mut backoff = BACKOFF_START;
     loop {
-        let permit = match &ctx.limit {
-            Some(sem) => tokio::select! {
+        // Before accepting: a slot (or a queue slot) to wait for, unless the policy
+        // is to refuse, which needs the connection accepted first.
+        let wait_for = match (&ctx.limit, &ctx.queue, ctx.overflow) {
+            (None, _, _) | (Some(_), _, super::OverflowPolicy::Reject) => None,
+            (Some(_), Some(queue), _) => Some((queue, true)),
+            (Some(limit), None, _) => Some((limit, false)),
+        };
+        let mut slot = match wait_for {
+            Some((sem, queued)) => tokio::select! {
                 // Once closing, stop: never take a permit or a connection after it.
                 biased;
                 _ = ctx.stop_accepting.cancelled() => break,
                 p = Arc::clone(sem).acquire_owned() => match p {
-                    Ok(p) => Some(p),
+                    Ok(p) if queued => Slot::Queued(p),
+                    Ok(p) => Slot::Ready(Some(p)),
                     Err(_) => break,
                 },
             },
-            None => None,
+            None => Slot::Ready(None),
         };
         let accepted = tokio::select! {
             // A connection waiting in the backlog when the close began is not accepted
@@ -106,13 +131,72 @@ pub(crate) async fn accept_loop<F: ConsumerFactory, A: Acceptor>(
                 continue;
             }
         };
+        if let (Some(limit), super::OverflowPolicy::Reject) = (&ctx.limit, ctx.overflow) {
+            slot = match Arc::clone(limit).try_acquire_owned() {
+                Ok(p) => Slot::Ready(Some(p)),
+                Err(_) => Slot::Refuse,
+            };
+        }
+        let permit = match slot {
+            Slot::Ready(p) => p,
+            Slot::Refuse => {
+                refuse(stream, peer, &ctx, crate::AbuseKind::Rejected);
+                continue;
+            }
+            Slot::Queued(queue_slot) => {
+                // A slot now, or wait for one in the connection's own task.
+                if let Some(p) = ctx
+                    .limit
+                    .as_ref()
+                    .and_then(|l| Arc::clone(l).try_acquire_owned().ok())
+                {
+                    drop(queue_slot);
+                    Some(p)
+                } else {
+                    let ctx2 = Arc::clone(&ctx);
+                    tokio::spawn(ctx.tracker.tasks.track_future(async move {
+                        let Some(limit) = ctx2.limit.clone() else { return };
+                        let got = tokio::select! {
+                            biased;
+                            _ = ctx2.stop_accepting.cancelled() => return,
+                            r = tokio::time::timeout(ctx2.max_queue_time, limit.acquire_owned()) => r,
+                        };
+                        drop(queue_slot);
+                        match got {
+                            // At the session limit this stops the accept loop itself
+                            // (through `stop_accepting`).
+                            Ok(Ok(p)) => {
+                                start_connection(stream, peer, &ctx2, Some(p));
+                            }
+                            _ => refuse(stream, peer, &ctx2, crate::AbuseKind::QueueTimeout),
+                        }
+                    }));
+                    continue;
+                }
+            }
+        };
+        if start_connection(stream, peer, &ctx, permit) {
+            break;
+        }
+    }
+}
+
+/// Serves an accepted connection that has its slot, in its own task. Returns whether
+/// the server's session limit was reached (stop accepting).
+fn start_connection<F: ConsumerFactory, A: Acceptor>(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    ctx: &Arc<AcceptCtx<F, A>>,
+    permit: Option<OwnedSemaphorePermit>,
+) -> bool {
+    {
         let local = stream.local_addr().unwrap_or(peer);
         let session = ctx.producer.next_session();
         let conn = Connection::new(session, peer, local);
         ctx.tracker.enter(&conn);
         let tracker = Arc::clone(&ctx.tracker);
         let shutdown = tracker.shutdown.clone();
-        let ctx2 = Arc::clone(&ctx);
+        let ctx2 = Arc::clone(ctx);
         tokio::spawn(ctx.tracker.tasks.track_future(async move {
             if serve_accepted(stream, conn.clone(), &ctx2, shutdown).await == Ended::Forced {
                 tracker.forced.fetch_add(1, Ordering::Relaxed);
@@ -128,9 +212,34 @@ pub(crate) async fn accept_loop<F: ConsumerFactory, A: Acceptor>(
             );
             ctx.stop_accepting.cancel();
             ctx.on_limit.cancel();
-            break;
+            return true;
         }
+        false
     }
+}
+
+/// Refuses an accepted connection with the factory's busy reply, in its own task
+/// (bounded; see `shed`), or resets it when too many refusals are in progress.
+fn refuse<F: ConsumerFactory, A: Acceptor>(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    ctx: &Arc<AcceptCtx<F, A>>,
+    kind: crate::AbuseKind,
+) {
+    let what = match kind {
+        crate::AbuseKind::QueueTimeout => "connection refused: no slot within max_queue_time",
+        _ => "connection refused: max_connections reached",
+    };
+    ctx.producer.abuse().record(kind, 1, Some(peer), what);
+    let Ok(permit) = Arc::clone(&ctx.rejecting).try_acquire_owned() else {
+        super::shed::reset(stream);
+        return;
+    };
+    let ctx2 = Arc::clone(ctx);
+    tokio::spawn(ctx.tracker.tasks.track_future(async move {
+        super::shed::refuse(stream, &*ctx2.acceptor, ctx2.factory.busy_reply()).await;
+        drop(permit);
+    }));
 }
 
 /// Runs the acceptor's handshake (bounded by the handshake timeout and cut short by the

@@ -30,6 +30,10 @@ pub struct ServerSection {
     pub keep_alive: f64,
     /// Number of worker runtimes (0 = the caller's runtime).
     pub workers: usize,
+    /// What happens at `max_connections`: `"wait"` or `"reject"`.
+    pub overflow_policy: &'static str,
+    /// The longest wait for a slot under `"wait"`, in seconds (0 = unbounded).
+    pub max_queue_time: f64,
 }
 
 /// The `clients` section of [`ServerInfo`].
