@@ -44,7 +44,7 @@ pub use config::{
     ServerConfig, WsConfig, DEFAULT_BODY_CHANNEL, DEFAULT_HEADER_TIMEOUT, DEFAULT_WS_CHANNEL,
     DEFAULT_WS_CLOSE_TIMEOUT,
 };
-pub use consumer::{builder, HttpConsumer, HttpFactory};
+pub use consumer::{builder, HttpConsumer, HttpFactory, BUSY_RESPONSE};
 pub use handler::{Handler, ResponseFuture, TowerHandler};
 pub use router::{Params, Router};
 pub use websocket::{WebSocket, WsRoute, MAX_SEND_FRAME};
