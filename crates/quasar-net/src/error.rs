@@ -142,7 +142,6 @@ impl Error {
         Error::new(Kind::SendTooSlow, Some(detail), None)
     }
 
-    #[allow(dead_code)] // used by the memory budget
     pub(crate) fn new_over_budget(detail: String) -> Error {
         Error::new(Kind::OverBudget, Some(detail), None)
     }

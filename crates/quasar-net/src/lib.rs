@@ -44,6 +44,7 @@ pub mod event;
 pub mod flow_control;
 pub mod harness;
 pub mod hooks;
+mod memory_budget;
 pub mod pool;
 pub mod producer;
 pub mod rate_limited_log;
@@ -63,6 +64,7 @@ pub use consumer::{BoxConsumer, ConsumerFactory, Context, Progress, ProtocolCons
 pub use error::{BoxError, Error, Result};
 pub use event::OneTime;
 pub use hooks::{ConnectionEvent, DataEvent, HookResult, Hooks, LostEvent, RequestEvent};
+pub use memory_budget::{MemoryBudget, DEFAULT_MEMORY_BUDGET};
 pub use pool::{
     Manager, Pool, PoolBuilder, PoolConnection, PoolState, PoolStats, SharedConnection,
 };

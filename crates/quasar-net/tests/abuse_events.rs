@@ -98,7 +98,9 @@ async fn oversize_requests_and_resets_are_counted_in_info() {
     wait_until("oversize counted", || server.info().abuse.oversize == 1).await;
     // Reset: half a line, then RST.
     let sock = TcpStream::connect(addr).await.unwrap();
-    sock.set_linger(Some(Duration::ZERO)).unwrap();
+    socket2::SockRef::from(&sock)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
     let mut sock = sock;
     sock.write_all(b"half a li").await.unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;

@@ -47,6 +47,8 @@ pub struct ConnectionConfig {
     pub(crate) min_receive_rate: MinRate,
     pub(crate) min_send_rate: MinRate,
     pub(crate) write_stall_timeout: Duration,
+    /// Shared by every connection of a server (the `Arc` is cloned with the config).
+    pub(crate) memory_budget: Option<std::sync::Arc<crate::MemoryBudget>>,
 }
 
 impl Default for ConnectionConfig {
@@ -66,6 +68,7 @@ impl Default for ConnectionConfig {
             min_receive_rate: DEFAULT_MIN_RECEIVE_RATE,
             min_send_rate: DEFAULT_MIN_SEND_RATE,
             write_stall_timeout: DEFAULT_WRITE_STALL_TIMEOUT,
+            memory_budget: None,
         }
     }
 }
@@ -181,6 +184,17 @@ impl ConnectionConfig {
     /// Zero turns it off.
     pub fn write_stall_timeout(&mut self, timeout: Duration) -> &mut Self {
         self.write_stall_timeout = timeout;
+        self
+    }
+
+    /// Shares `budget` between every connection using this config (a server sets its
+    /// own; see [`TcpServerBuilder::memory_budget`](crate::TcpServerBuilder::memory_budget)).
+    /// `None`: no budget.
+    pub fn memory_budget(
+        &mut self,
+        budget: Option<std::sync::Arc<crate::MemoryBudget>>,
+    ) -> &mut Self {
+        self.memory_budget = budget;
         self
     }
 

@@ -45,7 +45,13 @@ impl<F: ConsumerFactory> TcpServerBuilder<F> {
             listener: None,
             name: "tcp".into(),
             backlog: DEFAULT_BACKLOG,
-            config: ConnectionConfig::default(),
+            config: {
+                let mut c = ConnectionConfig::default();
+                c.memory_budget(Some(std::sync::Arc::new(crate::MemoryBudget::new(
+                    crate::DEFAULT_MEMORY_BUDGET,
+                ))));
+                c
+            },
             max_connections: 0,
             overflow: super::OverflowPolicy::Wait,
             max_queue_time: super::DEFAULT_MAX_QUEUE_TIME,
@@ -151,6 +157,17 @@ impl<F: ConsumerFactory, A: Acceptor> TcpServerBuilder<F, A> {
     /// extra connections wait in the kernel backlog.
     pub fn max_connections(mut self, n: usize) -> Self {
         self.max_connections = n;
+        self
+    }
+
+    /// The server-wide memory budget in bytes (default
+    /// [`DEFAULT_MEMORY_BUDGET`](crate::DEFAULT_MEMORY_BUDGET), 512 MiB) for what
+    /// connections hold for peers; see [`MemoryBudget`](crate::MemoryBudget). 0 turns
+    /// it off.
+    pub fn memory_budget(mut self, bytes: usize) -> Self {
+        self.config.memory_budget(
+            (bytes > 0).then(|| std::sync::Arc::new(crate::MemoryBudget::new(bytes))),
+        );
         self
     }
 

@@ -34,6 +34,8 @@ pub struct ServerSection {
     pub overflow_policy: &'static str,
     /// The longest wait for a slot under `"wait"`, in seconds (0 = unbounded).
     pub max_queue_time: f64,
+    /// The memory budget in bytes (0 = none).
+    pub memory_budget: usize,
 }
 
 /// The `clients` section of [`ServerInfo`].
@@ -45,6 +47,9 @@ pub struct ClientsSection {
     pub connected_clients: u64,
     /// Requests started on every connection.
     pub requests_processed: u64,
+    /// Bytes held for peers now (unparsed input + queued output), as the memory budget
+    /// counts them.
+    pub memory_held: usize,
 }
 
 /// What a graceful close did.
