@@ -12,6 +12,7 @@ mod bench;
 mod config;
 mod serve;
 mod serve_http;
+mod serve_overload;
 mod serve_resp;
 mod serve_tls;
 

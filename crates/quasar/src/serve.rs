@@ -97,6 +97,8 @@ struct EchoArgs {
     workers: Option<usize>,
     #[command(flatten)]
     tls: crate::serve_tls::TlsArgs,
+    #[command(flatten)]
+    overload: crate::serve_overload::OverloadArgs,
 }
 
 impl EchoArgs {
@@ -141,6 +143,7 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
                     return ExitCode::from(2);
                 }
             }
+            a.overload.remember();
             a.apply(&mut config.echo);
             (true, false, false, false)
         }
@@ -296,7 +299,7 @@ async fn start_echo(
         max_message_size: s.max_message_size,
         raw: s.raw,
     };
-    let builder = TcpServer::builder(EchoServerFactory::new(echo))
+    let builder = crate::serve_overload::apply(TcpServer::builder(EchoServerFactory::new(echo)))
         .name("echo")
         .bind(s.bind)
         .keep_alive(Duration::from_secs_f64(s.keep_alive))
