@@ -44,7 +44,7 @@ pub mod event;
 pub mod flow_control;
 pub mod harness;
 pub mod hooks;
-mod memory_budget;
+pub mod memory_budget;
 pub mod pool;
 pub mod producer;
 pub mod rate_limited_log;

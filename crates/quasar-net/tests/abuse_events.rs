@@ -54,7 +54,6 @@ async fn oversize_datagrams_are_counted_and_logged_once_per_second() {
     let (lines, _guard) = capture();
     let server = quasar_echo::udp::EchoUdpConfig {
         max_datagram_size: 16,
-        ..Default::default()
     }
     .server()
     .start()
