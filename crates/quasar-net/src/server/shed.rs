@@ -21,7 +21,8 @@
 //!
 //! ```
 //! use quasar_net::server::OverflowPolicy;
-//! assert_eq!("reject".parse::<OverflowPolicy>(), Ok(OverflowPolicy::Reject));
+//! assert_eq!("reject".parse::<OverflowPolicy>().unwrap(), OverflowPolicy::Reject);
+//! assert!("drop".parse::<OverflowPolicy>().is_err());
 //! assert_eq!(OverflowPolicy::default().as_str(), "wait");
 //! ```
 
