@@ -228,5 +228,26 @@ async fn raw_mode_echoes_each_datagram_unchanged_newlines_and_all() {
     assert_eq!(&echo(&mut ep, payload, TIMEOUT).await.unwrap()[..], payload);
     // One reply only: the next request gets its own echo, not a leftover line.
     assert_eq!(&echo(&mut ep, b"x\ny", TIMEOUT).await.unwrap()[..], b"x\ny");
+}
+
+/// The reflection attack of issue 12: one 65,506-byte datagram of 32,753 one-byte lines
+/// used to come back as 32,753 datagrams. Now at most `max_replies_per_datagram` leave.
+#[tokio::test]
+async fn one_datagram_of_many_lines_is_not_a_packet_reflector() {
+    let server = start(Mode::Batched, EchoUdpConfig::default()).await;
+    let ep = endpoint(&server).await;
+    let attack = b"x\n".repeat(32_753);
+    ep.send(&attack).await.unwrap();
+    let mut ep = ep;
+    let mut got = 0;
+    while ep.recv(SILENCE).await.is_ok() {
+        got += 1;
+    }
+    assert_eq!(got, quasar_net::udp::DEFAULT_MAX_REPLIES_PER_DATAGRAM);
+    let info = server.info();
+    assert_eq!(
+        info.datagrams.replies_dropped,
+        32_753 - quasar_net::udp::DEFAULT_MAX_REPLIES_PER_DATAGRAM as u64
+    );
     server.close(TIMEOUT).await;
 }

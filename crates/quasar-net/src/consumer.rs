@@ -163,6 +163,14 @@ pub trait ConsumerFactory: Send + Sync + 'static {
 
     /// Builds a consumer for `conn`.
     fn build(&self, conn: &Connection) -> Self::Consumer;
+
+    /// The bytes a server sends to a connection it refuses because `max_connections`
+    /// are open (see [`OverflowPolicy`](crate::server::OverflowPolicy)), before closing
+    /// it: an HTTP `503` with `Retry-After`, a RESP `-ERR max number of clients reached`.
+    /// `None` (the default) closes without a word.
+    fn busy_reply(&self) -> Option<bytes::Bytes> {
+        None
+    }
 }
 
 impl<C, F> ConsumerFactory for F

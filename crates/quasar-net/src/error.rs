@@ -50,6 +50,9 @@ enum Kind {
     WriteBufferFull,
     IdleTimeout,
     RequestTimeout,
+    ReceiveTooSlow,
+    SendTooSlow,
+    OverBudget,
     Timeout,
     ConnectionLost,
     Closed,
@@ -127,6 +130,20 @@ impl Error {
 
     pub(crate) fn new_request_timeout() -> Error {
         Error::new(Kind::RequestTimeout, None, None)
+    }
+
+    // Progress timeouts and the memory budget are new kinds because servers count and
+    // log them apart from the request timeout (see `AbuseKind::of_error`).
+    pub(crate) fn new_receive_too_slow(detail: String) -> Error {
+        Error::new(Kind::ReceiveTooSlow, Some(detail), None)
+    }
+
+    pub(crate) fn new_send_too_slow(detail: String) -> Error {
+        Error::new(Kind::SendTooSlow, Some(detail), None)
+    }
+
+    pub(crate) fn new_over_budget(detail: String) -> Error {
+        Error::new(Kind::OverBudget, Some(detail), None)
     }
 
     /// An operation that did not complete in time; `what` says which.
@@ -229,11 +246,29 @@ impl Error {
     pub fn is_request_timeout(&self) -> bool {
         self.inner.kind == Kind::RequestTimeout
     }
-    /// Any timeout: idle, request, or an operation such as connect or acquire.
+    /// A request arrived slower than the connection's minimum receive rate.
+    pub fn is_receive_too_slow(&self) -> bool {
+        self.inner.kind == Kind::ReceiveTooSlow
+    }
+    /// The peer took output slower than the minimum send rate, or accepted no byte for
+    /// the write-stall timeout.
+    pub fn is_send_too_slow(&self) -> bool {
+        self.inner.kind == Kind::SendTooSlow
+    }
+    /// The server's memory budget closed the connection.
+    pub fn is_over_budget(&self) -> bool {
+        self.inner.kind == Kind::OverBudget
+    }
+    /// Any timeout: idle, request, progress (receive/send too slow), or an operation
+    /// such as connect or acquire.
     pub fn is_timeout(&self) -> bool {
         matches!(
             self.inner.kind,
-            Kind::Timeout | Kind::IdleTimeout | Kind::RequestTimeout
+            Kind::Timeout
+                | Kind::IdleTimeout
+                | Kind::RequestTimeout
+                | Kind::ReceiveTooSlow
+                | Kind::SendTooSlow
         )
     }
     /// The connection was lost before the exchange finished.
@@ -282,6 +317,9 @@ impl Error {
             Kind::WriteBufferFull => "write buffer full",
             Kind::IdleTimeout => "idle timeout",
             Kind::RequestTimeout => "request timeout",
+            Kind::ReceiveTooSlow => "request received too slowly",
+            Kind::SendTooSlow => "response taken too slowly",
+            Kind::OverBudget => "over the server's memory budget",
             Kind::Timeout => "timed out",
             Kind::ConnectionLost => "connection lost",
             Kind::Closed => "closed",

@@ -34,6 +34,7 @@
 #![warn(rust_2018_idioms, unreachable_pub)]
 #![deny(unsafe_code)] // udp/batch.rs alone opts out, for recvmmsg/sendmmsg
 
+pub mod abuse;
 pub mod client;
 pub mod connection;
 pub mod consumer;
@@ -43,29 +44,34 @@ pub mod event;
 pub mod flow_control;
 pub mod harness;
 pub mod hooks;
+pub mod memory_budget;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 pub mod pool;
 pub mod producer;
+pub mod rate_limited_log;
 pub mod server;
 #[cfg(feature = "tls")]
 pub mod tls;
 pub mod transport;
 pub mod udp;
 
+pub use abuse::{AbuseKind, AbuseSection, AbuseStats};
 pub use client::{Client, ClientBuilder, TcpManager, UdpManager};
 pub use connection::{
     serve_connection, ClientConnection, ClientConnectionBuilder, Connection, ConnectionConfig,
-    ConnectionInfo,
+    ConnectionInfo, MinRate,
 };
 pub use consumer::{BoxConsumer, ConsumerFactory, Context, Progress, ProtocolConsumer};
 pub use error::{BoxError, Error, Result};
 pub use event::OneTime;
 pub use hooks::{ConnectionEvent, DataEvent, HookResult, Hooks, LostEvent, RequestEvent};
+pub use memory_budget::{MemoryBudget, DEFAULT_MEMORY_BUDGET};
 pub use pool::{
     Manager, Pool, PoolBuilder, PoolConnection, PoolState, PoolStats, SharedConnection,
 };
 pub use producer::Producer;
+pub use rate_limited_log::RateLimitedLog;
 pub use server::{CloseReport, ServerInfo, TcpServer, TcpServerBuilder};
 pub use udp::{
     DatagramConsumer, DatagramContext, DatagramServer, DatagramServerBuilder, UdpClient,

@@ -23,7 +23,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crate::Hooks;
+use crate::{AbuseStats, Hooks};
 
 /// Session and request counters plus the hooks applied to every connection.
 #[derive(Clone)]
@@ -39,6 +39,7 @@ struct Inner {
     /// thread adds to its own shard and readers sum them.
     requests: [Shard; SHARDS],
     hooks: Arc<Hooks>,
+    abuse: AbuseStats,
 }
 
 /// Number of counter shards (threads map onto them round-robin).
@@ -68,6 +69,7 @@ impl Producer {
                 sessions: AtomicU64::new(0),
                 requests: Default::default(),
                 hooks: Arc::new(hooks),
+                abuse: AbuseStats::default(),
             }),
         }
     }
@@ -109,6 +111,12 @@ impl Producer {
     /// The hooks fired for every connection and request of this producer.
     pub fn hooks(&self) -> &Arc<Hooks> {
         &self.inner.hooks
+    }
+
+    /// The abuse events counted and logged for this producer's connections (servers
+    /// expose them in `info().abuse`).
+    pub fn abuse(&self) -> &AbuseStats {
+        &self.inner.abuse
     }
 }
 

@@ -17,6 +17,7 @@ mod logging;
 mod serve;
 mod serve_http;
 mod serve_metrics;
+mod serve_overload;
 mod serve_resp;
 mod serve_tls;
 

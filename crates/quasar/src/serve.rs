@@ -112,6 +112,8 @@ struct EchoArgs {
     workers: Option<usize>,
     #[command(flatten)]
     tls: crate::serve_tls::TlsArgs,
+    #[command(flatten)]
+    overload: crate::serve_overload::OverloadArgs,
 }
 
 impl EchoArgs {
@@ -149,6 +151,7 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
                     return ExitCode::from(2);
                 }
             }
+            a.overload.remember();
             a.apply(&mut config.echo);
             (true, false, false, false)
         }
@@ -435,7 +438,7 @@ async fn start_echo(
         max_message_size: s.max_message_size,
         raw: s.raw,
     };
-    let builder = TcpServer::builder(EchoServerFactory::new(echo))
+    let builder = crate::serve_overload::apply(TcpServer::builder(EchoServerFactory::new(echo)))
         .name("echo")
         .bind(addr)
         .keep_alive(Duration::from_secs_f64(s.keep_alive))

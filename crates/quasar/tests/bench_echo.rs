@@ -256,6 +256,10 @@ fn a_server_that_is_not_listening_is_a_connect_error() {
     // The probe connection fails first: a clear message, and no report of a run that
     // never started.
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("cannot connect") && err.contains(&addr), "{}", describe(&out));
+    assert!(
+        err.contains("cannot connect") && err.contains(&addr),
+        "{}",
+        describe(&out)
+    );
     assert!(out.stdout.is_empty(), "{}", describe(&out));
 }

@@ -97,8 +97,17 @@ pub fn builder(handler: impl Handler, config: ServerConfig) -> TcpServerBuilder<
     TcpServer::builder(HttpFactory::new(handler, config)).max_requests_per_connection(max)
 }
 
+/// What a connection refused at `max_connections` hears (see
+/// `quasar_net::server::OverflowPolicy`): a complete 503 asking the client to retry in a
+/// second, and the connection closes.
+pub const BUSY_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain\r\nContent-Length: 20\r\nConnection: close\r\n\r\nserver at capacity\r\n";
+
 impl ConsumerFactory for HttpFactory {
     type Consumer = HttpConsumer;
+
+    fn busy_reply(&self) -> Option<bytes::Bytes> {
+        Some(bytes::Bytes::from_static(BUSY_RESPONSE))
+    }
 
     fn build(&self, _conn: &Connection) -> HttpConsumer {
         HttpConsumer {

@@ -45,7 +45,7 @@ pub use config::{
     ServerConfig, WsConfig, DEFAULT_BODY_CHANNEL, DEFAULT_HEADER_TIMEOUT, DEFAULT_WS_CHANNEL,
     DEFAULT_WS_CLOSE_TIMEOUT,
 };
-pub use consumer::{builder, HttpConsumer, HttpFactory};
+pub use consumer::{builder, HttpConsumer, HttpFactory, BUSY_RESPONSE};
 pub use fixed::{FixedResponse, FAST_MAX_HEADERS};
 pub use handler::{Handler, ResponseFuture, TowerHandler};
 pub use router::{Params, Router};

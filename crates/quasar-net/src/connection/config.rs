@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+pub use crate::engine::MinRate;
 use crate::flow_control::WaterMarks;
 use crate::Result;
 
@@ -14,6 +15,18 @@ pub const DEFAULT_MAX_READ_BUFFER: usize = 4 * 1024 * 1024;
 
 /// How long a transport handshake (TLS) may take before the connection is dropped.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default least rate at which a server receives a request it has started: 1 KiB
+/// per 10 s window (about 100 B/s). A slowloris peer is closed 10–20 s after it starts.
+pub const DEFAULT_MIN_RECEIVE_RATE: MinRate = MinRate::new(1024, Duration::from_secs(10));
+
+/// The default least rate at which a server's peer must take output waiting for it:
+/// 1 KiB per 10 s window (about 100 B/s).
+pub const DEFAULT_MIN_SEND_RATE: MinRate = MinRate::new(1024, Duration::from_secs(10));
+
+/// The default write-stall timeout: output waiting and not one byte taken by the peer
+/// for this long closes the connection.
+pub const DEFAULT_WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Settings applied to every connection a producer makes.
 ///
@@ -31,6 +44,11 @@ pub struct ConnectionConfig {
     pub(crate) max_in_flight: usize,
     pub(crate) handshake_timeout: Duration,
     pub(crate) nodelay: bool,
+    pub(crate) min_receive_rate: MinRate,
+    pub(crate) min_send_rate: MinRate,
+    pub(crate) write_stall_timeout: Duration,
+    /// Shared by every connection of a server (the `Arc` is cloned with the config).
+    pub(crate) memory_budget: Option<std::sync::Arc<crate::MemoryBudget>>,
 }
 
 impl Default for ConnectionConfig {
@@ -47,6 +65,10 @@ impl Default for ConnectionConfig {
             max_in_flight: 1,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             nodelay: true,
+            min_receive_rate: DEFAULT_MIN_RECEIVE_RATE,
+            min_send_rate: DEFAULT_MIN_SEND_RATE,
+            write_stall_timeout: DEFAULT_WRITE_STALL_TIMEOUT,
+            memory_budget: None,
         }
     }
 }
@@ -131,6 +153,48 @@ impl ConnectionConfig {
     /// Whether to set `TCP_NODELAY` (default true: responses are already coalesced).
     pub fn nodelay(&mut self, on: bool) -> &mut Self {
         self.nodelay = on;
+        self
+    }
+
+    /// Server side: the least rate at which a request that has started arriving must
+    /// keep arriving (default [`DEFAULT_MIN_RECEIVE_RATE`]), like Apache's
+    /// `mod_reqtimeout` `MinRate`. Measured while the connection reads (not while
+    /// back-pressure or a consumer paused reading) and not for long-lived exchanges;
+    /// applies whatever `request_timeout` is. Failing it closes the connection with
+    /// [`Error::is_receive_too_slow`](crate::Error::is_receive_too_slow).
+    /// [`MinRate::OFF`] turns it off.
+    pub fn min_receive_rate(&mut self, rate: MinRate) -> &mut Self {
+        self.min_receive_rate = rate;
+        self
+    }
+
+    /// Server side: the least rate at which the peer must take output waiting for it
+    /// (default [`DEFAULT_MIN_SEND_RATE`]); failing it closes the connection with
+    /// [`Error::is_send_too_slow`](crate::Error::is_send_too_slow). Applies to
+    /// long-lived exchanges too and whatever `request_timeout` is. [`MinRate::OFF`]
+    /// turns it off.
+    pub fn min_send_rate(&mut self, rate: MinRate) -> &mut Self {
+        self.min_send_rate = rate;
+        self
+    }
+
+    /// Server side: output waiting and no byte taken by the peer for this long closes
+    /// the connection (default [`DEFAULT_WRITE_STALL_TIMEOUT`], like nginx's
+    /// `send_timeout`); [`Error::is_send_too_slow`](crate::Error::is_send_too_slow).
+    /// Zero turns it off.
+    pub fn write_stall_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.write_stall_timeout = timeout;
+        self
+    }
+
+    /// Shares `budget` between every connection using this config (a server sets its
+    /// own; see [`TcpServerBuilder::memory_budget`](crate::TcpServerBuilder::memory_budget)).
+    /// `None`: no budget.
+    pub fn memory_budget(
+        &mut self,
+        budget: Option<std::sync::Arc<crate::MemoryBudget>>,
+    ) -> &mut Self {
+        self.memory_budget = budget;
         self
     }
 

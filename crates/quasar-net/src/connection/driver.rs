@@ -162,6 +162,21 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
             Disposal::Drop => {}
         }
         conn.shared().set_write_paused(false);
+        if !self.engine.is_client() {
+            let kind = match (&error, ended) {
+                (_, Ended::Forced) => Some(crate::AbuseKind::ForcedClose),
+                (Some(err), _) => crate::AbuseKind::of_error(err),
+                (None, _) => None,
+            };
+            if let (Some(kind), Some(err)) = (kind, &error) {
+                self.engine.producer().abuse().record(
+                    kind,
+                    1,
+                    Some(conn.address()),
+                    format_args!("connection closed: {err}"),
+                );
+            }
+        }
         match &error {
             Some(err) if err.is_idle_timeout() => {
                 tracing::debug!(session = conn.session(), "closed idle connection")
@@ -184,10 +199,7 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
 
     async fn serve(&mut self, shutdown: &Shutdown) -> Result<Ended, Fail> {
         let conn = self.engine.connection().clone();
-        let first = self
-            .engine
-            .check_timers(now())
-            .map_err(|e| (e, Disposal::Graceful))?;
+        let first = self.engine.check_timers(now()).map_err(timer_failed)?;
         let timer = sleep_until(Instant::from_std(first));
         tokio::pin!(timer);
         // Polled once each to register this task's waker; afterwards the hot loop only
@@ -218,10 +230,7 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
                 return Ok(Ended::Normally);
             }
             if self.engine.take_timer_changed() {
-                let next = self
-                    .engine
-                    .check_timers(now())
-                    .map_err(|e| (e, Disposal::Graceful))?;
+                let next = self.engine.check_timers(now()).map_err(timer_failed)?;
                 timer.as_mut().reset(Instant::from_std(next));
             }
 
@@ -306,10 +315,7 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
                 }
                 Event::Progress | Event::Wake => {}
                 Event::Timer => {
-                    let next = self
-                        .engine
-                        .check_timers(now())
-                        .map_err(|e| (e, Disposal::Graceful))?;
+                    let next = self.engine.check_timers(now()).map_err(timer_failed)?;
                     timer.as_mut().reset(Instant::from_std(next));
                 }
                 Event::Drain => {
@@ -432,6 +438,17 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
             let _ = socket2::SockRef::from(tcp).set_linger(Some(Duration::ZERO));
         }
     }
+}
+
+/// How a timer's failure closes: a peer too slow to take output gets no graceful
+/// flush (it would only hold the connection for the close timeout); others do.
+fn timer_failed(e: Error) -> Fail {
+    let disposal = if e.is_send_too_slow() {
+        Disposal::Abort
+    } else {
+        Disposal::Graceful
+    };
+    (e, disposal)
 }
 
 /// Writes the front of the queue: one slice with `write`, several with `writev` when

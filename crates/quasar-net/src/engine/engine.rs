@@ -64,10 +64,26 @@ pub(crate) struct Engine<F: ConsumerFactory> {
     pub(super) last_activity: Instant,
     /// The request-timeout clock of output still owed after its exchange ended.
     pub(super) busy_since: Option<Instant>,
+    /// Bytes read and written so far, for the progress timeouts.
+    pub(super) read_total: u64,
+    pub(super) written_total: u64,
+    pub(super) recv_window: super::progress::RateWindow,
+    pub(super) send_window: super::progress::RateWindow,
+    pub(super) send_stall: super::progress::Stall,
+    /// Bytes last reported to the memory budget.
+    pub(super) held: usize,
     /// A consumer changed its timers: the driver must ask for the next deadline now.
     pub(super) timer_changed: bool,
     /// Where to hand the transport once the exchange that asked for it finished.
     pub(super) detach_to: Option<tokio::sync::oneshot::Sender<crate::transport::Detached>>,
+}
+
+impl<F: ConsumerFactory> Drop for Engine<F> {
+    fn drop(&mut self) {
+        if let Some(budget) = self.cfg.memory_budget.as_deref() {
+            budget.update(self.held, 0);
+        }
+    }
 }
 
 // ===== impl Engine =====
@@ -104,6 +120,12 @@ impl<F: ConsumerFactory> Engine<F> {
             now,
             last_activity: now,
             busy_since: None,
+            read_total: 0,
+            written_total: 0,
+            recv_window: Default::default(),
+            send_window: Default::default(),
+            send_stall: Default::default(),
+            held: 0,
             timer_changed: false,
             detach_to: None,
             cfg,
@@ -158,7 +180,9 @@ impl<F: ConsumerFactory> Engine<F> {
         self.now = now;
         self.starved = false;
         self.last_activity = now;
+        self.read_total += n as u64;
         self.conn.shared().add_io(n as u64, 0);
+        self.account()?;
         if self.hooks.wants_data() {
             let start = self.rbuf.len() - n;
             self.hooks.fire_data_received(&DataEvent {
@@ -218,7 +242,10 @@ impl<F: ConsumerFactory> Engine<F> {
     /// The driver wrote `n` bytes from the front of the queue.
     pub(crate) fn on_written(&mut self, n: usize, now: Instant) {
         self.out.queue.advance(n);
+        self.written_total += n as u64;
         self.conn.shared().add_io(0, n as u64);
+        // Writing only frees memory: never a reason to shed.
+        let _ = self.account();
         self.now = now;
         self.last_activity = now;
     }
@@ -256,7 +283,32 @@ impl<F: ConsumerFactory> Engine<F> {
             self.begin_closing();
         }
         self.track_busy();
+        self.account()?;
         Ok(self.is_done())
+    }
+
+    /// Reports what this connection holds for its peer (unparsed input and queued
+    /// output) to the server's memory budget.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_over_budget`] when the budget is exceeded and this connection holds
+    /// more than its fair share: close it.
+    fn account(&mut self) -> Result<()> {
+        let Some(budget) = self.cfg.memory_budget.as_deref() else {
+            return Ok(());
+        };
+        let now = self.rbuf.len() + self.out.queue.len();
+        let shed = budget.update(self.held, now);
+        self.held = now;
+        if shed {
+            return Err(Error::new_over_budget(format!(
+                "holding {now} bytes, fair share {} of a {}-byte budget",
+                budget.fair_share(),
+                budget.limit()
+            )));
+        }
+        Ok(())
     }
 
     pub(crate) fn is_done(&self) -> bool {

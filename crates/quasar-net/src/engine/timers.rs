@@ -1,5 +1,6 @@
 //! The engine's timer decisions: idle and request timeouts, ticks.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::engine::{Engine, FAR_FUTURE};
@@ -48,6 +49,53 @@ impl<F: ConsumerFactory> Engine<F> {
         }
     }
 
+    /// A request is being received: bytes of it arrived (or wait unparsed) and the
+    /// connection is reading them; a long-lived exchange is exempt.
+    fn is_receiving(&self) -> bool {
+        self.wants_read()
+            && match self.exchanges.front() {
+                Some(ex) if ex.lifetime.long_lived => false,
+                Some(ex) => ex.started || !self.rbuf.is_empty(),
+                None => !self.rbuf.is_empty(),
+            }
+    }
+
+    /// The progress timeouts (server side): minimum receive and send rates, write stall.
+    /// They hold whatever `request_timeout` is, so no setting leaves a slow peer a hole.
+    fn check_progress(&mut self, now: Instant) -> Result<Option<Instant>> {
+        if self.is_client() {
+            return Ok(None);
+        }
+        let receiving = self.is_receiving();
+        let sending = !self.out.queue.is_empty();
+        let cfg = Arc::clone(&self.cfg);
+        let a = self
+            .recv_window
+            .check(cfg.min_receive_rate, receiving, self.read_total, now)
+            .map_err(|e| {
+                Error::new_receive_too_slow(format!(
+                    "{} bytes in {:?}, minimum {} per {:?}",
+                    e.moved, e.window, cfg.min_receive_rate.bytes, cfg.min_receive_rate.window
+                ))
+            })?;
+        let b = self
+            .send_window
+            .check(cfg.min_send_rate, sending, self.written_total, now)
+            .map_err(|e| {
+                Error::new_send_too_slow(format!(
+                    "peer took {} bytes in {:?}, minimum {} per {:?}",
+                    e.moved, e.window, cfg.min_send_rate.bytes, cfg.min_send_rate.window
+                ))
+            })?;
+        let c = self
+            .send_stall
+            .check(cfg.write_stall_timeout, sending, self.written_total, now)
+            .map_err(|stalled| {
+                Error::new_send_too_slow(format!("peer took no byte for {stalled:?}"))
+            })?;
+        Ok([a, b, c].into_iter().flatten().min())
+    }
+
     /// Checks the idle and request timeouts and fires due ticks; returns when to look
     /// again. Timers are lazy: this answers "no earlier than", and is asked again then.
     ///
@@ -77,6 +125,9 @@ impl<F: ConsumerFactory> Engine<F> {
                 Some(since) => next = next.min(since + rt),
                 None => next = next.min(now + rt),
             }
+        }
+        if let Some(at) = self.check_progress(now)? {
+            next = next.min(at);
         }
         for idx in 0..self.exchanges.len() {
             let Some(at) = self.exchanges[idx].next_tick else {

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use super::tracker::Tracker;
@@ -68,6 +68,23 @@ pub(crate) struct AcceptCtx<F, A> {
     pub(crate) max_sessions: u64,
     /// Fired when `max_sessions` is reached, to start the server's drain.
     pub(crate) on_limit: CancellationToken,
+    pub(crate) overflow: super::OverflowPolicy,
+    pub(crate) max_queue_time: Duration,
+    /// Slots for accepted connections waiting for a `limit` permit (policy `wait` with
+    /// a queue-time limit).
+    pub(crate) queue: Option<Arc<Semaphore>>,
+    /// Refusals in progress (see `shed::MAX_REJECTING`).
+    pub(crate) rejecting: Arc<Semaphore>,
+}
+
+/// How an accepted connection gets (or does not get) its slot.
+enum Slot {
+    /// No limit, or a permit taken before accepting.
+    Ready(Option<OwnedSemaphorePermit>),
+    /// Wait for a permit up to the queue time, holding this queue slot meanwhile.
+    Queued(OwnedSemaphorePermit),
+    /// At the limit under `reject`.
+    Refuse,
 }
 
 pub(crate) async fn accept_loop<F: ConsumerFactory, A: Acceptor>(
@@ -76,41 +93,30 @@ pub(crate) async fn accept_loop<F: ConsumerFactory, A: Acceptor>(
 ) {
     let mut backoff = BACKOFF_START;
     loop {
-        let permit = match &ctx.limit {
-            Some(sem) => match Arc::clone(sem).try_acquire_owned() {
-                Ok(p) => Some(p),
-                Err(tokio::sync::TryAcquireError::Closed) => break,
-                // With workers, a permit may be held by another worker's loop that is
-                // still waiting in accept: only open connections make the limit reached.
-                Err(tokio::sync::TryAcquireError::NoPermits)
-                    if ctx.tracker.connected() >= ctx.limit_max as u64 =>
-                {
-                    ctx.tracker.limit_waits.fetch_add(1, Ordering::Relaxed);
-                    if ctx.tracker.limit_warning_due(LIMIT_WARN_INTERVAL) {
-                        tracing::warn!(
-                            max_connections = ctx.limit_max,
-                            waits = ctx.tracker.limit_waits.load(Ordering::Relaxed),
-                            "max_connections reached; further connections wait in the backlog"
-                        );
-                    }
-                    None
-                }
-                Err(tokio::sync::TryAcquireError::NoPermits) => None,
-            },
-            None => None,
+        // Before accepting: a slot (or a queue slot) to wait for, unless the policy
+        // is to refuse, which needs the connection accepted first.
+        let wait_for = match (&ctx.limit, &ctx.queue, ctx.overflow) {
+            (None, _, _) | (Some(_), _, super::OverflowPolicy::Reject) => None,
+            (Some(_), Some(queue), _) => Some((queue, true)),
+            (Some(limit), None, _) => Some((limit, false)),
         };
-        let permit = match (&ctx.limit, permit) {
-            (_, Some(p)) => Some(p),
-            (None, None) => None,
-            (Some(sem), None) => tokio::select! {
+        let mut slot = match wait_for {
+            Some((sem, queued)) => {
+                if sem.available_permits() == 0 && !queued {
+                    note_limit_reached(&ctx);
+                }
+                tokio::select! {
                 // Once closing, stop: never take a permit or a connection after it.
                 biased;
                 _ = ctx.stop_accepting.cancelled() => break,
                 p = Arc::clone(sem).acquire_owned() => match p {
-                    Ok(p) => Some(p),
+                    Ok(p) if queued => Slot::Queued(p),
+                    Ok(p) => Slot::Ready(Some(p)),
                     Err(_) => break,
                 },
-            },
+                }
+            }
+            None => Slot::Ready(None),
         };
         let accepted = tokio::select! {
             // A connection waiting in the backlog when the close began is not accepted
@@ -136,13 +142,94 @@ pub(crate) async fn accept_loop<F: ConsumerFactory, A: Acceptor>(
                 continue;
             }
         };
+        if let (Some(limit), super::OverflowPolicy::Reject) = (&ctx.limit, ctx.overflow) {
+            slot = match Arc::clone(limit).try_acquire_owned() {
+                Ok(p) => Slot::Ready(Some(p)),
+                Err(_) => Slot::Refuse,
+            };
+        }
+        let permit = match slot {
+            Slot::Ready(p) => p,
+            Slot::Refuse => {
+                note_limit_reached(&ctx);
+                refuse(stream, peer, &ctx, crate::AbuseKind::Rejected);
+                continue;
+            }
+            Slot::Queued(queue_slot) => {
+                // A slot now, or wait for one in the connection's own task.
+                if let Some(p) = ctx
+                    .limit
+                    .as_ref()
+                    .and_then(|l| Arc::clone(l).try_acquire_owned().ok())
+                {
+                    drop(queue_slot);
+                    Some(p)
+                } else {
+                    note_limit_reached(&ctx);
+                    let ctx2 = Arc::clone(&ctx);
+                    let span = tracing::Span::current();
+                    let wait = ctx.tracker.tasks.track_future(async move {
+                        let Some(limit) = ctx2.limit.clone() else { return };
+                        let got = tokio::select! {
+                            biased;
+                            _ = ctx2.stop_accepting.cancelled() => return,
+                            r = tokio::time::timeout(ctx2.max_queue_time, limit.acquire_owned()) => r,
+                        };
+                        drop(queue_slot);
+                        match got {
+                            // At the session limit this stops the accept loop itself
+                            // (through `stop_accepting`).
+                            Ok(Ok(p)) => {
+                                start_connection(stream, peer, &ctx2, Some(p));
+                            }
+                            _ => refuse(stream, peer, &ctx2, crate::AbuseKind::QueueTimeout),
+                        }
+                    });
+                    tokio::spawn(tracing::Instrument::instrument(wait, span));
+                    continue;
+                }
+            }
+        };
+        if start_connection(stream, peer, &ctx, permit) {
+            break;
+        }
+    }
+}
+
+/// Counts a connection that found `max_connections` open, with a warning at most once per
+/// `LIMIT_WARN_INTERVAL`. With workers, a permit may be held by another worker's loop that
+/// is still waiting in accept: only open connections make the limit reached.
+fn note_limit_reached<F, A>(ctx: &AcceptCtx<F, A>) {
+    if ctx.tracker.connected() < ctx.limit_max as u64 {
+        return;
+    }
+    let waits = ctx.tracker.limit_waits.fetch_add(1, Ordering::Relaxed) + 1;
+    if ctx.tracker.limit_warning_due(LIMIT_WARN_INTERVAL) {
+        tracing::warn!(
+            max_connections = ctx.limit_max,
+            waits,
+            policy = ?ctx.overflow,
+            "max_connections reached"
+        );
+    }
+}
+
+/// Serves an accepted connection that has its slot, in its own task. Returns whether
+/// the server's session limit was reached (stop accepting).
+fn start_connection<F: ConsumerFactory, A: Acceptor>(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    ctx: &Arc<AcceptCtx<F, A>>,
+    permit: Option<OwnedSemaphorePermit>,
+) -> bool {
+    {
         let local = stream.local_addr().unwrap_or(peer);
         let session = ctx.producer.next_session();
         let conn = Connection::new(session, peer, local);
         ctx.tracker.enter(&conn);
         let tracker = Arc::clone(&ctx.tracker);
         let shutdown = tracker.shutdown.clone();
-        let ctx2 = Arc::clone(&ctx);
+        let ctx2 = Arc::clone(ctx);
         // The connection's task inherits the accept loop's span (a worker's id), so its
         // log lines say which worker served them.
         let span = tracing::Span::current();
@@ -164,9 +251,34 @@ pub(crate) async fn accept_loop<F: ConsumerFactory, A: Acceptor>(
             );
             ctx.stop_accepting.cancel();
             ctx.on_limit.cancel();
-            break;
+            return true;
         }
+        false
     }
+}
+
+/// Refuses an accepted connection with the factory's busy reply, in its own task
+/// (bounded; see `shed`), or resets it when too many refusals are in progress.
+fn refuse<F: ConsumerFactory, A: Acceptor>(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    ctx: &Arc<AcceptCtx<F, A>>,
+    kind: crate::AbuseKind,
+) {
+    let what = match kind {
+        crate::AbuseKind::QueueTimeout => "connection refused: no slot within max_queue_time",
+        _ => "connection refused: max_connections reached",
+    };
+    ctx.producer.abuse().record(kind, 1, Some(peer), what);
+    let Ok(permit) = Arc::clone(&ctx.rejecting).try_acquire_owned() else {
+        super::shed::reset(stream);
+        return;
+    };
+    let ctx2 = Arc::clone(ctx);
+    tokio::spawn(ctx.tracker.tasks.track_future(async move {
+        super::shed::refuse(stream, &*ctx2.acceptor, ctx2.factory.busy_reply()).await;
+        drop(permit);
+    }));
 }
 
 /// Runs the acceptor's handshake (bounded by the handshake timeout and cut short by the
@@ -184,7 +296,15 @@ async fn serve_accepted<F: ConsumerFactory, A: Acceptor>(
         } else {
             tokio::time::timeout(limit, ctx.acceptor.accept(stream))
                 .await
-                .unwrap_or_else(|_| Err(Error::timeout("transport handshake")))
+                .unwrap_or_else(|_| {
+                    ctx.producer.abuse().record(
+                        crate::AbuseKind::HandshakeTimeout,
+                        1,
+                        Some(conn.address()),
+                        "transport handshake timed out",
+                    );
+                    Err(Error::timeout("transport handshake"))
+                })
         }
     };
     let io = tokio::select! {

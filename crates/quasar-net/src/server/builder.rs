@@ -27,6 +27,8 @@ pub struct TcpServerBuilder<F, A = PlainAcceptor> {
     pub(crate) backlog: u32,
     pub(crate) config: ConnectionConfig,
     pub(crate) max_connections: usize,
+    pub(crate) overflow: super::OverflowPolicy,
+    pub(crate) max_queue_time: Duration,
     pub(crate) max_sessions: u64,
     pub(crate) jitter: bool,
     pub(crate) workers: usize,
@@ -43,8 +45,16 @@ impl<F: ConsumerFactory> TcpServerBuilder<F> {
             listener: None,
             name: "tcp".into(),
             backlog: DEFAULT_BACKLOG,
-            config: ConnectionConfig::default(),
+            config: {
+                let mut c = ConnectionConfig::default();
+                c.memory_budget(Some(std::sync::Arc::new(crate::MemoryBudget::new(
+                    crate::DEFAULT_MEMORY_BUDGET,
+                ))));
+                c
+            },
             max_connections: 0,
+            overflow: super::OverflowPolicy::Wait,
+            max_queue_time: super::DEFAULT_MAX_QUEUE_TIME,
             max_sessions: 0,
             jitter: false,
             workers: 0,
@@ -68,6 +78,8 @@ impl<F: ConsumerFactory, A: Acceptor> TcpServerBuilder<F, A> {
             backlog: self.backlog,
             config: self.config,
             max_connections: self.max_connections,
+            overflow: self.overflow,
+            max_queue_time: self.max_queue_time,
             max_sessions: self.max_sessions,
             jitter: self.jitter,
             workers: self.workers,
@@ -145,6 +157,35 @@ impl<F: ConsumerFactory, A: Acceptor> TcpServerBuilder<F, A> {
     /// extra connections wait in the kernel backlog.
     pub fn max_connections(mut self, n: usize) -> Self {
         self.max_connections = n;
+        self
+    }
+
+    /// The server-wide memory budget in bytes (default
+    /// [`DEFAULT_MEMORY_BUDGET`](crate::DEFAULT_MEMORY_BUDGET), 512 MiB) for what
+    /// connections hold for peers; see [`MemoryBudget`](crate::MemoryBudget). 0 turns
+    /// it off.
+    pub fn memory_budget(mut self, bytes: usize) -> Self {
+        self.config.memory_budget(
+            (bytes > 0).then(|| std::sync::Arc::new(crate::MemoryBudget::new(bytes))),
+        );
+        self
+    }
+
+    /// What to do with a connection when `max_connections` are open (default
+    /// [`OverflowPolicy::Wait`](super::OverflowPolicy::Wait)); see
+    /// [`server::shed`](super::shed) and the factory's
+    /// [`busy_reply`](crate::ConsumerFactory::busy_reply).
+    pub fn overflow_policy(mut self, policy: super::OverflowPolicy) -> Self {
+        self.overflow = policy;
+        self
+    }
+
+    /// Under [`OverflowPolicy::Wait`](super::OverflowPolicy::Wait), the longest a
+    /// connection waits for a slot before it is refused with the busy reply (default
+    /// [`DEFAULT_MAX_QUEUE_TIME`](super::DEFAULT_MAX_QUEUE_TIME)). Zero: wait in the
+    /// kernel's backlog without limit, as before.
+    pub fn max_queue_time(mut self, limit: Duration) -> Self {
+        self.max_queue_time = limit;
         self
     }
 

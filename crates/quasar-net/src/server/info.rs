@@ -11,6 +11,8 @@ pub struct ServerInfo {
     pub server: ServerSection,
     /// The clients section.
     pub clients: ClientsSection,
+    /// Abuse events: timeouts by kind, oversize, resets, forced closes, rejections.
+    pub abuse: crate::AbuseSection,
 }
 
 /// The `server` section of [`ServerInfo`].
@@ -28,6 +30,12 @@ pub struct ServerSection {
     pub keep_alive: f64,
     /// Number of worker runtimes (0 = the caller's runtime).
     pub workers: usize,
+    /// What happens at `max_connections`: `"wait"` or `"reject"`.
+    pub overflow_policy: &'static str,
+    /// The longest wait for a slot under `"wait"`, in seconds (0 = unbounded).
+    pub max_queue_time: f64,
+    /// The memory budget in bytes (0 = none).
+    pub memory_budget: usize,
 }
 
 /// The `clients` section of [`ServerInfo`].
@@ -50,6 +58,9 @@ pub struct ClientsSection {
     pub bytes_written: u64,
     /// Open connections whose writes are paused (output above the high water mark).
     pub write_paused_clients: u64,
+    /// Bytes held for peers now (unparsed input + queued output), as the memory budget
+    /// counts them.
+    pub memory_held: usize,
 }
 
 /// What a graceful close did.

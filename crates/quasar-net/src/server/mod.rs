@@ -64,10 +64,12 @@ mod accept;
 mod builder;
 mod info;
 mod jitter;
+pub mod shed;
 mod tracker;
 
 pub use builder::{TcpServerBuilder, DEFAULT_BACKLOG, DEFAULT_SHUTDOWN_TIMEOUT};
 pub use info::{ClientsSection, CloseReport, ServerInfo, ServerSection};
+pub use shed::{OverflowPolicy, DEFAULT_MAX_QUEUE_TIME};
 
 use accept::{accept_loop, bind, AcceptCtx};
 use tracker::Tracker;
@@ -85,6 +87,9 @@ struct Inner {
     started_at: Instant,
     keep_alive: Duration,
     max_sessions: u64,
+    overflow: OverflowPolicy,
+    max_queue_time: Duration,
+    memory_budget: Option<Arc<crate::MemoryBudget>>,
     workers: usize,
     shutdown_timeout: Duration,
     tracker: Arc<Tracker>,
@@ -152,6 +157,14 @@ impl TcpServer {
             stop_accepting: stop_accepting.clone(),
             limit: (b.max_connections > 0).then(|| Arc::new(Semaphore::new(b.max_connections))),
             limit_max: b.max_connections,
+            overflow: b.overflow,
+            max_queue_time: b.max_queue_time,
+            // Connections accepted and waiting for a slot: as many as there are slots.
+            queue: (b.max_connections > 0
+                && b.overflow == OverflowPolicy::Wait
+                && !b.max_queue_time.is_zero())
+            .then(|| Arc::new(Semaphore::new(b.max_connections))),
+            rejecting: Arc::new(Semaphore::new(shed::MAX_REJECTING)),
             max_sessions,
             on_limit: on_limit.clone(),
         });
@@ -203,6 +216,9 @@ impl TcpServer {
                 started_at: Instant::now(),
                 keep_alive: b.config.get_keep_alive(),
                 max_sessions,
+                overflow: b.overflow,
+                max_queue_time: b.max_queue_time,
+                memory_budget: b.config.memory_budget.clone(),
                 workers: b.workers,
                 shutdown_timeout: b.shutdown_timeout,
                 tracker,
@@ -298,6 +314,9 @@ impl TcpServer {
                 max_requests: i.max_sessions,
                 keep_alive: i.keep_alive.as_secs_f64(),
                 workers: i.workers,
+                overflow_policy: i.overflow.as_str(),
+                max_queue_time: i.max_queue_time.as_secs_f64(),
+                memory_budget: i.memory_budget.as_ref().map_or(0, |b| b.limit()),
             },
             clients: ClientsSection {
                 processed_clients: self.sessions(),
@@ -308,7 +327,9 @@ impl TcpServer {
                 bytes_read,
                 bytes_written,
                 write_paused_clients,
+                memory_held: i.memory_budget.as_ref().map_or(0, |b| b.used()),
             },
+            abuse: self.inner.producer.abuse().section(),
         }
     }
 

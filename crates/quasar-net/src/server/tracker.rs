@@ -33,7 +33,9 @@ pub(crate) struct Tracker {
 
 impl Tracker {
     pub(crate) fn connected(&self) -> u64 {
-        self.tasks.len() as u64
+        // The live set, not the task count: tasks also hold connections waiting for a
+        // slot or being refused (see `shed`), which are not connected clients.
+        self.live_set().len() as u64
     }
 
     pub(crate) fn enter(&self, conn: &Connection) {

@@ -4,6 +4,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::amplification::{DEFAULT_MAX_REPLIES_PER_DATAGRAM, DEFAULT_MAX_REPLY_RATIO};
 use super::batch;
 use super::socket::BufferSizes;
 use super::{DatagramConsumerFactory, DatagramServer};
@@ -40,6 +41,8 @@ pub struct DatagramServerBuilder<F> {
     pub(crate) batch_size: usize,
     pub(crate) max_datagram_size: usize,
     pub(crate) max_pending: usize,
+    pub(crate) max_replies_per_datagram: usize,
+    pub(crate) max_reply_ratio: usize,
     pub(crate) buffers: BufferSizes,
     pub(crate) hooks: Hooks,
     pub(crate) shutdown_timeout: Duration,
@@ -59,6 +62,8 @@ impl<F: DatagramConsumerFactory> DatagramServerBuilder<F> {
             batch_size: DEFAULT_BATCH_SIZE,
             max_datagram_size: DEFAULT_MAX_DATAGRAM_SIZE,
             max_pending: DEFAULT_MAX_PENDING,
+            max_replies_per_datagram: DEFAULT_MAX_REPLIES_PER_DATAGRAM,
+            max_reply_ratio: DEFAULT_MAX_REPLY_RATIO,
             buffers: BufferSizes::default(),
             hooks: Hooks::default(),
             shutdown_timeout: DEFAULT_UDP_SHUTDOWN_TIMEOUT,
@@ -137,6 +142,28 @@ impl<F: DatagramConsumerFactory> DatagramServerBuilder<F> {
     /// the socket stops reading until one finishes.
     pub fn max_pending(mut self, n: usize) -> Self {
         self.max_pending = n;
+        self
+    }
+
+    /// The most datagrams sent because of one received datagram, replies and
+    /// `send_to`s together, spawned or not (default
+    /// [`DEFAULT_MAX_REPLIES_PER_DATAGRAM`]). Replies past it are dropped and counted in
+    /// `info().datagrams.replies_dropped`: a forged sender address cannot turn the server
+    /// into a packet reflector. 0 turns the bound off (only for ports no untrusted peer
+    /// can reach).
+    pub fn max_replies_per_datagram(mut self, n: usize) -> Self {
+        self.max_replies_per_datagram = n;
+        self
+    }
+
+    /// The most bytes sent because of one received datagram, as a multiple of its size
+    /// (default [`DEFAULT_MAX_REPLY_RATIO`], QUIC's anti-amplification factor). Both sides
+    /// count [`UDP_WIRE_OVERHEAD`](super::UDP_WIRE_OVERHEAD) header bytes per datagram, so
+    /// a 1-byte request may still get a 59-byte answer. Replies past it are dropped and
+    /// counted like [`max_replies_per_datagram`](Self::max_replies_per_datagram)'s. 0
+    /// turns the bound off.
+    pub fn max_reply_ratio(mut self, ratio: usize) -> Self {
+        self.max_reply_ratio = ratio;
         self
     }
 
@@ -223,6 +250,8 @@ impl<F> fmt::Debug for DatagramServerBuilder<F> {
             .field("gso", &self.gso)
             .field("batch_size", &self.batch_size)
             .field("max_datagram_size", &self.max_datagram_size)
+            .field("max_replies_per_datagram", &self.max_replies_per_datagram)
+            .field("max_reply_ratio", &self.max_reply_ratio)
             .finish()
     }
 }

@@ -18,6 +18,7 @@ use std::time::Duration;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio_util::sync::CancellationToken;
 
+use super::amplification::ReplyBudget;
 use super::batch::{self, RecvMeta, BATCH_MAX};
 use super::consumer::{BoxReply, DatagramConsumer, DatagramConsumerFactory, DatagramContext};
 use super::info::{LocalStats, Stats};
@@ -54,6 +55,15 @@ pub(crate) struct LoopConfig {
     pub(crate) batch_size: usize,
     pub(crate) max_pending: usize,
     pub(crate) gso: bool,
+    /// Anti-amplification: most datagrams / byte ratio per received datagram (0 = off).
+    pub(crate) max_replies: usize,
+    pub(crate) reply_ratio: usize,
+}
+
+impl LoopConfig {
+    fn reply_budget(&self, request_len: usize) -> ReplyBudget {
+        ReplyBudget::new(self.max_replies, self.reply_ratio, request_len)
+    }
 }
 
 /// Everything a socket loop needs, shared by all loops of a server.
@@ -225,18 +235,20 @@ fn drop_all(out: &mut OutQueue, local: &mut LocalStats, e: &io::Error) {
 struct PendingReply {
     request: u64,
     peer: SocketAddr,
+    /// The anti-amplification budget left after the replies queued synchronously.
+    budget: ReplyBudget,
     fut: BoxReply,
 }
 
 impl Future for PendingReply {
-    type Output = (u64, SocketAddr, Result<Reply>);
+    type Output = (u64, SocketAddr, ReplyBudget, Result<Reply>);
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         this.fut
             .as_mut()
             .poll(cx)
-            .map(|r| (this.request, this.peer, r))
+            .map(|r| (this.request, this.peer, this.budget.clone(), r))
     }
 }
 
@@ -380,7 +392,14 @@ impl<F: DatagramConsumerFactory> SocketLoop<F> {
             self.local.received += 1;
             if truncated || len > max {
                 self.local.oversize += 1;
-                tracing::warn!(%peer, len_at_least = len, max, "datagram longer than max_datagram_size dropped");
+                self.ctx.producer.abuse().record(
+                    crate::AbuseKind::OversizeDatagram,
+                    1,
+                    Some(peer),
+                    format_args!(
+                        "datagram of at least {len} bytes over max_datagram_size {max} dropped"
+                    ),
+                );
                 continue;
             }
             if let Some(limit) = &self.ctx.limit {
@@ -430,18 +449,36 @@ impl<F: DatagramConsumerFactory> SocketLoop<F> {
             self.hooks.fire_data_received(&DataEvent { session, data });
         }
         let mut spawned = None;
+        let mark = self.out.mark();
         let result = {
             let mut cx =
                 DatagramContext::new(&self.info, peer, request, &mut self.out, &mut spawned);
             self.consumer.datagram_received(&mut cx, data, peer)
         };
+        let mut budget = self.ctx.config.reply_budget(len);
+        // What the synchronous replies spend is gone for a spawned one.
+        let dropped = self.out.cap_since(mark, &mut budget);
+        if dropped > 0 {
+            self.local.replies_dropped += dropped as u64;
+            self.ctx.producer.abuse().record(
+                crate::AbuseKind::RepliesDropped,
+                dropped as u64,
+                Some(peer),
+                "udp replies over the amplification cap dropped",
+            );
+        }
         if self.wants_data {
             self.hooks.fire_data_processed(&DataEvent { session, data });
         }
         match (result, spawned) {
             (Ok(()), Some(fut)) => {
                 self.ctx.stats.pending.fetch_add(1, Ordering::Relaxed);
-                self.pending.push(PendingReply { request, peer, fut });
+                self.pending.push(PendingReply {
+                    request,
+                    peer,
+                    budget,
+                    fut,
+                });
             }
             (Ok(()), None) => self.post_request(request, peer, None),
             // A spawned future is dropped with the failed request.
@@ -453,16 +490,27 @@ impl<F: DatagramConsumerFactory> SocketLoop<F> {
         }
     }
 
-    fn finish_spawned(&mut self, (request, peer, result): (u64, SocketAddr, Result<Reply>)) {
+    fn finish_spawned(
+        &mut self,
+        (request, peer, mut budget, result): (u64, SocketAddr, ReplyBudget, Result<Reply>),
+    ) {
         self.ctx.stats.pending.fetch_sub(1, Ordering::Relaxed);
         match result {
             Ok(reply) => {
                 let mut failed = None;
+                let mut dropped = 0;
                 for (data, to) in reply.into_datagrams() {
+                    if !budget.take(data.len()) {
+                        dropped += 1;
+                        continue;
+                    }
                     if let Err(e) = self.out.push(&data, to.unwrap_or(peer)) {
                         self.local.errors += 1;
                         failed = Some(e);
                     }
+                }
+                if dropped > 0 {
+                    self.replies_dropped(peer, dropped);
                 }
                 self.post_request(request, peer, failed.as_ref());
             }
@@ -472,6 +520,17 @@ impl<F: DatagramConsumerFactory> SocketLoop<F> {
                 self.post_request(request, peer, Some(&err));
             }
         }
+    }
+
+    /// Counts (and logs, rate-limited) replies the anti-amplification cap dropped.
+    fn replies_dropped(&mut self, peer: SocketAddr, dropped: usize) {
+        self.local.replies_dropped += dropped as u64;
+        self.ctx.producer.abuse().record(
+            crate::AbuseKind::RepliesDropped,
+            dropped as u64,
+            Some(peer),
+            "udp replies over the amplification cap dropped",
+        );
     }
 
     fn post_request(&self, request: u64, peer: SocketAddr, error: Option<&Error>) {

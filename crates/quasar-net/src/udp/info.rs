@@ -53,6 +53,10 @@ pub struct DatagramsSection {
     pub errors: u64,
     /// Spawned replies still running.
     pub pending: u64,
+    /// Reply datagrams dropped by the anti-amplification cap
+    /// ([`max_replies_per_datagram`](super::DatagramServerBuilder::max_replies_per_datagram),
+    /// [`max_reply_ratio`](super::DatagramServerBuilder::max_reply_ratio)).
+    pub replies_dropped: u64,
 }
 
 /// What a graceful [`close`](super::DatagramServer::close) did.
@@ -75,6 +79,7 @@ pub(crate) struct Stats {
     pub(crate) pending: AtomicU64,
     pub(crate) finished_in_flight: AtomicU64,
     pub(crate) forced: AtomicU64,
+    pub(crate) replies_dropped: AtomicU64,
 }
 
 /// One loop's counts since its last [`Stats::add`].
@@ -84,6 +89,7 @@ pub(crate) struct LocalStats {
     pub(crate) sent: u64,
     pub(crate) oversize: u64,
     pub(crate) errors: u64,
+    pub(crate) replies_dropped: u64,
 }
 
 impl Stats {
@@ -97,6 +103,7 @@ impl Stats {
         bump(&self.sent, &mut local.sent);
         bump(&self.oversize, &mut local.oversize);
         bump(&self.errors, &mut local.errors);
+        bump(&self.replies_dropped, &mut local.replies_dropped);
     }
 
     pub(crate) fn get(a: &AtomicU64) -> u64 {

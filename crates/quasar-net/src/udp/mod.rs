@@ -56,6 +56,7 @@
 //!
 //! See `docs/udp.md` for the design decisions and measurements.
 
+mod amplification;
 mod batch;
 mod builder;
 mod client;
@@ -66,6 +67,9 @@ mod queue;
 mod server;
 mod socket;
 
+pub use amplification::{
+    DEFAULT_MAX_REPLIES_PER_DATAGRAM, DEFAULT_MAX_REPLY_RATIO, UDP_WIRE_OVERHEAD,
+};
 pub use builder::{
     DatagramServerBuilder, DEFAULT_BATCH_SIZE, DEFAULT_MAX_DATAGRAM_SIZE, DEFAULT_MAX_PENDING,
     DEFAULT_UDP_SHUTDOWN_TIMEOUT, MAX_QUEUED_BYTES,

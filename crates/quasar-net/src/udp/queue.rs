@@ -6,6 +6,7 @@
 
 use std::net::SocketAddr;
 
+use super::amplification::ReplyBudget;
 use super::MAX_QUEUED_BYTES;
 use crate::{Error, Result};
 
@@ -38,6 +39,30 @@ impl OutQueue {
             peer,
         });
         Ok(())
+    }
+
+    /// The number of messages queued so far (sent or not): a mark for [`cap_since`](Self::cap_since).
+    pub(crate) fn mark(&self) -> usize {
+        self.msgs.len()
+    }
+
+    /// Keeps, of the messages queued after `mark`, the longest prefix `budget` pays for
+    /// (count and wire bytes) and drops the rest; returns how many were dropped.
+    pub(crate) fn cap_since(&mut self, mark: usize, budget: &mut ReplyBudget) -> usize {
+        let mut keep = mark;
+        while keep < self.msgs.len() && budget.take(self.msgs[keep].len) {
+            keep += 1;
+        }
+        let dropped = self.msgs.len() - keep;
+        if dropped > 0 {
+            let end = self.msgs[keep].start;
+            self.msgs.truncate(keep);
+            self.arena.truncate(end);
+            if self.head >= self.msgs.len() {
+                self.advance(0);
+            }
+        }
+        dropped
     }
 
     /// Messages not sent yet.
@@ -87,6 +112,26 @@ mod tests {
         q.advance(2);
         assert!(q.is_empty());
         assert!(q.arena.is_empty(), "arena cleared once everything was sent");
+    }
+
+    #[test]
+    fn cap_since_keeps_a_prefix_and_only_touches_new_messages() {
+        let peer: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let mut q = OutQueue::default();
+        q.push(b"earlier", peer).unwrap();
+        let mark = q.mark();
+        for _ in 0..10 {
+            q.push(b"x", peer).unwrap();
+        }
+        let dropped = q.cap_since(mark, &mut ReplyBudget::new(3, 0, 1));
+        assert_eq!(dropped, 7);
+        assert_eq!(q.len(), 4);
+        assert_eq!(q.get(0).0, b"earlier");
+        assert_eq!(q.get(3).0, b"x");
+        // The arena lost the dropped bytes too: a push lands right after the kept ones.
+        q.push(b"next", peer).unwrap();
+        assert_eq!(q.get(4).0, b"next");
+        assert_eq!(q.arena.len(), 7 + 3 + 4);
     }
 
     #[test]

@@ -114,6 +114,8 @@ impl DatagramServer {
                 batch_size: b.batch_size,
                 max_pending: b.max_pending,
                 gso: b.gso,
+                max_replies: b.max_replies_per_datagram,
+                reply_ratio: b.max_reply_ratio,
             },
             shutdown: shutdown.clone(),
         });
@@ -302,6 +304,7 @@ impl DatagramServer {
                 requests_processed: self.requests_processed(),
                 errors: Stats::get(&s.errors),
                 pending: Stats::get(&s.pending),
+                replies_dropped: Stats::get(&s.replies_dropped),
             },
         }
     }

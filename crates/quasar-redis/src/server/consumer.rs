@@ -55,8 +55,15 @@ impl RespServerFactory {
     }
 }
 
+/// What a connection refused at `max_connections` hears, as Redis says it.
+pub const BUSY_REPLY: &[u8] = b"-ERR max number of clients reached\r\n";
+
 impl ConsumerFactory for RespServerFactory {
     type Consumer = RespConsumer;
+
+    fn busy_reply(&self) -> Option<bytes::Bytes> {
+        Some(bytes::Bytes::from_static(BUSY_REPLY))
+    }
 
     /// Called once per connection: later consumers come from the session's own factory
     /// (installed with `upgrade`), so this is where a session starts.

@@ -53,4 +53,4 @@ pub use config::{
     RespServerConfig, DEFAULT_DATABASES, DEFAULT_MAX_COMMAND_LEN, DEFAULT_OUTPUT_CAP,
     DEFAULT_SHARDS, DEFAULT_SWEEP_INTERVAL,
 };
-pub use consumer::{RespConsumer, RespServerFactory};
+pub use consumer::{RespConsumer, RespServerFactory, BUSY_REPLY};
