@@ -223,6 +223,30 @@ impl AbuseStats {
     }
 }
 
+impl AbuseSection {
+    /// Every counter with its kind's name (as in logs), in a fixed order: what a metrics
+    /// exporter labels by kind.
+    pub fn by_kind(&self) -> [(&'static str, u64); KINDS] {
+        let v = [
+            self.request_timeouts,
+            self.handshake_timeouts,
+            self.receive_too_slow,
+            self.send_too_slow,
+            self.oversize,
+            self.output_overflow,
+            self.resets,
+            self.protocol_errors,
+            self.forced_closes,
+            self.rejected,
+            self.queue_timeouts,
+            self.budget_shed,
+            self.oversize_datagrams,
+            self.replies_dropped,
+        ];
+        std::array::from_fn(|i| (AbuseKind::ALL[i].name(), v[i]))
+    }
+}
+
 impl fmt::Debug for AbuseStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("AbuseStats");

@@ -7,9 +7,11 @@
 //! servers and pools already keep, so registering costs nothing between scrapes.
 //!
 //! Counters (`_total`): sessions, requests, bytes read/written, `max_connections` waits,
-//! accept back-offs, datagrams received/sent/oversize/errors, pool checkouts, waits,
-//! timeouts, rejections, connect errors. Gauges: open connections, write-paused
-//! connections, pool size/in_use/available/idle/connecting/waiters, pending datagram
+//! accept back-offs, abuse events by `kind` (timeouts, oversize, resets, rejections, budget
+//! sheds...), datagrams received/sent/oversize/errors and replies dropped by the
+//! anti-amplification cap, pool checkouts, waits, timeouts, rejections, connect errors.
+//! Gauges: open connections, write-paused connections, bytes held for peers (the memory
+//! budget's count), pool size/in_use/available/idle/connecting/waiters, pending datagram
 //! replies. Names start with `quasar_`; the crate names no protocol, so a server's label
 //! is the name given to its builder.
 //!
@@ -60,8 +62,9 @@ use prometheus_client::registry::Registry;
 use crate::pool::{Manager, Pool};
 use crate::{DatagramServer, TcpServer};
 
-/// One scrape's numbers of one source: `(metric index, value)` per family it feeds.
-type Sample = Vec<(usize, u64)>;
+/// One scrape's numbers of one source: `(metric index, kind, value)` per family it feeds;
+/// `kind` is an extra `kind` label ("" for none), used by the abuse-event counters.
+type Sample = Vec<(usize, &'static str, u64)>;
 
 /// A source read at each scrape: its label value and a snapshot function.
 struct Source {
@@ -109,17 +112,29 @@ const FAMILIES: &[Family] = &[
     ),
     counter(
         "quasar_server_max_connections_waits",
-        "Times the connection limit left a new connection waiting in the backlog.",
+        "Times a new connection found the connection limit reached (waited or refused).",
     ),
     counter(
         "quasar_server_accept_backoffs",
         "Accept errors (out of descriptors or buffers) that paused accepting.",
+    ),
+    gauge(
+        "quasar_server_memory_held_bytes",
+        "Bytes held for peers now (unparsed input and queued output), as the memory budget counts them.",
+    ),
+    counter(
+        "quasar_server_abuse_events",
+        "Abuse events by kind (timeouts, oversize, resets, rejections, budget sheds...).",
     ),
     counter("quasar_udp_received_datagrams", "Datagrams received."),
     counter("quasar_udp_sent_datagrams", "Datagrams sent."),
     counter(
         "quasar_udp_oversize_datagrams",
         "Datagrams dropped for exceeding the size limit.",
+    ),
+    counter(
+        "quasar_udp_replies_dropped",
+        "Reply datagrams dropped by the anti-amplification cap.",
     ),
     counter("quasar_udp_errors", "Datagram handling and socket errors."),
     gauge(
@@ -154,22 +169,25 @@ mod idx {
     pub(super) const PAUSED: usize = 5;
     pub(super) const LIMIT_WAITS: usize = 6;
     pub(super) const BACKOFFS: usize = 7;
-    pub(super) const UDP_RECEIVED: usize = 8;
-    pub(super) const UDP_SENT: usize = 9;
-    pub(super) const UDP_OVERSIZE: usize = 10;
-    pub(super) const UDP_ERRORS: usize = 11;
-    pub(super) const UDP_PENDING: usize = 12;
-    pub(super) const POOL_SIZE: usize = 13;
-    pub(super) const POOL_IN_USE: usize = 14;
-    pub(super) const POOL_AVAILABLE: usize = 15;
-    pub(super) const POOL_IDLE: usize = 16;
-    pub(super) const POOL_CONNECTING: usize = 17;
-    pub(super) const POOL_WAITERS: usize = 18;
-    pub(super) const POOL_CHECKOUTS: usize = 19;
-    pub(super) const POOL_WAITS: usize = 20;
-    pub(super) const POOL_TIMEOUTS: usize = 21;
-    pub(super) const POOL_REJECTED: usize = 22;
-    pub(super) const POOL_CONNECT_ERRORS: usize = 23;
+    pub(super) const MEMORY_HELD: usize = 8;
+    pub(super) const ABUSE: usize = 9;
+    pub(super) const UDP_RECEIVED: usize = 10;
+    pub(super) const UDP_SENT: usize = 11;
+    pub(super) const UDP_OVERSIZE: usize = 12;
+    pub(super) const UDP_REPLIES_DROPPED: usize = 13;
+    pub(super) const UDP_ERRORS: usize = 14;
+    pub(super) const UDP_PENDING: usize = 15;
+    pub(super) const POOL_SIZE: usize = 16;
+    pub(super) const POOL_IN_USE: usize = 17;
+    pub(super) const POOL_AVAILABLE: usize = 18;
+    pub(super) const POOL_IDLE: usize = 19;
+    pub(super) const POOL_CONNECTING: usize = 20;
+    pub(super) const POOL_WAITERS: usize = 21;
+    pub(super) const POOL_CHECKOUTS: usize = 22;
+    pub(super) const POOL_WAITS: usize = 23;
+    pub(super) const POOL_TIMEOUTS: usize = 24;
+    pub(super) const POOL_REJECTED: usize = 25;
+    pub(super) const POOL_CONNECT_ERRORS: usize = 26;
 }
 
 /// Servers and pools to expose; cloning shares the list, so sources added after
@@ -209,17 +227,23 @@ impl Metrics {
             "server",
             name,
             Box::new(move || {
-                let c = server.info().clients;
-                vec![
-                    (idx::CONNECTIONS, c.connected_clients),
-                    (idx::SESSIONS, c.processed_clients),
-                    (idx::REQUESTS, c.requests_processed),
-                    (idx::READ, c.bytes_read),
-                    (idx::WRITTEN, c.bytes_written),
-                    (idx::PAUSED, c.write_paused_clients),
-                    (idx::LIMIT_WAITS, c.max_connections_waits),
-                    (idx::BACKOFFS, c.accept_backoffs),
-                ]
+                let info = server.info();
+                let c = info.clients;
+                let mut sample = vec![
+                    (idx::CONNECTIONS, "", c.connected_clients),
+                    (idx::SESSIONS, "", c.processed_clients),
+                    (idx::REQUESTS, "", c.requests_processed),
+                    (idx::READ, "", c.bytes_read),
+                    (idx::WRITTEN, "", c.bytes_written),
+                    (idx::PAUSED, "", c.write_paused_clients),
+                    (idx::LIMIT_WAITS, "", c.max_connections_waits),
+                    (idx::BACKOFFS, "", c.accept_backoffs),
+                    (idx::MEMORY_HELD, "", c.memory_held as u64),
+                ];
+                for (kind, n) in info.abuse.by_kind() {
+                    sample.push((idx::ABUSE, kind, n));
+                }
+                sample
             }),
         );
     }
@@ -234,13 +258,14 @@ impl Metrics {
             Box::new(move || {
                 let d = server.info().datagrams;
                 vec![
-                    (idx::SESSIONS, d.sessions),
-                    (idx::REQUESTS, d.requests_processed),
-                    (idx::UDP_RECEIVED, d.received),
-                    (idx::UDP_SENT, d.sent),
-                    (idx::UDP_OVERSIZE, d.oversize),
-                    (idx::UDP_ERRORS, d.errors),
-                    (idx::UDP_PENDING, d.pending),
+                    (idx::SESSIONS, "", d.sessions),
+                    (idx::REQUESTS, "", d.requests_processed),
+                    (idx::UDP_RECEIVED, "", d.received),
+                    (idx::UDP_SENT, "", d.sent),
+                    (idx::UDP_OVERSIZE, "", d.oversize),
+                    (idx::UDP_REPLIES_DROPPED, "", d.replies_dropped),
+                    (idx::UDP_ERRORS, "", d.errors),
+                    (idx::UDP_PENDING, "", d.pending),
                 ]
             }),
         );
@@ -257,17 +282,17 @@ impl Metrics {
                 let t = pool.stats();
                 let n = |v: usize| v as u64;
                 vec![
-                    (idx::POOL_SIZE, n(s.pool_size)),
-                    (idx::POOL_IN_USE, n(s.in_use)),
-                    (idx::POOL_AVAILABLE, n(s.available)),
-                    (idx::POOL_IDLE, n(s.idle)),
-                    (idx::POOL_CONNECTING, n(s.connecting)),
-                    (idx::POOL_WAITERS, n(s.waiters)),
-                    (idx::POOL_CHECKOUTS, t.checkouts),
-                    (idx::POOL_WAITS, t.waits),
-                    (idx::POOL_TIMEOUTS, t.timeouts),
-                    (idx::POOL_REJECTED, t.rejected),
-                    (idx::POOL_CONNECT_ERRORS, t.connect_errors),
+                    (idx::POOL_SIZE, "", n(s.pool_size)),
+                    (idx::POOL_IN_USE, "", n(s.in_use)),
+                    (idx::POOL_AVAILABLE, "", n(s.available)),
+                    (idx::POOL_IDLE, "", n(s.idle)),
+                    (idx::POOL_CONNECTING, "", n(s.connecting)),
+                    (idx::POOL_WAITERS, "", n(s.waiters)),
+                    (idx::POOL_CHECKOUTS, "", t.checkouts),
+                    (idx::POOL_WAITS, "", t.waits),
+                    (idx::POOL_TIMEOUTS, "", t.timeouts),
+                    (idx::POOL_REJECTED, "", t.rejected),
+                    (idx::POOL_CONNECT_ERRORS, "", t.connect_errors),
                 ]
             }),
         );
@@ -301,11 +326,11 @@ impl Collector for Metrics {
         for (i, family) in FAMILIES.iter().enumerate() {
             let rows: Vec<_> = samples
                 .iter()
-                .filter_map(|(k, l, sample)| {
+                .flat_map(|(k, l, sample)| {
                     sample
                         .iter()
-                        .find(|(j, _)| *j == i)
-                        .map(|(_, v)| (*k, l.as_str(), *v))
+                        .filter(move |(j, _, _)| *j == i)
+                        .map(move |(_, kind, v)| (*k, l.as_str(), *kind, *v))
                 })
                 .collect();
             if rows.is_empty() {
@@ -317,8 +342,11 @@ impl Collector for Metrics {
                 MetricType::Gauge
             };
             let mut metric = encoder.encode_descriptor(family.name, family.help, None, kind)?;
-            for (key, label, value) in rows {
-                let labels = [(key, label)];
+            for (key, label, kind, value) in rows {
+                let mut labels = vec![(key, label)];
+                if !kind.is_empty() {
+                    labels.push(("kind", kind));
+                }
                 let sample = metric.encode_family(&labels)?;
                 if family.counter {
                     ConstCounter::new(value).encode(sample)?;

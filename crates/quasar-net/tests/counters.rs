@@ -133,7 +133,7 @@ async fn info_lists_one_socket_per_worker_and_counts_across_them() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn max_connections_holds_extra_clients_in_the_backlog_until_one_leaves() {
+async fn max_connections_holds_extra_clients_until_one_leaves() {
     let conns = Conns::default();
     let server = TcpServer::builder(conns.record(|| LineEcho))
         .max_connections(1)
@@ -144,7 +144,8 @@ async fn max_connections_holds_extra_clients_in_the_backlog_until_one_leaves() {
     first.write_all(b"1\n").await.unwrap();
     assert_eq!(read_n(&mut first, 2).await, b"1\n");
 
-    // The kernel completes the handshake, but the server does not accept it yet.
+    // Accepted and queued under the default `wait` policy (queue-time limit 10 s), but
+    // not served while the one slot is taken.
     let mut second = TcpStream::connect(server.address()).await.unwrap();
     second.write_all(b"2\n").await.unwrap();
     let mut buf = [0u8; 2];
@@ -155,7 +156,7 @@ async fn max_connections_holds_extra_clients_in_the_backlog_until_one_leaves() {
     .await;
     assert!(early.is_err(), "served past the limit: {early:?}");
     assert_eq!((server.sessions(), server.connected()), (1, 1));
-    // The accept loop found the one permit taken: counted (and warned) once.
+    // The second connection found the limit reached: counted (and warned) once.
     wait_until("one wait counted", || {
         server.info().clients.max_connections_waits == 1
     })
@@ -164,10 +165,7 @@ async fn max_connections_holds_extra_clients_in_the_backlog_until_one_leaves() {
     drop(first);
     assert_eq!(read_n(&mut second, 2).await, b"2\n");
     assert_eq!(server.sessions(), 2);
-    wait_until("a second wait", || {
-        server.info().clients.max_connections_waits == 2
-    })
-    .await;
+    assert_eq!(server.info().clients.max_connections_waits, 1);
     drop(second);
     within("close", server.close(Duration::from_secs(2))).await;
 }

@@ -122,3 +122,40 @@ async fn server_and_pool_counters_follow_known_traffic() {
     server.close(Duration::from_secs(1)).await;
     other.close(Duration::from_secs(1)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abuse_events_are_labelled_by_kind() {
+    use tokio::io::AsyncWriteExt;
+    let server = TcpServer::builder(EchoServerFactory::new(EchoConfig::default()))
+        .name("echo-t")
+        .request_timeout(Duration::from_millis(100))
+        .start()
+        .await
+        .unwrap();
+    let metrics = Metrics::new();
+    metrics.add_server(&server);
+    let mut registry = Registry::default();
+    metrics.register(&mut registry);
+    let series = r#"quasar_server_abuse_events_total{server="echo-t",kind="request_timeout"}"#;
+    assert_eq!(value(&scrape(&registry), series), 0);
+
+    // Half a message, then silence: the request timeout closes it.
+    let mut peer = tokio::net::TcpStream::connect(server.address())
+        .await
+        .unwrap();
+    peer.write_all(b"half a message").await.unwrap();
+    wait_until("the request timeout", || {
+        value(&scrape(&registry), series) == 1
+    })
+    .await;
+    let text = scrape(&registry);
+    assert_eq!(
+        value(
+            &text,
+            r#"quasar_server_abuse_events_total{server="echo-t",kind="reset"}"#
+        ),
+        0
+    );
+    assert!(text.contains("quasar_server_memory_held_bytes{server=\"echo-t\"}"));
+    server.close(Duration::from_secs(1)).await;
+}

@@ -338,6 +338,8 @@ fn reaching_max_connections_is_logged_and_counted() {
         2,
     );
     let first = TcpStream::connect(s.addr("echo")).unwrap();
+    // The second one finds the limit reached and waits (in the server's queue).
+    let second = TcpStream::connect(s.addr("echo")).unwrap();
     let line = s.log_line("max_connections reached");
     assert!(line.contains("max_connections=1"), "{line}");
     let text = scrape(s.addr("metrics"));
@@ -345,7 +347,7 @@ fn reaching_max_connections_is_logged_and_counted() {
         text.contains("quasar_server_max_connections_waits_total{server=\"echo\"} 1"),
         "{text}"
     );
-    drop(first);
+    drop((first, second));
     s.signal();
     assert!(s.wait(Duration::from_secs(15)).0.success());
 }

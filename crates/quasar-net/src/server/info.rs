@@ -47,8 +47,9 @@ pub struct ClientsSection {
     pub connected_clients: u64,
     /// Requests started on every connection.
     pub requests_processed: u64,
-    /// Times the accept loop found `max_connections` connections open and left the next
-    /// one waiting in the kernel's backlog.
+    /// Times a new connection found `max_connections` connections open: it waited (in
+    /// the kernel's backlog, or accepted and queued under a queue-time limit) or was
+    /// refused (policy `reject`).
     pub max_connections_waits: u64,
     /// Accept errors (EMFILE, ENFILE, ENOBUFS, ...) that made the accept loop back off.
     pub accept_backoffs: u64,
