@@ -71,17 +71,19 @@ resp_start() {
         ;;
     quasar1)
         # shellcheck disable=SC2086 # commands are plain words
-        "${pin[@]+"${pin[@]}"}" $QUASAR_RESP_CMD >"$out" 2>&1 &
+        "${pin[@]+"${pin[@]}"}" $QUASAR_RESP_CMD >"$out" 2>"$out.log" &
         ;;
     quasar2)
         # shellcheck disable=SC2086
-        "${pin[@]+"${pin[@]}"}" $QUASAR_RESP2_CMD >"$out" 2>&1 &
+        "${pin[@]+"${pin[@]}"}" $QUASAR_RESP2_CMD >"$out" 2>"$out.log" &
         ;;
     esac
     RESP_PID=$!
     for i in $(seq 1 100); do
         if [ -z "$RESP_PORT" ]; then
-            line=$(grep -m1 -E '127\.0\.0\.1:[0-9]+' "$out" 2>/dev/null || true)
+            # quasar's address line on stdout ("resp tcp 127.0.0.1:PORT"), not a log line
+            # that mentions the configured bind address.
+            line=$(grep -m1 -E '127\.0\.0\.1:[0-9]+$' "$out" 2>/dev/null || true)
             [ -n "$line" ] && RESP_PORT=${line##*:}
         fi
         if [ -n "$RESP_PORT" ] && [ "$(timeout 2 "$REDIS_CLI" -p "$RESP_PORT" ping 2>/dev/null)" = PONG ]; then
@@ -90,7 +92,7 @@ resp_start() {
         kill -0 "$RESP_PID" 2>/dev/null || break
         sleep 0.05
     done
-    log "resp: $kind server did not start: $(head -c 300 "$out" | tr '\n' ' ')"
+    log "resp: $kind server did not start: $(cat "$out" "$out.log" 2>/dev/null | head -c 300 | tr '\n' ' ')"
     resp_stop
     return 1
 }
