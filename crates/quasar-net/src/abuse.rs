@@ -294,24 +294,7 @@ pub struct AbuseSection {
 impl AbuseSection {
     /// The sum of every counter.
     pub fn total(&self) -> u64 {
-        [
-            self.request_timeouts,
-            self.handshake_timeouts,
-            self.receive_too_slow,
-            self.send_too_slow,
-            self.oversize,
-            self.output_overflow,
-            self.resets,
-            self.protocol_errors,
-            self.forced_closes,
-            self.rejected,
-            self.queue_timeouts,
-            self.budget_shed,
-            self.oversize_datagrams,
-            self.replies_dropped,
-        ]
-        .iter()
-        .sum()
+        self.by_kind().iter().map(|(_, n)| n).sum()
     }
 }
 
