@@ -20,6 +20,7 @@ mod serve_metrics;
 mod serve_overload;
 mod serve_resp;
 mod serve_tls;
+mod server_args;
 
 /// pulsar's protocol layer for async Rust: demo servers and a load tool.
 #[derive(Debug, Parser)]

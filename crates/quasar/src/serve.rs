@@ -83,21 +83,11 @@ impl UdpEchoArgs {
 
 #[derive(Debug, clap::Args)]
 struct EchoArgs {
-    /// Addresses to listen on, host:port, comma-separated (port 0 picks a free port).
-    #[arg(long, value_name = "ADDR")]
-    bind: Option<Bind>,
+    #[command(flatten)]
+    server: crate::server_args::ServerArgs,
     /// Echo bytes as they arrive, with no framing.
     #[arg(long)]
     raw: bool,
-    /// Idle timeout in seconds (0 disables it).
-    #[arg(long, value_name = "SECS")]
-    keep_alive: Option<f64>,
-    /// Timeout of a request in flight in seconds (0 disables it).
-    #[arg(long, value_name = "SECS")]
-    request_timeout: Option<f64>,
-    /// Most connections open at once (0 = no limit).
-    #[arg(long, value_name = "N")]
-    max_connections: Option<usize>,
     /// Sessions served before the server drains and exits (0 = never).
     #[arg(long, value_name = "N")]
     max_requests: Option<u64>,
@@ -107,30 +97,23 @@ struct EchoArgs {
     /// Largest message in bytes.
     #[arg(long, value_name = "BYTES")]
     max_message_size: Option<usize>,
-    /// Current-thread worker runtimes with SO_REUSEPORT listeners (0 = one multi-thread runtime).
-    #[arg(long, value_name = "N")]
-    workers: Option<usize>,
-    #[command(flatten)]
-    tls: crate::serve_tls::TlsArgs,
-    #[command(flatten)]
-    overload: crate::serve_overload::OverloadArgs,
 }
 
 impl EchoArgs {
     fn apply(self, s: &mut EchoSection) {
-        if let Some(b) = self.bind {
-            s.bind = b;
-        }
+        self.server.apply(crate::server_args::Common {
+            bind: &mut s.bind,
+            workers: &mut s.workers,
+            keep_alive: &mut s.keep_alive,
+            request_timeout: &mut s.request_timeout,
+            max_connections: &mut s.max_connections,
+        });
         s.raw |= self.raw;
-        s.keep_alive = self.keep_alive.unwrap_or(s.keep_alive);
-        s.request_timeout = self.request_timeout.unwrap_or(s.request_timeout);
-        s.max_connections = self.max_connections.unwrap_or(s.max_connections);
         s.max_requests = self.max_requests.unwrap_or(s.max_requests);
         s.max_requests_per_connection = self
             .max_requests_per_connection
             .unwrap_or(s.max_requests_per_connection);
         s.max_message_size = self.max_message_size.unwrap_or(s.max_message_size);
-        s.workers = self.workers.unwrap_or(s.workers);
     }
 }
 
@@ -144,14 +127,10 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
     let (echo, udp_echo, http, resp) = match args.protocol {
         None => (true, true, true, true),
         Some(Protocol::Echo(a)) => {
-            match a.tls.load() {
-                Ok(tls) => echo_tls = tls,
-                Err(msg) => {
-                    eprintln!("quasar: {msg}");
-                    return ExitCode::from(2);
-                }
-            }
-            a.overload.remember();
+            echo_tls = match a.server.tls.load_or_exit() {
+                Ok(tls) => tls,
+                Err(code) => return code,
+            };
             a.apply(&mut config.echo);
             (true, false, false, false)
         }
@@ -160,7 +139,7 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
             (false, true, false, false)
         }
         Some(Protocol::Http(a)) => {
-            http_tls = match a.tls.load_or_exit() {
+            http_tls = match a.server.tls.load_or_exit() {
                 Ok(tls) => tls,
                 Err(code) => return code,
             };
@@ -168,7 +147,7 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
             (false, false, true, false)
         }
         Some(Protocol::Resp(a)) => {
-            resp_tls = match a.tls.load_or_exit() {
+            resp_tls = match a.server.tls.load_or_exit() {
                 Ok(tls) => tls,
                 Err(code) => return code,
             };

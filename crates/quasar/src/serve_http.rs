@@ -38,37 +38,22 @@ impl Default for HttpSection {
 /// Flags of `quasar serve http`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct HttpArgs {
-    /// Addresses to listen on, host:port, comma-separated (port 0 picks a free port).
-    #[arg(long, value_name = "ADDR")]
-    bind: Option<crate::bind::Bind>,
-    /// Current-thread worker runtimes with SO_REUSEPORT listeners (0 = one multi-thread runtime).
-    #[arg(long, value_name = "N")]
-    workers: Option<usize>,
-    /// Idle timeout between requests in seconds (0 disables it).
-    #[arg(long, value_name = "SECS")]
-    keep_alive: Option<f64>,
-    /// Timeout of a request in flight, body and response included, in seconds (0 disables it).
-    #[arg(long, value_name = "SECS")]
-    request_timeout: Option<f64>,
-    /// Most connections open at once (0 = no limit).
-    #[arg(long, value_name = "N")]
-    max_connections: Option<usize>,
+    #[command(flatten)]
+    pub(crate) server: crate::server_args::ServerArgs,
     /// Requests per connection; the last response says `Connection: close` (0 = no limit).
     #[arg(long, value_name = "N")]
     max_requests: Option<u64>,
-    #[command(flatten)]
-    pub(crate) tls: crate::serve_tls::TlsArgs,
 }
 
 impl HttpArgs {
     pub(crate) fn apply(self, s: &mut HttpSection) {
-        if let Some(b) = self.bind {
-            s.bind = b;
-        }
-        s.workers = self.workers.unwrap_or(s.workers);
-        s.keep_alive = self.keep_alive.unwrap_or(s.keep_alive);
-        s.request_timeout = self.request_timeout.unwrap_or(s.request_timeout);
-        s.max_connections = self.max_connections.unwrap_or(s.max_connections);
+        self.server.apply(crate::server_args::Common {
+            bind: &mut s.bind,
+            workers: &mut s.workers,
+            keep_alive: &mut s.keep_alive,
+            request_timeout: &mut s.request_timeout,
+            max_connections: &mut s.max_connections,
+        });
         s.max_requests = self.max_requests.unwrap_or(s.max_requests);
     }
 }
@@ -108,7 +93,7 @@ pub(crate) async fn start_http(
         header_timeout: Duration::from_secs_f64(s.header_timeout),
         ..ServerConfig::default()
     };
-    let builder = builder(quasar_http::demo::app(info), config)
+    let builder = crate::serve_overload::apply(builder(quasar_http::demo::app(info), config))
         .name("http")
         .bind(addr)
         .keep_alive(Duration::from_secs_f64(s.keep_alive))

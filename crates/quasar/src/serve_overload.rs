@@ -1,6 +1,5 @@
-//! Overload flags of `quasar serve echo`: the memory budget and what happens at
-//! `--max-connections` (see docs/overload.md). Kept in its own file so the config and
-//! serve modules change by a few wiring lines only.
+//! Overload flags of the TCP servers of `quasar serve` (part of [`ServerArgs`](crate::server_args::ServerArgs)):
+//! the memory budget and what happens at `--max-connections` (see docs/overload.md).
 
 use std::sync::OnceLock;
 use std::time::Duration;

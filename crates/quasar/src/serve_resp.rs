@@ -17,6 +17,8 @@ pub(crate) struct RespSection {
     pub(crate) bind: crate::bind::Bind,
     /// Idle timeout in seconds; 0 (Redis's `timeout 0`) keeps idle clients.
     pub(crate) keep_alive: f64,
+    /// A command's timeout in seconds; 0 (the default, as Redis) for blocking commands.
+    pub(crate) request_timeout: f64,
     pub(crate) max_connections: usize,
     pub(crate) workers: usize,
     /// Empty: no password.
@@ -30,6 +32,7 @@ impl Default for RespSection {
         RespSection {
             bind: SocketAddr::from(([127, 0, 0, 1], 6410)).into(),
             keep_alive: 0.0,
+            request_timeout: 0.0,
             max_connections: 10000,
             workers: 0,
             requirepass: String::new(),
@@ -41,34 +44,22 @@ impl Default for RespSection {
 /// Flags of `quasar serve resp`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct RespArgs {
-    /// Addresses to listen on, host:port, comma-separated (port 0 picks a free port).
-    #[arg(long, value_name = "ADDR")]
-    bind: Option<crate::bind::Bind>,
-    /// Current-thread worker runtimes with SO_REUSEPORT listeners sharing one keyspace
-    /// (0 = one multi-thread runtime).
-    #[arg(long, value_name = "N")]
-    workers: Option<usize>,
-    /// Idle timeout in seconds (0 disables it, as Redis's `timeout 0`).
-    #[arg(long, value_name = "SECS")]
-    keep_alive: Option<f64>,
-    /// Most connections open at once (0 = no limit).
-    #[arg(long, value_name = "N")]
-    max_connections: Option<usize>,
+    #[command(flatten)]
+    pub(crate) server: crate::server_args::ServerArgs,
     /// Password clients must give with AUTH (Redis's requirepass).
     #[arg(long, value_name = "PASSWORD")]
     requirepass: Option<String>,
-    #[command(flatten)]
-    pub(crate) tls: crate::serve_tls::TlsArgs,
 }
 
 impl RespArgs {
     pub(crate) fn apply(self, s: &mut RespSection) {
-        if let Some(b) = self.bind {
-            s.bind = b;
-        }
-        s.workers = self.workers.unwrap_or(s.workers);
-        s.keep_alive = self.keep_alive.unwrap_or(s.keep_alive);
-        s.max_connections = self.max_connections.unwrap_or(s.max_connections);
+        self.server.apply(crate::server_args::Common {
+            bind: &mut s.bind,
+            workers: &mut s.workers,
+            keep_alive: &mut s.keep_alive,
+            request_timeout: &mut s.request_timeout,
+            max_connections: &mut s.max_connections,
+        });
         s.requirepass = self
             .requirepass
             .unwrap_or(std::mem::take(&mut s.requirepass));
@@ -77,11 +68,15 @@ impl RespArgs {
 
 /// Checks the section; the message names the flag.
 pub(crate) fn validate(s: &RespSection) -> Result<(), String> {
-    if !s.keep_alive.is_finite() || s.keep_alive < 0.0 {
-        return Err(format!(
-            "--keep-alive must be a non-negative number of seconds, got {}",
-            s.keep_alive
-        ));
+    for (name, v) in [
+        ("keep-alive", s.keep_alive),
+        ("request-timeout", s.request_timeout),
+    ] {
+        if !v.is_finite() || v < 0.0 {
+            return Err(format!(
+                "--{name} must be a non-negative number of seconds, got {v}"
+            ));
+        }
     }
     if s.databases == 0 || s.databases > 1024 {
         return Err(format!(
@@ -102,14 +97,17 @@ pub(crate) async fn start(
     config.requirepass = (!s.requirepass.is_empty()).then(|| s.requirepass.clone());
     config.databases = s.databases;
     let keep_alive = Duration::from_secs_f64(s.keep_alive);
-    let builder = TcpServer::builder(RespServerFactory::new(config.clone()))
-        .name("resp")
-        .bind(addr)
-        .max_connections(s.max_connections)
-        .workers(s.workers)
-        .connection_config(|c| {
-            config.apply_to(c);
-            c.keep_alive(keep_alive);
-        });
+    let request_timeout = Duration::from_secs_f64(s.request_timeout);
+    let builder =
+        crate::serve_overload::apply(TcpServer::builder(RespServerFactory::new(config.clone())))
+            .name("resp")
+            .bind(addr)
+            .max_connections(s.max_connections)
+            .workers(s.workers)
+            .connection_config(|c| {
+                config.apply_to(c);
+                c.keep_alive(keep_alive);
+                c.request_timeout(request_timeout);
+            });
     crate::serve_tls::start(builder, tls, "resp").await
 }
