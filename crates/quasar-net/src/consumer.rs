@@ -248,6 +248,8 @@ pub(crate) struct Actions<Req, Resp> {
     pub(crate) close: bool,
     pub(crate) pause_reading: bool,
     pub(crate) lifetime_changed: bool,
+    /// Bytes the consumer holds outside the read buffer, as it last reported them.
+    pub(crate) buffered: usize,
     /// Unsolicited messages for the client's push sink.
     pub(crate) pushed: Vec<Resp>,
 }
@@ -260,6 +262,7 @@ impl<Req, Resp> Default for Actions<Req, Resp> {
             close: false,
             pause_reading: false,
             lifetime_changed: false,
+            buffered: 0,
             pushed: Vec::new(),
         }
     }
@@ -434,6 +437,16 @@ impl<'a, Req, Resp> Context<'a, Req, Resp> {
     /// Reading resumes after [`Connection::resume_reading`]; bytes already read wait.
     pub fn pause_reading(&mut self) {
         self.actions.pause_reading = true;
+    }
+
+    /// Tells the server's memory budget how many bytes this consumer holds for its peer
+    /// outside the read buffer (a request body collected so far, a value being
+    /// assembled): the total, not an increment. The budget then counts them with the
+    /// connection's unparsed input and queued output, pausing or closing the largest
+    /// holders under pressure (see [`crate::memory_budget`]). The report is cleared
+    /// when the exchange ends; report 0 earlier if the bytes are handed on before.
+    pub fn report_buffered(&mut self, bytes: usize) {
+        self.actions.buffered = bytes;
     }
 
     /// Client side: delivers an unsolicited message (a RESP3 push, a pub/sub message)

@@ -70,8 +70,8 @@ pub(crate) struct Engine<F: ConsumerFactory> {
     pub(super) recv_window: super::progress::RateWindow,
     pub(super) send_window: super::progress::RateWindow,
     pub(super) send_stall: super::progress::Stall,
-    /// Bytes last reported to the memory budget.
-    pub(super) held: usize,
+    /// What was last reported to the memory budget; paused by its soft stage.
+    pub(super) held: crate::memory_budget::Holding,
     /// A consumer changed its timers: the driver must ask for the next deadline now.
     pub(super) timer_changed: bool,
     /// Where to hand the transport once the exchange that asked for it finished.
@@ -81,7 +81,7 @@ pub(crate) struct Engine<F: ConsumerFactory> {
 impl<F: ConsumerFactory> Drop for Engine<F> {
     fn drop(&mut self) {
         if let Some(budget) = self.cfg.memory_budget.as_deref() {
-            budget.update(self.held, 0);
+            self.held.release(budget);
         }
     }
 }
@@ -125,7 +125,7 @@ impl<F: ConsumerFactory> Engine<F> {
             recv_window: Default::default(),
             send_window: Default::default(),
             send_stall: Default::default(),
-            held: 0,
+            held: Default::default(),
             timer_changed: false,
             detach_to: None,
             cfg,
@@ -162,6 +162,7 @@ impl<F: ConsumerFactory> Engine<F> {
             && self.lifecycle != Lifecycle::Closing
             && self.can_produce()
             && self.rbuf.len() < self.cfg.max_read_buffer
+            && !self.held.is_paused()
     }
 
     pub(super) fn can_produce(&self) -> bool {
@@ -287,8 +288,9 @@ impl<F: ConsumerFactory> Engine<F> {
         Ok(self.is_done())
     }
 
-    /// Reports what this connection holds for its peer (unparsed input and queued
-    /// output) to the server's memory budget.
+    /// Reports what this connection holds for its peer (unparsed input, queued output
+    /// and what its consumer buffers) to the server's memory budget, whose soft stage
+    /// may pause reading (see [`crate::memory_budget`]).
     ///
     /// # Errors
     ///
@@ -298,15 +300,18 @@ impl<F: ConsumerFactory> Engine<F> {
         let Some(budget) = self.cfg.memory_budget.as_deref() else {
             return Ok(());
         };
-        let now = self.rbuf.len() + self.out.queue.len();
-        let shed = budget.update(self.held, now);
-        self.held = now;
-        if shed {
-            return Err(Error::new_over_budget(format!(
-                "holding {now} bytes, fair share {} of a {}-byte budget",
-                budget.fair_share(),
-                budget.limit()
-            )));
+        let now = self.rbuf.len() + self.out.queue.len() + self.actions.buffered;
+        if self.held.report(budget, now)? {
+            // Paused just now: arm the re-check timer.
+            self.timer_changed = true;
+            let detail = format_args!("reading paused: holding {now} bytes over the soft mark");
+            let abuse = self.producer.abuse();
+            abuse.record(
+                crate::AbuseKind::BudgetShed,
+                1,
+                Some(self.conn.address()),
+                detail,
+            );
         }
         Ok(())
     }

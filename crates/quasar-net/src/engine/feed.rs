@@ -188,6 +188,8 @@ impl<F: ConsumerFactory> Engine<F> {
         if ex.lifetime != Default::default() {
             self.timer_changed = true;
         }
+        // The consumer and what it buffered are gone (the next account sees it).
+        self.actions.buffered = 0;
         if started {
             self.finished += 1;
             if self.hooks.wants_requests() {

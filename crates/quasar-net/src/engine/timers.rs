@@ -52,7 +52,8 @@ impl<F: ConsumerFactory> Engine<F> {
     /// A request is being received: bytes of it arrived (or wait unparsed) and the
     /// connection is reading them; a long-lived exchange is exempt.
     fn is_receiving(&self) -> bool {
-        self.wants_read()
+        // Paused by the memory budget counts: a pause memory never lifts ends here.
+        (self.wants_read() || self.held.is_paused())
             && match self.exchanges.front() {
                 Some(ex) if ex.lifetime.long_lived => false,
                 Some(ex) => ex.started || !self.rbuf.is_empty(),
@@ -128,6 +129,11 @@ impl<F: ConsumerFactory> Engine<F> {
         }
         if let Some(at) = self.check_progress(now)? {
             next = next.min(at);
+        }
+        if let Some(budget) = self.cfg.memory_budget.as_deref() {
+            if self.held.is_paused() && self.held.recheck(budget)? {
+                next = next.min(now + crate::memory_budget::RECHECK);
+            }
         }
         for idx in 0..self.exchanges.len() {
             let Some(at) = self.exchanges[idx].next_tick else {
