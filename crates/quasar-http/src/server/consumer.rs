@@ -371,17 +371,22 @@ impl HttpConsumer {
             let room = sender.room();
             if let Room::Full = room {
                 // Request-side back-pressure: the handler's receiver resumes reading.
+                cx.report_buffered(sender.queued());
                 cx.pause_reading();
                 return Ok(Progress::NeedMore);
             }
             match decoder.decode(buf) {
                 Ok(Some(data)) => {
                     if let Room::Send(permit) = room {
-                        permit.send(Ok(data));
+                        sender.send(permit, data);
                     }
                 }
                 Ok(None) if decoder.is_eof() => {}
-                Ok(None) => return Ok(Progress::NeedMore),
+                Ok(None) => {
+                    // The memory budget counts the chunks the handler has not taken.
+                    cx.report_buffered(sender.queued());
+                    return Ok(Progress::NeedMore);
+                }
                 Err(e) => {
                     drop(room);
                     sender.fail(e.clone());

@@ -8,7 +8,7 @@
 //! the two always sees the other and no wake-up is lost (a spare resume is harmless).
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -29,6 +29,16 @@ pub(crate) struct BodyFlow {
     pub(crate) polled: AtomicBool,
     /// The whole body was decoded and sent.
     complete: AtomicBool,
+    /// Body bytes in the channel, not yet taken by the handler (reported to the
+    /// server's memory budget by the consumer).
+    queued: AtomicUsize,
+}
+
+impl BodyFlow {
+    /// Body bytes decoded and not yet taken by the handler.
+    pub(crate) fn queued(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
 }
 
 type Item = Result<Bytes, HttpError>;
@@ -52,7 +62,7 @@ pub(crate) enum Room<'a> {
 
 impl BodySender {
     /// Room for one more chunk.
-    pub(crate) fn room(&mut self) -> Room<'_> {
+    pub(crate) fn room(&self) -> Room<'_> {
         let Some(tx) = &self.tx else {
             return Room::Discard;
         };
@@ -70,6 +80,17 @@ impl BodySender {
                 }
             }
         }
+    }
+
+    /// Sends a decoded chunk through a permit of [`room`](Self::room), counting it.
+    pub(crate) fn send(&self, permit: mpsc::Permit<'_, Item>, data: Bytes) {
+        self.flow.queued.fetch_add(data.len(), Ordering::Relaxed);
+        permit.send(Ok(data));
+    }
+
+    /// Body bytes in the channel (see [`BodyFlow::queued`]).
+    pub(crate) fn queued(&self) -> usize {
+        self.flow.queued()
     }
 
     /// The body ended: the receiver sees the end once it drained the channel.
@@ -147,6 +168,7 @@ impl http_body::Body for Incoming {
         let polled = self.rx.poll_recv(cx);
         match polled {
             Poll::Ready(Some(Ok(data))) => {
+                self.flow.queued.fetch_sub(data.len(), Ordering::Relaxed);
                 self.relieve();
                 if let Some(r) = &mut self.remaining {
                     *r = r.saturating_sub(data.len() as u64);
