@@ -97,6 +97,10 @@ pub(crate) struct BenchArgs {
     /// requests/s is then connections (with --tls: handshakes) per second.
     #[arg(long)]
     pub(crate) connect_per_request: bool,
+    /// Inject client faults on connections of their own, RATE a second in turn: resets
+    /// mid-message, half-closes, stalls (soak runs; tcp protocols only).
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub(crate) faults: Option<f64>,
 }
 
 /// The protocols `quasar bench` can load.

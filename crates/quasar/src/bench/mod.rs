@@ -25,6 +25,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 mod args;
+mod faults;
 mod http;
 mod idle;
 mod pacing;
@@ -69,6 +70,14 @@ pub(crate) fn run(args: BenchArgs) -> ExitCode {
         eprintln!("quasar bench: {message}");
         return ExitCode::FAILURE;
     }
+    if args.faults.is_some() && cfg.protocol == Protocol::Udp {
+        eprintln!("quasar bench: --faults applies to tcp protocols only");
+        return ExitCode::from(2);
+    }
+    let stop_faults = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let injector = args
+        .faults
+        .map(|rate| faults::start(&cfg, rate, stop_faults.clone()));
 
     let (text, samples, passed, written, errors) = match cfg.idle_connections {
         Some(count) => {
@@ -102,6 +111,12 @@ pub(crate) fn run(args: BenchArgs) -> ExitCode {
         }
     };
     print!("{text}");
+    if let Some(injector) = injector {
+        stop_faults.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Ok(counts) = injector.join() {
+            print!("{}", counts.line());
+        }
+    }
     for sample in &samples {
         eprintln!("quasar bench: {sample}");
     }
