@@ -10,6 +10,7 @@
 #
 # Load per server (closed loops held to RATE requests/s each): echo and http by
 # `quasar bench`, WebSocket by `quasar bench ws --path /ws`, RESP by redis-benchmark
+# (set, get, incr, lpush+lpop: a keyspace that does not grow)
 # (skipped with a note if it is not installed). Faults: `quasar bench --faults FAULTS`
 # on echo, http and ws (resets mid-message, half-closes, 5 s stalls, in turn).
 set -euo pipefail
@@ -61,7 +62,7 @@ RESP_NOTE=""
 if command -v redis-benchmark >/dev/null; then
   ( port=${ADDR[resp]##*:}; end=$(( $(date +%s) + TOTAL ))
     while [ "$(date +%s)" -lt "$end" ]; do
-      timeout $(( end - $(date +%s) + 1 )) redis-benchmark -p "$port" -c 8 -n 20000 -t set,get,incr,lpush -q >>"$WORK/bench-resp.txt" 2>&1 || true
+      timeout $(( end - $(date +%s) + 1 )) redis-benchmark -p "$port" -c 8 -n 20000 -t set,get,incr,lpush,lpop -q >>"$WORK/bench-resp.txt" 2>&1 || true
       sleep 1
     done ) & LOADS+=($!)
 else

@@ -302,7 +302,11 @@ impl<F: ConsumerFactory> Engine<F> {
         };
         // The read buffer's capacity, not its length: grown by doubling, it pins what it
         // allocated (3,000 peers x 1 MiB peaked at 1.7x the budget counting lengths).
-        let input = if self.rbuf.is_empty() { 0 } else { self.rbuf.capacity() };
+        let input = if self.rbuf.is_empty() {
+            0
+        } else {
+            self.rbuf.capacity()
+        };
         let now = input + self.out.queue.len() + self.actions.buffered;
         if self.held.report(budget, now)? {
             // Paused just now: arm the re-check timer.
