@@ -300,14 +300,10 @@ impl<F: ConsumerFactory> Engine<F> {
         let Some(budget) = self.cfg.memory_budget.as_deref() else {
             return Ok(());
         };
-        // The read buffer's capacity, not its length: grown by doubling, it pins what it
-        // allocated (3,000 peers x 1 MiB peaked at 1.7x the budget counting lengths).
-        let input = if self.rbuf.is_empty() {
-            0
-        } else {
-            self.rbuf.capacity()
-        };
-        let now = input + self.out.queue.len() + self.actions.buffered;
+        // Lengths, not capacities: a connection's read buffer may be the thread's
+        // scratch buffer, whose capacity another connection grew (counting it shed honest
+        // small requests); the allocator's slack is outside the budget (docs/overload.md).
+        let now = self.rbuf.len() + self.out.queue.len() + self.actions.buffered;
         if self.held.report(budget, now)? {
             // Paused just now: arm the re-check timer.
             self.timer_changed = true;
