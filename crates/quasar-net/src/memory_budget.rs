@@ -14,16 +14,18 @@
 //!   share grew back over what it holds; counted as a `budget_shed` abuse event.
 //!   Paused connections re-check every [`RECHECK`] (a timer of their own: no wake-up
 //!   path between connections is needed, and only paused connections pay for it). A
-//!   paused connection with a request started is still subject to the minimum receive
-//!   rate, so a pause that memory never lifts ends with that progress timeout rather
-//!   than holding the bytes forever.
+//!   pause that memory does not lift within [`MAX_PAUSED_RECHECKS`] re-checks (2 s)
+//!   ends in a close, as in the hard stage: a paused connection would not notice its
+//!   peer leaving, and would hold its bytes until a progress timeout.
 //! - **hard** (over the limit): a connection holding more than its fair share
 //!   (limit / connections holding anything) is closed with
-//!   [`Error::is_over_budget`](crate::Error::is_over_budget) the next time it reads or
-//!   queues output.
+//!   [`Error::is_over_budget`](crate::Error::is_over_budget) the next time it reads,
+//!   queues output or re-checks; every other connection holding bytes stops reading
+//!   until the total is back under the limit (new requests still get their first read).
+//!   A closing connection's unparsed input is freed at once.
 //!
 //! The largest holders go first in both stages, since they cross the fair share first;
-//! small holders keep being served. Memory then stays within the limit plus one read
+//! small holders keep being served under the limit. Memory then stays within the limit plus one read
 //! chunk per connection reading at that moment.
 //!
 //! What a connection holds: its unparsed input, its queued output, and what its
@@ -51,6 +53,12 @@ pub const DEFAULT_MEMORY_BUDGET: usize = 512 * 1024 * 1024;
 
 /// How often a connection paused by the soft stage checks whether it may read again.
 pub const RECHECK: Duration = Duration::from_millis(200);
+
+/// How many [`RECHECK`]s a connection stays paused before it is closed as in the hard
+/// stage (2 s). A paused connection reads nothing, so it would not even notice its peer
+/// leaving: without an end, memory that never frees would hold the largest holders (and
+/// their descriptors) until a progress timeout, tens of seconds later.
+pub const MAX_PAUSED_RECHECKS: u8 = 10;
 
 /// What the budget asks of a connection after it reported its holding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,8 +135,15 @@ impl MemoryBudget {
             return Pressure::None;
         }
         let holders = self.holders.load(Ordering::Relaxed).max(1);
-        if used > self.limit && held > self.limit / holders {
-            Pressure::Shed
+        if used > self.limit {
+            // Over the limit nobody holding bytes reads more, not only the largest: the
+            // largest are paused and shed only at their next re-check, and meanwhile
+            // thousands of holders under their share would each read on past the limit.
+            if held > self.limit / holders {
+                Pressure::Shed
+            } else {
+                Pressure::Pause
+            }
         } else if held > self.soft / holders {
             Pressure::Pause
         } else {
@@ -148,6 +163,8 @@ impl MemoryBudget {
 pub(crate) struct Holding {
     held: usize,
     paused: bool,
+    /// Re-checks that found it still paused.
+    rechecks: u8,
 }
 
 impl Holding {
@@ -173,7 +190,13 @@ impl Holding {
                 budget.fair_share(),
                 budget.limit()
             ))),
-            Pressure::Pause => Ok(!std::mem::replace(&mut self.paused, true)),
+            Pressure::Pause => {
+                let newly = !std::mem::replace(&mut self.paused, true);
+                if newly {
+                    self.rechecks = 0;
+                }
+                Ok(newly)
+            }
             Pressure::None => {
                 self.paused = false;
                 Ok(false)
@@ -185,14 +208,25 @@ impl Holding {
     ///
     /// # Errors
     ///
-    /// [`Error::is_over_budget`] when the hard stage reached it: a paused connection
+    /// [`Error::is_over_budget`] after [`MAX_PAUSED_RECHECKS`] re-checks that found it
+    /// still paused, or when the hard stage reached it: a paused connection
     /// reads nothing and so reports nothing, and newcomers each taking their share
     /// would otherwise push the total past the limit while the largest holders sit
     /// paused.
     pub(crate) fn recheck(&mut self, budget: &MemoryBudget) -> Result<bool> {
         match budget.pressure(self.held) {
             Pressure::Shed => self.report(budget, self.held).map(|_| true),
-            Pressure::Pause => Ok(self.paused),
+            Pressure::Pause if self.rechecks + 1 >= MAX_PAUSED_RECHECKS => {
+                Err(Error::new_over_budget(format!(
+                    "paused for {:?} holding {} bytes while the budget stayed under pressure",
+                    RECHECK * u32::from(MAX_PAUSED_RECHECKS),
+                    self.held
+                )))
+            }
+            Pressure::Pause => {
+                self.rechecks += 1;
+                Ok(self.paused)
+            }
             Pressure::None => {
                 self.paused = false;
                 Ok(false)
@@ -221,7 +255,11 @@ mod tests {
         assert_eq!(b.update(0, 100), None);
         // 1,100 used by three holders: fair share 333.
         assert_eq!(b.update(0, 400), Shed);
-        assert_eq!(b.update(100, 100), None, "a small holder is served");
+        assert_eq!(
+            b.update(100, 100),
+            Pause,
+            "a small holder waits while over the limit"
+        );
         assert_eq!(
             b.update(600, 600),
             Shed,
@@ -253,7 +291,7 @@ mod tests {
         // sheds the paused one, which reads (and reports) nothing by itself.
         assert_eq!(big.report(&b, 850).ok(), Some(true));
         let mut newcomer = Holding::default();
-        assert_eq!(newcomer.report(&b, 200).ok(), Some(false));
+        assert_eq!(newcomer.report(&b, 200).ok(), Some(true), "over: waits");
         assert!(big.recheck(&b).is_err_and(|e| e.is_over_budget()));
         big.release(&b);
         newcomer.release(&b);

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::{BufMut, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
@@ -381,6 +382,9 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
     /// EOF, up to the close timeout; the server's shutdown deadline (`abort`) cuts it
     /// short.
     async fn close_gracefully(&mut self, abort: &Signal) {
+        // What the peer sent is never parsed now: free it and give it back to the memory
+        // budget at once, not when the peer finally closes (it may never).
+        self.engine.discard_input();
         let finished = tokio::select! {
             () = self.flush_and_shutdown() => true,
             () = abort.cancelled() => false,
@@ -416,8 +420,7 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
         }
         // Wait for the peer to close its side, discarding what it still sends, so the
         // close does not turn into a reset that could destroy our last response.
-        let mut rbuf = self.engine.take_read_buf();
-        rbuf.clear();
+        let mut rbuf = BytesMut::with_capacity(CLOSE_READ_CHUNK);
         loop {
             match tokio::time::timeout_at(deadline, self.io.read_buf(&mut rbuf)).await {
                 Ok(Ok(0)) | Ok(Err(_)) => return,
@@ -439,6 +442,9 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
         }
     }
 }
+
+/// The buffer for what a closing connection's peer still sends (discarded).
+const CLOSE_READ_CHUNK: usize = 4096;
 
 /// How a timer's failure closes: a peer too slow to take output gets no graceful
 /// flush (it would only hold the connection for the close timeout); others do.
@@ -482,7 +488,17 @@ fn poll_read<T: AsyncRead + Unpin, F: ConsumerFactory>(
         rbuf.reserve(read_chunk);
     }
     let before = rbuf.len();
-    match tokio_util::io::poll_read_buf(Pin::new(io), cx, rbuf) {
+    // A read fills all the buffer's spare room, which doubling makes up to half its size,
+    // and the budget is checked after the read: under pressure read one chunk at most, so
+    // that a connection cannot overshoot the budget by more than that.
+    let max_read = match engine.config().memory_budget.as_deref() {
+        Some(budget) if budget.used() > budget.soft_limit() => read_chunk,
+        _ => usize::MAX,
+    };
+    let rbuf = engine.read_buf();
+    let polled =
+        tokio_util::io::poll_read_buf(Pin::new(io), cx, &mut BufMut::limit(&mut *rbuf, max_read));
+    match polled {
         Poll::Ready(Ok(0)) if rbuf.len() == before => Poll::Ready(Ok(Event::Eof)),
         Poll::Ready(Ok(n)) => Poll::Ready(Ok(Event::Read(n))),
         Poll::Ready(Err(e)) => Poll::Ready(Err((Error::from(e), Disposal::Drop))),

@@ -416,6 +416,17 @@ impl<F: ConsumerFactory> Engine<F> {
 
     /// Takes the unparsed input (the driver hands it on when the connection is handed
     /// over, or frees it).
+    /// Frees the unparsed input of a closing connection (it will never be parsed) and
+    /// reports the smaller holding to the memory budget.
+    pub(crate) fn discard_input(&mut self) {
+        self.rbuf = BytesMut::new();
+        if let Some(budget) = self.cfg.memory_budget.as_deref() {
+            let now = self.out.queue.len() + self.actions.buffered;
+            // Only the count matters now: the connection closes whatever the pressure.
+            let _ = self.held.report(budget, now);
+        }
+    }
+
     pub(crate) fn take_read_buf(&mut self) -> BytesMut {
         std::mem::take(&mut self.rbuf)
     }
