@@ -175,6 +175,7 @@ impl Encoded {
 /// Whether `head` (a complete request head) is a plain keep-alive HTTP/1.1 `GET` whose
 /// answer cannot depend on its headers; returns its path. Conservative: `None` sends the
 /// request down the ordinary path, which decides (and rejects) as it always does.
+#[cfg(test)]
 pub(crate) fn is_plain_get(head: &[u8], max_headers: usize) -> Option<&[u8]> {
     let mut slots =
         [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; FAST_MAX_HEADERS];
@@ -224,7 +225,7 @@ pub(crate) fn is_plain_get(head: &[u8], max_headers: usize) -> Option<&[u8]> {
 /// A `Host` value that is certainly a valid authority: empty, or a name of letters, digits,
 /// `.` and `-` with an optional port of 1–5 digits up to 65535. Anything else (IPv6, odd
 /// characters) is left to the ordinary path's full check.
-fn is_plain_host(value: &[u8]) -> bool {
+pub(crate) fn is_plain_host(value: &[u8]) -> bool {
     if value.is_empty() {
         return true;
     }
