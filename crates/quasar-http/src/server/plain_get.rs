@@ -136,25 +136,23 @@ pub(crate) fn plain_get<'b, T>(
             _ => {}
         }
         headers += 1;
-        let name_start = i;
-        while TOKEN[usize::from(*buf.get(i)?)] {
-            i += 1;
-        }
-        let name = &buf[name_start..i];
-        if name.is_empty() || buf[i] != b':' {
+        let line = &buf[i..];
+        let name_len = line.iter().position(|&b| !TOKEN[usize::from(b)])?;
+        let name = &line[..name_len];
+        if name.is_empty() || line[name_len] != b':' {
             return None;
         }
-        i += 1;
-        while matches!(buf.get(i)?, b' ' | b'\t') {
-            i += 1;
-        }
-        let value_start = i;
-        while VALUE[usize::from(*buf.get(i)?)] {
-            i += 1;
-        }
-        if buf[i] != b'\r' || *buf.get(i + 1)? != b'\n' {
+        let after_colon = &line[name_len + 1..];
+        let ws = after_colon.iter().position(|&b| b != b' ' && b != b'\t')?;
+        let value_and_rest = &after_colon[ws..];
+        let value_len = value_and_rest
+            .iter()
+            .position(|&b| !VALUE[usize::from(b)])?;
+        if !value_and_rest[value_len..].starts_with(b"\r\n") {
             return None;
         }
+        let value_start = i + name_len + 1 + ws;
+        i = value_start + value_len;
         let value = trim_end(&buf[value_start..i]);
         i += 2;
         // Dispatch on the length first: most names compare against nothing.
