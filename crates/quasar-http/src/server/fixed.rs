@@ -261,17 +261,22 @@ pub(crate) fn is_plain_host(value: &[u8]) -> bool {
     }
     let name_len = value
         .iter()
-        .position(|&b| !(b.is_ascii_alphanumeric() || b == b'.' || b == b'-'))
+        .position(|&b| !super::plain_get::HOST_NAME[usize::from(b)])
         .unwrap_or(value.len());
     if name_len == 0 {
         return false;
     }
     match &value[name_len..] {
         [] => true,
-        [b':', port @ ..] => {
-            (1..=5).contains(&port.len())
-                && port.iter().all(u8::is_ascii_digit)
-                && port.iter().fold(0u32, |n, &d| n * 10 + u32::from(d - b'0')) <= 65535
+        [b':', port @ ..] if (1..=5).contains(&port.len()) => {
+            let mut n = 0u32;
+            for &d in port {
+                if !d.is_ascii_digit() {
+                    return false;
+                }
+                n = n * 10 + u32::from(d - b'0');
+            }
+            n <= 65535
         }
         _ => false,
     }

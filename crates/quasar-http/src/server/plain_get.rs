@@ -31,8 +31,10 @@ use super::fixed::FAST_MAX_HEADERS;
 const REQUEST_PREFIX: &[u8] = b"GET ";
 const VERSION_SUFFIX: &[u8] = b" HTTP/1.1\r\n";
 
+// Statics, not consts: a const table indexed at run time may be copied to the stack per use.
+
 /// `tchar` of RFC 9110 §5.6.2: the bytes of a header name.
-const TOKEN: [bool; 256] = {
+static TOKEN: [bool; 256] = {
     let mut t = [false; 256];
     let mut b = 0;
     while b < 256 {
@@ -61,7 +63,7 @@ const TOKEN: [bool; 256] = {
 };
 
 /// Bytes of a header value `http::HeaderValue` takes: HTAB, visible ASCII, SP, obs-text.
-const VALUE: [bool; 256] = {
+static VALUE: [bool; 256] = {
     let mut t = [false; 256];
     let mut b = 0;
     while b < 256 {
@@ -71,8 +73,20 @@ const VALUE: [bool; 256] = {
     t
 };
 
+/// Bytes of a host name the fast path takes as they are (see `fixed::is_plain_host`).
+pub(super) static HOST_NAME: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || c == b'.' || c == b'-';
+        b += 1;
+    }
+    t
+};
+
 /// Bytes of a literal route path (see `fixed::is_plain_path`).
-const PATH: [bool; 256] = {
+static PATH: [bool; 256] = {
     let mut t = [false; 256];
     let mut b = 0;
     while b < 256 {
