@@ -103,6 +103,11 @@ impl RequestParser {
         self.scanner.scan(buf, &self.limits)
     }
 
+    /// Whether no byte of the next head has been scanned yet.
+    pub(crate) fn is_fresh(&self) -> bool {
+        self.scanner.is_fresh()
+    }
+
     /// Parses the `end`-byte head [`head_len`](Self::head_len) found, removing it from `buf`.
     pub(crate) fn parse_scanned(
         &mut self,

@@ -20,9 +20,9 @@ use quasar_net::{Connection, Error, TcpServerBuilder};
 use quasar_net::{ConsumerFactory, Context, Progress, ProtocolConsumer, Result, TcpServer};
 
 use super::config::ServerConfig;
-use super::fixed::is_plain_get;
 use super::handler::Handler;
 use super::incoming::{self, BodySender, Room};
+use super::plain_get::plain_get;
 use super::response::{encode, encode_status, Encoded, PendingResponse, ReqInfo};
 use super::websocket::{WsFactory, WsRoute};
 use crate::body::Body;
@@ -184,6 +184,17 @@ impl HttpConsumer {
         buf: &mut BytesMut,
         timer: bool,
     ) -> Result<Progress> {
+        // A head seen for the first time is tried whole as a fixed-route GET: one pass over
+        // its bytes instead of scanner + httparse. A head that needed several reads takes the
+        // scanner (linear however it trickles in) and is tried once complete.
+        let fresh = self.shared.has_fixed && !timer && self.parser.is_fresh();
+        if fresh {
+            if let Some(end) = self.serve_fixed(cx, buf)? {
+                self.parser.skip_scanned(buf, end);
+                self.state = State::Done;
+                return Ok(Progress::Finished(()));
+            }
+        }
         let end = match self.parser.head_len(buf) {
             Ok(Some(end)) => end,
             Ok(None) => {
@@ -204,7 +215,7 @@ impl HttpConsumer {
         if timer {
             cx.set_tick(Duration::ZERO);
         }
-        if self.serve_fixed(cx, &buf[..end])? {
+        if !fresh && self.serve_fixed(cx, &buf[..end])?.is_some() {
             self.parser.skip_scanned(buf, end);
             self.state = State::Done;
             return Ok(Progress::Finished(()));
@@ -225,25 +236,25 @@ impl HttpConsumer {
         self.dispatch(cx, buf, parsed)
     }
 
-    /// Answers a plain keep-alive `GET` to a fixed route straight from its encoded bytes
-    /// (see [`FixedResponse`](super::FixedResponse)); `false` leaves the request to the
-    /// ordinary path.
-    fn serve_fixed(&self, cx: &mut Context<'_>, head: &[u8]) -> Result<bool> {
+    /// Answers a plain keep-alive `GET` to a fixed route at the front of `buf` straight from
+    /// its encoded bytes (see [`FixedResponse`](super::FixedResponse)) and returns the head's
+    /// length; `None` leaves the request to the ordinary path.
+    fn serve_fixed(&self, cx: &mut Context<'_>, buf: &[u8]) -> Result<Option<usize>> {
         let config = &self.shared.config;
         if !self.shared.has_fixed {
-            return Ok(false);
+            return Ok(None);
         }
-        let Some(fixed) = is_plain_get(head, self.parser.limits().max_headers)
-            .and_then(|path| self.shared.handler.fixed(path))
+        let handler = &self.shared.handler;
+        let Some((end, fixed)) = plain_get(buf, self.parser.limits(), |path| handler.fixed(path))
         else {
-            return Ok(false);
+            return Ok(None);
         };
         // The last request `max_requests` allows says `Connection: close`: ordinary path.
         if config.max_requests > 0 && cx.connection().processed() >= config.max_requests {
-            return Ok(false);
+            return Ok(None);
         }
         fixed.write(cx, config.server_name)?;
-        Ok(true)
+        Ok(Some(end))
     }
 
     /// Answers `status` and closes; bytes after the rejected head are dropped.

@@ -26,6 +26,8 @@
 //! assert_eq!(fixed.body(), &b"hi"[..]);
 //! ```
 
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -55,6 +57,8 @@ pub struct FixedResponse {
 /// response brings its own `Date`.
 #[derive(Debug)]
 struct Encoded {
+    /// Unique per encoding (the key of [`ASSEMBLED`]).
+    id: u64,
     server: Option<&'static str>,
     before: Bytes,
     after: Option<Bytes>,
@@ -122,8 +126,10 @@ impl FixedResponse {
         encode_response(&mut dst, &head);
         dst.put_slice(&self.body);
         let all = dst.freeze();
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         if self.headers.contains_key(DATE) {
             return Encoded {
+                id,
                 server,
                 before: all,
                 after: None,
@@ -132,6 +138,7 @@ impl FixedResponse {
         // The encoder writes "date: " right after the status line.
         match all.windows(8).position(|w| w == b"\r\ndate: ") {
             Some(i) => Encoded {
+                id,
                 server,
                 before: all.slice(..i + 8),
                 after: Some(all.slice(i + 8 + crate::HTTP_DATE_LEN..)),
@@ -139,6 +146,7 @@ impl FixedResponse {
             // Not reached (no `Date` of the caller's, so the encoder wrote one); kept whole
             // rather than cut at a guess.
             None => Encoded {
+                id,
                 server,
                 before: all,
                 after: None,
@@ -147,9 +155,26 @@ impl FixedResponse {
     }
 }
 
-/// Responses up to this size are assembled on the stack and copied into the write queue
-/// once (one copy instead of three).
-const STACK_RESPONSE: usize = 512;
+/// Responses up to this size are assembled once per second per thread (see [`Assembled`])
+/// and copied into the write queue in one piece; larger ones are written in three.
+const ASSEMBLE_BELOW: usize = 4 * 1024;
+
+/// Tells apart [`Encoded`] values for the per-thread cache (an address could be reused).
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// The last fixed response this thread assembled with a date: consecutive requests for the
+/// same route in the same second (a benchmark, a health check) copy it whole.
+struct Assembled {
+    id: u64,
+    date: [u8; crate::HTTP_DATE_LEN],
+    bytes: Vec<u8>,
+}
+
+thread_local! {
+    static ASSEMBLED: RefCell<Assembled> = const {
+        RefCell::new(Assembled { id: 0, date: [0; crate::HTTP_DATE_LEN], bytes: Vec::new() })
+    };
+}
 
 impl Encoded {
     fn write(&self, cx: &mut Context<'_>) -> Result<()> {
@@ -157,24 +182,30 @@ impl Encoded {
             return cx.write(&self.before);
         };
         let date = crate::http_date();
-        let (a, b) = (self.before.len(), self.before.len() + date.len());
-        let total = b + after.len();
-        if total > STACK_RESPONSE {
+        if self.before.len() + date.len() + after.len() > ASSEMBLE_BELOW {
             cx.write(&self.before)?;
             cx.write(&date)?;
             return cx.write(after);
         }
-        let mut out = [0u8; STACK_RESPONSE];
-        out[..a].copy_from_slice(&self.before);
-        out[a..b].copy_from_slice(&date);
-        out[b..total].copy_from_slice(after);
-        cx.write(&out[..total])
+        ASSEMBLED.with(|cell| {
+            let mut a = cell.borrow_mut();
+            if a.id != self.id || a.date != date {
+                a.id = self.id;
+                a.date = date;
+                a.bytes.clear();
+                a.bytes.extend_from_slice(&self.before);
+                a.bytes.extend_from_slice(&date);
+                a.bytes.extend_from_slice(after);
+            }
+            cx.write(&a.bytes)
+        })
     }
 }
 
 /// Whether `head` (a complete request head) is a plain keep-alive HTTP/1.1 `GET` whose
 /// answer cannot depend on its headers; returns its path. Conservative: `None` sends the
 /// request down the ordinary path, which decides (and rejects) as it always does.
+#[cfg(test)]
 pub(crate) fn is_plain_get(head: &[u8], max_headers: usize) -> Option<&[u8]> {
     let mut slots =
         [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; FAST_MAX_HEADERS];
@@ -224,27 +255,31 @@ pub(crate) fn is_plain_get(head: &[u8], max_headers: usize) -> Option<&[u8]> {
 /// A `Host` value that is certainly a valid authority: empty, or a name of letters, digits,
 /// `.` and `-` with an optional port of 1–5 digits up to 65535. Anything else (IPv6, odd
 /// characters) is left to the ordinary path's full check.
-fn is_plain_host(value: &[u8]) -> bool {
+pub(crate) fn is_plain_host(value: &[u8]) -> bool {
     if value.is_empty() {
         return true;
     }
-    let (name, port) = match value.iter().position(|&b| b == b':') {
-        Some(i) => (&value[..i], Some(&value[i + 1..])),
-        None => (value, None),
-    };
-    let name_ok = !name.is_empty()
-        && name
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
-    let port_ok = match port {
-        None => true,
-        Some(p) => {
-            (1..=5).contains(&p.len())
-                && p.iter().all(u8::is_ascii_digit)
-                && p.iter().fold(0u32, |n, &d| n * 10 + u32::from(d - b'0')) <= 65535
+    let name_len = value
+        .iter()
+        .position(|&b| !super::plain_get::HOST_NAME[usize::from(b)])
+        .unwrap_or(value.len());
+    if name_len == 0 {
+        return false;
+    }
+    match &value[name_len..] {
+        [] => true,
+        [b':', port @ ..] if (1..=5).contains(&port.len()) => {
+            let mut n = 0u32;
+            for &d in port {
+                if !d.is_ascii_digit() {
+                    return false;
+                }
+                n = n * 10 + u32::from(d - b'0');
+            }
+            n <= 65535
         }
-    };
-    name_ok && port_ok
+        _ => false,
+    }
 }
 
 /// Whether `path` is a literal route path the fast path may compare raw request targets

@@ -37,6 +37,7 @@ mod consumer;
 mod fixed;
 mod handler;
 mod incoming;
+mod plain_get;
 mod response;
 mod router;
 mod websocket;
