@@ -277,6 +277,11 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
 
             let mut parked = false;
             let event = poll_fn(|cx| {
+                if parked {
+                    // Woken after waiting: what happens in this poll (a read, or a
+                    // write done inline) is stamped with a fresh clock.
+                    clock.parked();
+                }
                 if !registered {
                     // Same task, same waker: one registration lasts the connection.
                     let _ = abort.as_mut().poll(cx);
@@ -364,9 +369,6 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
                 Poll::Pending
             })
             .await?;
-            if parked {
-                clock.parked();
-            }
 
             match event {
                 Event::Read(n) => self
