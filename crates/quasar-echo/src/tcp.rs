@@ -83,9 +83,7 @@ impl ProtocolConsumer for EchoServerConsumer {
 
     fn data_received(&mut self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Result<Progress> {
         if self.config.raw {
-            // Copy then clear: splitting would make the buffer reference-counted.
-            cx.write(buf)?;
-            buf.clear();
+            echo(cx, buf, buf.len())?;
             return Ok(Progress::Finished(()));
         }
         match find_separator(buf, self.scanned) {
@@ -94,11 +92,10 @@ impl ProtocolConsumer for EchoServerConsumer {
                     return Err(too_large(end, self.config.max_message_size));
                 }
                 let len = end + SEPARATOR.len();
-                cx.write(&buf[..len])?;
                 if &buf[..end] == b"QUIT" {
                     cx.close();
                 }
-                buf.advance(len);
+                echo(cx, buf, len)?;
                 Ok(Progress::Finished(()))
             }
             None => {
@@ -109,6 +106,31 @@ impl ProtocolConsumer for EchoServerConsumer {
                 Ok(Progress::NeedMore)
             }
         }
+    }
+}
+
+/// Echoes at least this many bytes by handing the read buffer's own bytes to the write
+/// queue (`split_to` + `freeze`, no copy) rather than copying them. Below it a copy is
+/// cheaper: the queue copies short chunks into its tail anyway, and the first split of
+/// a buffer allocates its shared header.
+pub const ZERO_COPY_MIN: usize = 2048;
+
+/// Queues the first `len` bytes of `buf` for the peer and removes them from `buf`.
+fn echo(cx: &mut Context<'_>, buf: &mut BytesMut, len: usize) -> Result<()> {
+    if len >= ZERO_COPY_MIN {
+        // The split-off part goes out as is; the buffer keeps its spare capacity and
+        // reclaims the whole allocation on its next `reserve` once the part is written.
+        cx.write_bytes(buf.split_to(len).freeze())
+    } else {
+        cx.write(&buf[..len])?;
+        if len == buf.len() {
+            // Clear rather than advance: the buffer keeps its start, so the next read
+            // needs no reclaiming.
+            buf.clear();
+        } else {
+            buf.advance(len);
+        }
+        Ok(())
     }
 }
 

@@ -254,6 +254,17 @@ pub(crate) struct Actions<Req, Resp> {
     pub(crate) pushed: Vec<Resp>,
 }
 
+impl<Req, Resp> Actions<Req, Resp> {
+    /// Whether the consumer asked for nothing (`lifetime_changed` is the caller's).
+    pub(crate) fn is_empty(&self) -> bool {
+        !self.close
+            && !self.pause_reading
+            && self.pushed.is_empty()
+            && self.upgrade.is_none()
+            && self.detach.is_none()
+    }
+}
+
 impl<Req, Resp> Default for Actions<Req, Resp> {
     fn default() -> Self {
         Actions {

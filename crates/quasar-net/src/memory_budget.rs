@@ -25,8 +25,10 @@
 //!   A closing connection's unparsed input is freed at once.
 //!
 //! The largest holders go first in both stages, since they cross the fair share first;
-//! small holders keep being served under the limit. Memory then stays within the limit plus one read
-//! chunk per connection reading at that moment.
+//! small holders keep being served under the limit. Memory then stays within the limit
+//! plus one read chunk per connection reading at that moment, plus under 4 KiB per
+//! connection (holdings are reported in 4 KiB steps so that a small request touches no
+//! shared counter).
 //!
 //! What a connection holds: its unparsed input, its queued output, and what its
 //! consumer reports buffering itself with
@@ -168,6 +170,12 @@ pub(crate) struct Holding {
 }
 
 impl Holding {
+    /// The bytes reported last.
+    #[inline]
+    pub(crate) fn held(&self) -> usize {
+        self.held
+    }
+
     /// Whether the soft stage paused reading.
     #[inline]
     pub(crate) fn is_paused(&self) -> bool {

@@ -68,7 +68,6 @@ enum Disposal {
 enum Event<Req, Resp> {
     Read(usize),
     Eof,
-    Wrote(usize),
     Progress,
     Timer,
     Wake,
@@ -94,6 +93,41 @@ pub(crate) struct Driver<T, F: ConsumerFactory> {
 
 pub(crate) fn now() -> std::time::Instant {
     Instant::now().into_std()
+}
+
+/// The time of the driver's current wake-up: read once after the task was parked, then
+/// reused by the events that follow without parking (a read, then the write of its
+/// answer), and re-read every [`Clock::REUSE`] events so a connection that never parks
+/// still sees time move. Reads and writes only stamp activity (idle and progress
+/// timeouts have second-scale granularity); timer checks always read the clock.
+#[derive(Debug, Default)]
+struct Clock {
+    now: Option<std::time::Instant>,
+    uses: u32,
+}
+
+impl Clock {
+    const REUSE: u32 = 32;
+
+    fn now(&mut self) -> std::time::Instant {
+        match self.now {
+            Some(t) if self.uses < Self::REUSE => {
+                self.uses += 1;
+                t
+            }
+            _ => {
+                let t = now();
+                self.now = Some(t);
+                self.uses = 1;
+                t
+            }
+        }
+    }
+
+    /// The task waited: the next event reads the clock again.
+    fn parked(&mut self) {
+        self.now = None;
+    }
 }
 
 // ===== impl Driver =====
@@ -203,12 +237,18 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
         let first = self.engine.check_timers(now()).map_err(timer_failed)?;
         let timer = sleep_until(Instant::from_std(first));
         tokio::pin!(timer);
+        // Whether the timer was polled since it was last set. One poll registers this
+        // task's waker with the timer; until the timer is set again, `is_elapsed` (an
+        // atomic load) tells whether it fired, which costs far less than a `Sleep` poll
+        // on every wait of the hot loop.
+        let mut timer_polled = false;
         // Polled once each to register this task's waker; afterwards the hot loop only
         // reads the flags (see `Signal`).
         let drain = shutdown.drain.cancelled();
         let abort = shutdown.abort.cancelled();
         tokio::pin!(drain, abort);
         let mut registered = false;
+        let mut clock = Clock::default();
 
         loop {
             let seen = conn.shared().close_requested();
@@ -233,9 +273,16 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
             if self.engine.take_timer_changed() {
                 let next = self.engine.check_timers(now()).map_err(timer_failed)?;
                 timer.as_mut().reset(Instant::from_std(next));
+                timer_polled = false;
             }
 
+            let mut parked = false;
             let event = poll_fn(|cx| {
+                if parked {
+                    // Woken after waiting: what happens in this poll (a read, or a
+                    // write done inline) is stamped with a fresh clock.
+                    clock.parked();
+                }
                 if !registered {
                     // Same task, same waker: one registration lasts the connection.
                     let _ = abort.as_mut().poll(cx);
@@ -265,14 +312,27 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
                     return Poll::Ready(Ok(Event::Progress));
                 }
                 if !self.engine.output().queue.is_empty() {
-                    if let Poll::Ready(res) = poll_write_queue(&mut self.io, &self.engine, cx) {
-                        return Poll::Ready(match res {
-                            Ok(0) => Err((Error::connection_lost(None), Disposal::Drop)),
-                            Ok(n) => Ok(Event::Wrote(n)),
-                            Err(e) => Err((Error::from(e), Disposal::Drop)),
-                        });
+                    match poll_write_queue(&mut self.io, &self.engine, cx) {
+                        Poll::Ready(Ok(0)) => {
+                            return Poll::Ready(Err((Error::connection_lost(None), Disposal::Drop)))
+                        }
+                        Poll::Ready(Ok(n)) => {
+                            self.needs_flush = true;
+                            // The common write (a whole answer, nothing else changed)
+                            // needs no round of rules: flush and read on in this poll.
+                            if self.engine.on_written(n, clock.now())
+                                || !self.engine.output().queue.is_empty()
+                            {
+                                return Poll::Ready(Ok(Event::Progress));
+                            }
+                        }
+                        Poll::Ready(Err(e)) => {
+                            return Poll::Ready(Err((Error::from(e), Disposal::Drop)))
+                        }
+                        Poll::Pending => {}
                     }
-                } else if self.needs_flush {
+                }
+                if self.needs_flush && self.engine.output().queue.is_empty() {
                     // A finished flush needs no new round (TCP's is immediate): go on to
                     // reading in this same poll.
                     match Pin::new(&mut self.io).poll_flush(cx) {
@@ -297,9 +357,16 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
                         }
                     }
                 }
-                if timer.as_mut().poll(cx).is_ready() {
+                if timer_polled {
+                    if timer.is_elapsed() {
+                        return Poll::Ready(Ok(Event::Timer));
+                    }
+                } else if timer.as_mut().poll(cx).is_ready() {
                     return Poll::Ready(Ok(Event::Timer));
+                } else {
+                    timer_polled = true;
                 }
+                parked = true;
                 Poll::Pending
             })
             .await?;
@@ -307,17 +374,14 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
             match event {
                 Event::Read(n) => self
                     .engine
-                    .on_read(n, now())
+                    .on_read(n, clock.now())
                     .map_err(|e| (e, Disposal::Graceful))?,
                 Event::Eof => self.engine.on_eof().map_err(|e| (e, Disposal::Graceful))?,
-                Event::Wrote(n) => {
-                    self.engine.on_written(n, now());
-                    self.needs_flush = true;
-                }
                 Event::Progress | Event::Wake => {}
                 Event::Timer => {
                     let next = self.engine.check_timers(now()).map_err(timer_failed)?;
                     timer.as_mut().reset(Instant::from_std(next));
+                    timer_polled = false;
                 }
                 Event::Drain => {
                     self.draining = true;
@@ -330,7 +394,7 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
                 }
                 Event::Abort => return Ok(Ended::Forced),
                 Event::Call(call) => {
-                    let now = now();
+                    let now = clock.now();
                     self.engine.on_call(call, now);
                     // Calls queued together leave in one write.
                     while self.engine.wants_call() {
@@ -405,7 +469,9 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
             )
             .await;
             match wrote {
-                Ok(Ok(n)) if n > 0 => self.engine.on_written(n, now()),
+                Ok(Ok(n)) if n > 0 => {
+                    self.engine.on_written(n, now());
+                }
                 Ok(_) => return,
                 Err(_) => return self.abort_socket(),
             }

@@ -354,13 +354,13 @@ impl Shared {
     pub(crate) fn set_processed(&self, n: u64) {
         self.processed.store(n, Ordering::Relaxed);
     }
-    pub(crate) fn add_io(&self, read: u64, written: u64) {
-        if read > 0 {
-            self.bytes_read.fetch_add(read, Ordering::Relaxed);
-        }
-        if written > 0 {
-            self.bytes_written.fetch_add(written, Ordering::Relaxed);
-        }
+    /// Publishes the byte totals. The driver is the only writer, so a plain store of
+    /// its own running total does it (no locked read-modify-write per read and write).
+    pub(crate) fn set_bytes_read(&self, total: u64) {
+        self.bytes_read.store(total, Ordering::Relaxed);
+    }
+    pub(crate) fn set_bytes_written(&self, total: u64) {
+        self.bytes_written.store(total, Ordering::Relaxed);
     }
     pub(crate) fn set_write_paused(&self, paused: bool) {
         self.write_paused.store(paused, Ordering::Relaxed);

@@ -83,9 +83,8 @@ impl<F: ConsumerFactory> Engine<F> {
 
     /// Fails the newest exchange (a call that could not start).
     pub(super) fn fail_back(&mut self, err: Error) {
-        if let Some(ex) = self.exchanges.pop_back() {
-            let started = ex.started;
-            self.conclude(ex, started, Err(err));
+        if let Some(mut ex) = self.exchanges.pop_back() {
+            self.conclude(ex.take_end(), Err(err));
         }
     }
 

@@ -27,6 +27,11 @@ pub(super) const FAR_FUTURE: Duration = Duration::from_secs(86400 * 365);
 /// Bounds the time one connection holds its worker thread on a huge pipelined batch.
 pub(super) const FEED_BUDGET: usize = 1024;
 
+/// The step in which a connection reports what it holds to the server's memory budget
+/// (a power of two). Up to this much per connection goes unreported, which is small
+/// next to the read chunk (16 KiB) the budget's bound already allows per connection.
+pub(super) const BUDGET_GRAIN: usize = 4 * 1024;
+
 /// Which side of the connection the engine plays.
 pub(crate) enum Role<Resp> {
     /// Consumers are built when request bytes arrive.
@@ -60,6 +65,8 @@ pub(crate) struct Engine<F: ConsumerFactory> {
     pub(super) reported: u64,
     pub(super) finished: u64,
     pub(super) peak_reported: usize,
+    /// The output level `update_flow` last saw (`usize::MAX`: never ran).
+    pub(super) flow_len: usize,
     pub(super) now: Instant,
     pub(super) last_activity: Instant,
     /// The request-timeout clock of output still owed after its exchange ended.
@@ -70,7 +77,8 @@ pub(crate) struct Engine<F: ConsumerFactory> {
     pub(super) recv_window: super::progress::RateWindow,
     pub(super) send_window: super::progress::RateWindow,
     pub(super) send_stall: super::progress::Stall,
-    /// What was last reported to the memory budget; paused by its soft stage.
+    /// What was last reported to the memory budget (a multiple of [`BUDGET_GRAIN`]);
+    /// paused by its soft stage.
     pub(super) held: crate::memory_budget::Holding,
     /// A consumer changed its timers: the driver must ask for the next deadline now.
     pub(super) timer_changed: bool,
@@ -117,6 +125,7 @@ impl<F: ConsumerFactory> Engine<F> {
             reported: 0,
             finished: 0,
             peak_reported: 0,
+            flow_len: usize::MAX,
             now,
             last_activity: now,
             busy_since: None,
@@ -182,7 +191,7 @@ impl<F: ConsumerFactory> Engine<F> {
         self.starved = false;
         self.last_activity = now;
         self.read_total += n as u64;
-        self.conn.shared().add_io(n as u64, 0);
+        self.conn.shared().set_bytes_read(self.read_total);
         self.account()?;
         if self.hooks.wants_data() {
             let start = self.rbuf.len() - n;
@@ -240,15 +249,30 @@ impl<F: ConsumerFactory> Engine<F> {
         }
     }
 
-    /// The driver wrote `n` bytes from the front of the queue.
-    pub(crate) fn on_written(&mut self, n: usize, now: Instant) {
+    /// The driver wrote `n` bytes from the front of the queue. Returns whether a
+    /// [`round`](Self::round) of rules must follow; when not (the usual case: an answer
+    /// went out whole and nothing waits on it), the bookkeeping a round would do after
+    /// a write is done here and the driver goes on to read.
+    pub(crate) fn on_written(&mut self, n: usize, now: Instant) -> bool {
         self.out.queue.advance(n);
         self.written_total += n as u64;
-        self.conn.shared().add_io(0, n as u64);
+        self.conn.shared().set_bytes_written(self.written_total);
         // Writing only frees memory: never a reason to shed.
         let _ = self.account();
         self.now = now;
         self.last_activity = now;
+        let was_paused = self.out.queue.is_paused();
+        self.update_flow();
+        self.track_busy();
+        // A round has work after a write only when: writing resumed (or is still
+        // paused), a consumer is owed a call, input waits unfed (the feed budget ran
+        // out), the connection is closing or draining, or timers changed.
+        was_paused
+            || self.out.queue.is_paused()
+            || self.refeed
+            || (!self.starved && !self.rbuf.is_empty())
+            || self.lifecycle != Lifecycle::Open
+            || self.timer_changed
     }
 
     /// Moves bytes written through `Connection::write` into the output, after what the
@@ -296,6 +320,11 @@ impl<F: ConsumerFactory> Engine<F> {
     ///
     /// [`Error::is_over_budget`] when the budget is exceeded and this connection holds
     /// more than its fair share: close it.
+    ///
+    /// Holdings are reported in whole [`BUDGET_GRAIN`] steps, rounded down: a connection
+    /// whose holding stays within one step (a request or a batch of small responses in
+    /// flight, the common case) touches none of the budget's shared counters, which
+    /// every worker thread would otherwise write several times per request.
     fn account(&mut self) -> Result<()> {
         let Some(budget) = self.cfg.memory_budget.as_deref() else {
             return Ok(());
@@ -303,7 +332,11 @@ impl<F: ConsumerFactory> Engine<F> {
         // Lengths, not capacities: a connection's read buffer may be the thread's
         // scratch buffer, whose capacity another connection grew (counting it shed honest
         // small requests); the allocator's slack is outside the budget (docs/overload.md).
-        let now = self.rbuf.len() + self.out.queue.len() + self.actions.buffered;
+        let now =
+            (self.rbuf.len() + self.out.queue.len() + self.actions.buffered) & !(BUDGET_GRAIN - 1);
+        if now == 0 && self.held.held() == 0 {
+            return Ok(());
+        }
         if self.held.report(budget, now)? {
             // Paused just now: arm the re-check timer.
             self.timer_changed = true;
@@ -372,9 +405,17 @@ impl<F: ConsumerFactory> Engine<F> {
     }
 
     pub(crate) fn update_flow(&mut self) {
+        let len = self.out.len();
+        if len == self.flow_len {
+            // The level decides everything below (the pause state follows from it and
+            // the previous state): an unchanged level changes nothing. Rounds call this
+            // twice and most find it unchanged.
+            return;
+        }
+        self.flow_len = len;
         let marks = self.out.queue.marks();
         let shared = self.conn.shared();
-        shared.set_buffered(self.out.len(), marks.high(), marks.cap());
+        shared.set_buffered(len, marks.high(), marks.cap());
         let peak = self.out.queue.peak();
         if peak > self.peak_reported {
             self.peak_reported = peak;

@@ -56,7 +56,25 @@ pub(crate) struct Exchange<C: ProtocolConsumer> {
     pub(crate) reply: ReplyTo<C::Response>,
 }
 
+/// What ending an exchange needs of it, taken out so the exchange (and its consumer)
+/// can be dropped where it lies.
+pub(crate) struct End<Resp> {
+    pub(crate) started: bool,
+    /// The consumer set a lifetime (timers): the driver must recompute its deadline.
+    pub(crate) had_timers: bool,
+    pub(crate) reply: ReplyTo<Resp>,
+}
+
 impl<C: ProtocolConsumer> Exchange<C> {
+    /// Takes what [`End`] needs; the exchange is left with nobody to reply to.
+    pub(crate) fn take_end(&mut self) -> End<C::Response> {
+        End {
+            started: self.started,
+            had_timers: self.lifetime != Lifetime::default(),
+            reply: std::mem::replace(&mut self.reply, ReplyTo::Server),
+        }
+    }
+
     pub(crate) fn new(consumer: Current<C>, reply: ReplyTo<C::Response>, now: Instant) -> Self {
         Exchange {
             consumer,
