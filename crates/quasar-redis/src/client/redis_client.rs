@@ -11,6 +11,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,6 +60,9 @@ struct Inner {
     connect_timeout: Duration,
     /// For `rediss://`: every connection goes through it.
     tls: Option<TlsConnector>,
+    /// Whether the multiplexed pool's every connection was last seen open and shared:
+    /// then a checkout joins one without waiting.
+    settled: AtomicBool,
 }
 
 /// Configures a [`RedisClient`].
@@ -171,6 +175,7 @@ impl RedisClientBuilder {
                 timeout: self.timeout,
                 connect_timeout: self.connect_timeout,
                 tls,
+                settled: AtomicBool::new(false),
             }),
         })
     }
@@ -257,13 +262,25 @@ impl RedisClient {
         // large (its slow path waits, connects and times out), and keeping it in this
         // future's state would copy it on every move of every command's future (a tenth of
         // the client's CPU time in a profile). Only a checkout that must wait is boxed.
-        // Built in place by `pin!`: passing it by value would copy it once more.
-        let fast = try_now(std::pin::pin!(pool.connect_shared()));
+        //
+        // Only once every connection of the pool is shared: until then a checkout may
+        // open a connection, and one dropped at its first `Pending` would waste it.
+        let settled = &self.inner.settled;
+        let fast = if settled.load(Ordering::Relaxed) {
+            // Built in place by `pin!`: passing it by value would copy it once more.
+            try_now(std::pin::pin!(pool.connect_shared()))
+        } else {
+            None
+        };
         let conn = match fast {
             Some(conn) => conn?,
             None => {
+                settled.store(false, Ordering::Relaxed);
                 let slow = Box::pin(pool.connect_shared());
-                self.with_timeout(extra, slow).await?
+                let conn = self.with_timeout(extra, slow).await?;
+                let st = pool.state();
+                settled.store(st.shared >= st.pool_size, Ordering::Relaxed);
+                conn
             }
         };
         self.with_timeout(extra, conn.request(cmd)).await
