@@ -462,9 +462,12 @@ impl<'a> Keyspace<'a> {
         match d.map.get_mut(key) {
             Some(e) if live => {
                 e.value = value;
-                store.shrink(e.size);
-                store.grow(size);
-                e.size = size;
+                // Overwrites of same-sized values (the common SET) touch no counter.
+                if size != e.size {
+                    store.shrink(e.size);
+                    store.grow(size);
+                    e.size = size;
+                }
                 if !keep_ttl && e.expire_at.take().is_some() {
                     d.expires.swap_remove(key);
                 }
