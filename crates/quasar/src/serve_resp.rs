@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use quasar_net::TcpServer;
-use quasar_redis::server::{RespServerConfig, RespServerFactory};
+use quasar_redis::server::{parse_memory, MaxMemoryPolicy, RespServerConfig, RespServerFactory};
 use serde::Deserialize;
 
 /// The `[resp]` section of quasar.toml.
@@ -25,6 +25,11 @@ pub(crate) struct RespSection {
     #[serde(deserialize_with = "crate::config::lenient_string")]
     pub(crate) requirepass: String,
     pub(crate) databases: usize,
+    /// Redis's maxmemory: bytes or `100mb`-style; "0" = no limit.
+    #[serde(deserialize_with = "crate::config::lenient_string")]
+    pub(crate) maxmemory: String,
+    /// `noeviction` or `allkeys-lru`.
+    pub(crate) maxmemory_policy: String,
 }
 
 impl Default for RespSection {
@@ -37,6 +42,8 @@ impl Default for RespSection {
             workers: 0,
             requirepass: String::new(),
             databases: quasar_redis::server::DEFAULT_DATABASES,
+            maxmemory: "0".into(),
+            maxmemory_policy: "noeviction".into(),
         }
     }
 }
@@ -49,6 +56,13 @@ pub(crate) struct RespArgs {
     /// Password clients must give with AUTH (Redis's requirepass).
     #[arg(long, value_name = "PASSWORD")]
     requirepass: Option<String>,
+    /// Most bytes of keys and values, by the server's estimate (`1mb`, `2gb`, bytes; 0 =
+    /// no limit); past it writes evict or fail with -OOM (Redis's maxmemory).
+    #[arg(long, value_name = "BYTES")]
+    maxmemory: Option<String>,
+    /// noeviction (refuse writes with -OOM) or allkeys-lru (evict by approximate LRU).
+    #[arg(long, value_name = "POLICY")]
+    maxmemory_policy: Option<String>,
 }
 
 impl RespArgs {
@@ -63,6 +77,10 @@ impl RespArgs {
         s.requirepass = self
             .requirepass
             .unwrap_or(std::mem::take(&mut s.requirepass));
+        s.maxmemory = self.maxmemory.unwrap_or(std::mem::take(&mut s.maxmemory));
+        s.maxmemory_policy = self
+            .maxmemory_policy
+            .unwrap_or(std::mem::take(&mut s.maxmemory_policy));
     }
 }
 
@@ -84,6 +102,10 @@ pub(crate) fn validate(s: &RespSection) -> Result<(), String> {
             s.databases
         ));
     }
+    parse_memory(&s.maxmemory).map_err(|e| format!("--maxmemory: {e}"))?;
+    s.maxmemory_policy
+        .parse::<MaxMemoryPolicy>()
+        .map_err(|e| format!("--maxmemory-policy: {e}"))?;
     Ok(())
 }
 
@@ -96,6 +118,9 @@ pub(crate) async fn start(
     let mut config = RespServerConfig::default();
     config.requirepass = (!s.requirepass.is_empty()).then(|| s.requirepass.clone());
     config.databases = s.databases;
+    // Checked by `validate`.
+    config.maxmemory = parse_memory(&s.maxmemory).unwrap_or(0);
+    config.maxmemory_policy = s.maxmemory_policy.parse().unwrap_or_default();
     let keep_alive = Duration::from_secs_f64(s.keep_alive);
     let request_timeout = Duration::from_secs_f64(s.request_timeout);
     let builder =

@@ -295,3 +295,133 @@ fn serve_resp_requirepass_demands_auth() {
     );
     assert!(server.terminate().success());
 }
+
+/// Runs `redis-cli -p PORT args...` and returns its stdout; `None` when redis-cli is
+/// missing outside CI.
+fn redis_cli(addr: SocketAddr, args: &[&str], stdin: Option<&[u8]>) -> Option<String> {
+    let mut cmd = Command::new("redis-cli");
+    cmd.args(["-h", "127.0.0.1", "-p", &addr.port().to_string()])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(_) if std::env::var_os("CI").is_none() => {
+            eprintln!("redis-cli not on PATH: skipped (it is required under CI)");
+            return None;
+        }
+        Err(e) => panic!("redis-cli is required under CI: {e}"),
+    };
+    let mut input = child.stdin.take().expect("stdin");
+    input
+        .write_all(stdin.unwrap_or_default())
+        .expect("write stdin");
+    drop(input);
+    let out = child.wait_with_output().expect("redis-cli");
+    assert!(out.status.success(), "redis-cli {args:?} failed");
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn serve_resp_maxmemory_refuses_writes_past_the_limit_for_redis_cli() {
+    let server = Server::spawn(
+        &[
+            "serve",
+            "resp",
+            "--bind",
+            "127.0.0.1:0",
+            "--maxmemory",
+            "1mb",
+        ],
+        1,
+    );
+    let addr = server.addr("resp tcp");
+    let Some(config) = redis_cli(addr, &["CONFIG", "GET", "maxmemory"], None) else {
+        return;
+    };
+    assert_eq!(config, "maxmemory\n1048576\n");
+    // 2,000 values of 1 KiB through one redis-cli: the first ~1,000 fit, the rest are
+    // refused with Redis's OOM error.
+    let value = "v".repeat(1024);
+    let script: String = (0..2000)
+        .map(|i| format!("SET key:{i} {value}\n"))
+        .collect();
+    let out = redis_cli(addr, &[], Some(script.as_bytes())).expect("redis-cli");
+    let ok = out.lines().filter(|l| *l == "OK").count();
+    let oom = out
+        .lines()
+        .filter(|l| l.contains("OOM command not allowed when used memory > 'maxmemory'."))
+        .count();
+    assert_eq!(ok + oom, 2000, "{}", &out[..out.len().min(500)]);
+    assert!((900..1024).contains(&ok), "{ok} stored");
+    let info = redis_cli(addr, &["INFO", "memory"], None).expect("redis-cli");
+    assert!(info.contains("maxmemory:1048576"), "{info}");
+    assert!(info.contains("maxmemory_policy:noeviction"), "{info}");
+    // Reads and deletes still work; a delete makes room again.
+    assert_eq!(
+        redis_cli(addr, &["GET", "key:0"], None).expect("get").len(),
+        1025
+    );
+    assert_eq!(
+        redis_cli(addr, &["DEL", "key:0", "key:1"], None).expect("del"),
+        "2\n"
+    );
+    assert_eq!(
+        redis_cli(addr, &["SET", "a", "1"], None).expect("set"),
+        "OK\n"
+    );
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn serve_resp_allkeys_lru_evicts_instead_of_refusing() {
+    let server = Server::spawn(
+        &[
+            "serve",
+            "resp",
+            "--bind",
+            "127.0.0.1:0",
+            "--maxmemory",
+            "1mb",
+            "--maxmemory-policy",
+            "allkeys-lru",
+        ],
+        1,
+    );
+    let addr = server.addr("resp tcp");
+    let value = "v".repeat(1024);
+    let script: String = (0..3000)
+        .map(|i| format!("SET key:{i} {value}\n"))
+        .collect();
+    let Some(out) = redis_cli(addr, &[], Some(script.as_bytes())) else {
+        return;
+    };
+    assert_eq!(out.lines().filter(|l| *l == "OK").count(), 3000);
+    let info = redis_cli(addr, &["INFO"], None).expect("redis-cli");
+    let field = |name: &str| -> usize {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {info}"))
+    };
+    assert!(field("used_memory:") <= 1024 * 1024 + 2048);
+    assert!(field("evicted_keys:") >= 1900);
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn serve_resp_rejects_a_bad_maxmemory() {
+    let out = Command::new(env!("CARGO_BIN_EXE_quasar"))
+        .args([
+            "serve",
+            "resp",
+            "--bind",
+            "127.0.0.1:0",
+            "--maxmemory",
+            "lots",
+        ])
+        .output()
+        .expect("run quasar");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--maxmemory"));
+}

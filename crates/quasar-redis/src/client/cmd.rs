@@ -45,6 +45,35 @@ pub struct Cmd {
     pubsub: bool,
 }
 
+/// What [`Cmd::new`] reserves for the arguments.
+const INITIAL_CAPACITY: usize = 64;
+
+/// A command's `*N\r\n` array header, encoded on the stack.
+#[derive(Debug, Default)]
+pub(crate) struct Header {
+    buf: [u8; 24],
+    len: usize,
+}
+
+impl Header {
+    fn new(argc: usize) -> Header {
+        let mut h = Header::default();
+        let mut digits = itoa::Buffer::new();
+        let n = digits.format(argc).as_bytes();
+        // `*`, at most 20 digits, CRLF: 23 bytes fit.
+        h.buf[0] = b'*';
+        h.buf[1..1 + n.len()].copy_from_slice(n);
+        h.buf[1 + n.len()..3 + n.len()].copy_from_slice(b"\r\n");
+        h.len = 3 + n.len();
+        h
+    }
+
+    /// The encoded header; empty when there is no command being built.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
 /// A value that can be a command argument: written as one RESP bulk string.
 ///
 /// Implemented for strings, byte slices, [`Bytes`], integers and floats (written in decimal,
@@ -68,6 +97,9 @@ impl Cmd {
         ];
         let mut cmd = Cmd {
             pubsub: PUBSUB.iter().any(|p| p.eq_ignore_ascii_case(name)),
+            // Room for a typical `SET key value` at once: growing from empty would
+            // reallocate two or three times per command.
+            args: BytesMut::with_capacity(INITIAL_CAPACITY),
             ..Cmd::default()
         };
         cmd.push_arg(name);
@@ -147,13 +179,16 @@ impl Cmd {
         clone.done.freeze()
     }
 
-    /// The encoded commands in at most two pieces, without copying the arguments: the
-    /// complete commands before the last one's header, then the last one's arguments.
-    pub(crate) fn into_parts(mut self) -> (Bytes, Bytes) {
-        if self.argc > 0 {
-            encode_array_header(&mut self.done, self.argc);
-        }
-        (self.done.freeze(), self.args.freeze())
+    /// The encoded commands in three pieces, without copying the arguments: the complete
+    /// commands, the `*N` header of the last one (on the stack: a buffer of its own would
+    /// cost an allocation per command), then the last one's arguments.
+    pub(crate) fn into_parts(self) -> (Bytes, Header, Bytes) {
+        let header = if self.argc > 0 {
+            Header::new(self.argc)
+        } else {
+            Header::default()
+        };
+        (self.done.freeze(), header, self.args.freeze())
     }
 
     fn seal(&mut self) {
@@ -276,18 +311,26 @@ mod tests {
             p.to_bytes(),
             &b"*1\r\n$5\r\nMULTI\r\n*2\r\n$3\r\nGET\r\n$1\r\na\r\n*1\r\n$4\r\nEXEC\r\n"[..]
         );
-        let (head, tail) = p.into_parts();
-        assert_eq!(tail.len(), 0);
-        assert_eq!(head.len(), 49);
+        let (done, header, tail) = p.into_parts();
+        assert_eq!((header.as_bytes().len(), tail.len()), (0, 0));
+        assert_eq!(done.len(), 49);
     }
 
     #[test]
     fn parts_join_to_the_whole() {
         let c = cmd("SET").arg("k").arg(b"v\r\n");
         let whole = c.to_bytes();
-        let (head, tail) = c.into_parts();
-        assert_eq!([&head[..], &tail[..]].concat(), &whole[..]);
-        assert_eq!(&head[..], b"*3\r\n");
+        let (done, header, tail) = c.into_parts();
+        assert_eq!(
+            [&done[..], header.as_bytes(), &tail[..]].concat(),
+            &whole[..]
+        );
+        assert_eq!(header.as_bytes(), b"*3\r\n");
+        let mut big = cmd("X");
+        for _ in 0..1_000_000 {
+            big.push_arg("");
+        }
+        assert_eq!(big.into_parts().1.as_bytes(), b"*1000001\r\n");
     }
 
     #[test]

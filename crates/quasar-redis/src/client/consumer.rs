@@ -80,12 +80,13 @@ impl ProtocolConsumer for RedisConsumer {
         if replies > 1 {
             self.replies.reserve_exact(replies.min(1024));
         }
-        let (head, tail) = request.into_parts();
-        if !head.is_empty() {
-            cx.write_bytes(head)?;
+        let (done, header, args) = request.into_parts();
+        if !done.is_empty() {
+            cx.write_bytes(done)?;
         }
-        if !tail.is_empty() {
-            cx.write_bytes(tail)?;
+        if !header.as_bytes().is_empty() {
+            cx.write(header.as_bytes())?;
+            cx.write_bytes(args)?;
         }
         Ok(())
     }

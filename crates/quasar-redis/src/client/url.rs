@@ -3,7 +3,8 @@
 //! `redis://[[user]:password@]host[:port][/db][?protocol=resp3&client_name=NAME]`. The port
 //! defaults to 6379 and the database to 0; user and password are percent-decoded. Parsing
 //! uses the `url` crate (IPv6 literals, percent-encoding and ports are its business).
-//! `rediss://` (TLS) and `redis+unix://` are refused: this client speaks plain TCP.
+//! `rediss://` is the same over TLS ([`RedisUrl::is_tls`]; the client verifies the server
+//! against the platform's roots plus an optional CA file); `redis+unix://` is refused.
 //!
 //! # Examples
 //!
@@ -26,7 +27,7 @@ use super::error::{RedisError, RedisResult};
 /// The default Redis port.
 pub const DEFAULT_PORT: u16 = 6379;
 
-/// A parsed `redis://` URL.
+/// A parsed `redis://` or `rediss://` URL.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RedisUrl {
     host: String,
@@ -36,6 +37,7 @@ pub struct RedisUrl {
     db: i64,
     client_name: Option<String>,
     resp3: bool,
+    tls: bool,
 }
 
 impl RedisUrl {
@@ -49,9 +51,11 @@ impl RedisUrl {
     pub fn parse(url: &str) -> RedisResult<RedisUrl> {
         let bad = |what: &str| RedisError::Url(format!("{what} in {:?}", redact(url)));
         let parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
-        if parsed.scheme() != "redis" {
-            return Err(bad("scheme is not redis://"));
-        }
+        let tls = match parsed.scheme() {
+            "redis" => false,
+            "rediss" => true,
+            _ => return Err(bad("scheme is not redis:// or rediss://")),
+        };
         let host = match parsed.host() {
             Some(url::Host::Ipv6(ip)) => ip.to_string(),
             Some(host) => host.to_string(),
@@ -84,6 +88,7 @@ impl RedisUrl {
             db,
             client_name: None,
             resp3: false,
+            tls,
         };
         for (key, value) in parsed.query_pairs() {
             match &*key {
@@ -98,6 +103,11 @@ impl RedisUrl {
             }
         }
         Ok(out)
+    }
+
+    /// Whether the URL is `rediss://`: TLS to the server.
+    pub fn is_tls(&self) -> bool {
+        self.tls
     }
 
     /// The host name or IP address.
@@ -157,6 +167,7 @@ impl fmt::Debug for RedisUrl {
             .field("db", &self.db)
             .field("client_name", &self.client_name)
             .field("resp3", &self.resp3)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -187,7 +198,7 @@ mod tests {
     #[test]
     fn bad_urls_are_refused_without_leaking_the_password() {
         for bad in [
-            "rediss://h",
+            "http://h",
             "redis://h/x",
             "redis://h/-1",
             "redis://h:99999",
@@ -199,5 +210,16 @@ mod tests {
             assert!(!err.to_string().contains("pw"), "{err}");
         }
         assert!(!format!("{:?}", RedisUrl::parse("redis://:pw@h").unwrap()).contains("pw"));
+    }
+
+    #[test]
+    fn rediss_means_tls() {
+        let url = RedisUrl::parse("rediss://u:p@cache.example:6380/3").unwrap();
+        assert!(url.is_tls());
+        assert_eq!(
+            (url.host(), url.port(), url.db()),
+            ("cache.example", 6380, 3)
+        );
+        assert!(!RedisUrl::parse("redis://h").unwrap().is_tls());
     }
 }

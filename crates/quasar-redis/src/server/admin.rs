@@ -147,6 +147,17 @@ pub(crate) fn info(c: &mut Call<'_, '_>, a: &[Bytes], ks: Option<&mut Keyspace<'
     text(c, &out);
 }
 
+/// A byte count as Redis's `*_human` fields show it (`0B`, `1.50K`, `1.00M`).
+fn human(n: usize) -> String {
+    let n = n as f64;
+    match n {
+        n if n < 1024.0 => format!("{n}B"),
+        n if n < 1024.0 * 1024.0 => format!("{:.2}K", n / 1024.0),
+        n if n < 1024.0 * 1024.0 * 1024.0 => format!("{:.2}M", n / (1024.0 * 1024.0)),
+        n => format!("{:.2}G", n / (1024.0 * 1024.0 * 1024.0)),
+    }
+}
+
 fn section(out: &mut String, title: &str) {
     if !out.is_empty() {
         out.push_str("\r\n");
@@ -164,18 +175,14 @@ fn info_keyspace(
     let out = &mut *out;
     if want("memory") {
         section(out, "Memory");
-        let mut used = 0usize;
-        for db in 0..sh.store.databases() {
-            ks.db = db;
-            used += ks
-                .keys()
-                .map(|(k, e)| k.len() + e.value.approx_size() + 48)
-                .sum::<usize>();
-        }
+        let used = sh.store.used_memory();
+        let max = sh.config.maxmemory;
         let _ = write!(
             out,
-            "used_memory:{used}\r\nused_memory_human:{:.2}K\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\n",
-            used as f64 / 1024.0
+            "used_memory:{used}\r\nused_memory_human:{}\r\nmaxmemory:{max}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\n",
+            human(used),
+            human(max),
+            sh.config.maxmemory_policy.as_str(),
         );
     }
     if want("stats") {
@@ -184,10 +191,11 @@ fn info_keyspace(
         let (ch, pat) = sh.pubsub.counts();
         let _ = write!(
             out,
-            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\nexpired_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{ch}\r\npubsub_patterns:{pat}\r\n",
+            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{ch}\r\npubsub_patterns:{pat}\r\n",
             sh.connections.load(Ordering::Relaxed),
             sh.commands.load(Ordering::Relaxed),
             st.expired.load(Ordering::Relaxed),
+            st.evicted.load(Ordering::Relaxed),
             st.hits.load(Ordering::Relaxed),
             st.misses.load(Ordering::Relaxed),
         );
@@ -341,12 +349,13 @@ pub(crate) fn config(c: &mut Call<'_, '_>, a: &[Bytes]) {
     match sub.as_str() {
         "get" if a.len() >= 3 => {
             let dbs = c.sh.store.databases().to_string();
+            let maxmemory = c.sh.config.maxmemory.to_string();
             let params: [(&str, &str); 7] = [
                 ("save", ""),
                 ("appendonly", "no"),
                 ("databases", &dbs),
-                ("maxmemory", "0"),
-                ("maxmemory-policy", "noeviction"),
+                ("maxmemory", &maxmemory),
+                ("maxmemory-policy", c.sh.config.maxmemory_policy.as_str()),
                 ("timeout", "0"),
                 ("port", ""),
             ];

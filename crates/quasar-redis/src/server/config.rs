@@ -48,6 +48,84 @@ pub struct RespServerConfig {
     pub sweep_interval: Duration,
     /// The write queue's hard cap per connection.
     pub output_cap: usize,
+    /// The most bytes of keys and values (by the per-key estimate `INFO memory` shows as
+    /// `used_memory`) before writes evict or are refused; 0: no limit. Redis's `maxmemory`.
+    pub maxmemory: usize,
+    /// What happens past [`maxmemory`](Self::maxmemory).
+    pub maxmemory_policy: MaxMemoryPolicy,
+}
+
+/// What a write does when the keyspace is over `maxmemory` (Redis's `maxmemory-policy`;
+/// the two policies this server has).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum MaxMemoryPolicy {
+    /// Refuse commands that may add memory with Redis's `-OOM` error.
+    #[default]
+    NoEviction,
+    /// Evict the least recently used keys, approximately (sampled), from every database.
+    AllKeysLru,
+}
+
+impl MaxMemoryPolicy {
+    /// Redis's name of the policy.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MaxMemoryPolicy::NoEviction => "noeviction",
+            MaxMemoryPolicy::AllKeysLru => "allkeys-lru",
+        }
+    }
+}
+
+impl std::str::FromStr for MaxMemoryPolicy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "noeviction" => Ok(MaxMemoryPolicy::NoEviction),
+            "allkeys-lru" => Ok(MaxMemoryPolicy::AllKeysLru),
+            other => Err(format!(
+                "unknown maxmemory policy {other:?} (expected noeviction or allkeys-lru)"
+            )),
+        }
+    }
+}
+
+/// Parses a Redis memory size: bytes, or a number with `k`/`kb`/`m`/`mb`/`g`/`gb` (any
+/// case; `k` is 1000 and `kb` 1024, as in redis.conf).
+///
+/// # Examples
+///
+/// ```
+/// use quasar_redis::server::parse_memory;
+///
+/// assert_eq!(parse_memory("1mb"), Ok(1024 * 1024));
+/// assert_eq!(parse_memory("2k"), Ok(2000));
+/// assert_eq!(parse_memory("100"), Ok(100));
+/// assert!(parse_memory("lots").is_err());
+/// ```
+///
+/// # Errors
+///
+/// A message naming the value when it is not a size.
+pub fn parse_memory(text: &str) -> Result<usize, String> {
+    let t = text.trim().to_ascii_lowercase();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let mult: usize = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return Err(format!("not a memory size: {text:?}")),
+    };
+    num.parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("not a memory size: {text:?}"))
 }
 
 impl Default for RespServerConfig {
@@ -64,6 +142,8 @@ impl Default for RespServerConfig {
             limits,
             sweep_interval: DEFAULT_SWEEP_INTERVAL,
             output_cap: DEFAULT_OUTPUT_CAP,
+            maxmemory: 0,
+            maxmemory_policy: MaxMemoryPolicy::NoEviction,
         }
     }
 }

@@ -7,11 +7,15 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use quasar_net::Context;
 
-use super::cmd::{self, args, Exec, Spec, ALL, NOAUTH, NO_MULTI, PUBSUB, TX, WRITE};
+use super::cmd::{self, args, Exec, Spec, ALL, DENYOOM, NOAUTH, NO_MULTI, PUBSUB, TX, WRITE};
+use super::config::MaxMemoryPolicy;
 use super::reply::{Reply, SYNTAX};
 use super::session::{Session, State};
 use super::shared::Shared;
 use super::store::Keyspace;
+
+/// Redis's reply to a command that may add memory over `maxmemory` under `noeviction`.
+pub(crate) const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 use super::{admin, blocking};
 
 /// One command's run: the session, its state and the reply buffer.
@@ -75,6 +79,12 @@ impl Call<'_, '_> {
             let mut meta = self.sess.meta.lock();
             meta.last_cmd = spec.name;
         }
+        // Checked when queued too, as Redis does: a refused command aborts the EXEC.
+        if spec.has(DENYOOM) && !self.memory_ok() {
+            self.flag_multi_error();
+            self.error(OOM);
+            return After::Continue;
+        }
         if self.st.multi.is_some() && !spec.has(TX) {
             let len = command_len(&args);
             if spec.has(NO_MULTI) {
@@ -96,6 +106,20 @@ impl Call<'_, '_> {
         }
         self.sh.commands.fetch_add(1, Ordering::Relaxed);
         self.execute(spec, &args, None)
+    }
+
+    /// Whether a command that may add memory can run: under `maxmemory`, or brought
+    /// under it by evicting (`allkeys-lru`). Runs before any shard is locked.
+    fn memory_ok(&self) -> bool {
+        let config = &self.sh.config;
+        let store = &self.sh.store;
+        if config.maxmemory == 0 || store.used_memory() <= config.maxmemory {
+            return true;
+        }
+        match config.maxmemory_policy {
+            MaxMemoryPolicy::AllKeysLru => store.evict_to(config.maxmemory),
+            _ => false,
+        }
     }
 
     fn flag_multi_error(&mut self) {
@@ -184,6 +208,7 @@ impl Call<'_, '_> {
         if spec.has(WRITE) {
             for k in spec.keys(a) {
                 ks.touch(k);
+                ks.account(k);
             }
             if matches!(spec.name, "lpush" | "rpush") && self.sh.blocked.load(Ordering::Acquire) > 0
             {

@@ -50,7 +50,7 @@ mod store;
 mod value;
 
 pub use config::{
-    RespServerConfig, DEFAULT_DATABASES, DEFAULT_MAX_COMMAND_LEN, DEFAULT_OUTPUT_CAP,
-    DEFAULT_SHARDS, DEFAULT_SWEEP_INTERVAL,
+    parse_memory, MaxMemoryPolicy, RespServerConfig, DEFAULT_DATABASES, DEFAULT_MAX_COMMAND_LEN,
+    DEFAULT_OUTPUT_CAP, DEFAULT_SHARDS, DEFAULT_SWEEP_INTERVAL,
 };
 pub use consumer::{RespConsumer, RespServerFactory, BUSY_REPLY};

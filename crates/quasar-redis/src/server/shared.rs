@@ -34,6 +34,9 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn new(config: RespServerConfig) -> Shared {
         let store = Store::new(config.databases.max(1), config.shards);
+        if config.maxmemory_policy == super::config::MaxMemoryPolicy::AllKeysLru {
+            store.use_lru_clock();
+        }
         Shared {
             config,
             store,

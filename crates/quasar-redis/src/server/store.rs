@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -30,6 +30,21 @@ pub(crate) const SWEEP_MAX_ROUNDS: usize = 16;
 pub(crate) struct Entry {
     pub(crate) value: Value,
     pub(crate) expire_at: Option<u64>,
+    /// What this key counts for in `used_memory` (see [`entry_size`]).
+    size: usize,
+    /// The last access (milliseconds since the Unix epoch), for `allkeys-lru`.
+    access: u64,
+}
+
+/// Bookkeeping bytes counted per key on top of its name and value: the map slot, the
+/// entry and the key's allocation, roughly (Redis's `dictEntry` + `robj` is about as big).
+pub(crate) const KEY_OVERHEAD: usize = 48;
+/// Keys sampled per eviction, like Redis's `maxmemory-samples` default.
+pub(crate) const EVICTION_SAMPLES: usize = 5;
+
+/// The estimated memory of a key holding `value`.
+fn entry_size(key: &[u8], value: &Value) -> usize {
+    key.len() + value.estimate_size() + KEY_OVERHEAD
 }
 
 /// One database's part of a shard.
@@ -53,6 +68,7 @@ pub(crate) struct Stats {
     pub(crate) hits: AtomicU64,
     pub(crate) misses: AtomicU64,
     pub(crate) expired: AtomicU64,
+    pub(crate) evicted: AtomicU64,
 }
 
 /// Every database, sharded.
@@ -62,6 +78,13 @@ pub(crate) struct Store {
     hasher: Hasher,
     databases: usize,
     pub(crate) stats: Stats,
+    /// The sum of every key's estimated size (`used_memory`).
+    used: AtomicUsize,
+    /// The eviction's random choices.
+    seed: AtomicU64,
+    /// Whether accesses are stamped from `clock` (`allkeys-lru`).
+    lru: AtomicBool,
+    clock: AtomicU64,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -88,6 +111,10 @@ impl Store {
             hasher: Default::default(),
             databases,
             stats: Stats::default(),
+            used: AtomicUsize::new(0),
+            seed: AtomicU64::new(0x2545_F491_4F6C_DD1D),
+            lru: AtomicBool::new(false),
+            clock: AtomicU64::new(0),
         }
     }
 
@@ -146,7 +173,99 @@ impl Store {
             guards,
             db,
             now,
+            tick: if self.lru.load(Ordering::Relaxed) {
+                self.clock.fetch_add(1, Ordering::Relaxed)
+            } else {
+                now
+            },
         }
+    }
+
+    /// Stamps accesses from a command counter, for `allkeys-lru`.
+    pub(crate) fn use_lru_clock(&self) {
+        self.lru.store(true, Ordering::Relaxed);
+    }
+
+    /// The estimated bytes held by every key (`INFO memory`'s `used_memory`).
+    pub(crate) fn used_memory(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    fn grow(&self, n: usize) {
+        self.used.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn shrink(&self, n: usize) {
+        // Every size subtracted was added before, so this never wraps.
+        self.used.fetch_sub(n, Ordering::Relaxed);
+    }
+
+    /// `allkeys-lru`: evicts keys until the estimate is at most `limit`, each time the
+    /// least recently used of [`EVICTION_SAMPLES`] keys sampled from one random shard and
+    /// database (Redis's approximate LRU). Locks one shard at a time, so call it holding
+    /// none. Returns false when nothing is left to evict and the estimate is still over.
+    pub(crate) fn evict_to(&self, limit: usize) -> bool {
+        // Bounded so that one command never spends long evicting.
+        for _ in 0..1024 {
+            if self.used_memory() <= limit {
+                return true;
+            }
+            if !self.evict_one() {
+                return self.used_memory() <= limit;
+            }
+        }
+        self.used_memory() <= limit
+    }
+
+    /// Evicts one key; false when the store is empty.
+    fn evict_one(&self) -> bool {
+        let mut seed = self
+            .seed
+            .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+        // (access, shard, db, key) of the best victim so far.
+        let mut best: Option<(u64, usize, usize, Bytes)> = None;
+        let n = self.shards.len();
+        let mut looked = 0;
+        // Each sample from another random shard (one lock at a time): sampling within a
+        // single shard would let a shard holding only recent keys lose one of them.
+        while looked < n && (best.is_none() || looked < EVICTION_SAMPLES) {
+            looked += 1;
+            let si = (xorshift(&mut seed) % n as u64) as usize;
+            let shard = self.shards[si].lock();
+            let start = (xorshift(&mut seed) % self.databases.max(1) as u64) as usize;
+            for d in 0..shard.dbs.len() {
+                let dbi = (start + d) % shard.dbs.len();
+                let map = &shard.dbs[dbi].map;
+                if map.is_empty() {
+                    continue;
+                }
+                // Iteration order follows key hashes, unrelated to access times: a key
+                // near the front is as good a sample as any.
+                let skip = (xorshift(&mut seed) % map.len().min(8) as u64) as usize;
+                if let Some((k, e)) = map.iter().nth(skip) {
+                    if best.as_ref().map_or(true, |b| e.access < b.0) {
+                        best = Some((e.access, si, dbi, k.clone()));
+                    }
+                }
+                break;
+            }
+        }
+        let Some((_, si, dbi, victim)) = best else {
+            return false;
+        };
+        let mut guard = self.shards[si].lock();
+        let shard = &mut *guard;
+        let db = &mut shard.dbs[dbi];
+        // Gone meanwhile (deleted by a command): still progress, the caller checks again.
+        if let Some(e) = db.map.remove(&victim) {
+            if e.expire_at.is_some() {
+                db.expires.swap_remove(&victim);
+            }
+            self.shrink(e.size);
+            touch_watchers(&mut shard.watched, dbi, &victim);
+            self.stats.evicted.fetch_add(1, Ordering::Relaxed);
+        }
+        true
     }
 
     /// One bounded pass of active expiry over every shard, like Redis's
@@ -179,7 +298,9 @@ impl Store {
                             .get(&key)
                             .map_or(true, |e| e.expire_at.is_some_and(|t| t <= now));
                         if dead {
-                            db.map.remove(&key);
+                            if let Some(e) = db.map.remove(&key) {
+                                self.shrink(e.size);
+                            }
                             db.expires.swap_remove(&key);
                             touch_watchers(&mut shard.watched, dbi, &key);
                             expired += 1;
@@ -252,6 +373,9 @@ pub(crate) struct Keyspace<'a> {
     guards: SmallVec<[(usize, MutexGuard<'a, Shard>); 2]>,
     pub(crate) db: usize,
     pub(crate) now: u64,
+    /// What an access stamps on a key for LRU: the time, or under `allkeys-lru` a
+    /// command counter (milliseconds tie too often for many commands in a millisecond).
+    tick: u64,
 }
 
 impl std::fmt::Debug for Keyspace<'_> {
@@ -297,13 +421,17 @@ impl<'a> Keyspace<'a> {
             .get(key)
             .is_some_and(|e| e.expire_at.is_some_and(|t| t <= now));
         if expired {
-            let (k, _) = shard.dbs[db].map.remove_entry(key)?;
+            let (k, e) = shard.dbs[db].map.remove_entry(key)?;
             shard.dbs[db].expires.swap_remove(&k);
             touch_watchers(&mut shard.watched, db, &k);
+            self.store.shrink(e.size);
             self.store.stats.expired.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        self.shard(key).dbs[db].map.get_mut(key)
+        let tick = self.tick;
+        let e = self.shard(key).dbs[db].map.get_mut(key)?;
+        e.access = tick;
+        Some(e)
     }
 
     /// Like [`get`](Self::get), counting a keyspace hit or miss.
@@ -325,26 +453,39 @@ impl<'a> Keyspace<'a> {
 
     /// Stores `value` under `key`, dropping any TTL unless `keep_ttl`.
     pub(crate) fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
-        let db = self.db;
+        let (db, tick) = (self.db, self.tick);
         let live = self.exists(key);
+        let size = entry_size(key, &value);
+        let store = self.store;
         let shard = self.shard(key);
         let d = &mut shard.dbs[db];
         match d.map.get_mut(key) {
             Some(e) if live => {
                 e.value = value;
+                // Overwrites of same-sized values (the common SET) touch no counter.
+                if size != e.size {
+                    store.shrink(e.size);
+                    store.grow(size);
+                    e.size = size;
+                }
                 if !keep_ttl && e.expire_at.take().is_some() {
                     d.expires.swap_remove(key);
                 }
             }
             _ => {
                 let k = Bytes::copy_from_slice(key);
-                d.map.insert(
+                store.grow(size);
+                let old = d.map.insert(
                     k,
                     Entry {
                         value,
                         expire_at: None,
+                        size,
+                        access: tick,
                     },
                 );
+                // `exists` removed an expired entry, so there is none to replace.
+                debug_assert!(old.is_none());
             }
         }
     }
@@ -372,6 +513,7 @@ impl<'a> Keyspace<'a> {
         if e.expire_at.is_some() {
             shard.dbs[db].expires.swap_remove(&k);
         }
+        self.store.shrink(e.size);
         live.then_some(e)
     }
 
@@ -406,6 +548,21 @@ impl<'a> Keyspace<'a> {
         true
     }
 
+    /// Brings `key`'s share of `used_memory` up to date after a command changed its value
+    /// in place (`APPEND`, `LPUSH`, `HSET`...).
+    pub(crate) fn account(&mut self, key: &[u8]) {
+        let db = self.db;
+        let store = self.store;
+        if let Some(e) = self.shard(key).dbs[db].map.get_mut(key) {
+            let size = entry_size(key, &e.value);
+            if size != e.size {
+                store.shrink(e.size);
+                store.grow(size);
+                e.size = size;
+            }
+        }
+    }
+
     /// Marks `key` as modified for `WATCH`.
     pub(crate) fn touch(&mut self, key: &Bytes) {
         let db = self.db;
@@ -437,6 +594,8 @@ impl<'a> Keyspace<'a> {
             let shard = &mut **g;
             for (i, d) in shard.dbs.iter_mut().enumerate() {
                 if db.map_or(true, |x| x == i) {
+                    let freed: usize = d.map.values().map(|e| e.size).sum();
+                    self.store.shrink(freed);
                     *d = Db::default();
                 }
             }

@@ -18,6 +18,10 @@ pub(crate) type FastMap<K, V> = HashMap<K, V, Hasher>;
 /// A `HashSet` with the keyspace's hasher.
 pub(crate) type FastSet<K> = HashSet<K, Hasher>;
 
+/// Aggregates up to this many elements are measured exactly by
+/// [`Value::estimate_size`]; longer ones are extrapolated from this many.
+pub(crate) const EXACT_UP_TO: usize = 32;
+
 /// One key's value.
 #[derive(Debug, Clone)]
 pub(crate) enum Value {
@@ -53,7 +57,41 @@ impl Value {
         }
     }
 
-    /// A rough count of the bytes the value holds, for `INFO memory`.
+    /// An estimate of the bytes the value holds, for `used_memory` and `--maxmemory`:
+    /// exact (by [`approx_size`](Self::approx_size)) up to [`EXACT_UP_TO`] elements, and
+    /// beyond that the first [`EXACT_UP_TO`] elements' average times the length, so
+    /// accounting for a push onto a long list stays O(1).
+    pub(crate) fn estimate_size(&self) -> usize {
+        let len = match self {
+            Value::Str(s) => return s.len(),
+            Value::Hash(h) => h.len(),
+            Value::List(l) => l.len(),
+            Value::Set(s) => s.len(),
+            Value::ZSet(z) => z.len(),
+        };
+        if len <= EXACT_UP_TO {
+            return self.approx_size();
+        }
+        let sample: usize = match self {
+            Value::Str(_) => 0,
+            Value::Hash(h) => h
+                .iter()
+                .take(EXACT_UP_TO)
+                .map(|(k, v)| k.len() + v.len() + 16)
+                .sum(),
+            Value::List(l) => l.iter().take(EXACT_UP_TO).map(|v| v.len() + 8).sum(),
+            Value::Set(s) => s.iter().take(EXACT_UP_TO).map(|v| v.len() + 16).sum(),
+            Value::ZSet(z) => z
+                .scores
+                .keys()
+                .take(EXACT_UP_TO)
+                .map(|m| 2 * m.len() + 40)
+                .sum(),
+        };
+        sample / EXACT_UP_TO * len
+    }
+
+    /// A rough count of the bytes the value holds (every element visited).
     pub(crate) fn approx_size(&self) -> usize {
         match self {
             Value::Str(s) => s.len(),

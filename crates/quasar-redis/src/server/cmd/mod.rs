@@ -42,6 +42,8 @@ pub(crate) const TX: u8 = 8;
 pub(crate) const NOAUTH: u8 = 16;
 /// Refused inside `MULTI`.
 pub(crate) const NO_MULTI: u8 = 32;
+/// May add memory: refused with `-OOM` over `maxmemory` (Redis's `denyoom`).
+pub(crate) const DENYOOM: u8 = 64;
 
 /// One command's description.
 #[derive(Debug)]
@@ -107,6 +109,8 @@ macro_rules! spec {
 }
 
 const W: u8 = WRITE;
+/// A write that may add memory.
+const WM: u8 = WRITE | DENYOOM;
 
 /// Every command this server knows.
 pub(crate) static COMMANDS: &[Spec] = &[
@@ -157,35 +161,35 @@ pub(crate) static COMMANDS: &[Spec] = &[
     spec!("flushall", -1, ALL | W, 0, 0, 0, Some(keys::flushall)),
     // Strings.
     spec!("get", 2, 0, 1, 1, 1, Some(strings::get)),
-    spec!("set", -3, W, 1, 1, 1, Some(strings::set)),
+    spec!("set", -3, WM, 1, 1, 1, Some(strings::set)),
     spec!("getdel", 2, W, 1, 1, 1, Some(strings::getdel)),
     spec!("mget", -2, 0, 1, -1, 1, Some(strings::mget)),
-    spec!("mset", -3, W, 1, -1, 2, Some(strings::mset)),
-    spec!("msetnx", -3, W, 1, -1, 2, Some(strings::msetnx)),
-    spec!("incr", 2, W, 1, 1, 1, Some(strings::incr)),
-    spec!("decr", 2, W, 1, 1, 1, Some(strings::decr)),
-    spec!("incrby", 3, W, 1, 1, 1, Some(strings::incrby)),
-    spec!("decrby", 3, W, 1, 1, 1, Some(strings::decrby)),
-    spec!("incrbyfloat", 3, W, 1, 1, 1, Some(strings::incrbyfloat)),
-    spec!("append", 3, W, 1, 1, 1, Some(strings::append)),
+    spec!("mset", -3, WM, 1, -1, 2, Some(strings::mset)),
+    spec!("msetnx", -3, WM, 1, -1, 2, Some(strings::msetnx)),
+    spec!("incr", 2, WM, 1, 1, 1, Some(strings::incr)),
+    spec!("decr", 2, WM, 1, 1, 1, Some(strings::decr)),
+    spec!("incrby", 3, WM, 1, 1, 1, Some(strings::incrby)),
+    spec!("decrby", 3, WM, 1, 1, 1, Some(strings::decrby)),
+    spec!("incrbyfloat", 3, WM, 1, 1, 1, Some(strings::incrbyfloat)),
+    spec!("append", 3, WM, 1, 1, 1, Some(strings::append)),
     spec!("strlen", 2, 0, 1, 1, 1, Some(strings::strlen)),
     spec!("getrange", 4, 0, 1, 1, 1, Some(strings::getrange)),
-    spec!("setrange", 4, W, 1, 1, 1, Some(strings::setrange)),
+    spec!("setrange", 4, WM, 1, 1, 1, Some(strings::setrange)),
     // Hashes.
-    spec!("hset", -4, W, 1, 1, 1, Some(hashes::hset)),
-    spec!("hmset", -4, W, 1, 1, 1, Some(hashes::hset)),
+    spec!("hset", -4, WM, 1, 1, 1, Some(hashes::hset)),
+    spec!("hmset", -4, WM, 1, 1, 1, Some(hashes::hset)),
     spec!("hget", 3, 0, 1, 1, 1, Some(hashes::hget)),
     spec!("hmget", -3, 0, 1, 1, 1, Some(hashes::hmget)),
     spec!("hdel", -3, W, 1, 1, 1, Some(hashes::hdel)),
     spec!("hgetall", 2, 0, 1, 1, 1, Some(hashes::hgetall)),
-    spec!("hincrby", 4, W, 1, 1, 1, Some(hashes::hincrby)),
+    spec!("hincrby", 4, WM, 1, 1, 1, Some(hashes::hincrby)),
     spec!("hlen", 2, 0, 1, 1, 1, Some(hashes::hlen)),
     spec!("hexists", 3, 0, 1, 1, 1, Some(hashes::hexists)),
     spec!("hkeys", 2, 0, 1, 1, 1, Some(hashes::hkeys)),
     spec!("hvals", 2, 0, 1, 1, 1, Some(hashes::hvals)),
     // Lists.
-    spec!("lpush", -3, W, 1, 1, 1, Some(lists::lpush)),
-    spec!("rpush", -3, W, 1, 1, 1, Some(lists::rpush)),
+    spec!("lpush", -3, WM, 1, 1, 1, Some(lists::lpush)),
+    spec!("rpush", -3, WM, 1, 1, 1, Some(lists::rpush)),
     spec!("lpop", -2, W, 1, 1, 1, Some(lists::lpop)),
     spec!("rpop", -2, W, 1, 1, 1, Some(lists::rpop)),
     spec!("lrange", 4, 0, 1, 1, 1, Some(lists::lrange)),
@@ -194,7 +198,7 @@ pub(crate) static COMMANDS: &[Spec] = &[
     spec!("lrem", 4, W, 1, 1, 1, Some(lists::lrem)),
     spec!("ltrim", 4, W, 1, 1, 1, Some(lists::ltrim)),
     // Sets.
-    spec!("sadd", -3, W, 1, 1, 1, Some(sets::sadd)),
+    spec!("sadd", -3, WM, 1, 1, 1, Some(sets::sadd)),
     spec!("srem", -3, W, 1, 1, 1, Some(sets::srem)),
     spec!("smembers", 2, 0, 1, 1, 1, Some(sets::smembers)),
     spec!("sismember", 3, 0, 1, 1, 1, Some(sets::sismember)),
@@ -203,8 +207,8 @@ pub(crate) static COMMANDS: &[Spec] = &[
     spec!("sunion", -2, 0, 1, -1, 1, Some(sets::sunion)),
     spec!("sdiff", -2, 0, 1, -1, 1, Some(sets::sdiff)),
     // Sorted sets.
-    spec!("zadd", -4, W, 1, 1, 1, Some(zsets::zadd)),
-    spec!("zincrby", 4, W, 1, 1, 1, Some(zsets::zincrby)),
+    spec!("zadd", -4, WM, 1, 1, 1, Some(zsets::zadd)),
+    spec!("zincrby", 4, WM, 1, 1, 1, Some(zsets::zincrby)),
     spec!("zrange", -4, 0, 1, 1, 1, Some(zsets::zrange)),
     spec!("zrangebyscore", -4, 0, 1, 1, 1, Some(zsets::zrangebyscore)),
     spec!("zrank", 3, 0, 1, 1, 1, Some(zsets::zrank)),
