@@ -14,8 +14,8 @@
 //!   share grew back over what it holds; counted as a `budget_shed` abuse event.
 //!   Paused connections re-check every [`RECHECK`] (a timer of their own: no wake-up
 //!   path between connections is needed, and only paused connections pay for it). A
-//!   pause that memory does not lift within [`MAX_PAUSED_RECHECKS`] re-checks (2 s)
-//!   ends in a close, as in the hard stage: a paused connection would not notice its
+//!   connection paused for [`MAX_PAUSED_RECHECKS`] re-checks (2 s, counted across
+//!   resumes until it holds nothing again) is closed, as in the hard stage: a paused connection would not notice its
 //!   peer leaving, and would hold its bytes until a progress timeout.
 //! - **hard** (over the limit): a connection holding more than its fair share
 //!   (limit / connections holding anything) is closed with
@@ -56,7 +56,8 @@ pub const DEFAULT_MEMORY_BUDGET: usize = 512 * 1024 * 1024;
 /// How often a connection paused by the soft stage checks whether it may read again.
 pub const RECHECK: Duration = Duration::from_millis(200);
 
-/// How many [`RECHECK`]s a connection stays paused before it is closed as in the hard
+/// How many [`RECHECK`]s a connection may spend paused, in one stretch or across
+/// resumes, between two moments it holds nothing, before it is closed as in the hard
 /// stage (2 s). A paused connection reads nothing, so it would not even notice its peer
 /// leaving: without an end, memory that never frees would hold the largest holders (and
 /// their descriptors) until a progress timeout, tens of seconds later.
@@ -165,7 +166,7 @@ impl MemoryBudget {
 pub(crate) struct Holding {
     held: usize,
     paused: bool,
-    /// Re-checks that found it still paused.
+    /// Re-checks that found it paused since it last held nothing.
     rechecks: u8,
 }
 
@@ -192,19 +193,19 @@ impl Holding {
     pub(crate) fn report(&mut self, budget: &MemoryBudget, now: usize) -> Result<bool> {
         let pressure = budget.update(self.held, now);
         self.held = now;
+        if now == 0 {
+            // Its request ended: a new one starts with a clean record. Not on resume:
+            // a connection resumed for a chunk and paused again is still the same
+            // holding, and would otherwise never reach the limit on pauses.
+            self.rechecks = 0;
+        }
         match pressure {
             Pressure::Shed => Err(Error::new_over_budget(format!(
                 "holding {now} bytes, fair share {} of a {}-byte budget",
                 budget.fair_share(),
                 budget.limit()
             ))),
-            Pressure::Pause => {
-                let newly = !std::mem::replace(&mut self.paused, true);
-                if newly {
-                    self.rechecks = 0;
-                }
-                Ok(newly)
-            }
+            Pressure::Pause => Ok(!std::mem::replace(&mut self.paused, true)),
             Pressure::None => {
                 self.paused = false;
                 Ok(false)
