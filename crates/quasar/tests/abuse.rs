@@ -3,9 +3,11 @@
 //! Resets, garbage with half-closes, descriptor exhaustion, SIGTERM under load, HTTP
 //! header slowloris and RESP big bulk strings against a small memory budget.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,24 +18,13 @@ impl Server {
     /// `quasar <args>` through `sh -c` (for `ulimit`), with `env` set.
     fn spawn(shell_prefix: &str, args: &str, env: &[(&str, &str)]) -> Server {
         let bin = env!("CARGO_BIN_EXE_quasar");
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(format!("{shell_prefix} exec '{bin}' {args}"))
-            .envs(env.iter().copied())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("quasar starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("an address line");
-        let addr = line.trim().rsplit(' ').next().unwrap().parse();
-        Server(
-            child,
-            addr.unwrap_or_else(|_| panic!("address in {line:?}")),
-        )
+        let (child, addr) = common::spawn_listening(
+            Command::new("sh")
+                .arg("-c")
+                .arg(format!("{shell_prefix} exec '{bin}' {args}"))
+                .envs(env.iter().copied()),
+        );
+        Server(child, addr)
     }
 
     fn fds(&self) -> usize {

@@ -1,24 +1,16 @@
 //! `quasar bench --faults RATE`: faults run next to the measured load and are reported;
 //! a server that handles them leaves the measured connections error-free.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+mod common;
+
+use std::process::Command;
 
 #[test]
 fn faults_are_injected_reported_and_answered() {
     let bin = env!("CARGO_BIN_EXE_quasar");
-    let mut server = Command::new(bin)
-        .args(["serve", "echo", "--bind", "127.0.0.1:0"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("quasar starts");
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line.trim().rsplit(' ').next().unwrap().to_string();
+    let (mut server, addr) =
+        common::spawn_listening(Command::new(bin).args(["serve", "echo", "--bind", "127.0.0.1:0"]));
+    let addr = addr.to_string();
     let out = Command::new(bin)
         .args(["bench", "echo", "--addr", &addr, "-c", "2", "-d", "1s"])
         .args(["--faults", "30"])

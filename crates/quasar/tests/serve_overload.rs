@@ -3,31 +3,20 @@
 //! of `serve http` hears `503`, one of `serve resp` hears Redis's error, and a bad size
 //! is a usage error.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 struct Server(Child, SocketAddr);
 
 impl Server {
     fn spawn(args: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_quasar"))
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("quasar starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("an address line");
-        let addr = line.trim().rsplit(' ').next().unwrap().parse();
-        Server(
-            child,
-            addr.unwrap_or_else(|_| panic!("address in {line:?}")),
-        )
+        let (child, addr) =
+            common::spawn_listening(Command::new(env!("CARGO_BIN_EXE_quasar")).args(args));
+        Server(child, addr)
     }
 }
 

@@ -5,8 +5,9 @@
 //! current-thread runtime, listening on `127.0.0.1:0`) and points the `quasar` binary at it.
 #![allow(dead_code)] // each test file uses a different subset
 
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::thread;
 
@@ -151,4 +152,22 @@ pub fn describe(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// Starts `cmd` (a `quasar serve ...`) with warnings-only logs on a discarded stderr, and
+/// returns it with the address its first stdout line announces (`<name> tcp <addr>`).
+pub fn spawn_listening(cmd: &mut Command) -> (Child, SocketAddr) {
+    let mut child = cmd
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("quasar starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("an address line");
+    let addr = line.trim().rsplit(' ').next().and_then(|a| a.parse().ok());
+    let addr = addr.unwrap_or_else(|| panic!("address in {line:?}"));
+    (child, addr)
 }
