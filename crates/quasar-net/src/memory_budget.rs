@@ -154,6 +154,12 @@ impl MemoryBudget {
         }
     }
 
+    /// Whether the total is over the soft mark (reads are then capped at one chunk).
+    #[inline]
+    pub(crate) fn is_under_pressure(&self) -> bool {
+        self.used() > self.soft
+    }
+
     /// The limit divided among the connections holding anything.
     pub fn fair_share(&self) -> usize {
         self.limit / self.holders.load(Ordering::Relaxed).max(1)
@@ -305,6 +311,31 @@ mod tests {
         big.release(&b);
         newcomer.release(&b);
         assert_eq!(b.used(), 0);
+    }
+
+    #[test]
+    fn a_pause_memory_does_not_lift_ends_in_a_close_even_across_resumes() {
+        let b = MemoryBudget::new(1000);
+        let (mut big, mut other) = (Holding::default(), Holding::default());
+        assert_eq!(other.report(&b, 100).ok(), Some(false));
+        assert_eq!(big.report(&b, 750).ok(), Some(true), "850 > 800: paused");
+        for _ in 0..5 {
+            assert!(big.recheck(&b).unwrap(), "still paused");
+        }
+        // Memory frees for a moment: it resumes, reads, and is paused again. The pauses
+        // count on: it is the same holding.
+        assert_eq!(other.report(&b, 0).ok(), Some(false));
+        assert!(!big.recheck(&b).unwrap(), "resumed");
+        assert_eq!(other.report(&b, 100).ok(), Some(false));
+        assert_eq!(big.report(&b, 760).ok(), Some(true));
+        for _ in 5..MAX_PAUSED_RECHECKS - 1 {
+            assert!(big.recheck(&b).unwrap());
+        }
+        assert!(big.recheck(&b).is_err_and(|e| e.is_over_budget()));
+        // Holding nothing (its request ended) starts a clean record.
+        assert_eq!(big.report(&b, 0).ok(), Some(false));
+        assert_eq!(big.report(&b, 750).ok(), Some(true));
+        assert!(big.recheck(&b).unwrap());
     }
 
     #[test]

@@ -558,7 +558,7 @@ fn poll_read<T: AsyncRead + Unpin, F: ConsumerFactory>(
     // and the budget is checked after the read: under pressure read one chunk at most, so
     // that a connection cannot overshoot the budget by more than that.
     let max_read = match engine.config().memory_budget.as_deref() {
-        Some(budget) if budget.used() > budget.soft_limit() => read_chunk,
+        Some(budget) if budget.is_under_pressure() => read_chunk,
         _ => usize::MAX,
     };
     let rbuf = engine.read_buf();
