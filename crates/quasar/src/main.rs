@@ -14,6 +14,7 @@ mod bind;
 mod config;
 mod config_cmd;
 mod logging;
+mod malloc_tune;
 mod serve;
 mod serve_http;
 mod serve_metrics;
@@ -48,6 +49,10 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    if matches!(cli.command, Command::Serve(_)) {
+        // Before any thread starts: may re-execute the process (see the module).
+        malloc_tune::apply();
+    }
     logging::init(&cli.log);
     match cli.command {
         Command::Serve(args) => serve::run(args),

@@ -285,3 +285,47 @@ fn resp_big_bulk_strings_are_held_within_a_small_budget() {
     assert!(shut >= 1, "nobody shed");
     assert_eq!(ask(server.1, b"PING\r\n", b"\r\n"), b"+PONG\r\n");
 }
+
+/// The value of `name` in the environment of process `pid`.
+fn environ_var(pid: u32, name: &str) -> Option<String> {
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    let prefix = format!("{name}=");
+    environ
+        .split(|&b| b == 0)
+        .filter_map(|kv| std::str::from_utf8(kv).ok())
+        .find_map(|kv| kv.strip_prefix(prefix.as_str()).map(str::to_owned))
+}
+
+#[test]
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn serve_fixes_glibc_mmap_threshold_unless_the_operator_did() {
+    // Without a fixed threshold glibc keeps freed read buffers resident and RSS outgrows
+    // the memory budget (docs/overload.md): `quasar serve` re-executes itself with one.
+    let bin = env!("CARGO_BIN_EXE_quasar");
+    let args = ["serve", "echo", "--bind", "127.0.0.1:0"];
+    let (mut tuned, addr) = common::spawn_listening(
+        Command::new(bin)
+            .args(args)
+            .env_remove("MALLOC_MMAP_THRESHOLD_")
+            .env_remove("GLIBC_TUNABLES"),
+    );
+    assert_eq!(
+        environ_var(tuned.id(), "MALLOC_MMAP_THRESHOLD_").as_deref(),
+        Some("131072")
+    );
+    echo_ok(addr);
+    let (mut own, addr) = common::spawn_listening(
+        Command::new(bin)
+            .args(args)
+            .env("MALLOC_MMAP_THRESHOLD_", "65536"),
+    );
+    assert_eq!(
+        environ_var(own.id(), "MALLOC_MMAP_THRESHOLD_").as_deref(),
+        Some("65536")
+    );
+    echo_ok(addr);
+    for child in [&mut tuned, &mut own] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
