@@ -10,7 +10,10 @@
 //! server's is the same work for all three).
 //!
 //! Environment: `ROUNDS` [3], `DURATION_MS` [2000], `TASKS` ["1 16 256"], `CLIENTS`
-//! ["quasar redis-rs fred"].
+//! ["quasar redis-rs fred"], `OPS` [unset]: when set, each measurement stops after that many
+//! commands instead of after `DURATION_MS` (for instruction counts under callgrind:
+//! `OPS=10000 ROUNDS=1 TASKS=16 CLIENTS=quasar valgrind --tool=callgrind <bench> --bench`,
+//! minus a run with `OPS=0` for the setup).
 
 use std::future::Future;
 use std::net::TcpListener;
@@ -72,31 +75,47 @@ fn cpu_time() -> Duration {
 
 type Op = Arc<dyn Fn(u64) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
-/// Runs `tasks` tasks doing `op` for `dur`; returns (ops, client CPU).
-async fn run(op: Op, tasks: u64, dur: Duration) -> (u64, Duration) {
+/// Runs `tasks` tasks doing `op` for `dur` (or until `limit` ops are done); returns (ops,
+/// client CPU, elapsed time).
+async fn run(op: Op, tasks: u64, dur: Duration, limit: Option<u64>) -> (u64, Duration, Duration) {
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));
     let cpu0 = cpu_time();
+    let start = Instant::now();
     let handles: Vec<_> = (0..tasks)
         .map(|t| {
             let (op, stop, done) = (op.clone(), stop.clone(), done.clone());
             tokio::spawn(async move {
                 let mut i = t * 1_000_003;
                 while !stop.load(Ordering::Relaxed) {
-                    op(i).await;
+                    if let Some(limit) = limit {
+                        // Claim an op first, so exactly `limit` are sent.
+                        if done.fetch_add(1, Ordering::Relaxed) >= limit {
+                            break;
+                        }
+                        op(i).await;
+                    } else {
+                        op(i).await;
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
                     i += 1;
-                    done.fetch_add(1, Ordering::Relaxed);
                 }
             })
         })
         .collect();
-    tokio::time::sleep(dur).await;
-    stop.store(true, Ordering::Relaxed);
-    let ops = done.load(Ordering::Relaxed);
+    if limit.is_none() {
+        tokio::time::sleep(dur).await;
+        stop.store(true, Ordering::Relaxed);
+    }
+    let mut ops = done.load(Ordering::Relaxed);
     for h in handles {
         h.await.expect("bench task");
     }
-    (ops, cpu_time().saturating_sub(cpu0))
+    let elapsed = start.elapsed();
+    if let Some(limit) = limit {
+        ops = limit;
+    }
+    (ops, cpu_time().saturating_sub(cpu0), elapsed)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -124,6 +143,7 @@ fn main() {
         .split_whitespace()
         .filter_map(|t| t.parse().ok())
         .collect();
+    let limit: Option<u64> = std::env::var("OPS").ok().and_then(|n| n.parse().ok());
     let names: Vec<String> = env_or("CLIENTS", "quasar redis-rs fred")
         .split_whitespace()
         .map(String::from)
@@ -137,6 +157,15 @@ fn main() {
         return;
     }
     let (_server, url) = start_server();
+    if std::env::var_os("FUTURE_SIZES").is_some() {
+        let c = RedisClient::new(&url).expect("client");
+        eprintln!(
+            "future sizes: set {} get {} send {}",
+            std::mem::size_of_val(&c.set("k", "v")),
+            std::mem::size_of_val(&c.get::<Option<String>>("k")),
+            std::mem::size_of_val(&c.send(quasar_redis::client::cmd("PING")))
+        );
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -226,8 +255,10 @@ fn main() {
                 order.reverse();
             }
             for ci in order {
-                let (n, cpu) = rt.block_on(run(ops[ci].1.clone(), t, dur));
-                let rate = n as f64 / dur.as_secs_f64();
+                let (n, cpu, elapsed) = rt.block_on(run(ops[ci].1.clone(), t, dur, limit));
+                // In duration mode, ops are counted at the stop signal.
+                let secs = if limit.is_some() { elapsed } else { dur };
+                let rate = n as f64 / secs.as_secs_f64();
                 let cpu_per_k = cpu.as_secs_f64() * 1e6 / (n.max(1) as f64) * 1000.0;
                 results.entry((ci, t)).or_default().push((rate, cpu_per_k));
             }

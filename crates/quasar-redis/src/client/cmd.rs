@@ -182,13 +182,13 @@ impl Cmd {
     /// The encoded commands in three pieces, without copying the arguments: the complete
     /// commands, the `*N` header of the last one (on the stack: a buffer of its own would
     /// cost an allocation per command), then the last one's arguments.
-    pub(crate) fn into_parts(self) -> (Bytes, Header, Bytes) {
+    pub(crate) fn into_parts(self) -> (Bytes, Header, BytesMut) {
         let header = if self.argc > 0 {
             Header::new(self.argc)
         } else {
             Header::default()
         };
-        (self.done.freeze(), header, self.args.freeze())
+        (self.done.freeze(), header, self.args)
     }
 
     fn seal(&mut self) {

@@ -10,13 +10,15 @@
 //! second, exclusive pool ([`RedisClient::exclusive`]); a subscription opens its own.
 
 use std::fmt;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use quasar_net::connection::ClientConnectionBuilder;
-use quasar_net::pool::Pool;
+use quasar_net::pool::{Pool, SharedConnection};
 use quasar_net::tls::{PemSource, TlsConnector};
 use quasar_net::{Client, ClientConnection, ConnectionConfig, Error, TcpManager};
 use tokio::sync::OnceCell;
@@ -229,11 +231,7 @@ impl RedisClient {
     /// Cancel safe: the connection stays in sync (a dropped command's reply is read and
     /// discarded). The command may or may not have reached the server.
     pub async fn send(&self, cmd: Cmd) -> RedisResult<Frame> {
-        let frame = self.send_raw(cmd, Duration::ZERO).await?;
-        if frame.is_error() {
-            return Err(RedisError::from_reply(&frame));
-        }
-        Ok(frame)
+        checked(self.send_raw(cmd, Duration::ZERO).await?)
     }
 
     /// Sends `cmd` and converts its reply to `T`.
@@ -246,44 +244,72 @@ impl RedisClient {
     ///
     /// As [`send`](Self::send).
     pub async fn query<T: FromFrame>(&self, cmd: Cmd) -> RedisResult<T> {
-        T::from_frame(self.send(cmd).await?)
+        // `send_raw` directly, not through `send`: each layer of `async fn` adds its own
+        // state around the inner future, and moving it copies the whole.
+        T::from_frame(checked(self.send_raw(cmd, Duration::ZERO).await?)?)
     }
 
     /// Sends `cmd` on the multiplexed pool and returns the reply frame as it came, error
     /// replies included; `extra` is added to the command timeout (a server-side block time).
     pub(crate) async fn send_raw(&self, cmd: Cmd, extra: Duration) -> RedisResult<Frame> {
+        // The common checkout (joining an open connection) is ready at once and is done
+        // by a plain function; the rest is boxed. Either way this future's state is only
+        // the command, the hold and the request: a command's future is moved (copied)
+        // several times on its way to the runtime, so its size is paid per command.
+        let conn = match self.try_checkout() {
+            Some(conn) => conn?,
+            None => Box::pin(self.checkout_slow(extra)).await?,
+        };
+        let Some(limit) = self.inner.timeout else {
+            return Ok(conn.request(cmd).await?);
+        };
+        // `tokio::time::timeout` by hand: the request future is pinned where it lies
+        // rather than moved into a `Timeout` and that into this state (two more copies of
+        // it per command).
+        let request = conn.request(cmd);
+        tokio::pin!(request);
+        let sleep = tokio::time::sleep(limit + extra);
+        tokio::pin!(sleep);
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(reply) = request.as_mut().poll(cx) {
+                return Poll::Ready(reply.map_err(RedisError::from));
+            }
+            sleep.as_mut().poll(cx).map(|()| Err(RedisError::Timeout))
+        })
+        .await
+    }
+
+    /// What `Client::request` does with max_in_flight > 1, a shared checkout, when it is
+    /// ready without waiting; `None` when it would wait (or connect).
+    ///
+    /// Only once every connection of the pool is shared: until then a checkout may open a
+    /// connection, and one dropped at its first `Pending` would waste it.
+    #[inline(never)]
+    fn try_checkout(&self) -> Option<Result<SharedConnection<TcpManager<Factory>>, Error>> {
+        let pool = self.inner.shared_pool.get()?;
+        if !self.inner.settled.load(Ordering::Relaxed) {
+            return None;
+        }
+        // Built in place by `pin!`, in this function's frame: never in a future's state.
+        try_now(std::pin::pin!(pool.connect_shared()))
+    }
+
+    /// The checkout that may wait, connect or open the pool, under the command timeout.
+    #[cold]
+    async fn checkout_slow(
+        &self,
+        extra: Duration,
+    ) -> RedisResult<SharedConnection<TcpManager<Factory>>> {
         let pool = match self.inner.shared_pool.get() {
             Some(pool) => pool,
             None => self.init_shared_pool().await?,
         };
-        // What `Client::request` does with max_in_flight > 1: a shared checkout, held
-        // until the reply is in. The common case (joining an open connection) is ready at
-        // the first poll, so it is tried here without an await: the checkout's future is
-        // large (its slow path waits, connects and times out), and keeping it in this
-        // future's state would copy it on every move of every command's future (a tenth of
-        // the client's CPU time in a profile). Only a checkout that must wait is boxed.
-        //
-        // Only once every connection of the pool is shared: until then a checkout may
-        // open a connection, and one dropped at its first `Pending` would waste it.
         let settled = &self.inner.settled;
-        let fast = if settled.load(Ordering::Relaxed) {
-            // Built in place by `pin!`: passing it by value would copy it once more.
-            try_now(std::pin::pin!(pool.connect_shared()))
-        } else {
-            None
-        };
-        let conn = match fast {
-            Some(conn) => conn?,
-            None => {
-                settled.store(false, Ordering::Relaxed);
-                let slow = Box::pin(pool.connect_shared());
-                let conn = self.with_timeout(extra, slow).await?;
-                let st = pool.state();
-                settled.store(st.shared >= st.pool_size, Ordering::Relaxed);
-                conn
-            }
-        };
-        self.with_timeout(extra, conn.request(cmd)).await
+        settled.store(false, Ordering::Relaxed);
+        let conn = self.with_timeout(extra, pool.connect_shared()).await?;
+        let st = pool.state();
+        settled.store(st.shared >= st.pool_size, Ordering::Relaxed);
+        Ok(conn)
     }
 
     #[cold]
@@ -493,6 +519,14 @@ pub(crate) async fn handshake(
         Some(err) => Err(Error::user(RedisError::from_reply(err))),
         None => Ok(()),
     }
+}
+
+/// An error reply as an `Err`.
+fn checked(frame: Frame) -> RedisResult<Frame> {
+    if frame.is_error() {
+        return Err(RedisError::from_reply(&frame));
+    }
+    Ok(frame)
 }
 
 /// Polls `fut` once; `None` when it is not ready at once (the caller then drops it: only
