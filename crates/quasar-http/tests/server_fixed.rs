@@ -134,3 +134,125 @@ async fn a_fixed_route_on_a_literal_path_serves_pipelined_requests_in_order() {
     // "/b//c" is not the literal path byte for byte: the ordinary path matches it the same.
     assert_eq!(bodies, ["A", "BC", "A", "BC", "BC"], "{out}");
 }
+
+/// Splits `Content-Length`-framed responses: (head lower-cased, body) each. The response
+/// at index `head_at` answers a `HEAD` (no body whatever its `Content-Length`).
+fn split_responses(mut data: &str, head_at: Option<usize>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    while let Some(end) = data.find("\r\n\r\n") {
+        let head = data[..end].to_ascii_lowercase();
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .and_then(|v| v.trim().parse().ok())
+            .filter(|_| head_at != Some(out.len()))
+            .unwrap_or(0);
+        let body = &data[end + 4..end + 4 + len];
+        out.push((head, body.to_string()));
+        data = &data[end + 4 + len..];
+    }
+    assert!(data.is_empty(), "trailing bytes: {data:?}");
+    out
+}
+
+/// A router with the fixed `/`, a handler that reads its whole body, and a dynamic route.
+fn mixed_router() -> Router {
+    use http_body_util::BodyExt;
+    Router::new()
+        .fixed("/", hello())
+        .post("/len", |req: http::Request<Body>| async move {
+            let body = req.into_body().collect().await.map(|b| b.to_bytes());
+            let n = body.map(|b| b.len()).unwrap_or(0);
+            http::Response::new(Body::from(format!("len={n}")))
+        })
+        .get("/dyn", |_req: http::Request<Body>| async {
+            http::Response::new(Body::from("dynamic"))
+        })
+}
+
+const GET: &str = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+
+#[tokio::test]
+async fn a_mixed_pipelined_batch_is_answered_strictly_in_order() {
+    let server = start(mixed_router(), ServerConfig::default()).await;
+    let mut tcp = TcpStream::connect(server.address()).await.unwrap();
+    let mut batch = String::new();
+    for _ in 0..20 {
+        batch.push_str(GET);
+    }
+    batch.push_str("POST /len HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nabcde");
+    batch.push_str(GET);
+    batch.push_str(GET);
+    batch.push_str("GET /dyn HTTP/1.1\r\nHost: a\r\n\r\n");
+    batch.push_str("HEAD / HTTP/1.1\r\nHost: a\r\n\r\n");
+    batch.push_str(GET);
+    // A head split across two writes, right after fast-path requests.
+    let (first, second) = GET.split_at(9);
+    batch.push_str(first);
+    tcp.write_all(batch.as_bytes()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    tcp.write_all(second.as_bytes()).await.unwrap();
+    tcp.write_all(GET.as_bytes()).await.unwrap();
+    let out = read_responses(&mut tcp, 28).await;
+    let got: Vec<String> = split_responses(&out, Some(24))
+        .into_iter()
+        .map(|(head, body)| {
+            assert!(head.starts_with("http/1.1 200 ok\r\n"), "{head}");
+            assert!(!head.contains("connection: close"), "{head}");
+            if head.contains("content-length: 13") && body.is_empty() {
+                "HEAD".to_string()
+            } else {
+                body
+            }
+        })
+        .collect();
+    let hello = "Hello, World!".to_string();
+    let mut want = vec![hello.clone(); 20];
+    want.extend(["len=5", "Hello, World!", "Hello, World!", "dynamic", "HEAD"].map(String::from));
+    want.extend([hello.clone(), hello.clone(), hello]);
+    assert_eq!(got, want);
+    assert_eq!(server.requests_processed(), 28);
+}
+
+#[tokio::test]
+async fn close_and_http10_in_a_pipelined_batch_end_the_connection_in_order() {
+    let server = start(mixed_router(), ServerConfig::default()).await;
+    for stop in [
+        "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        "GET / HTTP/1.0\r\n\r\n",
+    ] {
+        let batch = [GET, GET, GET, stop, GET, GET].concat();
+        let out = roundtrip_close(&server, batch.as_bytes()).await;
+        let responses = split_responses(&out, None);
+        // Everything up to the closing request is answered; what follows it is dropped.
+        assert_eq!(responses.len(), 4, "{out}");
+        for (i, (head, body)) in responses.iter().enumerate() {
+            assert_eq!(body, "Hello, World!");
+            assert_eq!(head.contains("connection: close"), i == 3, "{head}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn max_requests_holds_across_a_pipelined_batch() {
+    for max in [1, 2, 5, 17] {
+        let config = ServerConfig {
+            max_requests: max,
+            ..ServerConfig::default()
+        };
+        let server = start(mixed_router(), config).await;
+        let batch = GET.repeat(40);
+        let out = roundtrip_close(&server, batch.as_bytes()).await;
+        let responses = split_responses(&out, None);
+        assert_eq!(responses.len(), max as usize, "max {max}: {out}");
+        for (i, (head, body)) in responses.iter().enumerate() {
+            assert_eq!(body, "Hello, World!");
+            let last = i + 1 == max as usize;
+            assert_eq!(
+                head.contains("connection: close"),
+                last,
+                "max {max}: {head}"
+            );
+        }
+    }
+}

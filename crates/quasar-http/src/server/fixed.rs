@@ -106,11 +106,22 @@ impl FixedResponse {
 
     /// Writes the response to a keep-alive `GET` into the connection's output.
     pub(crate) fn write(&self, cx: &mut Context<'_>, server: Option<&'static str>) -> Result<()> {
+        self.write_dated(cx, server, &crate::http_date())
+    }
+
+    /// As [`write`](Self::write), with a `Date` the caller read (once for a batch of
+    /// pipelined responses).
+    pub(crate) fn write_dated(
+        &self,
+        cx: &mut Context<'_>,
+        server: Option<&'static str>,
+        date: &[u8; crate::HTTP_DATE_LEN],
+    ) -> Result<()> {
         let encoded = self.encoded.get_or_init(|| self.encode(server));
         if encoded.server != server {
-            return self.encode(server).write(cx);
+            return self.encode(server).write(cx, date);
         }
-        encoded.write(cx)
+        encoded.write(cx, date)
     }
 
     /// Encodes with the ordinary encoder, then cuts around the date it wrote, so both paths
@@ -177,24 +188,23 @@ thread_local! {
 }
 
 impl Encoded {
-    fn write(&self, cx: &mut Context<'_>) -> Result<()> {
+    fn write(&self, cx: &mut Context<'_>, date: &[u8; crate::HTTP_DATE_LEN]) -> Result<()> {
         let Some(after) = &self.after else {
             return cx.write(&self.before);
         };
-        let date = crate::http_date();
         if self.before.len() + date.len() + after.len() > ASSEMBLE_BELOW {
             cx.write(&self.before)?;
-            cx.write(&date)?;
+            cx.write(date)?;
             return cx.write(after);
         }
         ASSEMBLED.with(|cell| {
             let mut a = cell.borrow_mut();
-            if a.id != self.id || a.date != date {
+            if a.id != self.id || a.date != *date {
                 a.id = self.id;
-                a.date = date;
+                a.date = *date;
                 a.bytes.clear();
                 a.bytes.extend_from_slice(&self.before);
-                a.bytes.extend_from_slice(&date);
+                a.bytes.extend_from_slice(date);
                 a.bytes.extend_from_slice(after);
             }
             cx.write(&a.bytes)
