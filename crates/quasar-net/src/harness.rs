@@ -7,8 +7,10 @@
 //! that finishes without consuming input is an error, unparsed input is capped,
 //! `Context::close` stops parsing, upgrades take the leftover bytes, async responses
 //! that are ready are written in order); only the socket and the clock are missing.
-//! Consumers are built as they are for input with no request in flight, so a client
-//! consumer's parser can be fed replies directly.
+//! [`new`](ConsumerHarness::new) builds consumers as a client connection does for input with
+//! no request in flight, so a client consumer's parser can be fed replies directly;
+//! [`server`](ConsumerHarness::server) runs them as a server connection does (one exchange at a
+//! time, `Context::batch_room` open, draining after `Context::close`).
 //!
 //! # Examples
 //!
@@ -61,18 +63,29 @@ pub struct ConsumerHarness<F: ConsumerFactory> {
     taken: Vec<Resp<F>>,
     finished: u64,
     closed: bool,
+    server: bool,
 }
 
 impl<F: ConsumerFactory> ConsumerHarness<F> {
     /// A harness for `factory`; the write queue is unbounded in practice (the cap is
     /// `usize::MAX / 2`), so tests see everything consumers write.
     pub fn new(factory: F) -> Self {
-        Self::build(factory, DEFAULT_MAX_READ_BUFFER)
+        Self::build(factory, DEFAULT_MAX_READ_BUFFER, true)
     }
 
-    fn build(factory: F, max_read_buffer: usize) -> Self {
-        // Bytes with no request in flight build a consumer whose response goes to the
-        // push sink: exactly "feed a parser, collect what it finishes with".
+    /// A harness that runs the consumers as a server connection does: requests are
+    /// answered one exchange at a time, a consumer may answer the pipelined requests behind
+    /// its own (`Context::batch_room`), and responses are not collected
+    /// ([`take_responses`](Self::take_responses) stays empty; [`finished`](Self::finished)
+    /// is the connection's `processed` count: requests started, one still being read
+    /// included).
+    pub fn server(factory: F) -> Self {
+        Self::build(factory, DEFAULT_MAX_READ_BUFFER, false)
+    }
+
+    fn build(factory: F, max_read_buffer: usize, client: bool) -> Self {
+        // As a client, bytes with no request in flight build a consumer whose response
+        // goes to the push sink: exactly "feed a parser, collect what it finishes with".
         let local = SocketAddr::from(([127, 0, 0, 1], 0));
         let marks = WaterMarks::new(usize::MAX / 8, usize::MAX / 4)
             .and_then(|m| m.with_cap(usize::MAX / 2))
@@ -86,8 +99,12 @@ impl<F: ConsumerFactory> ConsumerHarness<F> {
             Arc::new(factory),
             Arc::new(config),
             Producer::new("harness", Default::default()),
-            Role::Client {
-                push: Some(PushSink::new(tx)),
+            if client {
+                Role::Client {
+                    push: Some(PushSink::new(tx)),
+                }
+            } else {
+                Role::Server
             },
             Instant::now(),
         );
@@ -97,6 +114,7 @@ impl<F: ConsumerFactory> ConsumerHarness<F> {
             taken: Vec::new(),
             finished: 0,
             closed: false,
+            server: !client,
         }
     }
 
@@ -166,9 +184,14 @@ impl<F: ConsumerFactory> ConsumerHarness<F> {
         std::mem::take(&mut self.taken)
     }
 
-    /// Requests finished so far.
+    /// Requests finished so far (as a server: the connection's `processed` count, which
+    /// includes a request still being read).
     pub fn finished(&self) -> u64 {
-        self.finished
+        if self.server {
+            self.engine.connection().processed()
+        } else {
+            self.finished
+        }
     }
 
     /// Whether a consumer closed the connection or an error ended it.

@@ -156,3 +156,28 @@ async fn request_hooks_see_every_request_so_there_is_no_batch() {
     assert_eq!(server.requests_processed(), 3);
     server.close(Duration::from_secs(1)).await;
 }
+
+#[test]
+fn a_server_harness_grants_batch_room_and_counts_batched_requests() {
+    let calls = Arc::default();
+    let mut h = quasar_net::harness::ConsumerHarness::server(factory(&calls));
+    h.feed(b"a\nb\nc").unwrap();
+    assert_eq!(h.take_output(), &b"a\nb#2\n"[..]);
+    // `processed` counts requests started: "c" is being read.
+    assert_eq!(h.finished(), 3);
+    h.feed(b"\nd\n").unwrap();
+    assert_eq!(h.take_output(), &b"c\nd#4\n"[..]);
+    assert_eq!(h.finished(), 4);
+    assert!(h.take_responses().is_empty());
+    // A client harness never grants room: each line is an exchange of its own.
+    let calls_client = Arc::default();
+    let mut c = quasar_net::harness::ConsumerHarness::new(factory(&calls_client));
+    c.feed(b"a\nb\n").unwrap();
+    assert_eq!(c.take_output(), &b"a\nb\n"[..]);
+    assert_eq!(c.finished(), 2);
+    assert!(calls_client
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|&(room, _)| room == 0));
+}
