@@ -296,6 +296,16 @@ async fn client_list_shows_every_connection() {
         "{list}"
     );
     assert_eq!(list.matches(" laddr=").count(), 2, "{list}");
+    // Each line names that connection's last command (b's was CLIENT ID, a's is this
+    // CLIENT LIST) and an idle time of 0 seconds, as Redis shows them.
+    for line in list.lines().filter(|l| l.contains(" laddr=")) {
+        assert!(line.contains(" idle=0 "), "{line}");
+        assert!(line.contains(" cmd=client "), "{line}");
+    }
+    b.call(&["SET", "k", "v"]).await;
+    let list = String::from_utf8_lossy(&a.call(&["CLIENT", "LIST"]).await).into_owned();
+    let beta = list.lines().find(|l| l.contains("name=beta")).unwrap_or("");
+    assert!(beta.contains(" cmd=set "), "{list}");
 }
 
 #[tokio::test]

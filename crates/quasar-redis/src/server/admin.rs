@@ -253,6 +253,7 @@ pub(crate) fn client(c: &mut Call<'_, '_>, a: &[Bytes]) {
                 v
             };
             let now = Instant::now();
+            let now_ms = super::store::now_ms();
             let mut out = String::new();
             for s in sessions {
                 let m = s.meta.lock();
@@ -264,13 +265,13 @@ pub(crate) fn client(c: &mut Call<'_, '_>, a: &[Bytes]) {
                     s.conn.local_address(),
                     String::from_utf8_lossy(m.name.as_deref().unwrap_or(b"")),
                     now.duration_since(s.created).as_secs(),
-                    now.duration_since(m.last_active).as_secs(),
+                    now_ms.saturating_sub(s.last_active_ms.load(Ordering::Relaxed)) / 1000,
                     if s.subscriptions() > 0 { "P" } else { "N" },
                     s.db.load(Ordering::Relaxed),
                     s.subs.load(Ordering::Relaxed),
                     s.psubs.load(Ordering::Relaxed),
                     m.in_multi.map_or(-1, |n| n as i64),
-                    m.last_cmd,
+                    super::cmd::name_at(s.last_cmd.load(Ordering::Relaxed)),
                     if s.is_resp3() { 3 } else { 2 },
                 );
             }

@@ -3,7 +3,6 @@
 use std::fmt;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::BytesMut;
 use quasar_net::{Connection, ConsumerFactory, Context, Progress, ProtocolConsumer, Result};
@@ -222,10 +221,10 @@ impl ProtocolConsumer for RespConsumer {
             out = BytesMut::with_capacity(256);
         }
         st.scratch = out;
-        drop(guard);
         if served {
-            session.meta.lock().last_active = Instant::now();
+            session.last_active_ms.store(st.now, Ordering::Relaxed);
         }
+        drop(guard);
         if self.fresh && matches!(result, Ok(Progress::Finished(()))) {
             self.fresh = false;
             cx.upgrade(SessionFactory {

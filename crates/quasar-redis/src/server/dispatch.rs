@@ -75,10 +75,7 @@ impl Call<'_, '_> {
             ));
             return After::Continue;
         }
-        {
-            let mut meta = self.sess.meta.lock();
-            meta.last_cmd = spec.name;
-        }
+        self.sess.last_cmd.store(spec.index(), Ordering::Relaxed);
         // Checked when queued too, as Redis does: a refused command aborts the EXEC.
         if spec.has(DENYOOM) && !self.memory_ok() {
             self.flag_multi_error();
@@ -206,9 +203,12 @@ impl Call<'_, '_> {
         };
         run(&mut x, a);
         if spec.has(WRITE) {
+            let sized = spec.has(cmd::SIZED);
             for k in spec.keys(a) {
                 ks.touch(k);
-                ks.account(k);
+                if !sized {
+                    ks.account(k);
+                }
             }
             if matches!(spec.name, "lpush" | "rpush") && self.sh.blocked.load(Ordering::Acquire) > 0
             {

@@ -7,7 +7,7 @@
 //! in `meta`, a leaf lock under which nothing else is locked.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -31,6 +31,12 @@ pub(crate) struct Session {
     pub(crate) db: AtomicUsize,
     pub(crate) subs: AtomicUsize,
     pub(crate) psubs: AtomicUsize,
+    /// The last command run, as an index into the command table (`usize::MAX`: none
+    /// yet), and the batch clock (ms since the epoch) of the last read that ran one: for
+    /// `CLIENT LIST`. Atomics rather than `meta` fields, so a command takes no lock
+    /// for them.
+    pub(crate) last_cmd: AtomicUsize,
+    pub(crate) last_active_ms: AtomicU64,
     pub(crate) meta: Mutex<Meta>,
     pub(crate) state: Mutex<State>,
 }
@@ -39,8 +45,6 @@ pub(crate) struct Session {
 #[derive(Debug)]
 pub(crate) struct Meta {
     pub(crate) name: Option<Bytes>,
-    pub(crate) last_cmd: &'static str,
-    pub(crate) last_active: Instant,
     pub(crate) in_multi: Option<usize>,
 }
 
@@ -79,10 +83,10 @@ impl Session {
             db: AtomicUsize::new(0),
             subs: AtomicUsize::new(0),
             psubs: AtomicUsize::new(0),
+            last_cmd: AtomicUsize::new(usize::MAX),
+            last_active_ms: AtomicU64::new(super::store::now_ms()),
             meta: Mutex::new(Meta {
                 name: None,
-                last_cmd: "NULL",
-                last_active: now,
                 in_multi: None,
             }),
             state: Mutex::new(State {

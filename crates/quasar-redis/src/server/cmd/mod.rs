@@ -44,6 +44,9 @@ pub(crate) const NOAUTH: u8 = 16;
 pub(crate) const NO_MULTI: u8 = 32;
 /// May add memory: refused with `-OOM` over `maxmemory` (Redis's `denyoom`).
 pub(crate) const DENYOOM: u8 = 64;
+/// Changes its keys only through `Keyspace::set`/`remove`, which keep `used_memory` right:
+/// no re-measuring of its keys after it ran (a map lookup per key saved on every `SET`).
+pub(crate) const SIZED: u8 = 128;
 
 /// One command's description.
 #[derive(Debug)]
@@ -69,6 +72,12 @@ impl Spec {
         } else {
             argc >= -a
         }
+    }
+
+    /// This command's position in [`COMMANDS`] (every `Spec` lives there).
+    pub(crate) fn index(&'static self) -> usize {
+        let at = self as *const Spec as usize;
+        (at - COMMANDS.as_ptr() as usize) / std::mem::size_of::<Spec>()
     }
 
     pub(crate) fn has(&self, flag: u8) -> bool {
@@ -111,6 +120,8 @@ macro_rules! spec {
 const W: u8 = WRITE;
 /// A write that may add memory.
 const WM: u8 = WRITE | DENYOOM;
+/// A string write: may add memory, sized by `Keyspace::set`.
+const WMS: u8 = WM | SIZED;
 
 /// Every command this server knows.
 pub(crate) static COMMANDS: &[Spec] = &[
@@ -161,20 +172,20 @@ pub(crate) static COMMANDS: &[Spec] = &[
     spec!("flushall", -1, ALL | W, 0, 0, 0, Some(keys::flushall)),
     // Strings.
     spec!("get", 2, 0, 1, 1, 1, Some(strings::get)),
-    spec!("set", -3, WM, 1, 1, 1, Some(strings::set)),
-    spec!("getdel", 2, W, 1, 1, 1, Some(strings::getdel)),
+    spec!("set", -3, WMS, 1, 1, 1, Some(strings::set)),
+    spec!("getdel", 2, W | SIZED, 1, 1, 1, Some(strings::getdel)),
     spec!("mget", -2, 0, 1, -1, 1, Some(strings::mget)),
-    spec!("mset", -3, WM, 1, -1, 2, Some(strings::mset)),
-    spec!("msetnx", -3, WM, 1, -1, 2, Some(strings::msetnx)),
-    spec!("incr", 2, WM, 1, 1, 1, Some(strings::incr)),
-    spec!("decr", 2, WM, 1, 1, 1, Some(strings::decr)),
-    spec!("incrby", 3, WM, 1, 1, 1, Some(strings::incrby)),
-    spec!("decrby", 3, WM, 1, 1, 1, Some(strings::decrby)),
-    spec!("incrbyfloat", 3, WM, 1, 1, 1, Some(strings::incrbyfloat)),
-    spec!("append", 3, WM, 1, 1, 1, Some(strings::append)),
+    spec!("mset", -3, WMS, 1, -1, 2, Some(strings::mset)),
+    spec!("msetnx", -3, WMS, 1, -1, 2, Some(strings::msetnx)),
+    spec!("incr", 2, WMS, 1, 1, 1, Some(strings::incr)),
+    spec!("decr", 2, WMS, 1, 1, 1, Some(strings::decr)),
+    spec!("incrby", 3, WMS, 1, 1, 1, Some(strings::incrby)),
+    spec!("decrby", 3, WMS, 1, 1, 1, Some(strings::decrby)),
+    spec!("incrbyfloat", 3, WMS, 1, 1, 1, Some(strings::incrbyfloat)),
+    spec!("append", 3, WMS, 1, 1, 1, Some(strings::append)),
     spec!("strlen", 2, 0, 1, 1, 1, Some(strings::strlen)),
     spec!("getrange", 4, 0, 1, 1, 1, Some(strings::getrange)),
-    spec!("setrange", 4, WM, 1, 1, 1, Some(strings::setrange)),
+    spec!("setrange", 4, WMS, 1, 1, 1, Some(strings::setrange)),
     // Hashes.
     spec!("hset", -4, WM, 1, 1, 1, Some(hashes::hset)),
     spec!("hmset", -4, WM, 1, 1, 1, Some(hashes::hset)),
@@ -224,6 +235,12 @@ const MAX_NAME: usize = 16;
 ///
 /// Runs for every command, so it neither hashes nor allocates: the names are grouped by
 /// length, and the few of the right length are compared case-insensitively in place.
+/// The name of the command at `index` in [`COMMANDS`]; `"NULL"` (as `CLIENT LIST` shows
+/// a connection that ran none) for any other index.
+pub(crate) fn name_at(index: usize) -> &'static str {
+    COMMANDS.get(index).map_or("NULL", |s| s.name)
+}
+
 pub(crate) fn lookup(name: &[u8]) -> Option<&'static Spec> {
     static BY_LEN: OnceLock<Vec<Vec<&'static Spec>>> = OnceLock::new();
     let by_len = BY_LEN.get_or_init(|| {

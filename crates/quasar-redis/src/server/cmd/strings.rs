@@ -88,7 +88,8 @@ pub(crate) fn set(x: &mut Exec<'_, '_>, a: &[Bytes]) {
     } else {
         None
     };
-    let exists = x.ks.exists(&a[1]);
+    // Only NX/XX ask first: a plain SET goes straight to one lookup in `set`.
+    let exists = (nx || xx) && x.ks.exists(&a[1]);
     if (nx && exists) || (xx && !exists) {
         return if get {
             x.r.opt_bulk(old.as_deref())

@@ -88,42 +88,47 @@ impl<'a> Keyspace<'a> {
     }
 
     /// Stores `value` under `key`, dropping any TTL unless `keep_ttl`.
+    ///
+    /// One map lookup for an existing key (the common `SET`/`INCR` overwrite): an expired
+    /// entry is retired in place (counted, its watchers touched) and its slot reused.
     pub(crate) fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
-        let (db, tick) = (self.db, self.tick);
-        let live = self.exists(key);
+        let (db, now, tick) = (self.db, self.now, self.tick);
         let size = entry_size(key, &value);
         let store = self.store;
         let shard = self.shard(key);
         let d = &mut shard.dbs[db];
-        match d.map.get_mut(key) {
-            Some(e) if live => {
-                e.value = value;
-                // Overwrites of same-sized values (the common SET) touch no counter.
-                if size != e.size {
-                    store.shrink(e.size);
-                    store.grow(size);
-                    e.size = size;
-                }
-                if !keep_ttl && e.expire_at.take().is_some() {
-                    d.expires.swap_remove(key);
-                }
+        if let Some(e) = d.map.get_mut(key) {
+            let expired = e.expire_at.is_some_and(|t| t <= now);
+            if expired {
+                // What `get` would have done on the way: the old key is gone, so no
+                // TTL carries over and the new value is a new key.
+                store.stats.expired.fetch_add(1, Ordering::Relaxed);
+                touch_watchers(&mut shard.watched, db, &Bytes::copy_from_slice(key));
             }
-            _ => {
-                let k = Bytes::copy_from_slice(key);
+            e.access = tick;
+            e.value = value;
+            // Overwrites of same-sized values (the common SET) touch no counter.
+            if size != e.size {
+                store.shrink(e.size);
                 store.grow(size);
-                let old = d.map.insert(
-                    k,
-                    Entry {
-                        value,
-                        expire_at: None,
-                        size,
-                        access: tick,
-                    },
-                );
-                // `exists` removed an expired entry, so there is none to replace.
-                debug_assert!(old.is_none());
+                e.size = size;
             }
+            if (expired || !keep_ttl) && e.expire_at.take().is_some() {
+                d.expires.swap_remove(key);
+            }
+            return;
         }
+        let k = Bytes::copy_from_slice(key);
+        store.grow(size);
+        d.map.insert(
+            k,
+            Entry {
+                value,
+                expire_at: None,
+                size,
+                access: tick,
+            },
+        );
     }
 
     /// The value of `key`, created with `make` when missing.
