@@ -4,7 +4,7 @@
 //! [`Router::fixed`](super::Router::fixed) registers one for `GET path`. When a keep-alive
 //! HTTP/1.1 `GET` for exactly that path arrives with none of the headers that change framing or
 //! persistence (`Content-Length`, `Transfer-Encoding`, `Connection`, `Expect`, `Upgrade`), one
-//! well-formed `Host` and plain header bytes ([`is_plain_get`]), the server copies the
+//! well-formed `Host` and plain header bytes (one pass, `plain_get`), the server copies the
 //! pre-encoded bytes with the cached `Date` spliced in: no header map, no URI, no handler
 //! future, no response encoding. Anything else (HEAD, a query string, an odd `Host`, more than
 //! [`FAST_MAX_HEADERS`] headers, the last request `max_requests` allows) takes the ordinary
@@ -296,10 +296,7 @@ pub(crate) fn is_plain_host(value: &[u8]) -> bool {
 /// with: `/`-separated segments of characters a URI path takes as they are (no `%`, `?`,
 /// `#`), so a raw target equal to it is certainly a valid URI.
 pub(crate) fn is_plain_path(path: &str) -> bool {
-    path.starts_with('/')
-        && path
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/-._~!$&'()*+,;=:@".contains(&b))
+    path.starts_with('/') && path.bytes().all(|b| super::plain_get::PATH[usize::from(b)])
 }
 
 #[cfg(test)]

@@ -31,91 +31,51 @@ use super::fixed::FAST_MAX_HEADERS;
 const REQUEST_PREFIX: &[u8] = b"GET ";
 const VERSION_SUFFIX: &[u8] = b" HTTP/1.1\r\n";
 
+/// A byte-class table: `byte_table!(|c| test)` is a `[bool; 256]` with `t[c] = test` for
+/// every byte `c`, built at compile time.
+macro_rules! byte_table {
+    (|$c:ident| $test:expr) => {{
+        let mut t = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            let $c = b as u8;
+            t[b] = $test;
+            b += 1;
+        }
+        t
+    }};
+}
+
 // Statics, not consts: a const table indexed at run time may be copied to the stack per use.
 
 /// `tchar` of RFC 9110 §5.6.2: the bytes of a header name.
-static TOKEN: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        t[b] = c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                b'!' | b'#'
-                    | b'$'
-                    | b'%'
-                    | b'&'
-                    | b'\''
-                    | b'*'
-                    | b'+'
-                    | b'-'
-                    | b'.'
-                    | b'^'
-                    | b'_'
-                    | b'`'
-                    | b'|'
-                    | b'~'
-            );
-        b += 1;
-    }
-    t
-};
+static TOKEN: [bool; 256] =
+    byte_table!(|c| c.is_ascii_alphanumeric() || is_in(c, b"!#$%&'*+-.^_`|~"));
 
 /// Bytes of a header value `http::HeaderValue` takes: HTAB, visible ASCII, SP, obs-text.
-static VALUE: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        t[b] = b == 0x09 || (b >= 0x20 && b != 0x7f);
-        b += 1;
-    }
-    t
-};
+static VALUE: [bool; 256] = byte_table!(|c| c == 0x09 || (c >= 0x20 && c != 0x7f));
 
 /// Bytes of a host name the fast path takes as they are (see `fixed::is_plain_host`).
-pub(super) static HOST_NAME: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        t[b] = c.is_ascii_alphanumeric() || c == b'.' || c == b'-';
-        b += 1;
-    }
-    t
-};
+pub(super) static HOST_NAME: [bool; 256] =
+    byte_table!(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'-');
 
-/// Bytes of a literal route path (see `fixed::is_plain_path`).
-static PATH: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        t[b] = c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                b'/' | b'-'
-                    | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b':'
-                    | b'@'
-            );
-        b += 1;
+/// Bytes of a literal route path: the characters a URI path takes as they are (no `%`,
+/// `?`, `#`). Also what `Router::fixed` accepts for a fast route (`fixed::is_plain_path`),
+/// so a registered path and the recogniser agree by construction.
+pub(super) static PATH: [bool; 256] =
+    byte_table!(|c| c.is_ascii_alphanumeric() || is_in(c, b"/-._~!$&'()*+,;=:@"));
+
+/// `set.contains(&c)`, usable in the tables' const initialisers.
+const fn is_in(c: u8, set: &[u8]) -> bool {
+    let mut i = 0;
+    while i < set.len() {
+        if set[i] == c {
+            return true;
+        }
+        i += 1;
     }
-    t
-};
+    false
+}
 
 /// Recognises a complete plain `GET` head at the front of `buf` (see the module docs) whose
 /// path `route` maps to something; returns the head's length (blank line included) and what
