@@ -101,13 +101,7 @@ struct EchoArgs {
 
 impl EchoArgs {
     fn apply(self, s: &mut EchoSection) {
-        self.server.apply(crate::server_args::Common {
-            bind: &mut s.bind,
-            workers: &mut s.workers,
-            keep_alive: &mut s.keep_alive,
-            request_timeout: &mut s.request_timeout,
-            max_connections: &mut s.max_connections,
-        });
+        self.server.apply(crate::server_args::common_of!(s));
         s.raw |= self.raw;
         s.max_requests = self.max_requests.unwrap_or(s.max_requests);
         s.max_requests_per_connection = self

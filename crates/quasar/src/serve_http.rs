@@ -47,13 +47,7 @@ pub(crate) struct HttpArgs {
 
 impl HttpArgs {
     pub(crate) fn apply(self, s: &mut HttpSection) {
-        self.server.apply(crate::server_args::Common {
-            bind: &mut s.bind,
-            workers: &mut s.workers,
-            keep_alive: &mut s.keep_alive,
-            request_timeout: &mut s.request_timeout,
-            max_connections: &mut s.max_connections,
-        });
+        self.server.apply(crate::server_args::common_of!(s));
         s.max_requests = self.max_requests.unwrap_or(s.max_requests);
     }
 }

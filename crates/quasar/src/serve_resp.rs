@@ -67,13 +67,7 @@ pub(crate) struct RespArgs {
 
 impl RespArgs {
     pub(crate) fn apply(self, s: &mut RespSection) {
-        self.server.apply(crate::server_args::Common {
-            bind: &mut s.bind,
-            workers: &mut s.workers,
-            keep_alive: &mut s.keep_alive,
-            request_timeout: &mut s.request_timeout,
-            max_connections: &mut s.max_connections,
-        });
+        self.server.apply(crate::server_args::common_of!(s));
         s.requirepass = self
             .requirepass
             .unwrap_or(std::mem::take(&mut s.requirepass));

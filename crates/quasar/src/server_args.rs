@@ -43,6 +43,21 @@ pub(crate) struct Common<'a> {
     pub(crate) max_connections: &'a mut usize,
 }
 
+/// Borrows the [`Common`] fields of a configuration section (`[echo]`, `[http]`, `[resp]`
+/// share their names, not a type).
+macro_rules! common_of {
+    ($s:expr) => {
+        $crate::server_args::Common {
+            bind: &mut $s.bind,
+            workers: &mut $s.workers,
+            keep_alive: &mut $s.keep_alive,
+            request_timeout: &mut $s.request_timeout,
+            max_connections: &mut $s.max_connections,
+        }
+    };
+}
+pub(crate) use common_of;
+
 impl ServerArgs {
     /// Overrides the fields a flag was given for; remembers the overload flags for
     /// [`serve_overload::apply`](crate::serve_overload::apply).

@@ -4,7 +4,9 @@
 //! the same flags on `serve http` (`curl --cacert`) and `serve resp` (`redis-cli --tls`).
 //! Certificates are made per test (rcgen, and openssl for the legacy key formats).
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -102,18 +104,11 @@ impl Server {
 
     /// `quasar serve <protocol> --bind 127.0.0.1:0 <args>`, expecting a TLS address line.
     fn spawn_as(protocol: &str, args: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_quasar"))
-            .args(["serve", protocol, "--bind", "127.0.0.1:0"])
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("quasar starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let (child, line) = common::spawn_announcing(
+            Command::new(env!("CARGO_BIN_EXE_quasar"))
+                .args(["serve", protocol, "--bind", "127.0.0.1:0"])
+                .args(args),
+        );
         let addr = line
             .strip_prefix(&format!("{protocol} tls "))
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))

@@ -157,6 +157,15 @@ pub fn describe(out: &Output) -> String {
 /// Starts `cmd` (a `quasar serve ...`) with warnings-only logs on a discarded stderr, and
 /// returns it with the address its first stdout line announces (`<name> tcp <addr>`).
 pub fn spawn_listening(cmd: &mut Command) -> (Child, SocketAddr) {
+    let (child, line) = spawn_announcing(cmd);
+    let addr = line.trim().rsplit(' ').next().and_then(|a| a.parse().ok());
+    let addr = addr.unwrap_or_else(|| panic!("address in {line:?}"));
+    (child, addr)
+}
+
+/// As [`spawn_listening`], returning the whole first stdout line (`<name> <transport>
+/// <addr>`) for callers that check more than the address.
+pub fn spawn_announcing(cmd: &mut Command) -> (Child, String) {
     let mut child = cmd
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -167,7 +176,5 @@ pub fn spawn_listening(cmd: &mut Command) -> (Child, SocketAddr) {
     BufReader::new(child.stdout.take().expect("stdout"))
         .read_line(&mut line)
         .expect("an address line");
-    let addr = line.trim().rsplit(' ').next().and_then(|a| a.parse().ok());
-    let addr = addr.unwrap_or_else(|| panic!("address in {line:?}"));
-    (child, addr)
+    (child, line)
 }
