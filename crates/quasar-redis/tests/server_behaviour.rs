@@ -385,3 +385,33 @@ async fn scan_returns_every_stable_key_once_while_keys_come_and_go() {
     }
     assert!(seen.values().all(|&n| n == 1), "a key came back twice");
 }
+
+#[tokio::test]
+async fn set_over_an_expired_key_makes_a_new_key_even_with_keepttl() {
+    let mut config = RespServerConfig::default();
+    // No active sweep during the test: the overwrite itself must find the key expired.
+    config.sweep_interval = Duration::from_secs(3600);
+    let server = start_server(config).await;
+    let mut c = RawClient::connect(server.address()).await;
+    assert_eq!(c.call(&["SET", "k", "v1", "PX", "30"]).await, b"+OK\r\n");
+    assert_eq!(
+        c.call(&["SET", "live", "v", "PX", "60000"]).await,
+        b"+OK\r\n"
+    );
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    assert_eq!(c.call(&["SET", "k", "v2", "KEEPTTL"]).await, b"+OK\r\n");
+    assert_eq!(c.call(&["TTL", "k"]).await, b":-1\r\n");
+    assert_eq!(c.call(&["GET", "k"]).await, b"$2\r\nv2\r\n");
+    // A live key keeps its TTL through KEEPTTL and loses it through a plain SET.
+    assert_eq!(c.call(&["SET", "live", "w", "KEEPTTL"]).await, b"+OK\r\n");
+    let ttl = c.call(&["PTTL", "live"]).await;
+    assert!(
+        ttl.starts_with(b":5") && ttl.len() > 6,
+        "{:?}",
+        String::from_utf8_lossy(&ttl)
+    );
+    assert_eq!(c.call(&["SET", "live", "x"]).await, b"+OK\r\n");
+    assert_eq!(c.call(&["TTL", "live"]).await, b":-1\r\n");
+    let info = String::from_utf8_lossy(&c.call(&["INFO", "stats"]).await).into_owned();
+    assert!(info.contains("expired_keys:1\r\n"), "{info}");
+}
