@@ -131,6 +131,38 @@ impl Decoder {
         decode_command_with(&mut self.cursor, buf, &self.limits)
     }
 
+    /// As [`decode_command`](Self::decode_command), into `args` (cleared first) so a
+    /// connection reuses one vector for all its commands; `Ok(false)` when no complete
+    /// command is buffered yet.
+    ///
+    /// # Errors
+    ///
+    /// As [`decode_command`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::{Bytes, BytesMut};
+    /// use quasar_redis::Decoder;
+    ///
+    /// let mut decoder = Decoder::default();
+    /// let mut args = Vec::new();
+    /// let mut buf = BytesMut::from(&b"*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n*1\r\n$4\r\nPING\r\n"[..]);
+    /// assert_eq!(decoder.decode_command_into(&mut buf, &mut args), Ok(true));
+    /// assert_eq!(args, [Bytes::from("ECHO"), Bytes::from("hi")]);
+    /// assert_eq!(decoder.decode_command_into(&mut buf, &mut args), Ok(true));
+    /// assert_eq!(args, [Bytes::from("PING")]);
+    /// assert_eq!(decoder.decode_command_into(&mut buf, &mut args), Ok(false));
+    /// assert!(args.is_empty());
+    /// ```
+    pub fn decode_command_into(
+        &mut self,
+        buf: &mut BytesMut,
+        args: &mut Vec<Bytes>,
+    ) -> Result<bool, DecodeError> {
+        decode_command_into(&mut self.cursor, buf, &self.limits, args)
+    }
+
     /// Forgets the progress through a partial frame, for when the buffer was changed other
     /// than by appending.
     pub fn reset(&mut self) {
@@ -155,25 +187,40 @@ fn decode_command_with(
     buf: &mut BytesMut,
     limits: &Limits,
 ) -> Result<Option<Vec<Bytes>>, DecodeError> {
-    match buf.first() {
-        None => Ok(None),
+    let mut args = Vec::new();
+    Ok(decode_command_into(cursor, buf, limits, &mut args)?.then_some(args))
+}
+
+fn decode_command_into(
+    cursor: &mut Cursor,
+    buf: &mut BytesMut,
+    limits: &Limits,
+    args: &mut Vec<Bytes>,
+) -> Result<bool, DecodeError> {
+    args.clear();
+    let decoded = match buf.first() {
+        None => return Ok(false),
         Some(b'*') => {
             if cursor.is_fresh() {
                 if let Some((len, spans)) = crate::fast_command::scan(buf, limits) {
                     let frame = buf.split_to(len).freeze();
-                    return Ok(Some(
-                        spans.iter().map(|&(s, e)| frame.slice(s..e)).collect(),
-                    ));
+                    args.extend(spans.iter().map(|&(s, e)| frame.slice(s..e)));
+                    return Ok(true);
                 }
             }
             let Some(len) = cursor.check(buf, limits, Mode::Command)? else {
-                return Ok(None);
+                return Ok(false);
             };
             let frame = buf.split_to(len).freeze();
-            parse_command(&frame).map(Some)
+            parse_command(&frame)?
         }
-        Some(_) => decode_inline(cursor, buf, limits),
-    }
+        Some(_) => match decode_inline(cursor, buf, limits)? {
+            Some(decoded) => decoded,
+            None => return Ok(false),
+        },
+    };
+    *args = decoded;
+    Ok(true)
 }
 
 /// Redis reads an inline command up to `\n`, refusing one longer than its inline limit even

@@ -195,6 +195,42 @@ proptest! {
     }
 
     #[test]
+    fn decoding_into_a_reused_vector_agrees_with_decode_command(
+        bytes in vec(any::<u8>(), 0..256),
+        sizes in vec(1usize..32, 1..6),
+    ) {
+        let mut limits = Limits::default();
+        limits.max_line_len = 40;
+        limits.max_bulk_len = 64;
+        limits.max_inline_len = 100;
+        let mut decoder = Decoder::new(limits.clone());
+        let mut args = vec![Bytes::from_static(b"left over")];
+        let mut reused = BytesMut::new();
+        let mut fresh = BytesMut::new();
+        'feed: for chunk in chunks(&bytes, &sizes) {
+            reused.extend_from_slice(chunk);
+            fresh.extend_from_slice(chunk);
+            loop {
+                let got = decoder.decode_command_into(&mut reused, &mut args);
+                let want = decode_command(&mut fresh, &limits);
+                prop_assert_eq!(&reused, &fresh);
+                match (got, want) {
+                    (Ok(true), Ok(Some(cmd))) => prop_assert_eq!(&args, &cmd),
+                    (Ok(false), Ok(None)) => {
+                        prop_assert!(args.is_empty());
+                        break;
+                    }
+                    (Err(a), Err(b)) => {
+                        prop_assert_eq!(a, b);
+                        break 'feed;
+                    }
+                    (got, want) => prop_assert!(false, "into {:?} vs {:?}", got, want),
+                }
+            }
+        }
+    }
+
+    #[test]
     fn decoded_arbitrary_frames_reencode_to_the_same_frame(bytes in vec(any::<u8>(), 0..128)) {
         let mut buf = BytesMut::from(&bytes[..]);
         if let Ok(Some(f)) = decode(&mut buf, &Limits::default()) {

@@ -9,7 +9,7 @@ use quasar_net::{Connection, ConsumerFactory, Context, Progress, ProtocolConsume
 
 use super::config::RespServerConfig;
 use super::dispatch::{After, Call};
-use super::session::{Session, SCRATCH_KEEP};
+use super::session::{Session, ARGS_KEEP, SCRATCH_KEEP};
 use super::shared::Shared;
 use super::store::now_ms;
 
@@ -146,14 +146,15 @@ impl ProtocolConsumer for RespConsumer {
         let mut guard = session.state.lock();
         let st = &mut *guard;
         let mut out = std::mem::take(&mut st.scratch);
+        let mut args = std::mem::take(&mut st.args);
         st.now = now_ms();
         // Every complete command of the read runs in this one call and their replies
         // leave in one write: the per-exchange cost is paid once per read, not once
         // per pipelined command.
         let mut served = false;
         let result = loop {
-            let args = match st.decoder.decode_command(buf) {
-                Ok(None) => {
+            match st.decoder.decode_command_into(buf, &mut args) {
+                Ok(false) => {
                     let flushed = flush(cx, &mut out);
                     break flushed.map(|()| {
                         if served && !self.long_lived {
@@ -163,7 +164,7 @@ impl ProtocolConsumer for RespConsumer {
                         }
                     });
                 }
-                Ok(Some(args)) => args,
+                Ok(true) => {}
                 Err(e) => {
                     out.extend_from_slice(b"-ERR Protocol error: ");
                     out.extend_from_slice(e.to_string().replace(['\r', '\n'], " ").as_bytes());
@@ -186,7 +187,9 @@ impl ProtocolConsumer for RespConsumer {
                 cx: Some(cx),
                 out: &mut out,
             }
-            .command(args);
+            .command(&mut args);
+            // Release the read buffer's bytes now, not at the next command.
+            args.clear();
             if after == After::Close {
                 let flushed = flush(cx, &mut out);
                 buf.clear();
@@ -221,6 +224,10 @@ impl ProtocolConsumer for RespConsumer {
             out = BytesMut::with_capacity(256);
         }
         st.scratch = out;
+        args.clear();
+        if args.capacity() <= ARGS_KEEP {
+            st.args = args;
+        }
         if served {
             session.last_active_ms.store(st.now, Ordering::Relaxed);
         }

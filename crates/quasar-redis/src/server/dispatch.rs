@@ -47,11 +47,12 @@ impl Call<'_, '_> {
         self.reply().error(msg);
     }
 
-    /// Runs `args` (not empty) as a client command.
-    pub(crate) fn command(&mut self, args: Vec<Bytes>) -> After {
+    /// Runs `args` (not empty) as a client command; a command queued by `MULTI` takes
+    /// the vector, any other leaves it to be reused.
+    pub(crate) fn command(&mut self, args: &mut Vec<Bytes>) -> After {
         let Some(spec) = cmd::lookup(&args[0]) else {
             self.flag_multi_error();
-            let msg = unknown_command(&args);
+            let msg = unknown_command(args);
             self.error(&msg);
             return After::Continue;
         };
@@ -83,7 +84,7 @@ impl Call<'_, '_> {
             return After::Continue;
         }
         if self.st.multi.is_some() && !spec.has(TX) {
-            let len = command_len(&args);
+            let len = command_len(args);
             if spec.has(NO_MULTI) {
                 self.flag_multi_error();
                 self.error("ERR Command not allowed inside a transaction");
@@ -94,7 +95,7 @@ impl Call<'_, '_> {
                 self.error("ERR MULTI queue too large");
             } else if let Some(queue) = &mut self.st.multi {
                 self.st.multi_bytes += len;
-                queue.push(args);
+                queue.push(std::mem::take(args));
                 let n = queue.len();
                 self.sess.meta.lock().in_multi = Some(n);
                 self.reply().simple("QUEUED");
@@ -102,7 +103,7 @@ impl Call<'_, '_> {
             return After::Continue;
         }
         self.sh.commands.fetch_add(1, Ordering::Relaxed);
-        self.execute(spec, &args, None)
+        self.execute(spec, args, None)
     }
 
     /// Whether a command that may add memory can run: under `maxmemory`, or brought

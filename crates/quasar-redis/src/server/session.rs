@@ -19,6 +19,9 @@ use crate::{Decoder, Limits};
 
 /// A scratch buffer grown past this is replaced after use rather than kept.
 pub(crate) const SCRATCH_KEEP: usize = 64 * 1024;
+/// An argument vector grown past this many entries (a big `MSET`) is dropped after use
+/// rather than kept by the connection.
+pub(crate) const ARGS_KEEP: usize = 64;
 
 /// A client connection.
 #[derive(Debug)]
@@ -70,6 +73,9 @@ pub(crate) struct State {
     pub(crate) now: u64,
     /// Replies are encoded here, then copied into the write queue in one `write`.
     pub(crate) scratch: BytesMut,
+    /// The arguments of the command being run: one vector reused for every command, so
+    /// a command costs no allocation of its own.
+    pub(crate) args: Vec<Bytes>,
 }
 
 impl Session {
@@ -102,6 +108,7 @@ impl Session {
                 patterns: HashSet::new(),
                 now: 0,
                 scratch: BytesMut::with_capacity(256),
+                args: Vec::new(),
             }),
         }
     }
