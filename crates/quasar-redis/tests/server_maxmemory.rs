@@ -57,6 +57,39 @@ async fn used_memory_follows_writes_and_deletes() {
 }
 
 #[tokio::test]
+async fn incr_changes_a_value_in_place_keeping_its_ttl_and_its_size_counted() {
+    let server = start_server(RespServerConfig::default()).await;
+    let mut c = RawClient::connect(server.address()).await;
+    assert_eq!(c.call(&["SET", "n", "9", "EX", "100"]).await, b"+OK\r\n");
+    let one_digit = info_field(&mut c, "memory", "used_memory").await;
+    assert_eq!(c.call(&["INCR", "n"]).await, b":10\r\n");
+    assert_eq!(
+        info_field(&mut c, "memory", "used_memory").await,
+        one_digit + 1
+    );
+    assert_eq!(c.call(&["DECRBY", "n", "1"]).await, b":9\r\n");
+    assert_eq!(info_field(&mut c, "memory", "used_memory").await, one_digit);
+    assert_eq!(c.call(&["GET", "n"]).await, b"$1\r\n9\r\n");
+    let ttl = c.call(&["TTL", "n"]).await;
+    assert!(ttl == b":100\r\n" || ttl == b":99\r\n", "{ttl:?}");
+    // Refusals leave the value and its count alone.
+    assert_eq!(
+        c.call(&["INCRBY", "n", &i64::MAX.to_string()]).await,
+        b"-ERR increment or decrement would overflow\r\n"
+    );
+    c.call(&["RPUSH", "l", "a"]).await;
+    assert_eq!(
+        c.call(&["INCR", "l"]).await,
+        &b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"[..]
+    );
+    assert_eq!(c.call(&["GET", "n"]).await, b"$1\r\n9\r\n");
+    // A missing key starts from 0 and is counted as a new key.
+    assert_eq!(c.call(&["INCRBY", "m", "-5"]).await, b":-5\r\n");
+    assert_eq!(c.call(&["DEL", "n", "l", "m"]).await, b":3\r\n");
+    assert_eq!(info_field(&mut c, "memory", "used_memory").await, 0);
+}
+
+#[tokio::test]
 async fn noeviction_refuses_writes_that_add_memory_but_not_reads_or_deletes() {
     let server = start_server(config(20_000, MaxMemoryPolicy::NoEviction)).await;
     let mut c = RawClient::connect(server.address()).await;

@@ -83,6 +83,22 @@ impl<'a> Keyspace<'a> {
         e
     }
 
+    /// Runs `f` on the live value of `key` (a hit or a miss counted as by
+    /// [`lookup`](Self::lookup)), then brings the key's size accounting up to date: a
+    /// read-modify-write such as `INCR` in one map lookup. The TTL is left as it is.
+    pub(crate) fn modify<T>(&mut self, key: &[u8], f: impl FnOnce(&mut Value) -> T) -> Option<T> {
+        let store = self.store;
+        let e = self.lookup(key)?;
+        let out = f(&mut e.value);
+        let size = entry_size(key, &e.value);
+        if size != e.size {
+            store.shrink(e.size);
+            store.grow(size);
+            e.size = size;
+        }
+        Some(out)
+    }
+
     pub(crate) fn exists(&mut self, key: &[u8]) -> bool {
         self.get(key).is_some()
     }
