@@ -54,20 +54,24 @@ pub(crate) fn scan(buf: &[u8], limits: &Limits) -> Option<(usize, Spans)> {
 /// the `\r\n`.
 fn number(buf: &[u8], at: usize, limits: &Limits) -> Option<(usize, usize)> {
     let rest = buf.get(at..)?;
-    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-    if digits == 0
-        || digits > MAX_DIGITS
-        || digits > limits.max_line_len
-        || (digits > 1 && rest[0] == b'0')
-    {
+    // One pass: value and digit count together (lengths are mostly one or two digits).
+    let (mut n, mut digits) = (0usize, 0);
+    while let Some(&d) = rest.get(digits) {
+        if !d.is_ascii_digit() {
+            break;
+        }
+        if digits == MAX_DIGITS {
+            return None;
+        }
+        n = n * 10 + usize::from(d - b'0');
+        digits += 1;
+    }
+    if digits == 0 || digits > limits.max_line_len || (digits > 1 && rest[0] == b'0') {
         return None;
     }
     if rest.get(digits..digits + 2)? != b"\r\n" {
         return None;
     }
-    let n = rest[..digits]
-        .iter()
-        .fold(0usize, |n, d| n * 10 + usize::from(d - b'0'));
     Some((n, at + digits + 2))
 }
 

@@ -242,21 +242,34 @@ pub(crate) fn name_at(index: usize) -> &'static str {
 }
 
 pub(crate) fn lookup(name: &[u8]) -> Option<&'static Spec> {
-    static BY_LEN: OnceLock<Vec<Vec<&'static Spec>>> = OnceLock::new();
-    let by_len = BY_LEN.get_or_init(|| {
-        let mut v: Vec<Vec<&'static Spec>> = vec![Vec::new(); MAX_NAME + 1];
+    // Bucketed by length and first letter: most buckets hold one command, so a name is
+    // compared once (by length alone, `get` shared its bucket with a dozen others).
+    static BUCKETS: OnceLock<Vec<Vec<&'static Spec>>> = OnceLock::new();
+    let buckets = BUCKETS.get_or_init(|| {
+        let mut v: Vec<Vec<&'static Spec>> = vec![Vec::new(); (MAX_NAME + 1) * LETTERS];
         for s in COMMANDS {
-            if let Some(bucket) = v.get_mut(s.name.len()) {
+            if let Some(bucket) = v.get_mut(bucket_of(s.name.as_bytes())) {
                 bucket.push(s);
             }
         }
         v
     });
-    by_len
-        .get(name.len())?
+    buckets
+        .get(bucket_of(name))?
         .iter()
         .find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
         .copied()
+}
+
+/// Letters a bucket is told apart by, plus one for any other first byte.
+const LETTERS: usize = 27;
+
+fn bucket_of(name: &[u8]) -> usize {
+    let letter = match name.first() {
+        Some(&c) if c.is_ascii_alphabetic() => usize::from(c.to_ascii_lowercase() - b'a'),
+        _ => LETTERS - 1,
+    };
+    name.len().saturating_mul(LETTERS).saturating_add(letter)
 }
 
 #[cfg(test)]
