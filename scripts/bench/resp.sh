@@ -216,7 +216,11 @@ else
             echo "### \`--workers 2\` against redis-server's single thread (requests/s, nothing pinned)"
             echo
             echo "\`$(echo "$QUASAR_RESP2_CMD" | sed "s#$BIN/#target/release/#g")\`; server and"
-            echo "redis-benchmark share the two cores, so this is requests/s only."
+            echo "redis-benchmark share the two cores, so this is requests/s only. redis-benchmark is"
+            echo "single-threaded and at \`-P 1\` needs most of a core itself; on a 2-core machine a"
+            echo "second worker can only take CPU from the load tool, so the \`-P 1\` rows measure the"
+            echo "machine's limit rather than the server's (a second worker pays off where the"
+            echo "load comes from elsewhere: \`-P 16\`, where the tool needs less CPU per request)."
             echo
             echo "| test | pipeline | redis req/s | quasar --workers 2 req/s | ratio |"
             echo "|---|---:|---:|---:|---:|"
