@@ -108,6 +108,19 @@ pub trait ProtocolConsumer: Send + 'static {
         let _ = cx;
     }
 
+    /// Called when this consumer's exchange has finished well: return `true` to serve the
+    /// connection's next exchange too, instead of a consumer newly built by the factory.
+    ///
+    /// A consumer that says yes must first reset itself to what its factory would build
+    /// (the engine calls [`connection_made`](Self::connection_made) on it again, as on a
+    /// new one). It saves building and dropping a consumer per request, which is worth
+    /// it when the consumer is boxed (after an [`upgrade`](Context::upgrade)) or costly
+    /// to build. The default, `false`, keeps pulsar's fresh consumer per request. An
+    /// upgrade drops a recycled consumer: the next one comes from the new factory.
+    fn recycle(&mut self) -> bool {
+        false
+    }
+
     /// Client side: writes `request` to the connection. Called by the connection after
     /// the `pre_request` hooks, never directly.
     ///
@@ -227,6 +240,9 @@ impl<Req: Send + 'static, Resp: Send + 'static> ProtocolConsumer for BoxConsumer
     }
     fn shutdown(&mut self, cx: &mut Context<'_, Req, Resp>) {
         (**self).shutdown(cx)
+    }
+    fn recycle(&mut self) -> bool {
+        (**self).recycle()
     }
 }
 

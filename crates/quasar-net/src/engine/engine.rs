@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 
 use super::client::PushSink;
-use super::exchange::{with_consumer, Exchange};
+use super::exchange::{with_consumer, Current, Exchange};
 use super::output::Output;
 use super::state::{Lifecycle, Reading};
 use crate::consumer::{Actions, DynFactory, Req, Resp};
@@ -45,6 +45,9 @@ pub(crate) struct Engine<F: ConsumerFactory> {
     pub(super) conn: Connection,
     pub(super) factory: Arc<F>,
     pub(super) upgraded: Option<Arc<dyn DynFactory<Req<F>, Resp<F>>>>,
+    /// A finished consumer that agreed to serve again (`ProtocolConsumer::recycle`): the
+    /// next exchange takes it instead of building one. Dropped on an upgrade.
+    pub(super) spare: Option<Current<F::Consumer>>,
     /// Exchanges in flight, oldest first; the front one receives the input. A server has
     /// at most one; a client up to `max_in_flight`.
     pub(super) exchanges: VecDeque<Exchange<F::Consumer>>,
@@ -110,6 +113,7 @@ impl<F: ConsumerFactory> Engine<F> {
             conn,
             factory,
             upgraded: None,
+            spare: None,
             exchanges: VecDeque::new(),
             rbuf: BytesMut::new(),
             out: Output::new(cfg.marks),

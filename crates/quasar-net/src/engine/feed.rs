@@ -134,9 +134,10 @@ impl<F: ConsumerFactory> Engine<F> {
     /// Builds the next consumer (from the upgrade's factory once there is one) and
     /// calls its `connection_made`.
     pub(super) fn build_exchange(&mut self, reply: ReplyTo<Resp<F>>) -> Result<()> {
-        let consumer = match &self.upgraded {
-            Some(factory) => Current::Upgraded(factory.build_boxed(&self.conn)),
-            None => Current::Static(self.factory.build(&self.conn)),
+        let consumer = match (self.spare.take(), &self.upgraded) {
+            (Some(spare), _) => spare,
+            (None, Some(factory)) => Current::Upgraded(factory.build_boxed(&self.conn)),
+            (None, None) => Current::Static(self.factory.build(&self.conn)),
         };
         self.exchanges
             .push_back(Exchange::new(consumer, reply, self.now));
@@ -199,7 +200,11 @@ impl<F: ConsumerFactory> Engine<F> {
         if let Some(mut ex) = self.exchanges.pop_front() {
             // (Dropping the exchange in place with `drain(..1)` instead of popping it
             // saves the consumer's copy but costs more than it saves: measured.)
+            let recycled = outcome.is_ok() && with_consumer!(&mut ex.consumer, c => c.recycle());
             self.conclude(ex.take_end(), outcome);
+            if recycled {
+                self.spare = Some(ex.consumer);
+            }
             self.starved = false;
             if self.lifecycle == Lifecycle::CloseAfterExchange && self.processed > 0 {
                 self.begin_closing();
@@ -255,6 +260,8 @@ impl<F: ConsumerFactory> Engine<F> {
                 self.begin_closing();
             }
             if let Some(factory) = self.actions.upgrade.take() {
+                // A recycled consumer belongs to the factory being replaced.
+                self.spare = None;
                 self.upgraded = Some(factory);
                 // pulsar builds the upgraded consumer as soon as the request finishes,
                 // even before more data arrives (a WebSocket consumer may write first).

@@ -241,6 +241,14 @@ impl ProtocolConsumer for RespConsumer {
         }
         result
     }
+
+    /// A finished exchange leaves nothing behind (the session holds the state and a
+    /// subscribed exchange never finishes), so the session's consumer serves every read
+    /// of the connection: no consumer boxed, built and dropped per read. The first
+    /// consumer's `upgrade` to the session's factory drops it anyway.
+    fn recycle(&mut self) -> bool {
+        !self.long_lived
+    }
 }
 
 /// Moves the replies encoded so far into the connection's write queue.
