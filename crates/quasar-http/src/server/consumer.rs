@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use futures_util::task::noop_waker_ref;
 use http::header::{ALLOW, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderValue, Method, Request, StatusCode, Version};
@@ -20,6 +20,7 @@ use quasar_net::{Connection, Error, TcpServerBuilder};
 use quasar_net::{ConsumerFactory, Context, Progress, ProtocolConsumer, Result, TcpServer};
 
 use super::config::ServerConfig;
+use super::fixed::FixedResponse;
 use super::handler::Handler;
 use super::incoming::{self, BodySender, Room};
 use super::plain_get::plain_get;
@@ -270,20 +271,43 @@ impl HttpConsumer {
         if buf.is_empty() || cx.batch_room() == 0 {
             return Ok(());
         }
+        // The served heads leave the buffer in one step at the end, errors included.
+        let mut served = 0;
+        let result = self.serve_fixed_run(cx, buf, &mut served);
+        buf.advance(served);
+        result
+    }
+
+    /// The loop of [`serve_fixed_batch`](Self::serve_fixed_batch): answers from
+    /// `buf[*served..]` on, moving `*served` past each request answered.
+    fn serve_fixed_run(&self, cx: &mut Context<'_>, buf: &[u8], served: &mut usize) -> Result<()> {
         let config = &self.shared.config;
         let handler = &self.shared.handler;
         let limits = self.parser.limits();
         let date = crate::http_date();
-        while !buf.is_empty() && cx.batch_room() > 0 {
+        // The last route's assembled response: consecutive requests for the same route
+        // (the usual pipelined run) copy it without looking it up again.
+        let mut last: Option<(&FixedResponse, Bytes)> = None;
+        while *served < buf.len() && cx.batch_room() > 0 {
             // The next request's index is one past the count published so far.
             if config.max_requests > 0 && cx.connection().processed() + 1 >= config.max_requests {
                 break;
             }
-            let Some((end, fixed)) = plain_get(buf, limits, |path| handler.fixed(path)) else {
+            let Some((end, fixed)) = plain_get(&buf[*served..], limits, |path| handler.fixed(path))
+            else {
                 break;
             };
-            fixed.write_dated(cx, config.server_name, &date)?;
-            buf.advance(end);
+            match &last {
+                Some((prev, bytes)) if std::ptr::eq(*prev, fixed) => cx.write(bytes)?,
+                _ => match fixed.assembled(config.server_name, &date) {
+                    Some(bytes) => {
+                        cx.write(&bytes)?;
+                        last = Some((fixed, bytes));
+                    }
+                    None => fixed.write_dated(cx, config.server_name, &date)?,
+                },
+            }
+            *served += end;
             cx.finish_batched();
         }
         Ok(())
