@@ -23,7 +23,7 @@ use super::config::ServerConfig;
 use super::fixed::FixedResponse;
 use super::handler::Handler;
 use super::incoming::{self, BodySender, Room};
-use super::plain_get::plain_get;
+use super::plain_get::{plain_get, plain_get_after, SeenHost};
 use super::response::{encode, encode_status, Encoded, PendingResponse, ReqInfo};
 use super::websocket::{WsFactory, WsRoute};
 use crate::body::Body;
@@ -288,13 +288,15 @@ impl HttpConsumer {
         // The last route's assembled response: consecutive requests for the same route
         // (the usual pipelined run) copy it without looking it up again.
         let mut last: Option<(&FixedResponse, Bytes)> = None;
+        let mut host = SeenHost::default();
         while *served < buf.len() && cx.batch_room() > 0 {
             // The next request's index is one past the count published so far.
             if config.max_requests > 0 && cx.connection().processed() + 1 >= config.max_requests {
                 break;
             }
-            let Some((end, fixed)) = plain_get(&buf[*served..], limits, |path| handler.fixed(path))
-            else {
+            let Some((end, fixed)) = plain_get_after(&buf[*served..], limits, &mut host, |path| {
+                handler.fixed(path)
+            }) else {
                 break;
             };
             match &last {

@@ -86,6 +86,24 @@ pub(crate) fn plain_get<'b, T>(
     limits: &Limits,
     route: impl FnOnce(&'b [u8]) -> Option<T>,
 ) -> Option<(usize, T)> {
+    plain_get_after(buf, limits, &mut SeenHost::default(), route)
+}
+
+/// The last `Host` value the recogniser found plain, exactly as it stood between the
+/// whitespace after the colon and the CRLF. The requests on one connection name the same
+/// host, so a pipelined run of heads (`plain_get_after`) checks the value once and then
+/// only compares the bytes.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct SeenHost<'b>(&'b [u8]);
+
+/// As [`plain_get`], for a head that follows others in the same buffer: a `Host` value
+/// equal to `seen`'s is not checked again, and a newly checked one is remembered there.
+pub(crate) fn plain_get_after<'b, T>(
+    buf: &'b [u8],
+    limits: &Limits,
+    seen: &mut SeenHost<'b>,
+    route: impl FnOnce(&'b [u8]) -> Option<T>,
+) -> Option<(usize, T)> {
     let rest = buf.strip_prefix(REQUEST_PREFIX)?;
     let path_len = rest.iter().position(|&b| !PATH[usize::from(b)])?;
     let path = &rest[..path_len];
@@ -127,7 +145,15 @@ pub(crate) fn plain_get<'b, T>(
         }
         let special = if is_host {
             hosts += 1;
-            j = plain_host_end(buf, j)?;
+            let known = seen.0;
+            let after = j + known.len();
+            if buf.get(j..after) == Some(known) && buf.get(after..after + 2) == Some(b"\r\n") {
+                j = after;
+            } else {
+                let end = plain_host_end(buf, j)?;
+                *seen = SeenHost(&buf[j..end]);
+                j = end;
+            }
             false
         } else {
             j = value_end(buf, j)?;
@@ -520,6 +546,35 @@ mod tests {
             let limits = Limits::default();
             for n in 0..=head.len() {
                 let got = plain_get(&head[..n], &limits, any_path);
+                prop_assert_eq!(
+                    got.as_ref().map(|(end, path)| (*end, &path[..])),
+                    reference(&head[..n], &limits),
+                    "cut at {}", n
+                );
+            }
+        }
+
+        /// A remembered plain `Host` value (any value the one-walk check accepts) never
+        /// changes a verdict: heads with that host, another host or a longer one.
+        #[test]
+        fn a_seen_host_agrees_with_the_reference(
+            head in head_strategy(),
+            host in prop_oneof![
+                Just(b"127.0.0.1:8080".to_vec()),
+                Just(b"a".to_vec()),
+                Just(b"a \t".to_vec()),
+                Just(b"127.0.0.1".to_vec()),
+                Just(b"a:1".to_vec()),
+                Just(Vec::new()),
+            ],
+        ) {
+            let mut line = host.clone();
+            line.extend_from_slice(b"\r\n");
+            prop_assume!(plain_host_end(&line, 0) == Some(host.len()));
+            let limits = Limits::default();
+            for n in 0..=head.len() {
+                let mut seen = SeenHost(&host[..]);
+                let got = plain_get_after(&head[..n], &limits, &mut seen, any_path);
                 prop_assert_eq!(
                     got.as_ref().map(|(end, path)| (*end, &path[..])),
                     reference(&head[..n], &limits),
