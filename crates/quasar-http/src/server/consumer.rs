@@ -279,19 +279,26 @@ impl HttpConsumer {
     }
 
     /// The loop of [`serve_fixed_batch`](Self::serve_fixed_batch): answers from
-    /// `buf[*served..]` on, moving `*served` past each request answered.
+    /// `buf[*served..]` on, moving `*served` past each request answered. A run of requests
+    /// for the same route is answered with one copy of its assembled responses.
     fn serve_fixed_run(&self, cx: &mut Context<'_>, buf: &[u8], served: &mut usize) -> Result<()> {
         let config = &self.shared.config;
         let handler = &self.shared.handler;
         let limits = self.parser.limits();
+        let max_requests = config.max_requests;
         let date = crate::http_date();
-        // The last route's assembled response: consecutive requests for the same route
-        // (the usual pipelined run) copy it without looking it up again.
-        let mut last: Option<(&FixedResponse, Bytes)> = None;
+        // The last route's assembled responses: later runs for the same route (the usual
+        // pipelined read) copy them without looking them up again.
+        let mut last: Option<(&FixedResponse, Bytes, usize)> = None;
         let mut host = SeenHost::default();
-        while *served < buf.len() && cx.batch_room() > 0 {
-            // The next request's index is one past the count published so far.
-            if config.max_requests > 0 && cx.connection().processed() + 1 >= config.max_requests {
+        while *served < buf.len() {
+            let room = cx.batch_room() as usize;
+            // The next request's index is one past the count published so far; a run
+            // stops before the last request `max_requests` allows.
+            let processed = cx.connection().processed();
+            let allowed =
+                |run: usize| max_requests == 0 || processed + 1 + (run as u64) < max_requests;
+            if room == 0 || !allowed(0) {
                 break;
             }
             let Some((end, fixed)) = plain_get_after(&buf[*served..], limits, &mut host, |path| {
@@ -299,18 +306,37 @@ impl HttpConsumer {
             }) else {
                 break;
             };
-            match &last {
-                Some((prev, bytes)) if std::ptr::eq(*prev, fixed) => cx.write(bytes)?,
-                _ => match fixed.assembled(config.server_name, &date) {
-                    Some(bytes) => {
-                        cx.write(&bytes)?;
-                        last = Some((fixed, bytes));
+            if !matches!(&last, Some((prev, ..)) if std::ptr::eq(*prev, fixed)) {
+                match fixed.assembled(config.server_name, &date) {
+                    Some((block, len)) => last = Some((fixed, block, len)),
+                    None => {
+                        fixed.write_dated(cx, config.server_name, &date)?;
+                        *served += end;
+                        cx.finish_batched();
+                        continue;
                     }
-                    None => fixed.write_dated(cx, config.server_name, &date)?,
-                },
+                }
             }
-            *served += end;
-            cx.finish_batched();
+            let Some((_, block, len)) = &last else {
+                break;
+            };
+            let mut run = 1;
+            let mut next = *served + end;
+            let most = room.min(block.len() / len);
+            while run < most && next < buf.len() && allowed(run) {
+                match plain_get_after(&buf[next..], limits, &mut host, |path| handler.fixed(path)) {
+                    Some((end, same)) if std::ptr::eq(same, fixed) => {
+                        next += end;
+                        run += 1;
+                    }
+                    _ => break,
+                }
+            }
+            cx.write(&block[..run * len])?;
+            *served = next;
+            for _ in 0..run {
+                cx.finish_batched();
+            }
         }
         Ok(())
     }

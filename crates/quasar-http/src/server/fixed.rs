@@ -124,21 +124,23 @@ impl FixedResponse {
         encoded.write(cx, date)
     }
 
-    /// The whole response with `date`, as shared bytes to write many times (a pipelined
-    /// batch looks it up once, then copies it per request), or `None` when it is not kept
-    /// assembled (large, or another `Server` value): then [`write_dated`](Self::write_dated).
+    /// The whole response with `date`, repeated: shared bytes holding one or more copies
+    /// back to back, and the length of one. A pipelined batch looks it up once and writes
+    /// a run of answers to the same route with one copy of `copies * len` bytes. `None`
+    /// when it is not kept assembled (large, or another `Server` value): then
+    /// [`write_dated`](Self::write_dated).
     pub(crate) fn assembled(
         &self,
         server: Option<&'static str>,
         date: &[u8; crate::HTTP_DATE_LEN],
-    ) -> Option<Bytes> {
+    ) -> Option<(Bytes, usize)> {
         let encoded = self.encoded.get_or_init(|| self.encode(server));
         if encoded.server != server {
             return None;
         }
         match &encoded.after {
-            None => Some(encoded.before.clone()),
-            Some(_) => encoded.with_assembled(date, Bytes::clone),
+            None => Some((encoded.before.clone(), encoded.before.len())),
+            Some(_) => encoded.with_assembled(date, |block, len| (block.clone(), len)),
         }
     }
 
@@ -188,6 +190,10 @@ impl FixedResponse {
 /// and copied into the write queue in one piece; larger ones are written in three.
 const ASSEMBLE_BELOW: usize = 4 * 1024;
 
+/// How many copies of an assembled response are kept back to back: a pipelined run of
+/// requests for one route (wrk sends 16) is answered with one copy into the write queue.
+const ASSEMBLED_COPIES: usize = 16;
+
 /// Tells apart [`Encoded`] values for the per-thread cache (an address could be reused).
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -196,12 +202,20 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 struct Assembled {
     id: u64,
     date: [u8; crate::HTTP_DATE_LEN],
-    bytes: Bytes,
+    /// The response, [`ASSEMBLED_COPIES`] times.
+    block: Bytes,
+    /// The length of one copy.
+    len: usize,
 }
 
 thread_local! {
     static ASSEMBLED: RefCell<Assembled> = const {
-        RefCell::new(Assembled { id: 0, date: [0; crate::HTTP_DATE_LEN], bytes: Bytes::new() })
+        RefCell::new(Assembled {
+            id: 0,
+            date: [0; crate::HTTP_DATE_LEN],
+            block: Bytes::new(),
+            len: 0,
+        })
     };
 }
 
@@ -210,7 +224,7 @@ impl Encoded {
         let Some(after) = &self.after else {
             return cx.write(&self.before);
         };
-        if let Some(written) = self.with_assembled(date, |bytes| cx.write(bytes)) {
+        if let Some(written) = self.with_assembled(date, |block, len| cx.write(&block[..len])) {
             return written;
         }
         cx.write(&self.before)?;
@@ -218,13 +232,13 @@ impl Encoded {
         cx.write(after)
     }
 
-    /// Runs `f` on this response assembled with `date` (rebuilding the thread's copy when
-    /// the route or the second changed); `None` when it has no date to splice or is too
-    /// large to keep assembled.
+    /// Runs `f` on this response assembled with `date` ([`ASSEMBLED_COPIES`] copies back
+    /// to back, and the length of one; rebuilt when the thread's copy is of another route
+    /// or second); `None` when it has no date to splice or is too large to keep assembled.
     fn with_assembled<R>(
         &self,
         date: &[u8; crate::HTTP_DATE_LEN],
-        f: impl FnOnce(&Bytes) -> R,
+        f: impl FnOnce(&Bytes, usize) -> R,
     ) -> Option<R> {
         let after = self.after.as_ref()?;
         let len = self.before.len() + date.len() + after.len();
@@ -234,15 +248,18 @@ impl Encoded {
         ASSEMBLED.with(|cell| {
             let mut a = cell.borrow_mut();
             if a.id != self.id || a.date != *date {
-                let mut bytes = BytesMut::with_capacity(len);
-                bytes.extend_from_slice(&self.before);
-                bytes.extend_from_slice(date);
-                bytes.extend_from_slice(after);
+                let mut block = BytesMut::with_capacity(len * ASSEMBLED_COPIES);
+                for _ in 0..ASSEMBLED_COPIES {
+                    block.extend_from_slice(&self.before);
+                    block.extend_from_slice(date);
+                    block.extend_from_slice(after);
+                }
                 a.id = self.id;
                 a.date = *date;
-                a.bytes = bytes.freeze();
+                a.block = block.freeze();
+                a.len = len;
             }
-            Some(f(&a.bytes))
+            Some(f(&a.block, a.len))
         })
     }
 }
