@@ -235,7 +235,8 @@ async fn close_and_http10_in_a_pipelined_batch_end_the_connection_in_order() {
 
 #[tokio::test]
 async fn max_requests_holds_across_a_pipelined_batch() {
-    for max in [1, 2, 5, 17] {
+    // Around the 16-response runs a batch writes in one copy, too.
+    for max in [1, 2, 5, 16, 17, 18, 33] {
         let config = ServerConfig {
             max_requests: max,
             ..ServerConfig::default()
@@ -255,4 +256,42 @@ async fn max_requests_holds_across_a_pipelined_batch() {
             );
         }
     }
+}
+
+/// Runs of one route longer than a copy block, route changes inside a read, and a `Host`
+/// that changes between requests: each answer matches its own request, in order.
+#[tokio::test]
+async fn long_runs_and_changing_routes_and_hosts_in_one_read_are_answered_in_order() {
+    let router = Router::new()
+        .fixed("/a", http::Response::new(Bytes::from_static(b"A")))
+        .fixed("/b", http::Response::new(Bytes::from_static(b"BB")));
+    let server = start(router, ServerConfig::default()).await;
+    let mut tcp = TcpStream::connect(server.address()).await.unwrap();
+    let mut batch = String::new();
+    let mut want = Vec::new();
+    // "x:808" then "x:8080": a value that starts with the one seen before is checked again.
+    let hosts = ["x:808", "x:8080", "x:8080", "y", "[::1]:80", "x:8080 ", "x"];
+    for (i, run) in [1usize, 18, 3, 33, 1, 2, 16, 17].into_iter().enumerate() {
+        let (path, body) = if i % 2 == 0 {
+            ("/a", "A")
+        } else {
+            ("/b", "BB")
+        };
+        for k in 0..run {
+            let host = hosts[(i + k) % hosts.len()];
+            batch.push_str(&format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n"));
+            want.push(body.to_string());
+        }
+    }
+    tcp.write_all(batch.as_bytes()).await.unwrap();
+    let out = read_responses(&mut tcp, want.len()).await;
+    let got: Vec<String> = split_responses(&out, None)
+        .into_iter()
+        .map(|(head, body)| {
+            assert!(head.starts_with("http/1.1 200 ok\r\n"), "{head}");
+            body
+        })
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(server.requests_processed(), want.len() as u64);
 }

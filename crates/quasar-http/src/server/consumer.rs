@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use futures_util::task::noop_waker_ref;
 use http::header::{ALLOW, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderValue, Method, Request, StatusCode, Version};
@@ -20,9 +20,10 @@ use quasar_net::{Connection, Error, TcpServerBuilder};
 use quasar_net::{ConsumerFactory, Context, Progress, ProtocolConsumer, Result, TcpServer};
 
 use super::config::ServerConfig;
+use super::fixed::FixedResponse;
 use super::handler::Handler;
 use super::incoming::{self, BodySender, Room};
-use super::plain_get::plain_get;
+use super::plain_get::{plain_get, plain_get_after, SeenHost};
 use super::response::{encode, encode_status, Encoded, PendingResponse, ReqInfo};
 use super::websocket::{WsFactory, WsRoute};
 use crate::body::Body;
@@ -270,21 +271,72 @@ impl HttpConsumer {
         if buf.is_empty() || cx.batch_room() == 0 {
             return Ok(());
         }
+        // The served heads leave the buffer in one step at the end, errors included.
+        let mut served = 0;
+        let result = self.serve_fixed_run(cx, buf, &mut served);
+        buf.advance(served);
+        result
+    }
+
+    /// The loop of [`serve_fixed_batch`](Self::serve_fixed_batch): answers from
+    /// `buf[*served..]` on, moving `*served` past each request answered. A run of requests
+    /// for the same route is answered with one copy of its assembled responses.
+    fn serve_fixed_run(&self, cx: &mut Context<'_>, buf: &[u8], served: &mut usize) -> Result<()> {
         let config = &self.shared.config;
         let handler = &self.shared.handler;
         let limits = self.parser.limits();
+        let max_requests = config.max_requests;
         let date = crate::http_date();
-        while !buf.is_empty() && cx.batch_room() > 0 {
-            // The next request's index is one past the count published so far.
-            if config.max_requests > 0 && cx.connection().processed() + 1 >= config.max_requests {
+        // The last route's assembled responses: later runs for the same route (the usual
+        // pipelined read) copy them without looking them up again.
+        let mut last: Option<(&FixedResponse, Bytes, usize)> = None;
+        let mut host = SeenHost::default();
+        while *served < buf.len() {
+            let room = cx.batch_room() as usize;
+            // The next request's index is one past the count published so far; a run
+            // stops before the last request `max_requests` allows.
+            let processed = cx.connection().processed();
+            let allowed =
+                |run: usize| max_requests == 0 || processed + 1 + (run as u64) < max_requests;
+            if room == 0 || !allowed(0) {
                 break;
             }
-            let Some((end, fixed)) = plain_get(buf, limits, |path| handler.fixed(path)) else {
+            let Some((end, fixed)) = plain_get_after(&buf[*served..], limits, &mut host, |path| {
+                handler.fixed(path)
+            }) else {
                 break;
             };
-            fixed.write_dated(cx, config.server_name, &date)?;
-            buf.advance(end);
-            cx.finish_batched();
+            if !matches!(&last, Some((prev, ..)) if std::ptr::eq(*prev, fixed)) {
+                match fixed.assembled(config.server_name, &date) {
+                    Some((block, len)) => last = Some((fixed, block, len)),
+                    None => {
+                        fixed.write_dated(cx, config.server_name, &date)?;
+                        *served += end;
+                        cx.finish_batched();
+                        continue;
+                    }
+                }
+            }
+            let Some((_, block, len)) = &last else {
+                break;
+            };
+            let mut run = 1;
+            let mut next = *served + end;
+            let most = room.min(block.len() / len);
+            while run < most && next < buf.len() && allowed(run) {
+                match plain_get_after(&buf[next..], limits, &mut host, |path| handler.fixed(path)) {
+                    Some((end, same)) if std::ptr::eq(same, fixed) => {
+                        next += end;
+                        run += 1;
+                    }
+                    _ => break,
+                }
+            }
+            cx.write(&block[..run * len])?;
+            *served = next;
+            for _ in 0..run {
+                cx.finish_batched();
+            }
         }
         Ok(())
     }
