@@ -275,9 +275,11 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
             if self.engine.round().map_err(|e| (e, Disposal::Graceful))? {
                 return Ok(Ended::Normally);
             }
-            // Replies handed to their callers in this round (a client's exchanges only
-            // leave by finishing).
-            self.awaited += in_flight.saturating_sub(self.engine.in_flight());
+            if self.calls.is_some() {
+                // Replies handed to their callers in this round (a client's exchanges
+                // only leave by finishing).
+                self.awaited += in_flight.saturating_sub(self.engine.in_flight());
+            }
             if self.engine.take_timer_changed() {
                 let next = self.engine.check_timers(now()).map_err(timer_failed)?;
                 timer.as_mut().reset(Instant::from_std(next));
