@@ -349,6 +349,77 @@ async fn calls_queued_together_leave_in_one_write() {
     assert_eq!(replies, ["r0", "r1", "r2", "r3", "r4"]);
 }
 
+// One worker: a task woken from a task of that worker takes its LIFO slot and runs
+// next. The first caller answered sends its next call at once and wakes the driver that
+// way, ahead of the other callers answered with it; the driver lets them run before it
+// writes, so their next calls leave together too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn callers_answered_together_send_their_next_calls_in_one_write() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let writes = Arc::new(AtomicUsize::new(0));
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut peer, _) = listener.accept().await.unwrap();
+    let conn = ClientConnectionBuilder::new(|| Line)
+        .config(in_flight(16))
+        .handshake(CountingStream {
+            inner: stream,
+            writes: Arc::clone(&writes),
+        })
+        .await;
+    let callers: Vec<_> = (0..5)
+        .map(|i| {
+            let conn = conn.clone();
+            tokio::spawn(async move {
+                let first = conn.request(format!("a{i}")).await.unwrap();
+                let second = conn.request(format!("b{i}")).await.unwrap();
+                (first, second)
+            })
+        })
+        .collect();
+    // Reads until `calls` lines have come; returns them sorted.
+    async fn lines(peer: &mut TcpStream, calls: usize) -> Vec<String> {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 256];
+        while got.iter().filter(|&&b| b == b'\n').count() < calls {
+            let n = within("the calls", peer.read(&mut buf)).await.unwrap();
+            assert!(n > 0, "the client closed");
+            got.extend_from_slice(&buf[..n]);
+        }
+        let mut lines: Vec<String> = String::from_utf8(got)
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect();
+        lines.sort();
+        lines
+    }
+    assert_eq!(lines(&mut peer, 5).await, ["a0", "a1", "a2", "a3", "a4"]);
+    let before = writes.load(Ordering::SeqCst);
+    // All five replies in one write: the client reads them at once.
+    tokio::io::AsyncWriteExt::write_all(&mut peer, b"r0\nr1\nr2\nr3\nr4\n")
+        .await
+        .unwrap();
+    assert_eq!(lines(&mut peer, 5).await, ["b0", "b1", "b2", "b3", "b4"]);
+    assert_eq!(
+        writes.load(Ordering::SeqCst) - before,
+        1,
+        "the five next calls leave in one write"
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut peer, b"s0\ns1\ns2\ns3\ns4\n")
+        .await
+        .unwrap();
+    let mut replies = Vec::new();
+    for caller in callers {
+        replies.push(within("a caller", caller).await.unwrap());
+    }
+    // Each caller got a reply of each batch (which one depends on the order the driver
+    // took their calls in).
+    assert!(replies
+        .iter()
+        .all(|(a, b)| a.starts_with('r') && b.starts_with('s')));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn several_pushes_in_one_read_all_reach_a_full_push_sink_in_order() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -89,6 +89,9 @@ pub(crate) struct Driver<T, F: ConsumerFactory> {
     /// Bytes were written since the last flush (TLS buffers; TCP's flush is free).
     needs_flush: bool,
     draining: bool,
+    /// Client: callers given their reply since the last batch of calls whose next call
+    /// has not come yet (see [`Driver::gather_calls`]).
+    awaited: usize,
 }
 
 pub(crate) fn now() -> std::time::Instant {
@@ -155,6 +158,7 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
             calls,
             needs_flush: false,
             draining: false,
+            awaited: 0,
         }
     }
 
@@ -267,8 +271,14 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
             if conn.shared().take_resume_reading() {
                 self.engine.resume_reading();
             }
+            let in_flight = self.engine.in_flight();
             if self.engine.round().map_err(|e| (e, Disposal::Graceful))? {
                 return Ok(Ended::Normally);
+            }
+            if self.calls.is_some() {
+                // Replies handed to their callers in this round (a client's exchanges
+                // only leave by finishing).
+                self.awaited += in_flight.saturating_sub(self.engine.in_flight());
             }
             if self.engine.take_timer_changed() {
                 let next = self.engine.check_timers(now()).map_err(timer_failed)?;
@@ -396,16 +406,31 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
                 Event::Call(call) => {
                     let now = clock.now();
                     self.engine.on_call(call, now);
-                    // Calls queued together leave in one write.
-                    while self.engine.wants_call() {
-                        let Some(Ok(call)) = self.calls.as_mut().map(|c| c.try_recv()) else {
-                            break;
-                        };
-                        self.engine.on_call(call, now);
+                    self.awaited = self.awaited.saturating_sub(1);
+                    self.gather_calls(now);
+                    if self.awaited > 0 {
+                        // Callers that just got their reply are likely queued on this
+                        // worker behind us, about to send their next call: let them run
+                        // first (once), so their calls leave in this same write.
+                        self.awaited = 0;
+                        yield_to_queue().await;
+                        self.gather_calls(clock.now());
                     }
+                    self.awaited = 0;
                 }
                 Event::CallsClosed => self.engine.close(),
             }
+        }
+    }
+
+    /// Takes the calls already queued, so that calls queued together leave in one write.
+    fn gather_calls(&mut self, now: std::time::Instant) {
+        while self.engine.wants_call() {
+            let Some(Ok(call)) = self.calls.as_mut().map(|c| c.try_recv()) else {
+                break;
+            };
+            self.engine.on_call(call, now);
+            self.awaited = self.awaited.saturating_sub(1);
         }
     }
 
@@ -507,6 +532,22 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
             let _ = socket2::SockRef::from(tcp).set_linger(Some(Duration::ZERO));
         }
     }
+}
+
+/// Puts this task at the back of its worker's run queue: woken by itself, it is polled
+/// again after the tasks already queued there (unlike `tokio::task::yield_now`, which
+/// waits until the worker has polled its I/O driver).
+async fn yield_to_queue() {
+    let mut yielded = false;
+    poll_fn(|cx| {
+        if yielded {
+            return Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await
 }
 
 /// The buffer for what a closing connection's peer still sends (discarded).

@@ -46,6 +46,11 @@ impl<F: ConsumerFactory> Engine<F> {
             && self.can_produce()
     }
 
+    /// Exchanges in flight (client: requests whose replies have not all come back).
+    pub(crate) fn in_flight(&self) -> usize {
+        self.exchanges.len()
+    }
+
     /// Starts a client request: builds its consumer, fires `pre_request` and writes the
     /// request. The reply comes when its consumer finishes, in order.
     pub(crate) fn on_call(&mut self, call: Call<Req<F>, Resp<F>>, now: Instant) {
