@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use quasar_net::{serve_connection, ConnectionConfig, Context, Progress, ProtocolConsumer, Result};
+use quasar_net::{
+    serve_connection, Connection, ConnectionConfig, Context, Progress, ProtocolConsumer, Result,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
 #[derive(Default)]
@@ -75,6 +77,19 @@ fn factory(
     }
 }
 
+type Serving = tokio::task::JoinHandle<Result<()>>;
+
+/// A connection over an in-memory pipe served by `factory("s", recycle)`.
+fn serve(recycle: bool, counts: &Arc<Counts>) -> (Connection, DuplexStream, Serving) {
+    let (client, server) = tokio::io::duplex(1 << 16);
+    let (conn, serving) = serve_connection(
+        server,
+        factory("s", recycle, counts),
+        ConnectionConfig::default(),
+    );
+    (conn, client, tokio::spawn(serving))
+}
+
 async fn exchange(client: &mut DuplexStream, send: &str, want: &str) {
     client.write_all(send.as_bytes()).await.unwrap();
     let mut got = vec![0; want.len()];
@@ -88,13 +103,7 @@ async fn exchange(client: &mut DuplexStream, send: &str, want: &str) {
 #[tokio::test]
 async fn a_recycling_consumer_is_built_once_and_made_per_exchange() {
     let counts = Arc::new(Counts::default());
-    let (mut client, server) = tokio::io::duplex(1 << 16);
-    let (conn, serving) = serve_connection(
-        server,
-        factory("s", true, &counts),
-        ConnectionConfig::default(),
-    );
-    let serving = tokio::spawn(serving);
+    let (conn, mut client, serving) = serve(true, &counts);
     // One line per read and several per read: the same consumer object serves them all.
     exchange(&mut client, "a\n", "s1:a\n").await;
     exchange(&mut client, "b\n", "s2:b\n").await;
@@ -109,13 +118,7 @@ async fn a_recycling_consumer_is_built_once_and_made_per_exchange() {
 #[tokio::test]
 async fn without_recycling_every_exchange_gets_a_new_consumer() {
     let counts = Arc::new(Counts::default());
-    let (mut client, server) = tokio::io::duplex(1 << 16);
-    let (_conn, serving) = serve_connection(
-        server,
-        factory("s", false, &counts),
-        ConnectionConfig::default(),
-    );
-    let serving = tokio::spawn(serving);
+    let (_conn, mut client, serving) = serve(false, &counts);
     exchange(&mut client, "a\n", "s1:a\n").await;
     exchange(&mut client, "b\nc\n", "s1:b\ns1:c\n").await;
     assert_eq!(counts.built.load(Ordering::Relaxed), 3);
@@ -126,13 +129,7 @@ async fn without_recycling_every_exchange_gets_a_new_consumer() {
 #[tokio::test]
 async fn an_upgrade_drops_the_recycled_consumer_and_the_new_factory_builds() {
     let counts = Arc::new(Counts::default());
-    let (mut client, server) = tokio::io::duplex(1 << 16);
-    let (_conn, serving) = serve_connection(
-        server,
-        factory("s", true, &counts),
-        ConnectionConfig::default(),
-    );
-    let serving = tokio::spawn(serving);
+    let (_conn, mut client, serving) = serve(true, &counts);
     exchange(&mut client, "a\n", "s1:a\n").await;
     exchange(&mut client, "up\n", "s2:up\n").await;
     // The upgraded factory's consumer, recycled in its turn.
@@ -145,13 +142,7 @@ async fn an_upgrade_drops_the_recycled_consumer_and_the_new_factory_builds() {
 #[tokio::test]
 async fn a_failed_exchange_is_not_recycled_and_closes() {
     let counts = Arc::new(Counts::default());
-    let (mut client, server) = tokio::io::duplex(1 << 16);
-    let (_conn, serving) = serve_connection(
-        server,
-        factory("s", true, &counts),
-        ConnectionConfig::default(),
-    );
-    let serving = tokio::spawn(serving);
+    let (_conn, mut client, serving) = serve(true, &counts);
     exchange(&mut client, "a\n", "s1:a\n").await;
     client.write_all(b"bad\n").await.unwrap();
     // Done writing: the server's lingering close need not wait for more.

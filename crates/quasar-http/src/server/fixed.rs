@@ -292,12 +292,7 @@ pub(crate) fn is_plain_get(head: &[u8], max_headers: usize) -> Option<&[u8]> {
                 }
                 false
             }
-            6 => name.eq_ignore_ascii_case(b"expect"),
-            7 => name.eq_ignore_ascii_case(b"upgrade"),
-            10 => name.eq_ignore_ascii_case(b"connection"),
-            14 => name.eq_ignore_ascii_case(b"content-length"),
-            17 => name.eq_ignore_ascii_case(b"transfer-encoding"),
-            _ => false,
+            _ => super::plain_get::changes_framing(name),
         };
         if special {
             return None;

@@ -158,16 +158,7 @@ pub(crate) fn plain_get_after<'b, T>(
             false
         } else {
             j = value_end(buf, j)?;
-            // Dispatch on the length first: most names compare against nothing.
-            let name = &line[..name_len];
-            match name_len {
-                6 => name.eq_ignore_ascii_case(b"expect"),
-                7 => name.eq_ignore_ascii_case(b"upgrade"),
-                10 => name.eq_ignore_ascii_case(b"connection"),
-                14 => name.eq_ignore_ascii_case(b"content-length"),
-                17 => name.eq_ignore_ascii_case(b"transfer-encoding"),
-                _ => false,
-            }
+            changes_framing(&line[..name_len])
         };
         if special || buf.get(j..j + 2)? != b"\r\n" {
             return None;
@@ -244,6 +235,20 @@ fn plain_host_end(buf: &[u8], start: usize) -> Option<usize> {
         k += 1;
     }
     Some(start + k)
+}
+
+/// A header the fast path leaves to the ordinary one because it changes the framing or the
+/// connection's persistence. Dispatched on the length first: most names compare against
+/// nothing.
+pub(super) fn changes_framing(name: &[u8]) -> bool {
+    match name.len() {
+        6 => name.eq_ignore_ascii_case(b"expect"),
+        7 => name.eq_ignore_ascii_case(b"upgrade"),
+        10 => name.eq_ignore_ascii_case(b"connection"),
+        14 => name.eq_ignore_ascii_case(b"content-length"),
+        17 => name.eq_ignore_ascii_case(b"transfer-encoding"),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
