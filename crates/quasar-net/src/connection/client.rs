@@ -64,7 +64,8 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::driver::{now, Driver, Shutdown};
+use super::clock::now;
+use super::driver::{Driver, Shutdown};
 use super::serve::addresses;
 use super::{Connection, ConnectionConfig};
 use crate::consumer::{Req, Resp};

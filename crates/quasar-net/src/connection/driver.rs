@@ -24,6 +24,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
+use super::clock::{now, Clock};
 use super::scratch;
 use super::signal::Signal;
 use super::CloseRequest;
@@ -92,45 +93,6 @@ pub(crate) struct Driver<T, F: ConsumerFactory> {
     /// Client: callers given their reply since the last batch of calls whose next call
     /// has not come yet (see [`Driver::gather_calls`]).
     awaited: usize,
-}
-
-pub(crate) fn now() -> std::time::Instant {
-    Instant::now().into_std()
-}
-
-/// The time of the driver's current wake-up: read once after the task was parked, then
-/// reused by the events that follow without parking (a read, then the write of its
-/// answer), and re-read every [`Clock::REUSE`] events so a connection that never parks
-/// still sees time move. Reads and writes only stamp activity (idle and progress
-/// timeouts have second-scale granularity); timer checks always read the clock.
-#[derive(Debug, Default)]
-struct Clock {
-    now: Option<std::time::Instant>,
-    uses: u32,
-}
-
-impl Clock {
-    const REUSE: u32 = 32;
-
-    fn now(&mut self) -> std::time::Instant {
-        match self.now {
-            Some(t) if self.uses < Self::REUSE => {
-                self.uses += 1;
-                t
-            }
-            _ => {
-                let t = now();
-                self.now = Some(t);
-                self.uses = 1;
-                t
-            }
-        }
-    }
-
-    /// The task waited: the next event reads the clock again.
-    fn parked(&mut self) {
-        self.now = None;
-    }
 }
 
 // ===== impl Driver =====
@@ -412,7 +374,6 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
                         // Callers that just got their reply are likely queued on this
                         // worker behind us, about to send their next call: let them run
                         // first (once), so their calls leave in this same write.
-                        self.awaited = 0;
                         yield_to_queue().await;
                         self.gather_calls(clock.now());
                     }

@@ -59,6 +59,7 @@ use crate::transport::TransportInfo;
 use crate::{Error, OneTime};
 
 mod client;
+pub(crate) mod clock;
 mod config;
 pub(crate) mod driver;
 mod scratch;

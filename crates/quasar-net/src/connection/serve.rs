@@ -4,7 +4,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use super::driver::{now, Driver, Shutdown};
+use super::clock::now;
+use super::driver::{Driver, Shutdown};
 use super::{Connection, ConnectionConfig};
 use crate::engine::{Engine, Role};
 use crate::transport::Transport;

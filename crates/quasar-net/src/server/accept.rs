@@ -18,7 +18,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use super::tracker::Tracker;
-use crate::connection::driver::{now, Driver, Ended, Shutdown};
+use crate::connection::clock::now;
+use crate::connection::driver::{Driver, Ended, Shutdown};
 use crate::engine::{Engine, Role};
 use crate::transport::Acceptor;
 use crate::{Connection, ConnectionConfig, ConsumerFactory, Error, Producer, Result};
