@@ -188,7 +188,8 @@ impl ProtocolConsumer for RespConsumer {
                 out: &mut out,
             }
             .command(&mut args);
-            // Release the read buffer's bytes now, not at the next command.
+            // Release the read buffer's bytes now, not at the next command (every path out
+            // of the loop leaves `args` empty).
             args.clear();
             if after == After::Close {
                 let flushed = flush(cx, &mut out);
@@ -224,7 +225,6 @@ impl ProtocolConsumer for RespConsumer {
             out = BytesMut::with_capacity(256);
         }
         st.scratch = out;
-        args.clear();
         if args.capacity() <= ARGS_KEEP {
             st.args = args;
         }
