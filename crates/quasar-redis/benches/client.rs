@@ -13,7 +13,12 @@
 //! ["quasar redis-rs fred"], `OPS` [unset]: when set, each measurement stops after that many
 //! commands instead of after `DURATION_MS` (for instruction counts under callgrind:
 //! `OPS=10000 ROUNDS=1 TASKS=16 CLIENTS=quasar valgrind --tool=callgrind <bench> --bench`,
-//! minus a run with `OPS=0` for the setup).
+//! minus a run with `OPS=0` for the setup). `WORKERS` [2]: the client runtime's threads.
+//! `SERVER_CPU` [unset]: pin redis-server to that CPU with `taskset`; on 2 cores run the bench
+//! itself as `SERVER_CPU=1 WORKERS=1 taskset -c 0 <bench> --bench`, so that client and server
+//! each own a core (unpinned, three threads trade two cores and a row moves by ±20% between
+//! runs). `VERBOSE` [unset]: print every round. The last column is redis-server's CPU time
+//! per 1k ops: the cost a client's batching puts on the server.
 
 use std::future::Future;
 use std::net::TcpListener;
@@ -40,7 +45,17 @@ fn start_server() -> (Server, String) {
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port();
-    let child = Command::new("redis-server")
+    // SERVER_CPU pins redis-server to one CPU (with the bench run under `taskset` on the
+    // other), so client and server do not trade places on the cores between rounds.
+    let mut cmd = match std::env::var("SERVER_CPU") {
+        Ok(cpu) => {
+            let mut c = Command::new("taskset");
+            c.args(["-c", &cpu, "redis-server"]);
+            c
+        }
+        Err(_) => Command::new("redis-server"),
+    };
+    let child = cmd
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .args(["--save", "", "--appendonly", "no", "--loglevel", "warning"])
         .stdout(Stdio::null())
@@ -59,9 +74,9 @@ fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
 }
 
-/// This process's CPU time (user + system), from /proc/self/stat.
-fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+/// A process's CPU time (user + system), from /proc/<pid>/stat (`self` for this one).
+fn cpu_time(pid: &str) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which ends with the last ')').
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let f: Vec<u64> = rest
@@ -80,7 +95,7 @@ type Op = Arc<dyn Fn(u64) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + S
 async fn run(op: Op, tasks: u64, dur: Duration, limit: Option<u64>) -> (u64, Duration, Duration) {
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));
-    let cpu0 = cpu_time();
+    let cpu0 = cpu_time("self");
     let start = Instant::now();
     let handles: Vec<_> = (0..tasks)
         .map(|t| {
@@ -115,7 +130,7 @@ async fn run(op: Op, tasks: u64, dur: Duration, limit: Option<u64>) -> (u64, Dur
     if let Some(limit) = limit {
         ops = limit;
     }
-    (ops, cpu_time().saturating_sub(cpu0), elapsed)
+    (ops, cpu_time("self").saturating_sub(cpu0), elapsed)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -156,7 +171,8 @@ fn main() {
         eprintln!("client bench: redis-server not on PATH; skipped");
         return;
     }
-    let (_server, url) = start_server();
+    let (server, url) = start_server();
+    let server_pid = server.0.id().to_string();
     if std::env::var_os("FUTURE_SIZES").is_some() {
         let c = RedisClient::new(&url).expect("client");
         eprintln!(
@@ -167,7 +183,7 @@ fn main() {
         );
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(env_or("WORKERS", "2").parse().unwrap_or(2))
         .enable_all()
         .build()
         .expect("runtime");
@@ -246,8 +262,10 @@ fn main() {
         };
         ops.push((name.clone(), op));
     }
-    // results[(client, tasks)] = [(ops/s, cpu µs per op)]
-    let mut results: std::collections::HashMap<(usize, u64), Vec<(f64, f64)>> = Default::default();
+    let verbose = std::env::var_os("VERBOSE").is_some();
+    // results[(client, tasks)] = [(ops/s, client CPU µs per 1k ops, server CPU µs per 1k ops)]
+    type Sample = (f64, f64, f64);
+    let mut results: std::collections::HashMap<(usize, u64), Vec<Sample>> = Default::default();
     for round in 0..rounds {
         for &t in &tasks {
             let mut order: Vec<usize> = (0..ops.len()).collect();
@@ -255,26 +273,40 @@ fn main() {
                 order.reverse();
             }
             for ci in order {
+                let server0 = cpu_time(&server_pid);
                 let (n, cpu, elapsed) = rt.block_on(run(ops[ci].1.clone(), t, dur, limit));
+                let server_cpu = cpu_time(&server_pid).saturating_sub(server0);
                 // In duration mode, ops are counted at the stop signal.
                 let secs = if limit.is_some() { elapsed } else { dur };
                 let rate = n as f64 / secs.as_secs_f64();
-                let cpu_per_k = cpu.as_secs_f64() * 1e6 / (n.max(1) as f64) * 1000.0;
-                results.entry((ci, t)).or_default().push((rate, cpu_per_k));
+                let per_k = |cpu: Duration| cpu.as_secs_f64() * 1e9 / (n.max(1) as f64);
+                if verbose {
+                    eprintln!(
+                        "round {round} tasks {t} {}: {rate:.0} ops/s, client {:.0} / server {:.0} µs per 1k ops",
+                        ops[ci].0,
+                        per_k(cpu),
+                        per_k(server_cpu)
+                    );
+                }
+                results
+                    .entry((ci, t))
+                    .or_default()
+                    .push((rate, per_k(cpu), per_k(server_cpu)));
             }
         }
     }
     println!(
-        "| tasks | client | ops/s (median of {rounds}) | vs best other | client CPU µs / 1k ops |"
+        "| tasks | client | ops/s (median of {rounds}) | vs best other | client CPU µs / 1k ops | redis-server CPU µs / 1k ops |"
     );
-    println!("|---:|---|---:|---:|---:|");
+    println!("|---:|---|---:|---:|---:|---:|");
     for &t in &tasks {
-        let med: Vec<(f64, f64)> = (0..ops.len())
+        let med: Vec<Sample> = (0..ops.len())
             .map(|ci| {
                 let r = results.remove(&(ci, t)).unwrap_or_default();
                 (
                     median(r.iter().map(|x| x.0).collect()),
                     median(r.iter().map(|x| x.1).collect()),
+                    median(r.iter().map(|x| x.2).collect()),
                 )
             })
             .collect();
@@ -286,10 +318,11 @@ fn main() {
                 .map(|(_, m)| m.0)
                 .fold(f64::NAN, f64::max);
             println!(
-                "| {t} | {name} | {:.0} | {:.2} | {:.0} |",
+                "| {t} | {name} | {:.0} | {:.2} | {:.0} | {:.0} |",
                 med[ci].0,
                 med[ci].0 / best_other,
-                med[ci].1
+                med[ci].1,
+                med[ci].2
             );
         }
     }
