@@ -76,6 +76,9 @@ pub(crate) struct AcceptCtx<F, A> {
     pub(crate) queue: Option<Arc<Semaphore>>,
     /// Refusals in progress (see `shed::MAX_REJECTING`).
     pub(crate) rejecting: Arc<Semaphore>,
+    /// Whether each connection's task carries the accepting span around its polls. Not on
+    /// a worker's own thread, where that span is entered for the thread's whole life.
+    pub(crate) span_per_task: bool,
 }
 
 /// How an accepted connection gets (or does not get) its slot.
@@ -231,19 +234,21 @@ fn start_connection<F: ConsumerFactory, A: Acceptor>(
         let tracker = Arc::clone(&ctx.tracker);
         let shutdown = tracker.shutdown.clone();
         let ctx2 = Arc::clone(ctx);
-        // The connection's task inherits the accept loop's span (a worker's id), so its
-        // log lines say which worker served them.
+        let task = ctx.tracker.tasks.track_future(async move {
+            if serve_accepted(stream, conn.clone(), &ctx2, shutdown).await == Ended::Forced {
+                tracker.forced.fetch_add(1, Ordering::Relaxed);
+            }
+            tracker.leave(&conn);
+            drop(permit);
+        });
+        // On the caller's runtime the connection's task inherits the span the server was
+        // started in, so its log lines carry it (a worker's thread is in its span already).
         let span = tracing::Span::current();
-        tokio::spawn(tracing::Instrument::instrument(
-            ctx.tracker.tasks.track_future(async move {
-                if serve_accepted(stream, conn.clone(), &ctx2, shutdown).await == Ended::Forced {
-                    tracker.forced.fetch_add(1, Ordering::Relaxed);
-                }
-                tracker.leave(&conn);
-                drop(permit);
-            }),
-            span,
-        ));
+        if ctx.span_per_task && !span.is_none() {
+            tokio::spawn(tracing::Instrument::instrument(task, span));
+        } else {
+            tokio::spawn(task);
+        }
         if ctx.max_sessions > 0 && session >= ctx.max_sessions {
             // pulsar: the connection that reached the limit is still served.
             tracing::info!(
