@@ -1,5 +1,5 @@
 //! Faults against a real redis-server: killed mid-pipeline, restarted, `CLIENT KILL` of an
-//! idle pooled connection.
+//! idle pooled connection, black-holed (stopped with SIGSTOP).
 
 mod client_support;
 
@@ -124,4 +124,77 @@ async fn a_killed_idle_connection_is_never_handed_out() {
     assert_eq!(client.shared_client().sessions(), 21);
     client.close().await;
     admin.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_black_holed_server_times_commands_out_and_loses_no_slot() {
+    let Some(server) = client_support::start() else {
+        return;
+    };
+    let client = RedisClient::builder(&server.url(""))
+        .unwrap()
+        .pool_size(2)
+        .exclusive_pool_size(1)
+        .timeout(Some(Duration::from_millis(200)))
+        .build()
+        .unwrap();
+    client.set("k", "v").await.unwrap();
+    let mut tx = client.exclusive().await.unwrap();
+    tx.query::<String>(cmd("PING")).await.unwrap();
+    drop(tx);
+    let pool = client.shared_client().pool(server.addr()).unwrap();
+    let sessions = client.shared_client().sessions();
+    assert_eq!(sessions, 1);
+
+    server.pause(true);
+    let waiters: Vec<_> = (0..100)
+        .map(|i| {
+            let client = client.clone();
+            tokio::spawn(async move { client.get::<Option<String>>(&format!("k{i}")).await })
+        })
+        .collect();
+    for w in waiters {
+        let err = within("every command's timeout", w)
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert!(err.is_timeout(), "{err}");
+    }
+    // The exclusive connection too: the checkout succeeds (the connection is idle in its
+    // pool), the command times out, and the slot comes back.
+    let mut tx = within("the exclusive checkout", client.exclusive())
+        .await
+        .unwrap();
+    let err = within("the exclusive command", tx.query::<String>(cmd("PING")))
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    drop(tx);
+    let exclusive = client.exclusive_client().pool(server.addr()).unwrap();
+    within("every slot back", async {
+        while pool.in_use() != 0 || exclusive.in_use() != 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+
+    // Back from the hole: the abandoned replies are read and dropped, and the next commands
+    // get their own replies on the same connections.
+    server.pause(false);
+    let got = within("a reply after the server continues", async {
+        loop {
+            match client.get::<String>("k").await {
+                Ok(v) => return v,
+                Err(e) if e.is_timeout() => continue,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    })
+    .await;
+    assert_eq!(got, "v");
+    // At most the pool's second connection was opened (the load may ask for it); none
+    // was dropped and replaced.
+    let after = client.shared_client().sessions();
+    assert!(after <= 2, "{after} connections for a pool of 2");
+    client.close().await;
 }

@@ -103,6 +103,18 @@ impl RedisServer {
         }
     }
 
+    /// Stops (`true`, SIGSTOP) or continues (`false`, SIGCONT) the server: stopped, it is a
+    /// black hole, as the kernel still accepts its connections and takes their bytes.
+    pub fn pause(&self, stop: bool) {
+        let child = self.child.as_ref().expect("a running server");
+        let signal = if stop { "-STOP" } else { "-CONT" };
+        let status = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("kill on PATH");
+        assert!(status.success(), "kill {signal}");
+    }
+
     /// Kills the server and starts a new one on the same port.
     pub fn restart(&mut self) {
         self.kill();
