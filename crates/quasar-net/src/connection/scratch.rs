@@ -13,12 +13,14 @@ use std::cell::RefCell;
 use bytes::BytesMut;
 
 thread_local! {
-    static SCRATCH: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+    // `None` while lent (or before the first borrow): taking and returning move the
+    // buffer in and out with no empty `BytesMut` built and dropped per read.
+    static SCRATCH: RefCell<Option<BytesMut>> = const { RefCell::new(None) };
 }
 
 /// Takes this thread's scratch buffer (empty, possibly without capacity yet).
 pub(crate) fn borrow() -> BytesMut {
-    SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()))
+    SCRATCH.with(|s| s.borrow_mut().take()).unwrap_or_default()
 }
 
 /// Returns an empty buffer for the next connection on this thread to borrow; a larger
@@ -27,8 +29,9 @@ pub(crate) fn give_back(buf: BytesMut) {
     debug_assert!(buf.is_empty());
     SCRATCH.with(|s| {
         let mut slot = s.borrow_mut();
-        if buf.capacity() > slot.capacity() {
-            *slot = buf;
+        match &*slot {
+            Some(kept) if kept.capacity() >= buf.capacity() => {}
+            _ => *slot = Some(buf),
         }
     });
 }

@@ -329,18 +329,28 @@ impl<F: ConsumerFactory> Engine<F> {
     /// whose holding stays within one step (a request or a batch of small responses in
     /// flight, the common case) touches none of the budget's shared counters, which
     /// every worker thread would otherwise write several times per request.
+    #[inline]
     fn account(&mut self) -> Result<()> {
-        let Some(budget) = self.cfg.memory_budget.as_deref() else {
-            return Ok(());
-        };
         // Lengths, not capacities: a connection's read buffer may be the thread's
         // scratch buffer, whose capacity another connection grew (counting it shed honest
         // small requests); the allocator's slack is outside the budget (docs/overload.md).
         let now =
             (self.rbuf.len() + self.out.queue.len() + self.actions.buffered) & !(BUDGET_GRAIN - 1);
         if now == 0 && self.held.held() == 0 {
+            // Nothing to report, with or without a budget: the usual case, three times
+            // per read, decided here without a call.
             return Ok(());
         }
+        self.report_holding(now)
+    }
+
+    /// [`account`](Self::account)'s report of a holding of `now` bytes (a whole number
+    /// of grains), or of its drop to zero.
+    #[inline(never)]
+    fn report_holding(&mut self, now: usize) -> Result<()> {
+        let Some(budget) = self.cfg.memory_budget.as_deref() else {
+            return Ok(());
+        };
         if self.held.report(budget, now)? {
             // Paused just now: arm the re-check timer.
             self.timer_changed = true;

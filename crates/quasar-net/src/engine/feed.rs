@@ -241,11 +241,19 @@ impl<F: ConsumerFactory> Engine<F> {
     }
 
     /// Applies what the consumer asked of the connection during its last call.
+    #[inline]
     pub(super) fn apply_actions(&mut self, finished: bool) -> Result<()> {
         if self.actions.is_empty() {
-            // The usual call asked for nothing.
+            // The usual call asked for nothing (twice per exchange): decided here,
+            // without a call.
             return Ok(());
         }
+        self.apply_requested(finished)
+    }
+
+    /// [`apply_actions`](Self::apply_actions) when the consumer asked for something.
+    #[inline(never)]
+    fn apply_requested(&mut self, finished: bool) -> Result<()> {
         if std::mem::take(&mut self.actions.close) {
             self.begin_closing();
         }

@@ -139,6 +139,18 @@ impl WriteQueue {
     /// Drops `n` written bytes from the front.
     pub(crate) fn advance(&mut self, mut n: usize) {
         debug_assert!(n <= self.len);
+        if n == self.len && self.chunks.is_empty() {
+            // Everything went (the usual write of a whole answer): empty the tail in
+            // place. `clear` keeps the tail's start where it is; `advance` would move it
+            // to the end, and the next response's copy would pay a `reserve` to move it
+            // back.
+            self.len = 0;
+            self.tail.clear();
+            if self.tail.capacity() > KEEP_TAIL {
+                self.tail = BytesMut::new();
+            }
+            return;
+        }
         self.len -= n;
         while n > 0 {
             match self.chunks.front_mut() {
@@ -232,6 +244,23 @@ mod tests {
         assert_eq!(q.len(), want.len());
         assert_eq!(drain(&mut q), want);
         assert_eq!(q.len(), 0);
+    }
+
+    #[test]
+    fn a_drained_tail_keeps_its_room_for_the_next_response() {
+        let mut q = WriteQueue::new(WaterMarks::default());
+        q.write(&[1; 100]).unwrap();
+        let room = q.tail.capacity();
+        q.advance(100);
+        assert!(q.is_empty());
+        // Emptied in place: the whole capacity is there again without a `reserve`.
+        assert_eq!(q.tail.capacity(), room);
+        q.write(b"next").unwrap();
+        assert_eq!(q.front(), b"next");
+        // A partial write still leaves the rest in order.
+        q.advance(2);
+        assert_eq!(q.front(), b"xt");
+        assert_eq!(q.len(), 2);
     }
 
     #[test]
