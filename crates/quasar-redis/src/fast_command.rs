@@ -109,7 +109,14 @@ mod tests {
         assert_eq!(number(b"42\r\n", 0, &l), Some((42, 4)));
         assert_eq!(number(b"512\r\n", 0, &l), Some((512, 5)));
         assert_eq!(number(b"99\r", 0, &l), None);
-        for bad in [&b"00\r\n"[..], b"07\r\n", b"1\n", b"1\r", b"\r\n", b"-1\r\n"] {
+        for bad in [
+            &b"00\r\n"[..],
+            b"07\r\n",
+            b"1\n",
+            b"1\r",
+            b"\r\n",
+            b"-1\r\n",
+        ] {
             assert_eq!(number(bad, 0, &l), None, "{bad:?}");
         }
         let one = Limits {
