@@ -54,6 +54,17 @@ pub(crate) fn scan(buf: &[u8], limits: &Limits) -> Option<(usize, Spans)> {
 /// the `\r\n`.
 fn number(buf: &[u8], at: usize, limits: &Limits) -> Option<(usize, usize)> {
     let rest = buf.get(at..)?;
+    // Nearly every header is one or two digits (`*2`, `$3`, `$16`): matched whole,
+    // without the loop below.
+    match *rest {
+        [d @ b'0'..=b'9', b'\r', b'\n', ..] if limits.max_line_len >= 1 => {
+            return Some((usize::from(d - b'0'), at + 3));
+        }
+        [t @ b'1'..=b'9', u @ b'0'..=b'9', b'\r', b'\n', ..] if limits.max_line_len >= 2 => {
+            return Some((usize::from(t - b'0') * 10 + usize::from(u - b'0'), at + 4));
+        }
+        _ => {}
+    }
     // One pass: value and digit count together (lengths are mostly one or two digits).
     let (mut n, mut digits) = (0usize, 0);
     while let Some(&d) = rest.get(digits) {
@@ -88,6 +99,37 @@ mod tests {
         let (len, spans) = scan(buf, &Limits::default()).unwrap();
         assert_eq!(len, 20);
         assert_eq!(&spans[..], &[(8, 11), (17, 18)]);
+    }
+
+    #[test]
+    fn headers_of_every_width_are_read_and_the_line_limit_holds() {
+        let l = Limits::default();
+        assert_eq!(number(b"0\r\n", 0, &l), Some((0, 3)));
+        assert_eq!(number(b"x7\r\n", 1, &l), Some((7, 4)));
+        assert_eq!(number(b"42\r\n", 0, &l), Some((42, 4)));
+        assert_eq!(number(b"512\r\n", 0, &l), Some((512, 5)));
+        assert_eq!(number(b"99\r", 0, &l), None);
+        for bad in [
+            &b"00\r\n"[..],
+            b"07\r\n",
+            b"1\n",
+            b"1\r",
+            b"\r\n",
+            b"-1\r\n",
+        ] {
+            assert_eq!(number(bad, 0, &l), None, "{bad:?}");
+        }
+        let one = Limits {
+            max_line_len: 1,
+            ..Limits::default()
+        };
+        assert_eq!(number(b"9\r\n", 0, &one), Some((9, 3)));
+        assert_eq!(number(b"10\r\n", 0, &one), None);
+        let zero = Limits {
+            max_line_len: 0,
+            ..Limits::default()
+        };
+        assert_eq!(number(b"9\r\n", 0, &zero), None);
     }
 
     #[test]

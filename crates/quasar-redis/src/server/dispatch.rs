@@ -144,6 +144,8 @@ impl Call<'_, '_> {
                     let store = &sh.store;
                     let mut ks = if spec.has(ALL) {
                         store.lock_all(self.st.db)
+                    } else if let Some(key) = spec.single_key(a) {
+                        store.lock_one(self.st.db, key, self.st.now)
                     } else {
                         store.lock_at(self.st.db, spec.keys(a), self.st.now)
                     };

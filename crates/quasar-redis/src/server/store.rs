@@ -157,6 +157,15 @@ impl Store {
         self.lock_indices(db, idx, now)
     }
 
+    /// Locks the one shard of `key`: what every single-key command (`GET`, `SET`,
+    /// `INCR`...) needs, without collecting and sorting shard indices first.
+    pub(crate) fn lock_one(&self, db: usize, key: &[u8], now: u64) -> Keyspace<'_> {
+        let i = self.shard_of(key);
+        let mut guards = SmallVec::new();
+        guards.push((i, self.shards[i].lock()));
+        self.keyspace(db, guards, now)
+    }
+
     /// Locks every shard.
     pub(crate) fn lock_all(&self, db: usize) -> Keyspace<'_> {
         self.lock_indices(db, 0..self.shards.len(), now_ms())
@@ -172,6 +181,15 @@ impl Store {
             .into_iter()
             .map(|i| (i, self.shards[i].lock()))
             .collect();
+        self.keyspace(db, guards, now)
+    }
+
+    fn keyspace<'s>(
+        &'s self,
+        db: usize,
+        guards: SmallVec<[(usize, MutexGuard<'s, Shard>); 2]>,
+        now: u64,
+    ) -> Keyspace<'s> {
         Keyspace {
             store: self,
             guards,

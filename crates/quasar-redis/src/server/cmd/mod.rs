@@ -84,6 +84,16 @@ impl Spec {
         self.flags & flag != 0
     }
 
+    /// The key of a command that names exactly one (`first == last`, like `GET`), so its
+    /// one shard is locked directly; `None` for every other command.
+    pub(crate) fn single_key<'b>(&self, args: &'b [Bytes]) -> Option<&'b Bytes> {
+        if self.first > 0 && self.first == self.last {
+            args.get(self.first as usize)
+        } else {
+            None
+        }
+    }
+
     /// The key arguments of `args`, from the first/last/step positions.
     pub(crate) fn keys<'b>(&self, args: &'b [Bytes]) -> impl Iterator<Item = &'b Bytes> + 'b {
         let n = args.len() as i32;
@@ -296,6 +306,18 @@ mod tests {
             .collect();
         let keys: Vec<_> = lookup(b"mset").unwrap().keys(&args).collect();
         assert_eq!(keys, [&args[1], &args[3]]);
+        // A command with one key position locks that key's shard directly: the same key
+        // `keys` names, for any number of arguments.
+        for spec in COMMANDS {
+            for n in 0..6 {
+                let args: Vec<Bytes> = (0..n).map(|i| Bytes::from(format!("a{i}"))).collect();
+                let keys: Vec<_> = spec.keys(&args).collect();
+                match spec.single_key(&args) {
+                    Some(k) => assert_eq!(keys, [k], "{}", spec.name),
+                    None => assert!(spec.first != spec.last || keys.is_empty(), "{}", spec.name),
+                }
+            }
+        }
         let args: Vec<Bytes> = ["BLPOP", "a", "b", "0"]
             .into_iter()
             .map(Bytes::from)

@@ -23,8 +23,12 @@ fn string(x: &mut Exec<'_, '_>, key: &[u8]) -> Result<Option<Bytes>, ()> {
 }
 
 pub(crate) fn get(x: &mut Exec<'_, '_>, a: &[Bytes]) {
-    if let Ok(v) = string(x, &a[1]) {
-        x.r.opt_bulk(v.as_deref());
+    // Encoded straight from the stored value: no `Bytes` clone (a reference count taken
+    // and dropped, or on a value's first read an allocation to share it).
+    match x.ks.lookup(&a[1]).map(|e| &e.value) {
+        None => x.r.null(),
+        Some(Value::Str(s)) => x.r.bulk(s),
+        Some(_) => x.r.wrong_type(),
     }
 }
 
