@@ -14,7 +14,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use core_support::within;
 use futures_util::future::join_all;
-use quasar_net::connection::ClientConnectionBuilder;
+use quasar_net::connection::{ClientConnection, ClientConnectionBuilder};
 use quasar_net::transport::Transport;
 use quasar_net::{ConnectionConfig, Context, Error, Progress, ProtocolConsumer, Result, TcpServer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
@@ -311,15 +311,19 @@ impl Transport for CountingStream {
     }
 }
 
-// A current-thread runtime: the driver cannot run between the calls being queued, so
-// they are all waiting when it wakes.
-#[tokio::test(flavor = "current_thread")]
-async fn calls_queued_together_leave_in_one_write() {
+/// A client connection (16 in flight) over a loopback stream that counts its writes, with
+/// the server's end of it.
+async fn counted_connection() -> (
+    ClientConnection<String, String>,
+    TcpStream,
+    Arc<AtomicUsize>,
+) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let stream = TcpStream::connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+    let (peer, _) = listener.accept().await.unwrap();
     let writes = Arc::new(AtomicUsize::new(0));
-    let stream = TcpStream::connect(addr).await.unwrap();
-    let (mut peer, _) = listener.accept().await.unwrap();
     let conn = ClientConnectionBuilder::new(|| Line)
         .config(in_flight(16))
         .handshake(CountingStream {
@@ -327,6 +331,14 @@ async fn calls_queued_together_leave_in_one_write() {
             writes: Arc::clone(&writes),
         })
         .await;
+    (conn, peer, writes)
+}
+
+// A current-thread runtime: the driver cannot run between the calls being queued, so
+// they are all waiting when it wakes.
+#[tokio::test(flavor = "current_thread")]
+async fn calls_queued_together_leave_in_one_write() {
+    let (conn, mut peer, writes) = counted_connection().await;
     let replies = tokio::spawn({
         let conn = conn.clone();
         async move { join_all((0..5).map(|i| conn.request(format!("call{i}")))).await }
@@ -355,18 +367,7 @@ async fn calls_queued_together_leave_in_one_write() {
 // writes, so their next calls leave together too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn callers_answered_together_send_their_next_calls_in_one_write() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let writes = Arc::new(AtomicUsize::new(0));
-    let stream = TcpStream::connect(addr).await.unwrap();
-    let (mut peer, _) = listener.accept().await.unwrap();
-    let conn = ClientConnectionBuilder::new(|| Line)
-        .config(in_flight(16))
-        .handshake(CountingStream {
-            inner: stream,
-            writes: Arc::clone(&writes),
-        })
-        .await;
+    let (conn, mut peer, writes) = counted_connection().await;
     let callers: Vec<_> = (0..5)
         .map(|i| {
             let conn = conn.clone();
