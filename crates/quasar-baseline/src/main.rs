@@ -15,6 +15,8 @@
 //! - `ws_echo.rs`: a tokio-tungstenite WebSocket echo.
 //! - `http_actix.rs`: actix-web 4 hello-world on one worker thread.
 //! - `http_may.rs`: may_minihttp hello-world on one coroutine worker.
+//! - `chat.rs`: a line chat on a tokio `broadcast` channel and tokio-util's `LinesCodec`.
+//! - `relay.rs`: a TCP relay to one upstream, `copy_bidirectional` per connection.
 //! - `shutdown.rs`: the SIGTERM / Ctrl-C signal and the address line.
 #![forbid(unsafe_code)]
 #![warn(rust_2018_idioms, unreachable_pub)]
@@ -24,9 +26,11 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod chat;
 mod http;
 mod http_actix;
 mod http_may;
+mod relay;
 mod shutdown;
 mod tcp_echo;
 mod tls_echo;
@@ -57,6 +61,33 @@ enum Command {
     WsEcho(CommonArgs),
     /// TLS echo: the tcp-echo loop over a hand-written tokio-rustls acceptor.
     TlsEcho(TlsEchoArgs),
+    /// Line chat: greets `userN`, announces joins and leaves, sends each line to the others.
+    Chat(ChatArgs),
+    /// TCP relay: each connection dials --upstream and `copy_bidirectional`s until both ends close.
+    Relay(RelayArgs),
+}
+
+/// Flags of `chat`.
+#[derive(Debug, Args)]
+struct ChatArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Longest line accepted, in bytes; a longer one gets `! line too long` and closes its member.
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
+    max_line: u32,
+    /// Lines the broadcast channel holds; a member further behind misses the oldest.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    capacity: u32,
+}
+
+/// Flags of `relay`.
+#[derive(Debug, Args)]
+struct RelayArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// The address every connection is relayed to (HOST:PORT).
+    #[arg(long, value_name = "HOST:PORT")]
+    upstream: String,
 }
 
 /// Flags of `tls-echo`.
@@ -111,6 +142,8 @@ fn main() -> ExitCode {
     let common = match &cli.command {
         Command::TcpEcho(args) => &args.common,
         Command::TlsEcho(args) => &args.common,
+        Command::Chat(args) => &args.common,
+        Command::Relay(args) => &args.common,
         Command::UdpEcho(args)
         | Command::Http(args)
         | Command::WsEcho(args)
@@ -143,6 +176,15 @@ fn main() -> ExitCode {
             }
             Command::WsEcho(args) => ws_echo::serve(args.bind).await,
             Command::HttpMay(args) => http_may::serve(args.bind).await,
+            Command::Chat(args) => {
+                chat::serve(
+                    args.common.bind,
+                    args.max_line as usize,
+                    args.capacity as usize,
+                )
+                .await
+            }
+            Command::Relay(args) => relay::serve(args.common.bind, args.upstream).await,
             // Served above, before the tokio runtime.
             Command::HttpActix(_) => Ok(()),
         }
