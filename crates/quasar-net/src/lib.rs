@@ -26,6 +26,8 @@
 //! - [`harness`]: [`harness::ConsumerHarness`], a consumer driven without a socket (tests, fuzzing).
 //! - [`producer`]: [`Producer`], the session and request counters shared by servers and clients.
 //! - [`server`]: [`TcpServer`], its builder, workers and graceful close.
+//! - [`group`]: [`Group`], a set of connections with a broadcast and a slow-member policy
+//!   (chat rooms, pub/sub channels).
 //! - [`pool`]: [`Pool`] and [`PoolConnection`], the generic connection pool.
 //! - [`client`]: [`Client`], pooled client connections per address; [`UdpManager`] pools
 //!   UDP endpoints.
@@ -42,6 +44,7 @@ mod engine;
 pub mod error;
 pub mod event;
 pub mod flow_control;
+pub mod group;
 pub mod harness;
 pub mod hooks;
 pub mod memory_budget;
@@ -65,6 +68,7 @@ pub use connection::{
 pub use consumer::{BoxConsumer, ConsumerFactory, Context, Progress, ProtocolConsumer};
 pub use error::{BoxError, Error, Result};
 pub use event::OneTime;
+pub use group::{Broadcast, Group, GroupStats, SlowMember};
 pub use hooks::{ConnectionEvent, DataEvent, HookResult, Hooks, LostEvent, RequestEvent};
 pub use memory_budget::{MemoryBudget, DEFAULT_MEMORY_BUDGET};
 pub use pool::{
