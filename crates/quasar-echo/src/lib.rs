@@ -1,5 +1,8 @@
 //! pulsar's echo protocols, built on quasar-net.
 //!
+//! - [`chat`]: a line chat over TCP (pulsar's chat example): members are greeted at once,
+//!   joins and leaves are announced, each line goes to every other member; built on
+//!   [`quasar_net::Group`].
 //! - [`client`]: [`client::EchoClient`], pulsar's pooled `Echo` client.
 //! - [`tcp`]: messages end with `\r\n\r\n`; the server echoes each whole message,
 //!   separator included; `QUIT` is echoed and then the server closes the connection. A
@@ -31,6 +34,7 @@
 #![warn(rust_2018_idioms, unreachable_pub)]
 #![forbid(unsafe_code)]
 
+pub mod chat;
 pub mod client;
 pub mod tcp;
 pub mod udp;
