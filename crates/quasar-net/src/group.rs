@@ -436,4 +436,28 @@ mod tests {
             assert_eq!((stats.skipped + stats.closed, stats.delivered), (1, 1));
         }
     }
+
+    #[test]
+    fn joins_and_leaves_during_broadcasts_lose_no_member() {
+        let g = Group::new(SlowMember::Skip);
+        let steady = conn(0);
+        g.join(&steady);
+        std::thread::scope(|scope| {
+            for t in 0..4u64 {
+                let g = g.clone();
+                scope.spawn(move || {
+                    for i in 0..200 {
+                        let c = conn(1 + t * 1000 + i);
+                        assert!(g.join(&c));
+                        g.broadcast(Bytes::from_static(b"x"));
+                        assert!(g.leave(&c));
+                    }
+                });
+            }
+        });
+        let stats = g.stats();
+        assert_eq!((stats.members, stats.joined, stats.left), (1, 801, 800));
+        // The one member present throughout got every broadcast.
+        assert_eq!(queued(&steady).len(), 800);
+    }
 }
