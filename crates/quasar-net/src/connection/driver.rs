@@ -200,6 +200,7 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
 
     async fn serve(&mut self, shutdown: &Shutdown) -> Result<Ended, Fail> {
         let conn = self.engine.connection().clone();
+        self.engine.start().map_err(|e| (e, Disposal::Graceful))?;
         let first = self.engine.check_timers(now()).map_err(timer_failed)?;
         let timer = sleep_until(Instant::from_std(first));
         tokio::pin!(timer);
@@ -232,6 +233,10 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
             }
             if conn.shared().take_resume_reading() {
                 self.engine.resume_reading();
+            }
+            // After the external bytes above: they leave before the FIN.
+            if conn.shared().take_shutdown_write() {
+                self.engine.shutdown_write();
             }
             let in_flight = self.engine.in_flight();
             if self.engine.round().map_err(|e| (e, Disposal::Graceful))? {
@@ -309,6 +314,18 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
                     // reading in this same poll.
                     match Pin::new(&mut self.io).poll_flush(cx) {
                         Poll::Ready(Ok(())) => self.needs_flush = false,
+                        Poll::Ready(Err(e)) => {
+                            return Poll::Ready(Err((Error::from(e), Disposal::Drop)))
+                        }
+                        Poll::Pending => {}
+                    }
+                }
+                if !self.needs_flush && self.engine.wants_shutdown() {
+                    match Pin::new(&mut self.io).poll_shutdown(cx) {
+                        Poll::Ready(Ok(())) => {
+                            self.engine.on_shutdown_written();
+                            return Poll::Ready(Ok(Event::Progress));
+                        }
                         Poll::Ready(Err(e)) => {
                             return Poll::Ready(Err((Error::from(e), Disposal::Drop)))
                         }
