@@ -6,7 +6,8 @@
 //! 3. environment variables `QUASAR_<SECTION>_<FIELD>`, upper case, e.g.
 //!    `QUASAR_ECHO_BIND=localhost:9000`, `QUASAR_UDP_ECHO_WORKERS=2`,
 //!    `QUASAR_HTTP_TLS_CERT=cert.pem`;
-//! 4. command-line flags (applied by each server, see [`DemoServer::apply`](crate::serve::DemoServer::apply)).
+//! 4. command-line flags (each server's
+//!    [`DemoServer::apply`](crate::serve::DemoServer::apply)).
 //!
 //! Merging is figment's; an unknown section or key in a file is an error naming it and the
 //! file. A `QUASAR_<SECTION>_…` variable that names no field is ignored with a warning
@@ -196,6 +197,31 @@ mod tests {
         .unwrap();
         assert_eq!(check_file(&path, &defaults()), Ok(()));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_documented_defaults_in_quasar_toml_are_the_defaults() {
+        // quasar.toml is read by people, not by the program: it must not drift from the
+        // code. It may leave settings out; every one it lists has the code's value.
+        let listed: toml::Table = toml::from_str(include_str!("../quasar.toml")).unwrap();
+        let code = defaults();
+        for (section, fields) in &listed {
+            let Some(toml::Value::Table(known)) = code.get(section) else {
+                panic!("quasar.toml lists [{section}], which no server has");
+            };
+            for (key, value) in fields.as_table().unwrap() {
+                let same = match (value, known.get(key)) {
+                    (toml::Value::Integer(i), Some(toml::Value::Float(f))) => *i as f64 == *f,
+                    (v, Some(k)) => v == k,
+                    (_, None) => false,
+                };
+                assert!(
+                    same,
+                    "quasar.toml [{section}] {key} = {value}, the code says {:?}",
+                    known.get(key)
+                );
+            }
+        }
     }
 
     #[test]

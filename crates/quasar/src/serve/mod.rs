@@ -2,10 +2,10 @@
 //!
 //! Each demo server is one file of this folder implementing [`DemoServer`]: its name, its
 //! section of the configuration with its defaults, its flags, whether plain `quasar serve`
-//! starts it, and how it starts on one address. [`servers!`] lists them; the command, the
-//! configuration layers, `quasar config show`, `--help` defaults, address lines, logs,
-//! metrics and shutdown all iterate that list, so adding a server is a new file here and
-//! one line in the list.
+//! starts it, and how it starts on one address. [`SERVERS`] lists them (one line each in
+//! `servers!` below); the command, the configuration layers, `quasar config show`,
+//! `--help` defaults, address lines, logs, metrics and shutdown all iterate that list, so
+//! adding a server is a new file here and one line in the list.
 //!
 //! With no protocol named, every server that [starts by default](DemoServer::STARTS_BY_DEFAULT)
 //! starts; naming one starts that one alone, with its flags over its section. Each server
@@ -54,9 +54,9 @@ servers! {
 /// One demo server of `quasar serve`.
 ///
 /// A server is a unit struct implementing this trait, in its own file of `src/serve/`,
-/// listed in [`servers!`]. Everything else (subcommand, configuration section,
-/// `QUASAR_<SECTION>_<FIELD>` variables, `config show`, address lines, metrics, shutdown)
-/// follows from it.
+/// listed in [`SERVERS`] (one line of `servers!`). Everything else (subcommand,
+/// configuration section, `QUASAR_<SECTION>_<FIELD>` variables, `config show`, address
+/// lines, metrics, shutdown) follows from it.
 ///
 /// # Examples
 ///

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub(crate) struct OverloadSettings {
     /// Server-wide budget for bytes held for peers; 0 turns it off.
+    #[serde(deserialize_with = "memory_budget")]
     pub(crate) memory_budget: Size,
     /// At `max_connections`: `wait` for a slot or `reject` with the busy reply.
     #[serde(with = "policy")]
@@ -124,13 +125,11 @@ impl Serialize for Size {
     }
 }
 
-impl<'de> Deserialize<'de> for Size {
-    /// A string with a unit, or a plain number of bytes.
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Size, D::Error> {
-        crate::config::lenient_string(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
-    }
+/// A [`Size`] whose error names the key: serde loses the path inside a flattened struct.
+fn memory_budget<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Size, D::Error> {
+    crate::config::lenient_string(d)?
+        .parse()
+        .map_err(|e| serde::de::Error::custom(format!("memory_budget: {e}")))
 }
 
 /// [`OverflowPolicy`] as its name.
@@ -145,7 +144,7 @@ mod policy {
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OverflowPolicy, D::Error> {
         crate::config::lenient_string(d)?
             .parse()
-            .map_err(|e: quasar_net::Error| serde::de::Error::custom(e.to_string()))
+            .map_err(|e: quasar_net::Error| serde::de::Error::custom(format!("overflow: {e}")))
     }
 }
 

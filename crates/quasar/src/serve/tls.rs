@@ -202,7 +202,8 @@ mod tests {
     #[test]
     fn a_flag_certificate_replaces_the_file_setup() {
         let mut s: TlsSettings = toml::from_str(
-            "tls_cert = \"a.pem\"\ntls_key = \"a.key\"\ntls_client_ca = \"ca.pem\"\ntls_alpn = \"h2,http/1.1\"",
+            "tls_cert = \"a.pem\"\ntls_key = \"a.key\"\n\
+             tls_client_ca = \"ca.pem\"\ntls_alpn = \"h2,http/1.1\"",
         )
         .unwrap();
         assert_eq!(s.tls_alpn, ["h2", "http/1.1"]);
