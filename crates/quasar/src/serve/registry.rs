@@ -205,6 +205,7 @@ impl clap::Subcommand for Selected {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use figment::providers::Format;
 
     #[test]
     fn names_and_sections_are_unique() {
@@ -237,5 +238,86 @@ mod tests {
             let about = cmd.get_about().unwrap().to_string();
             assert!(about.contains("(default "), "{about}");
         }
+    }
+
+    /// A server shaped like one that needs an upstream: not started by default, with a
+    /// setting it cannot start without, given by a flag, a file or the environment.
+    struct Needy;
+
+    #[derive(Debug, serde::Deserialize, serde::Serialize)]
+    struct NeedySection {
+        #[serde(flatten)]
+        tcp: super::super::TcpSettings,
+        upstream: String,
+    }
+
+    impl Default for NeedySection {
+        fn default() -> Self {
+            NeedySection {
+                tcp: super::super::TcpSettings::on(0),
+                upstream: String::new(),
+            }
+        }
+    }
+
+    #[derive(Debug, clap::Args)]
+    struct NeedyFlags {
+        #[command(flatten)]
+        tcp: super::super::TcpFlags,
+        /// Where to forward, host:port.
+        #[arg(long, value_name = "HOST:PORT")]
+        upstream: Option<String>,
+    }
+
+    impl DemoServer for Needy {
+        const NAME: &'static str = "needy";
+        const ABOUT: &'static str = "Forwards to --upstream";
+        const STARTS_BY_DEFAULT: bool = false;
+        type Section = NeedySection;
+        type Flags = NeedyFlags;
+
+        fn apply(f: NeedyFlags, s: &mut NeedySection) {
+            f.tcp.apply(&mut s.tcp);
+            s.upstream = f.upstream.unwrap_or(std::mem::take(&mut s.upstream));
+        }
+
+        fn listen(s: &NeedySection) -> Listen<'_> {
+            Listen::Tcp(&s.tcp)
+        }
+
+        fn validate(s: &NeedySection) -> Result<(), String> {
+            if s.upstream.is_empty() {
+                return Err("needs --upstream HOST:PORT (or upstream in [needy])".into());
+            }
+            Ok(())
+        }
+
+        async fn start(_: &NeedySection, _: Start<'_>) -> quasar_net::Result<Running> {
+            unreachable!("the test prepares the server, it does not start it")
+        }
+    }
+
+    #[test]
+    fn a_server_can_require_a_setting_and_stay_off_by_default() {
+        let entry: &dyn Entry = &Needy;
+        assert!(!entry.starts_by_default());
+        let mut defaults = toml::Table::new();
+        defaults.insert("needy".into(), toml::Value::Table(entry.defaults()));
+        let layers = Figment::from(figment::providers::Serialized::defaults(defaults));
+        let matches = |args: &[&str]| entry.command().try_get_matches_from(args).unwrap();
+
+        let bare = entry.load(&layers, Some(&matches(&["needy"]))).unwrap();
+        let err = bare.prepare().err().expect("no upstream, no start");
+        assert!(err.contains("--upstream"), "{err}");
+
+        let flagged = matches(&["needy", "--upstream", "127.0.0.1:9"]);
+        let given = entry.load(&layers, Some(&flagged)).unwrap();
+        assert!(given.prepare().is_ok());
+        assert!(given.json().contains("127.0.0.1:9"));
+
+        let filed = layers.merge(figment::providers::Toml::string(
+            "[needy]\nupstream = \"127.0.0.1:9\"\n",
+        ));
+        assert!(entry.load(&filed, None).unwrap().prepare().is_ok());
     }
 }
