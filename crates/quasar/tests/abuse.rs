@@ -301,9 +301,9 @@ fn environ_var(pid: u32, name: &str) -> Option<String> {
 fn serve_fixes_glibc_mmap_threshold_in_process_without_a_re_exec() {
     // Without a fixed threshold glibc keeps freed read buffers resident and RSS outgrows
     // the memory budget (docs/overload.md). `quasar serve` fixes it with `mallopt` in
-    // `main` (checked by the unit test in src/malloc.rs); it used to re-execute itself
-    // with MALLOC_MMAP_THRESHOLD_ set, which a supervisor or `strace` saw as a second
-    // program. The process keeps the environment it was started with.
+    // `main` (its effect is checked by the unit test in src/malloc.rs), not by running
+    // itself again with MALLOC_MMAP_THRESHOLD_ set: a supervisor or `strace` must see one
+    // program, with the environment it was given.
     let bin = env!("CARGO_BIN_EXE_quasar");
     let args = ["serve", "echo", "--bind", "127.0.0.1:0"];
     let (mut tuned, addr) = common::spawn_listening(

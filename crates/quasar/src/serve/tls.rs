@@ -39,16 +39,13 @@ pub(crate) struct TlsFlags {
     /// The PEM private key of --tls-cert (PKCS#8, PKCS#1 or SEC1).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    // The next two may add to a certificate of the file or the environment, so they do
+    // not require --tls-cert here; `TlsSettings::load` refuses them without one.
     /// Require client certificates signed by a CA in this PEM file (mTLS).
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    #[arg(long, value_name = "FILE")]
     tls_client_ca: Option<PathBuf>,
     /// ALPN protocols to offer, comma-separated, most preferred first.
-    #[arg(
-        long,
-        value_name = "PROTOS",
-        value_delimiter = ',',
-        requires = "tls_cert"
-    )]
+    #[arg(long, value_name = "PROTOS", value_delimiter = ',')]
     tls_alpn: Vec<String>,
 }
 
@@ -212,6 +209,28 @@ mod tests {
         assert_eq!(s.tls_cert.as_deref(), Some(std::path::Path::new("b.pem")));
         assert_eq!(s.tls_client_ca, None);
         assert!(Cli::try_parse_from(["x", "--tls-cert", "a.pem"]).is_err());
+    }
+
+    #[test]
+    fn client_ca_and_alpn_flags_add_to_the_file_certificate() {
+        let mut s: TlsSettings = toml::from_str(
+            "tls_cert = \"a.pem\"\ntls_key = \"a.key\"\ntls_client_ca = \"\"\ntls_alpn = []",
+        )
+        .unwrap();
+        let cli = Cli::parse_from(["x", "--tls-alpn", "h2", "--tls-client-ca", "ca.pem"]);
+        cli.tls.apply(&mut s);
+        assert_eq!(s.tls_cert.as_deref(), Some(std::path::Path::new("a.pem")));
+        assert_eq!(
+            s.tls_client_ca.as_deref(),
+            Some(std::path::Path::new("ca.pem"))
+        );
+        assert_eq!(s.tls_alpn, ["h2"]);
+        // With no certificate anywhere, they are refused when the server starts.
+        let mut bare = TlsSettings::default();
+        Cli::parse_from(["x", "--tls-alpn", "h2"])
+            .tls
+            .apply(&mut bare);
+        assert!(bare.load().unwrap_err().contains("tls_cert"));
     }
 
     #[test]
