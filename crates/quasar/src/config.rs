@@ -19,6 +19,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::Deserialize;
 
+use crate::serve::metrics::{self, MetricsSection};
 use crate::serve::registry_sections;
 
 /// Reads a string field that an environment variable may have given as a number or a
@@ -45,9 +46,12 @@ pub(crate) fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<S
 /// Where the environment layer's variables start.
 pub(crate) const ENV_PREFIX: &str = "QUASAR_";
 
-/// Every server's default section, in registry order: `{section: {field: value}}`.
+/// Every server's default section, in registry order, then `[metrics]`:
+/// `{section: {field: value}}`.
 pub(crate) fn defaults() -> toml::Table {
+    let metrics = toml::Table::try_from(MetricsSection::default()).unwrap_or_default();
     registry_sections()
+        .chain([(metrics::SECTION.to_string(), metrics)])
         .map(|(section, table)| (section, toml::Value::Table(table)))
         .collect()
 }

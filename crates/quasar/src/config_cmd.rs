@@ -4,6 +4,7 @@
 
 use std::process::ExitCode;
 
+use crate::serve::metrics::{self, MetricsSection};
 use crate::serve::{section_of, SERVERS};
 
 /// Flags of `quasar config`.
@@ -61,19 +62,25 @@ pub(crate) fn run(args: ConfigArgs) -> ExitCode {
 }
 
 /// Every server's section with the default, file and environment layers applied, in
-/// registry order.
+/// registry order, then `[metrics]`.
 fn effective(file: Option<&std::path::Path>) -> Result<toml::Table, String> {
     let (layers, ignored) = crate::config::layers(file)?;
     for name in ignored {
         tracing::warn!(variable = %name, "environment variable names no setting; ignored");
     }
-    SERVERS
+    let mut table = SERVERS
         .iter()
         .map(|entry| {
             let section = entry.load(&layers, None)?.table()?;
             Ok((section_of(entry.name()), toml::Value::Table(section)))
         })
-        .collect()
+        .collect::<Result<toml::Table, String>>()?;
+    let metrics: MetricsSection = layers
+        .extract_inner(metrics::SECTION)
+        .map_err(crate::config::describe)?;
+    let metrics = toml::Table::try_from(metrics).map_err(|e| e.to_string())?;
+    table.insert(metrics::SECTION.into(), toml::Value::Table(metrics));
+    Ok(table)
 }
 
 /// Appends `[default: V]` from each server's defaults to the help of each

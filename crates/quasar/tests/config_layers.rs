@@ -1,15 +1,16 @@
 //! Every setting in every layer: the TLS and overload settings of a configuration file
 //! or of `QUASAR_*` variables show in `quasar config show` and take effect in
 //! `quasar serve` (a TLS server from a file answers over TLS with the file's ALPN; a
-//! `reject` overflow from a file answers the busy reply), and half a TLS setup or a bad
-//! policy in a file is a usage error naming the key.
+//! `reject` overflow from a file answers the busy reply; a `[metrics]` address from a
+//! file serves metrics), and half a TLS setup or a bad policy in a file is a usage error
+//! naming the key.
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use quasar_net::tls::{rustls, tokio_rustls, PemSource, TlsConnector};
@@ -278,4 +279,41 @@ fn half_a_tls_setup_or_a_bad_policy_in_a_file_is_a_usage_error_naming_the_key() 
         assert_eq!(out.status.code(), Some(2), "{text}: {err}");
         assert!(err.contains(needle), "{text}: {err}");
     }
+}
+
+#[test]
+fn a_metrics_address_from_a_file_serves_metrics() {
+    let dir = scratch("metrics");
+    let file = dir.join("quasar.toml");
+    std::fs::write(&file, "[metrics]\nbind = \"127.0.0.1:0\"\n").unwrap();
+    let cfg = show_json(&file, &[]);
+    assert_eq!(cfg["metrics"]["bind"], "127.0.0.1:0");
+    let args = [
+        "serve",
+        "echo",
+        "--bind",
+        "127.0.0.1:0",
+        "--config",
+        file.to_str().unwrap(),
+    ];
+    let mut child = quasar(&args, &[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("quasar starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let echo = lines.next().unwrap().unwrap();
+    let metrics = lines.next().unwrap().unwrap();
+    let served = Served {
+        child,
+        line: metrics,
+    };
+    assert!(echo.starts_with("echo tcp "), "{echo}");
+    let addr = served.addr("metrics http ");
+    let mut tcp = TcpStream::connect(addr).unwrap();
+    tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let text = String::from_utf8(read_to_close(&mut tcp)).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.contains("server=\"echo\""), "{text}");
 }

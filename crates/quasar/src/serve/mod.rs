@@ -23,7 +23,7 @@ use serde::Serialize;
 use crate::bind::Bind;
 
 mod common;
-mod metrics;
+pub(crate) mod metrics;
 mod overload;
 mod registry;
 mod run;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use quasar_net::metrics::Metrics;
 
+use super::metrics::{self, MetricsSection};
 use super::registry::{Loaded, Selected};
 use super::shutdown::{shutdown, sum, Signals};
 use super::{Running, SERVERS};
@@ -17,7 +18,8 @@ pub(crate) struct ServeArgs {
     /// A configuration file over the defaults: any subset of `quasar config show`'s fields.
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<std::path::PathBuf>,
-    /// Serve Prometheus metrics of every server at http://ADDR/metrics (off by default).
+    /// Serve Prometheus metrics of every server at http://ADDR/metrics (off by default;
+    /// `[metrics] bind` in a file).
     #[arg(long, global = true, value_name = "ADDR")]
     metrics: Option<SocketAddr>,
     #[command(subcommand)]
@@ -33,7 +35,7 @@ struct Chosen {
 
 /// Runs the demo servers until Ctrl-C or SIGTERM.
 pub(crate) fn run(args: ServeArgs) -> ExitCode {
-    let chosen = match choose(&args) {
+    let (chosen, metrics) = match choose(&args) {
         Ok(c) => c,
         Err(msg) => {
             eprintln!("quasar: {msg}");
@@ -50,17 +52,22 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(serve(chosen, args.metrics))
+    runtime.block_on(serve(chosen, metrics))
 }
 
 /// Reads every section (a bad value anywhere is a usage error), applies the flags to the
 /// server named, and prepares the servers that start: checked, resolved, TLS loaded.
-fn choose(args: &ServeArgs) -> Result<Vec<Chosen>, String> {
+/// Returns them and the metrics endpoint's address, if any.
+fn choose(args: &ServeArgs) -> Result<(Vec<Chosen>, Option<SocketAddr>), String> {
     let (layers, ignored) = crate::config::layers(args.config.as_deref())
         .map_err(|e| format!("bad configuration: {e}"))?;
     for name in ignored {
         tracing::warn!(variable = %name, "environment variable names no setting; ignored");
     }
+    let metrics: MetricsSection = layers
+        .extract_inner(metrics::SECTION)
+        .map_err(|e| format!("bad configuration: {}", crate::config::describe(e)))?;
+    let metrics = args.metrics.or(metrics.bind);
     let mut chosen = Vec::new();
     for entry in SERVERS {
         let named = args.protocol.as_ref().map(|p| p.name == entry.name());
@@ -76,7 +83,7 @@ fn choose(args: &ServeArgs) -> Result<Vec<Chosen>, String> {
             chosen.push((entry.name(), settings));
         }
     }
-    chosen
+    let chosen = chosen
         .into_iter()
         .map(|(name, settings)| {
             let prepared = settings.prepare().map_err(|e| format!("{name}: {e}"))?;
@@ -86,7 +93,8 @@ fn choose(args: &ServeArgs) -> Result<Vec<Chosen>, String> {
                 prepared,
             })
         })
-        .collect()
+        .collect::<Result<_, String>>()?;
+    Ok((chosen, metrics))
 }
 
 /// Starts every chosen server, announces its addresses and waits for a signal or for
