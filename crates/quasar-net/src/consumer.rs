@@ -103,9 +103,41 @@ pub trait ProtocolConsumer: Send + 'static {
         buf: &mut BytesMut,
     ) -> Result<Progress<Self::Response>>;
 
-    /// Called when the connection starts using this consumer, before any data.
+    /// Called when the connection starts using this consumer, before it is fed.
+    ///
+    /// On a server, the connection's first consumer is built at accept and this runs
+    /// before the peer sends a byte: a protocol that speaks first writes its banner or
+    /// greeting here, registers [`cx.connection()`](Context::connection) (a chat room's
+    /// member list), or dials an upstream. A
+    /// [`pause_reading`](Context::pause_reading) here holds back every byte until
+    /// [`Connection::resume_reading`]. Later consumers of the same connection (one per
+    /// exchange, or an upgrade's) are built, and this called, when the previous exchange
+    /// has finished (the next request's first bytes, or at once after an upgrade). On a
+    /// client it runs when the request is handed to the consumer, before
+    /// [`start_request`](Self::start_request).
     fn connection_made(&mut self, cx: &mut Context<'_, Self::Request, Self::Response>) {
         let _ = cx;
+    }
+
+    /// The peer shut its sending side (a half-close: `shutdown(SHUT_WR)`, `nc -N`),
+    /// pulsar's `eof_received`, while this long-lived exchange is open.
+    ///
+    /// Called after the last bytes were fed. The connection's write side stays open:
+    /// the consumer (or another task, through [`Connection::write`]) may go on writing,
+    /// and the connection closes when the consumer [`close`](Context::close)s it, when
+    /// its own write side is shut down too ([`Connection::shutdown_write`]), or when a
+    /// timeout ends it. The default closes once the output queued so far is written,
+    /// as a short exchange does. A short (request/response) exchange is not asked: a
+    /// request still incomplete at the peer's EOF goes to
+    /// [`connection_lost`](Self::connection_lost), and responses to complete requests
+    /// are still written.
+    ///
+    /// # Errors
+    ///
+    /// An error fails the exchange and closes the connection.
+    fn eof_received(&mut self, cx: &mut Context<'_, Self::Request, Self::Response>) -> Result<()> {
+        cx.close();
+        Ok(())
     }
 
     /// Called when this consumer's exchange has finished well: return `true` to serve the
@@ -241,6 +273,9 @@ impl<Req: Send + 'static, Resp: Send + 'static> ProtocolConsumer for BoxConsumer
     fn shutdown(&mut self, cx: &mut Context<'_, Req, Resp>) {
         (**self).shutdown(cx)
     }
+    fn eof_received(&mut self, cx: &mut Context<'_, Req, Resp>) -> Result<()> {
+        (**self).eof_received(cx)
+    }
     fn recycle(&mut self) -> bool {
         (**self).recycle()
     }
@@ -255,6 +290,8 @@ pub(crate) struct Lifetime {
     pub(crate) idle_timeout: Option<Duration>,
     /// Calls `tick` this often (zero or `None`: never).
     pub(crate) tick: Option<Duration>,
+    /// Full duplex: reading goes on while the connection's own output is paused.
+    pub(crate) full_duplex: bool,
 }
 
 /// Requests a consumer makes of its connection, applied by the engine after the call.
@@ -489,6 +526,23 @@ impl<'a, Req, Resp> Context<'a, Req, Resp> {
         self.actions.lifetime_changed = true;
     }
 
+    /// Declares this exchange full duplex (a tunnel, a chat member, a subscription whose
+    /// input does not wait on its output): the connection keeps reading while its own
+    /// write queue is above the high-water mark. A request/response exchange stops
+    /// reading then (the default), so a client that pipelines requests without reading
+    /// the answers is held back; a full-duplex exchange bounds its input itself (it
+    /// consumes what it reads, or [`pause_reading`](Self::pause_reading)s), within the
+    /// connection's `max_read_buffer` and the server's memory budget. Two relays, each
+    /// full duplex, can never wait on each other. Implies
+    /// [`set_long_lived`](Self::set_long_lived).
+    pub fn set_full_duplex(&mut self, full_duplex: bool) {
+        self.lifetime.full_duplex = full_duplex;
+        if full_duplex {
+            self.lifetime.long_lived = true;
+        }
+        self.actions.lifetime_changed = true;
+    }
+
     /// Replaces the connection's idle timeout while this exchange lives: the connection
     /// closes after `timeout` without a byte moving either way. Zero disables it (pulsar
     /// set `connection.timeout = 0` for WebSocket).
@@ -504,8 +558,15 @@ impl<'a, Req, Resp> Context<'a, Req, Resp> {
         self.actions.lifetime_changed = true;
     }
 
-    /// Stops reading: the consumer cannot take more input now (its body sink is full).
-    /// Reading resumes after [`Connection::resume_reading`]; bytes already read wait.
+    /// Stops reading: the consumer cannot take more input now (its body sink is full,
+    /// its relay peer is busy, its upstream is still being dialled).
+    ///
+    /// From the end of this call no byte is read from the socket and no byte is fed to
+    /// a consumer: bytes already read and not consumed stay in the read buffer (the
+    /// consumer is not called again with them). [`Connection::resume_reading`] (from
+    /// any task) feeds them, then reading goes on. Called from
+    /// [`connection_made`](ProtocolConsumer::connection_made) on a server, it holds back
+    /// the connection's very first byte.
     pub fn pause_reading(&mut self) {
         self.actions.pause_reading = true;
     }

@@ -108,14 +108,20 @@ impl<F: ConsumerFactory> ConsumerHarness<F> {
             },
             Instant::now(),
         );
-        ConsumerHarness {
+        let mut harness = ConsumerHarness {
             engine,
             responses: rx,
             taken: Vec::new(),
             finished: 0,
             closed: false,
             server: !client,
+        };
+        // A server's first consumer is built at accept, before any byte (as the driver
+        // does); a consumer that fails there leaves the harness closed.
+        if harness.engine.start().and_then(|()| harness.run()).is_err() {
+            harness.closed = true;
         }
+        harness
     }
 
     /// Caps unparsed input, as `ConnectionConfig::max_read_buffer` does.

@@ -53,6 +53,7 @@ pub mod metrics;
 pub mod pool;
 pub mod producer;
 pub mod rate_limited_log;
+pub mod relay;
 pub mod server;
 #[cfg(feature = "tls")]
 pub mod tls;

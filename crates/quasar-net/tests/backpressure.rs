@@ -74,7 +74,9 @@ async fn a_consumer_that_pauses_reading_stops_the_server_until_resume_reading() 
     });
     let conn = conns.nth(1).await;
 
-    // The server reads until its buffers and the kernel's are full, then stops.
+    // The server reads until its buffers and the kernel's are full, then stops. (The
+    // connection is known from accept on, before its first byte.)
+    core_support::wait_until("the first bytes", || conn.info().bytes_read > 0).await;
     let mut before = conn.info().bytes_read;
     loop {
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -47,12 +47,15 @@ pub(crate) struct Shutdown {
 }
 
 /// How the connection ended, as the server's shutdown accounting sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) enum Ended {
     /// Closed by itself or by a graceful drain.
     Normally,
     /// Force-closed by the server's shutdown deadline.
     Forced,
+    /// Handed over (`Context::detach`): the socket lives on with its new owner, and
+    /// this resolves when the owner drops it.
+    Detached(tokio::sync::oneshot::Receiver<()>),
 }
 
 /// How to dispose of the transport.
@@ -141,7 +144,8 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
                 Disposal::Abort,
                 Ended::Forced,
             ),
-            Ok(Ended::Normally) => (None, Disposal::Graceful, Ended::Normally),
+            // (`serve` never hands over itself: that is decided below.)
+            Ok(Ended::Normally | Ended::Detached(_)) => (None, Disposal::Graceful, Ended::Normally),
             Err((err, disposal)) => (Some(err), disposal, Ended::Normally),
         };
         if error.is_none() {
@@ -164,7 +168,7 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
         }
         conn.shared().set_write_paused(false);
         if !self.engine.is_client() {
-            let kind = match (&error, ended) {
+            let kind = match (&error, &ended) {
                 (_, Ended::Forced) => Some(crate::AbuseKind::ForcedClose),
                 (Some(err), _) => crate::AbuseKind::of_error(err),
                 (None, _) => None,
@@ -200,6 +204,7 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
 
     async fn serve(&mut self, shutdown: &Shutdown) -> Result<Ended, Fail> {
         let conn = self.engine.connection().clone();
+        self.engine.start().map_err(|e| (e, Disposal::Graceful))?;
         let first = self.engine.check_timers(now()).map_err(timer_failed)?;
         let timer = sleep_until(Instant::from_std(first));
         tokio::pin!(timer);
@@ -232,6 +237,10 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
             }
             if conn.shared().take_resume_reading() {
                 self.engine.resume_reading();
+            }
+            // After the external bytes above: they leave before the FIN.
+            if conn.shared().take_shutdown_write() {
+                self.engine.shutdown_write();
             }
             let in_flight = self.engine.in_flight();
             if self.engine.round().map_err(|e| (e, Disposal::Graceful))? {
@@ -309,6 +318,18 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
                     // reading in this same poll.
                     match Pin::new(&mut self.io).poll_flush(cx) {
                         Poll::Ready(Ok(())) => self.needs_flush = false,
+                        Poll::Ready(Err(e)) => {
+                            return Poll::Ready(Err((Error::from(e), Disposal::Drop)))
+                        }
+                        Poll::Pending => {}
+                    }
+                }
+                if !self.needs_flush && self.engine.wants_shutdown() {
+                    match Pin::new(&mut self.io).poll_shutdown(cx) {
+                        Poll::Ready(Ok(())) => {
+                            self.engine.on_shutdown_written();
+                            return Poll::Ready(Ok(Event::Progress));
+                        }
                         Poll::Ready(Err(e)) => {
                             return Poll::Ready(Err((Error::from(e), Disposal::Drop)))
                         }
@@ -406,11 +427,15 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
     ) -> Ended {
         let _ = poll_fn(|cx| Pin::new(&mut self.io).poll_flush(cx)).await;
         conn.shared().mark_closed();
+        let (held, released) = tokio::sync::oneshot::channel();
         let detached = crate::transport::Detached {
             read_buf: self.engine.take_read_buf(),
             peer: conn.address(),
             local: conn.local_address(),
-            io: Box::new(self.io),
+            io: Box::new(crate::transport::Counted {
+                io: Box::new(self.io),
+                _held: held,
+            }),
         };
         if to.send(detached).is_err() {
             tracing::debug!(
@@ -425,7 +450,7 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
             error: None,
         });
         let _ = conn.connection_lost().fire(Ok(()));
-        Ended::Normally
+        Ended::Detached(released)
     }
 
     /// Flushes, shuts the write side down (a TLS `close_notify`) and waits for the peer's

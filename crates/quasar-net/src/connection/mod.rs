@@ -98,8 +98,14 @@ pub(crate) struct Shared {
     write_pauses: AtomicU64,
     write_paused: AtomicBool,
     write_buffer_peak: AtomicU64,
-    /// Set as soon as the peer's EOF is seen or the socket is gone.
+    /// Set once the connection is over (the socket is gone or being closed).
     closed: AtomicBool,
+    /// Set when the peer's EOF (a half-close) is seen.
+    read_closed: AtomicBool,
+    /// Set by [`Connection::shutdown_write`]: no more writes are taken.
+    write_closed: AtomicBool,
+    /// A write-side shutdown waits for the driver.
+    shutdown_write: AtomicBool,
     close_request: AtomicU8,
     /// Wakes the driver: a close request or bytes written from outside it. The driver
     /// registers before it checks the flags, so no wake-up is lost, and registering
@@ -143,8 +149,10 @@ pub struct ConnectionInfo {
     /// The most bytes the write buffer ever held (stays below the cap; near the
     /// high-water mark while flow control works).
     pub write_buffer_peak: u64,
-    /// Whether the connection is closed (or the peer closed its side).
+    /// Whether the connection is closed.
     pub closed: bool,
+    /// Whether the peer shut its sending side (half-close) or the connection is closed.
+    pub read_closed: bool,
 }
 
 // ===== impl Connection =====
@@ -163,6 +171,9 @@ impl Connection {
                 write_paused: AtomicBool::new(false),
                 write_buffer_peak: AtomicU64::new(0),
                 closed: AtomicBool::new(false),
+                read_closed: AtomicBool::new(false),
+                write_closed: AtomicBool::new(false),
+                shutdown_write: AtomicBool::new(false),
                 close_request: AtomicU8::new(CLOSE_NONE),
                 wake: AtomicWaker::new(),
                 external: Mutex::new(External::default()),
@@ -205,12 +216,14 @@ impl Connection {
         self.shared.transport.get().unwrap_or(&TransportInfo::EMPTY)
     }
 
-    /// Whether the connection is closed, or its peer closed its side.
+    /// Whether the connection is closed. A peer's half-close does not close it (see
+    /// [`is_read_closed`](Self::is_read_closed)): writing goes on.
     pub fn is_closed(&self) -> bool {
         self.shared.closed.load(Ordering::Acquire)
     }
 
-    /// Whether writing is paused at the high-water mark (reading is paused too).
+    /// Whether writing is paused at the high-water mark (a request/response exchange
+    /// stops reading too; a full-duplex one reads on).
     pub fn is_write_paused(&self) -> bool {
         self.shared.write_paused.load(Ordering::Relaxed)
     }
@@ -255,6 +268,9 @@ impl Connection {
         if self.is_closed() {
             return Err(Error::closed("connection"));
         }
+        if s.write_closed.load(Ordering::Acquire) {
+            return Err(Error::closed("connection's write side (shut down)"));
+        }
         {
             let mut ext = s.external.lock().unwrap_or_else(PoisonError::into_inner);
             let cap = s.cap.load(Ordering::Relaxed);
@@ -287,7 +303,7 @@ impl Connection {
             let notified = s.writable.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.is_closed() {
+            if self.is_closed() || s.write_closed.load(Ordering::Acquire) {
                 return Err(Error::closed("connection"));
             }
             // Bytes queued by `write` and not yet taken by the driver count too, or a
@@ -303,6 +319,44 @@ impl Connection {
             }
             notified.await;
         }
+    }
+
+    /// Whether the connection can take more output now, without waiting: what
+    /// [`writable`](Self::writable) would resolve at once with (`false` once closed).
+    pub fn is_writable(&self) -> bool {
+        let s = &self.shared;
+        if self.is_closed() || s.write_closed.load(Ordering::Acquire) || self.is_write_paused() {
+            return false;
+        }
+        let queued = s
+            .external
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .bytes;
+        queued + s.buffered.load(Ordering::Relaxed) < s.high.load(Ordering::Relaxed)
+    }
+
+    /// Shuts the connection's sending side once everything queued so far is written (a
+    /// TCP FIN, a TLS `close_notify`), and goes on reading: the half-close a relay
+    /// passes on from one side to the other. Later [`write`](Self::write)s fail. The
+    /// connection ends when the peer has shut its side too (or a timeout, or a close).
+    pub fn shutdown_write(&self) {
+        let s = &self.shared;
+        s.write_closed.store(true, Ordering::Release);
+        s.shutdown_write.store(true, Ordering::Release);
+        s.wake.wake();
+    }
+
+    /// Whether the peer shut its sending side (a half-close, pulsar's
+    /// `eof_received`), or the connection is closed.
+    pub fn is_read_closed(&self) -> bool {
+        self.shared.read_closed.load(Ordering::Acquire) || self.is_closed()
+    }
+
+    /// Asks for a graceful close without waiting for it: what [`close`](Self::close)
+    /// starts (for a consumer or a callback that cannot await).
+    pub fn begin_close(&self) {
+        self.request_close(CLOSE_GRACEFUL);
     }
 
     /// Resumes reading after a consumer paused it with
@@ -338,6 +392,7 @@ impl Connection {
             write_paused: self.is_write_paused(),
             write_buffer_peak: s.write_buffer_peak.load(Ordering::Relaxed),
             closed: self.is_closed(),
+            read_closed: self.is_read_closed(),
         }
     }
 
@@ -394,7 +449,16 @@ impl Shared {
     }
     /// Whether the handle left work for the driver: external bytes or a resume.
     pub(crate) fn has_pending(&self) -> bool {
-        self.has_external.load(Ordering::Acquire) || self.resume_reading.load(Ordering::Acquire)
+        self.has_external.load(Ordering::Acquire)
+            || self.resume_reading.load(Ordering::Acquire)
+            || self.shutdown_write.load(Ordering::Acquire)
+    }
+    pub(crate) fn take_shutdown_write(&self) -> bool {
+        self.shutdown_write.load(Ordering::Acquire)
+            && self.shutdown_write.swap(false, Ordering::AcqRel)
+    }
+    pub(crate) fn mark_read_closed(&self) {
+        self.read_closed.store(true, Ordering::Release);
     }
     pub(crate) fn take_resume_reading(&self) -> bool {
         // A load first: the swap is a locked instruction, and this runs every round.

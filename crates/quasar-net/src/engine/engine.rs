@@ -13,7 +13,7 @@ use bytes::{Bytes, BytesMut};
 use super::client::PushSink;
 use super::exchange::{with_consumer, Current, Exchange};
 use super::output::Output;
-use super::state::{Lifecycle, Reading};
+use super::state::{Lifecycle, Reading, Writing};
 use crate::consumer::{Actions, DynFactory, Req, Resp};
 use crate::hooks::{ConnectionEvent, DataEvent, RequestEvent};
 use crate::{
@@ -59,6 +59,7 @@ pub(crate) struct Engine<F: ConsumerFactory> {
     pub(super) hooks: Arc<Hooks>,
     pub(super) role: Role<Resp<F>>,
     pub(super) reading: Reading,
+    pub(super) writing: Writing,
     pub(super) lifecycle: Lifecycle,
     /// The front consumer said `NeedMore` and no byte arrived since.
     pub(super) starved: bool,
@@ -122,6 +123,7 @@ impl<F: ConsumerFactory> Engine<F> {
             producer,
             role,
             reading: Reading::Open,
+            writing: Writing::Open,
             lifecycle: Lifecycle::Open,
             starved: false,
             refeed: false,
@@ -143,6 +145,18 @@ impl<F: ConsumerFactory> Engine<F> {
             detach_to: None,
             cfg,
         }
+    }
+
+    /// The connection starts. A server builds its first consumer now, before any byte
+    /// arrives, and calls its `connection_made`: a protocol that speaks first (a banner,
+    /// a greeting) or dials an upstream does it here, and a `pause_reading` there holds
+    /// back every byte until `Connection::resume_reading`. Clients build a consumer per
+    /// call instead.
+    pub(crate) fn start(&mut self) -> Result<()> {
+        if matches!(self.role, Role::Server) && self.exchanges.is_empty() {
+            self.build_exchange(super::exchange::ReplyTo::Server)?;
+        }
+        Ok(())
     }
 
     pub(crate) fn connection(&self) -> &Connection {
@@ -167,15 +181,31 @@ impl<F: ConsumerFactory> Engine<F> {
 
     // ----- input -----
 
-    /// Whether the driver should read: open for reading, not closing, output below its
-    /// marks, room for more pending responses and for more unparsed input, and no push
-    /// message waiting for room.
+    /// Whether the driver should read: open for reading, not closing, room for more
+    /// input (see [`takes_input`](Self::takes_input)) and for more unparsed bytes, and
+    /// not paused by the memory budget.
     pub(crate) fn wants_read(&self) -> bool {
         self.reading == Reading::Open
             && self.lifecycle != Lifecycle::Closing
-            && self.can_produce()
+            && self.takes_input()
             && self.rbuf.len() < self.cfg.max_read_buffer
             && !self.held.is_paused()
+    }
+
+    /// Whether input may be read and fed now. A request/response exchange waits while
+    /// its output is above the high mark (so a peer that does not read its answers is
+    /// held back); a full-duplex exchange reads on whatever its own output does, since
+    /// what it reads does not turn into its own output (a relay, a chat member).
+    pub(super) fn takes_input(&self) -> bool {
+        if self
+            .exchanges
+            .front()
+            .is_some_and(|ex| ex.lifetime.full_duplex)
+        {
+            !self.push_blocked()
+        } else {
+            self.can_produce()
+        }
     }
 
     pub(super) fn can_produce(&self) -> bool {
@@ -216,18 +246,61 @@ impl<F: ConsumerFactory> Engine<F> {
         Ok(())
     }
 
-    /// The peer closed its side.
+    /// The peer shut its sending side (a half-close, or the start of a close).
     pub(crate) fn on_eof(&mut self) -> Result<()> {
         self.reading = Reading::Eof;
-        self.conn.shared().mark_closed();
+        self.conn.shared().mark_read_closed();
         self.feed()?;
-        // A partial request can never complete now; the consumer decides whether the
-        // end completes it (an EOF-delimited body) or it fails.
-        if self.exchanges.front().is_some_and(|ex| ex.started) {
-            self.finish_lost(None);
+        match self.exchanges.front() {
+            Some(ex) if ex.lifetime.long_lived => {
+                // Half-close: the consumer decides; the write side stays open until it
+                // closes, or shuts the write side too.
+                tracing::trace!(session = self.conn.session(), "eof received");
+                if let Err(err) =
+                    self.call(0, |c, cx, _| with_consumer!(c, c => c.eof_received(cx)))
+                {
+                    self.finish_front(Err(err.clone()));
+                    return Err(err);
+                }
+                self.apply_actions(false)?;
+                if self.writing == Writing::Shutdown {
+                    self.begin_closing();
+                }
+                return Ok(());
+            }
+            // A partial request can never complete now; the consumer decides whether
+            // the end completes it (an EOF-delimited body) or it fails. Answers to
+            // complete requests are still written before the close.
+            Some(ex) if ex.started => self.finish_lost(None),
+            _ => {}
         }
         self.begin_closing();
         Ok(())
+    }
+
+    /// `Connection::shutdown_write`: shut the sending side once the queue is written.
+    pub(crate) fn shutdown_write(&mut self) {
+        if self.writing == Writing::Open {
+            tracing::trace!(session = self.conn.session(), "-> write shutdown pending");
+            self.writing = Writing::ShutdownPending;
+        }
+        // A writer waiting for room learns the side is shut.
+        self.conn.shared().notify_writable();
+    }
+
+    /// Whether the driver should shut the sending side now: asked for, and everything
+    /// owed before it written.
+    pub(crate) fn wants_shutdown(&self) -> bool {
+        self.writing == Writing::ShutdownPending && self.out.is_idle()
+    }
+
+    /// The driver shut the sending side. Once the peer's side is shut too, nothing can
+    /// move any more: the connection closes.
+    pub(crate) fn on_shutdown_written(&mut self) {
+        self.writing = Writing::Shutdown;
+        if self.reading == Reading::Eof {
+            self.begin_closing();
+        }
     }
 
     /// A consumer paused reading; `Connection::resume_reading` resumes it.
@@ -367,7 +440,15 @@ impl<F: ConsumerFactory> Engine<F> {
     }
 
     pub(crate) fn is_done(&self) -> bool {
-        self.lifecycle == Lifecycle::Closing && self.out.is_idle()
+        self.lifecycle == Lifecycle::Closing
+            && (self.out.is_idle() || self.writing == Writing::Shutdown)
+    }
+
+    /// Serve one exchange, then close (the session that reached the server's limit).
+    pub(crate) fn close_after_exchange(&mut self) {
+        if self.lifecycle == Lifecycle::Open {
+            self.lifecycle = Lifecycle::CloseAfterExchange;
+        }
     }
 
     /// A graceful close was asked for: stop reading, close once the output is written.
@@ -385,12 +466,14 @@ impl<F: ConsumerFactory> Engine<F> {
     /// The server drains: idle connections close now, busy ones after their exchange;
     /// a long-lived exchange gets its shutdown notice. Returns whether it was busy.
     pub(crate) fn on_drain(&mut self) -> bool {
-        let fresh = !self.is_client() && self.processed == 0;
-        let busy = fresh || self.exchanges.iter().any(|e| e.started) || !self.out.is_idle();
+        // Busy: a request started, input waits unparsed, or output is owed. A connection
+        // that never sent a byte is idle like one between exchanges: it closes now
+        // rather than holding the close up to its deadline for a request that may never
+        // come.
+        let busy = self.exchanges.iter().any(|e| e.started)
+            || !self.rbuf.is_empty()
+            || !self.out.is_idle();
         if busy {
-            // A connection that has not had its first request yet counts as busy: that
-            // request is likely on its way, so it is served and the connection closes
-            // after it (or the deadline forces it).
             self.lifecycle = Lifecycle::CloseAfterExchange;
         } else {
             self.begin_closing();

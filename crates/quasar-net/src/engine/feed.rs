@@ -22,7 +22,7 @@ impl<F: ConsumerFactory> Engine<F> {
         while budget > 0 && (!self.rbuf.is_empty() || force) {
             if self.lifecycle == Lifecycle::Closing
                 || self.reading == Reading::PausedByConsumer
-                || !self.can_produce()
+                || !self.takes_input()
             {
                 // Still owed a call once writing resumes.
                 self.refeed |= force;
@@ -311,7 +311,9 @@ impl<F: ConsumerFactory> Engine<F> {
     /// The connection is over: every exchange in flight ends, in order.
     pub(crate) fn fail_in_flight(&mut self, error: Option<&Error>) {
         while let Some(ex) = self.exchanges.front() {
-            if ex.started || matches!(ex.reply, ReplyTo::Caller(_)) {
+            // A long-lived exchange hears of the end even before its first byte (a chat
+            // member that never spoke still leaves its room).
+            if ex.started || ex.lifetime.long_lived || matches!(ex.reply, ReplyTo::Caller(_)) {
                 self.finish_lost(error);
             } else {
                 self.exchanges.pop_front();

@@ -23,3 +23,14 @@ pub(crate) enum Lifecycle {
     /// No new input or exchange; close once the output is written.
     Closing,
 }
+
+/// The writing side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Writing {
+    /// Writing as output is queued.
+    Open,
+    /// `Connection::shutdown_write`: shut the sending side once the queue is written.
+    ShutdownPending,
+    /// The sending side is shut (a FIN is out); reading may go on.
+    Shutdown,
+}

@@ -232,11 +232,32 @@ fn start_connection<F: ConsumerFactory, A: Acceptor>(
         let conn = Connection::new(session, peer, local);
         ctx.tracker.enter(&conn);
         let tracker = Arc::clone(&ctx.tracker);
-        let shutdown = tracker.shutdown.clone();
+        let last = ctx.max_sessions > 0 && session >= ctx.max_sessions;
+        let mut shutdown = tracker.shutdown.clone();
+        if last {
+            // pulsar: the connection that reached the limit is still served, for one
+            // exchange. The drain its own arrival starts must not close it before its
+            // first byte (drained connections that never spoke close at once); the
+            // server's deadline still aborts it.
+            shutdown.drain = Default::default();
+        }
         let ctx2 = Arc::clone(ctx);
+        let abort = shutdown.abort.clone();
         let task = ctx.tracker.tasks.track_future(async move {
-            if serve_accepted(stream, conn.clone(), &ctx2, shutdown).await == Ended::Forced {
-                tracker.forced.fetch_add(1, Ordering::Relaxed);
+            match serve_accepted(stream, conn.clone(), &ctx2, shutdown, last).await {
+                Ended::Forced => {
+                    tracker.forced.fetch_add(1, Ordering::Relaxed);
+                }
+                Ended::Detached(released) => {
+                    // A detached socket is still this server's connection: counted, and
+                    // waited for by a close, until its new owner drops it (or the
+                    // close's deadline passes: the owner keeps the socket, uncounted).
+                    tokio::select! {
+                        _ = released => {}
+                        () = abort.cancelled() => {}
+                    }
+                }
+                Ended::Normally => {}
             }
             tracker.leave(&conn);
             drop(permit);
@@ -294,6 +315,7 @@ async fn serve_accepted<F: ConsumerFactory, A: Acceptor>(
     conn: Connection,
     ctx: &AcceptCtx<F, A>,
     shutdown: Shutdown,
+    last: bool,
 ) -> Ended {
     let limit = ctx.config.handshake_timeout;
     let handshake = async {
@@ -326,7 +348,7 @@ async fn serve_accepted<F: ConsumerFactory, A: Acceptor>(
             return Ended::Normally;
         }
     };
-    let engine = Engine::new(
+    let mut engine = Engine::new(
         conn,
         Arc::clone(&ctx.factory),
         Arc::clone(&ctx.config),
@@ -334,6 +356,9 @@ async fn serve_accepted<F: ConsumerFactory, A: Acceptor>(
         Role::Server,
         now(),
     );
+    if last {
+        engine.close_after_exchange();
+    }
     Driver::new(io, engine, None).run(shutdown).await
 }
 
