@@ -18,8 +18,8 @@
 //! ```
 //! use bytes::{Bytes, BytesMut};
 //! use quasar_net::group::{Group, SlowMember};
-//! use quasar_net::{Connection, Context, Progress, ProtocolConsumer, Result, TcpServer};
-//! use tokio::io::AsyncReadExt;
+//! use quasar_net::{Context, Progress, ProtocolConsumer, Result, TcpServer};
+//! use tokio::io::{AsyncBufReadExt, BufReader};
 //!
 //! struct Member {
 //!     room: Group,
@@ -31,10 +31,11 @@
 //!
 //!     fn connection_made(&mut self, cx: &mut Context<'_>) {
 //!         cx.set_long_lived(true);
-//!         let conn = cx.connection().clone();
-//!         // Only the members already there hear about the newcomer.
-//!         self.room.broadcast(Bytes::from(format!("* {} joined\n", conn.session())));
-//!         self.room.join(&conn);
+//!         let conn = cx.connection();
+//!         // Join first, then tell the others: two arriving at once still hear of each other.
+//!         self.room.join(conn);
+//!         let name = conn.address().port();
+//!         self.room.broadcast_except(conn, Bytes::from(format!("* {name} joined\n")));
 //!     }
 //!
 //!     fn data_received(&mut self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Result<Progress> {
@@ -54,15 +55,15 @@
 //! };
 //! let server = TcpServer::builder(factory).start().await?;
 //!
-//! let mut first = tokio::net::TcpStream::connect(server.address()).await?;
-//! // The first member is in the room once the server counts one member.
+//! let first = tokio::net::TcpStream::connect(server.address()).await?;
+//! // The consumer is built at accept: the first member is in the room without a word.
 //! while room.len() < 1 {
 //!     tokio::task::yield_now().await;
 //! }
-//! let _second = tokio::net::TcpStream::connect(server.address()).await?;
-//! let mut line = [0u8; 12];
-//! first.read_exact(&mut line).await?;
-//! assert!(line.starts_with(b"* "));
+//! let second = tokio::net::TcpStream::connect(server.address()).await?;
+//! let mut line = String::new();
+//! BufReader::new(first).read_line(&mut line).await?;
+//! assert_eq!(line, format!("* {} joined\n", second.local_addr()?.port()));
 //! # Ok(())
 //! # }
 //! ```
