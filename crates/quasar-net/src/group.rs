@@ -128,7 +128,8 @@ pub struct Broadcast {
     pub skipped: u64,
     /// Slow members aborted and removed ([`SlowMember::Close`]).
     pub closed: u64,
-    /// Members found closed (their connection had ended) and removed.
+    /// Members found closed (their connection had ended, or its write side was shut down)
+    /// and removed.
     pub gone: u64,
 }
 
@@ -275,9 +276,10 @@ impl Group {
     fn send(&self, except: Option<&Connection>, data: &Bytes) -> Broadcast {
         let members = Arc::clone(&self.lock());
         let mut report = Broadcast::default();
-        // Members this broadcast aborted: their `is_closed` is set only when their driver
-        // runs, so `purge` is told about them.
-        let mut aborted = Vec::new();
+        // Members leaving because of this broadcast: aborted as slow (their `is_closed` is set
+        // only when their driver runs) or refusing writes (closed, or their write side shut
+        // down), so `purge` is told about them.
+        let mut leaving = Vec::new();
         for member in members.iter() {
             if except.is_some_and(|e| same(e, member)) {
                 continue;
@@ -288,17 +290,19 @@ impl Group {
                     SlowMember::Skip => report.skipped += 1,
                     SlowMember::Close => {
                         member.abort();
-                        aborted.push(member.clone());
+                        leaving.push(member.clone());
                         report.closed += 1;
                     }
                 },
-                // Closed, or its peer closed its side: it is leaving.
-                Err(_) => report.gone += 1,
+                Err(_) => {
+                    leaving.push(member.clone());
+                    report.gone += 1;
+                }
             }
         }
         drop(members);
-        if report.gone + report.closed > 0 {
-            self.purge(&aborted);
+        if !leaving.is_empty() {
+            self.purge(&leaving);
         }
         let s = &self.shared;
         s.broadcasts.fetch_add(1, Ordering::Relaxed);
@@ -308,10 +312,10 @@ impl Group {
         report
     }
 
-    /// Drops the members whose connection has ended, and `aborted`.
-    fn purge(&self, aborted: &[Connection]) {
+    /// Drops the members whose connection has ended, and `also`.
+    fn purge(&self, also: &[Connection]) {
         let mut members = self.lock();
-        let leaving = |m: &Connection| m.is_closed() || aborted.iter().any(|a| same(a, m));
+        let leaving = |m: &Connection| m.is_closed() || also.iter().any(|a| same(a, m));
         if !members.iter().any(leaving) {
             return;
         }

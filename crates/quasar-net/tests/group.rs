@@ -294,3 +294,25 @@ async fn a_slow_member_is_closed_once_and_leaves() {
     let (_, _) = read_to_end(&mut slow).await;
     server.close(Duration::from_secs(1)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_whose_write_side_is_shut_down_leaves_at_the_next_broadcast() {
+    let group = Group::new(SlowMember::Skip);
+    let server = start(&group).await;
+    let mut a = join(server.address()).await;
+    let _b = join(server.address()).await;
+    let a_port = a.local_addr().unwrap().port();
+    let conn = group
+        .members()
+        .into_iter()
+        .find(|c| c.address().port() == a_port)
+        .unwrap();
+    conn.shutdown_write();
+    let report = group.broadcast(Bytes::from_static(b"late\n"));
+    assert_eq!((report.delivered, report.gone), (1, 1));
+    assert!(!group.contains(&conn));
+    // It got its FIN, and nothing after it.
+    let (rest, _) = read_to_end(&mut a).await;
+    assert_eq!(rest, b"");
+    server.close(Duration::from_secs(1)).await;
+}
