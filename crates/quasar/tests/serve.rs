@@ -425,3 +425,99 @@ fn serve_resp_rejects_a_bad_maxmemory() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--maxmemory"));
 }
+
+#[test]
+fn serve_tunnel_relays_to_an_echo_server_and_passes_the_half_close_on() {
+    let echo_server = Server::spawn(&["serve", "echo", "--bind", "127.0.0.1:0", "--raw"], 1);
+    let upstream = echo_server.addr("echo tcp").to_string();
+    let tunnel = Server::spawn(
+        &[
+            "serve",
+            "tunnel",
+            "--bind",
+            "127.0.0.1:0",
+            "--upstream",
+            &upstream,
+        ],
+        1,
+    );
+    // `printf ping | nc -N`: the request, then the client's FIN; the reply still comes
+    // back, then the tunnel closes.
+    let mut sock = TcpStream::connect(tunnel.addr("tunnel tcp")).expect("connect");
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    sock.write_all(b"ping").unwrap();
+    sock.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut reply = Vec::new();
+    sock.read_to_end(&mut reply).expect("a reply, then EOF");
+    assert_eq!(reply, b"ping");
+    assert!(tunnel.terminate().success());
+    assert!(echo_server.terminate().success());
+}
+
+#[test]
+fn serve_tunnel_without_an_upstream_is_a_usage_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_quasar"))
+        .args(["serve", "tunnel", "--bind", "127.0.0.1:0"])
+        .output()
+        .expect("quasar runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--upstream"));
+}
+
+/// Sends SIGTERM (or SIGINT) to the server's process.
+fn signal(server: &Server, sig: &str) {
+    let status = Command::new("kill")
+        .args([sig, &server.child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+#[test]
+fn sigterm_closes_idle_and_silent_connections_at_once() {
+    let mut server = Server::spawn(&["serve", "echo", "--bind", "127.0.0.1:0"], 1);
+    let addr = server.addr("echo tcp");
+    // One connection idle after an exchange, one that never sent a byte; both stay
+    // open on the client's side and never read again.
+    let mut idle = TcpStream::connect(addr).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    idle.write_all(b"hi\r\n\r\n").unwrap();
+    let mut reply = [0u8; 6];
+    idle.read_exact(&mut reply).unwrap();
+    let _silent = TcpStream::connect(addr).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let start = std::time::Instant::now();
+    signal(&server, "-TERM");
+    let status = wait_timeout(&mut server.child, Duration::from_secs(15));
+    assert!(status.success());
+    // Not the 10 s shutdown deadline, nor the 3 s wait for a peer's FIN.
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "exited after {:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn a_second_signal_ends_the_process_at_once() {
+    let mut server = Server::spawn(&["serve", "echo", "--bind", "127.0.0.1:0"], 1);
+    // A request in flight (half a message): the first signal waits for it.
+    let mut busy = TcpStream::connect(server.addr("echo tcp")).unwrap();
+    busy.write_all(b"half a mess").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    signal(&server, "-TERM");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "the first signal waits for the request"
+    );
+    let start = std::time::Instant::now();
+    signal(&server, "-INT");
+    let status = wait_timeout(&mut server.child, Duration::from_secs(15));
+    assert!(status.success());
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "exited {:?} after the second signal",
+        start.elapsed()
+    );
+}

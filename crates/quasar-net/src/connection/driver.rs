@@ -93,6 +93,9 @@ pub(crate) struct Driver<T, F: ConsumerFactory> {
     /// Bytes were written since the last flush (TLS buffers; TCP's flush is free).
     needs_flush: bool,
     draining: bool,
+    /// Closed while idle by a drain: nothing of ours is in flight for a reset to destroy,
+    /// so the close does not wait for the peer's FIN.
+    idle_close: bool,
     /// Client: callers given their reply since the last batch of calls whose next call
     /// has not come yet (see [`Driver::gather_calls`]).
     awaited: usize,
@@ -123,6 +126,7 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
             calls,
             needs_flush: false,
             draining: false,
+            idle_close: false,
             awaited: 0,
         }
     }
@@ -381,6 +385,7 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
                     let counter = if self.engine.on_drain() {
                         &shutdown.drained_busy
                     } else {
+                        self.idle_close = true;
                         &shutdown.drained_idle
                     };
                     counter.fetch_add(1, Ordering::Relaxed);
@@ -460,9 +465,20 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
         // What the peer sent is never parsed now: free it and give it back to the memory
         // budget at once, not when the peer finally closes (it may never).
         self.engine.discard_input();
+        // `Connection::abort` (an operator's second signal) cuts the wait short too.
+        let conn = self.engine.connection().clone();
+        let aborted = poll_fn(|cx| {
+            conn.shared().driver_waker().register(cx.waker());
+            if conn.shared().close_requested() == CloseRequest::Abort {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        });
         let finished = tokio::select! {
             () = self.flush_and_shutdown() => true,
             () = abort.cancelled() => false,
+            () = aborted => false,
         };
         if !finished {
             self.abort_socket();
@@ -492,7 +508,7 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
             Ok(Err(_)) => return,
             Err(_) => return self.abort_socket(),
         }
-        if self.engine.saw_eof() {
+        if self.engine.saw_eof() || self.idle_close {
             return;
         }
         // Wait for the peer to close its side, discarding what it still sends, so the

@@ -49,6 +49,7 @@ servers! {
     udp_echo::UdpEcho,
     http::Http,
     resp::Resp,
+    tunnel::Tunnel,
 }
 
 /// One demo server of `quasar serve`.
