@@ -23,8 +23,8 @@ use quasar_net::Error;
 use super::handler::ResponseFuture;
 use crate::body::Body;
 use crate::{
-    body_allowed, connection_has, encode_chunk_header, encode_response, BodyLength, ResponseHead,
-    CHUNK_END, LAST_CHUNK,
+    body_allowed, connection_has, encode_chunk_header, encode_response, response_keep_alive,
+    BodyLength, ResponseHead, CHUNK_END, LAST_CHUNK,
 };
 
 /// Chunks smaller than this are copied next to their chunk header (one `Bytes`); larger
@@ -48,6 +48,10 @@ pub(crate) struct ReqInfo {
     pub(crate) http10: bool,
     /// The request allows another request after this one.
     pub(crate) keep_alive: bool,
+    /// Statuses >= 400 close the connection ([`ServerConfig::close_on_error`]).
+    ///
+    /// [`ServerConfig::close_on_error`]: super::ServerConfig::close_on_error
+    pub(crate) close_on_error: bool,
     pub(crate) server: Option<&'static str>,
 }
 
@@ -63,9 +67,11 @@ pub(crate) enum Encoded {
 pub(crate) fn encode(resp: Response<Body>, info: &ReqInfo) -> (Encoded, bool) {
     let (parts, body) = resp.into_parts();
     let status = parts.status;
-    // Statuses >= 400 close the connection, as pulsar did (`response_keep_alive`).
-    let mut close =
-        !info.keep_alive || connection_has(&parts.headers, "close") || status.as_u16() >= 400;
+    // An error status alone keeps the connection (its request was read whole, or is being
+    // read and dropped), unless the server keeps pulsar's rule.
+    let mut close = !info.keep_alive
+        || connection_has(&parts.headers, "close")
+        || (info.close_on_error && !response_keep_alive(true, status));
     let method = if info.head {
         http::Method::HEAD
     } else {
