@@ -50,4 +50,4 @@ pub use consumer::{builder, HttpConsumer, HttpFactory, BUSY_RESPONSE};
 pub use fixed::{FixedResponse, FAST_MAX_HEADERS};
 pub use handler::{Handler, ResponseFuture, TowerHandler};
 pub use router::{Params, Router};
-pub use websocket::{WebSocket, WsRoute, MAX_SEND_FRAME};
+pub use websocket::{WebSocket, WsReceiver, WsRoute, WsSender, MAX_SEND_FRAME};
