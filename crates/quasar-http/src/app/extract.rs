@@ -82,7 +82,8 @@ where
 
 /// The route's path parameters (`/items/:id`), deserialised into `T`: one value
 /// (`Path<u64>`), a tuple in path order (`Path<(String, u32)>`), or a struct by name.
-/// Values are percent-decoded first. A value that does not parse is a 400.
+/// Values are percent-decoded first. A value that does not parse is a 400; `Path` on a
+/// route without parameters a 500.
 ///
 /// # Examples
 ///
@@ -103,8 +104,14 @@ impl<S, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
     type Rejection = Rejection;
 
     fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Rejection> {
-        let empty = Params::default();
-        let params = parts.extensions.get::<Params>().unwrap_or(&empty);
+        // A route without parameters never inserts them: the route and the handler
+        // disagree, a server bug rather than a bad request.
+        let Some(params) = parts.extensions.get::<Params>() else {
+            return Err(Rejection::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "No path parameters found for the matched route",
+            ));
+        };
         let bad = |e: super::path_de::PathError| {
             Rejection::new(
                 StatusCode::BAD_REQUEST,
