@@ -266,10 +266,11 @@ impl WsSender {
     ///
     /// # Cancel safety
     ///
-    /// A message of at most [`MAX_SEND_FRAME`] bytes (after compression) is sent whole or
-    /// not at all. Cancelling the send of a longer one after its first frame left (a
-    /// timeout around a slow peer) closes the connection: the peer could not make sense
-    /// of what would follow.
+    /// The send waits for room before compressing: cancelled while waiting (a timeout
+    /// around a slow peer), it sends nothing and leaves the compression context as the
+    /// peer knows it. A message of at most [`MAX_SEND_FRAME`] bytes (after compression) is
+    /// then written without another wait. Cancelling a longer one after its first frame
+    /// left closes the connection: the peer could not make sense of what would follow.
     ///
     /// # Errors
     ///
@@ -293,6 +294,10 @@ impl WsSender {
                 } else {
                     OpCode::Binary
                 };
+                // Wait before compressing: a send cancelled while waiting leaves the deflate
+                // context as the peer knows it. From compression to the first frame's write
+                // nothing awaits, so the message is either not started or under way.
+                out.conn.writable().await?;
                 let (wire, mut rsv) = match deflater.as_mut() {
                     Some(deflater) => deflater.encode_payload(data),
                     None => (data.clone(), 0),
@@ -306,7 +311,11 @@ impl WsSender {
                     let fin = chunks.peek().is_none();
                     encode_frame_rsv(&mut frame, opcode, fin, rsv, chunk, None)
                         .map_err(|e| Error::protocol_with("websocket frame", e))?;
-                    out.write(frame.freeze()).await?;
+                    if torn.0.is_none() {
+                        out.conn.write(frame.freeze())?;
+                    } else {
+                        out.write(frame.freeze()).await?;
+                    }
                     if fin {
                         torn.0 = None;
                         return Ok(());
