@@ -32,7 +32,7 @@ fn app() -> Router {
                         // A message is one repeated letter and its number: interleaved
                         // frames would mix letters or break the numbering.
                         let letter = (b'a' + t as u8) as char;
-                        let body: String = std::iter::repeat_n(letter, LEN).collect();
+                        let body = letter.to_string().repeat(LEN);
                         tx.send(Message::text(format!("{t}:{i}:{body}")))
                             .await
                             .unwrap();
