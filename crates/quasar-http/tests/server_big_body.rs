@@ -200,3 +200,42 @@ async fn a_head_request_to_a_big_body_gets_its_length_only() {
     assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
     server.close(T).await;
 }
+
+#[tokio::test]
+async fn pipelined_requests_for_inline_sized_bodies_wait_for_the_reader() {
+    // 32 KiB bodies go out with their head in one write; 40 of them asked in one go are
+    // far above the write queue's cap, so the server must stop feeding requests while the
+    // queue is above its high mark rather than fail.
+    let server = server().await;
+    let mut tcp = TcpStream::connect(server.address()).await.unwrap();
+    let n = 32 * 1024;
+    let reqs = format!("GET /full/{n} HTTP/1.1\r\nHost: x\r\n\r\n").repeat(40);
+    tcp.write_all(reqs.as_bytes()).await.unwrap();
+    let mut rest = Vec::new();
+    let mut peak = 0;
+    for _ in 0..40 {
+        let mut head = rest;
+        let mut buf = vec![0u8; 4096];
+        let end = loop {
+            if let Some(p) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+                break p + 4;
+            }
+            let k = tokio::time::timeout(T, tcp.read(&mut buf))
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(k > 0, "closed");
+            head.extend_from_slice(&buf[..k]);
+        };
+        let text = String::from_utf8_lossy(&head[..end]).into_owned();
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+        let body_start = head[end..].to_vec();
+        let take = body_start.len().min(n);
+        let tail = body_start[take..].to_vec();
+        peak =
+            peak.max(read_body(&server, &mut tcp, body_start[..take].to_vec(), n, 8 * 1024).await);
+        rest = tail;
+    }
+    assert!(peak < 256 * 1024, "write queue peak {peak}");
+    server.close(T).await;
+}
