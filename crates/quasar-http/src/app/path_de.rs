@@ -238,3 +238,83 @@ impl<'de> de::Deserializer<'de> for Value<'de> {
         identifier ignored_any
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde::de::DeserializeOwned;
+    use serde::Deserialize;
+
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        Params::from_pairs(pairs.iter().map(|&(n, v)| (n, v.to_owned())))
+    }
+
+    fn de<T: DeserializeOwned>(pairs: &[(&str, &str)]) -> Result<T, PathError> {
+        let p = params(pairs);
+        T::deserialize(ParamsDe::new(&p)?)
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Named {
+        user: String,
+        n: Option<u8>,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "lowercase")]
+    enum Color {
+        Red,
+        Blue,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Id(u64);
+
+    #[test]
+    fn one_value_tuples_structs_and_enums() {
+        assert_eq!(de::<u64>(&[("id", "42")]).unwrap(), 42);
+        assert_eq!(de::<Id>(&[("id", "42")]).unwrap(), Id(42));
+        assert_eq!(de::<String>(&[("s", "a%20b%2Fc")]).unwrap(), "a b/c");
+        assert!(de::<bool>(&[("b", "true")]).unwrap());
+        assert_eq!(
+            de::<(String, i32)>(&[("a", "x"), ("b", "-3")]).unwrap(),
+            ("x".to_owned(), -3)
+        );
+        assert_eq!(
+            de::<Named>(&[("n", "7"), ("user", "ann")]).unwrap(),
+            Named {
+                user: "ann".into(),
+                n: Some(7)
+            }
+        );
+        assert_eq!(de::<Color>(&[("c", "blue")]).unwrap(), Color::Blue);
+        assert_eq!(
+            de::<Vec<u8>>(&[("a", "1"), ("b", "2")]).unwrap(),
+            vec![1, 2]
+        );
+        let map = de::<std::collections::HashMap<String, String>>(&[("k", "v")]).unwrap();
+        assert_eq!(map["k"], "v");
+        let _ = Color::Red;
+    }
+
+    #[test]
+    fn mismatches_are_errors_naming_the_parameter() {
+        let e = de::<u8>(&[("n", "300")]).unwrap_err().to_string();
+        assert!(e.contains("parameter `n`") && e.contains("300"), "{e}");
+        let e = de::<u64>(&[("a", "1"), ("b", "2")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("expected 1 path parameter"), "{e}");
+        let e = de::<(u8, u8, u8)>(&[("a", "1"), ("b", "2")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("expected 3 path parameters"), "{e}");
+        assert!(de::<Named>(&[("n", "1")]).is_err());
+        assert!(de::<Color>(&[("c", "green")]).is_err());
+        assert!(de::<String>(&[("s", "%ff")])
+            .unwrap_err()
+            .to_string()
+            .contains("UTF-8"));
+    }
+}
