@@ -99,6 +99,69 @@ impl Body {
         }
     }
 
+    /// Reads the whole body into one `Bytes`, refusing more than `limit` bytes.
+    ///
+    /// A full body is returned without a copy. A body whose announced length
+    /// (`Content-Length`) passes `limit` is refused before anything is read; a streamed one
+    /// as soon as the bytes read pass it, so at most `limit` bytes are ever buffered.
+    ///
+    /// # Errors
+    ///
+    /// [`ToBytesError::TooLarge`] past `limit`; [`ToBytesError::Body`] when the body fails
+    /// (a request body cut short, a broken chunked framing, a stream's own error).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use quasar_http::{Body, ToBytesError};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// assert_eq!(Body::from("hello").to_bytes(1024).await.unwrap(), "hello");
+    /// let big = Body::from(vec![0u8; 2048]);
+    /// assert!(matches!(big.to_bytes(1024).await, Err(ToBytesError::TooLarge { limit: 1024 })));
+    /// # });
+    /// ```
+    pub async fn to_bytes(self, limit: usize) -> Result<Bytes, ToBytesError> {
+        use http_body::Body as _;
+        let too_large = ToBytesError::TooLarge { limit };
+        if self.size_hint().lower() > limit as u64 {
+            return Err(too_large);
+        }
+        let mut body = match self.into_full() {
+            Ok(bytes) => return Ok(bytes),
+            Err(body) => body,
+        };
+        let mut first: Option<Bytes> = None;
+        let mut rest: Option<bytes::BytesMut> = None;
+        let mut len = 0usize;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(ToBytesError::Body)?;
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            len += data.len();
+            if len > limit {
+                return Err(too_large);
+            }
+            // One chunk (the usual small body) is returned as it came, without a copy.
+            match (&mut first, &mut rest) {
+                (None, _) => first = Some(data),
+                (Some(f), None) => {
+                    let mut buf = bytes::BytesMut::with_capacity(len);
+                    buf.extend_from_slice(f);
+                    buf.extend_from_slice(&data);
+                    rest = Some(buf);
+                }
+                (Some(_), Some(buf)) => buf.extend_from_slice(&data),
+            }
+        }
+        Ok(match (first, rest) {
+            (_, Some(buf)) => buf.freeze(),
+            (Some(f), None) => f,
+            (None, None) => Bytes::new(),
+        })
+    }
+
     /// Takes the bytes of a full (or empty) body, or gives a streamed body back.
     ///
     /// # Errors
@@ -109,6 +172,36 @@ impl Body {
             Kind::Empty => Ok(Bytes::new()),
             Kind::Full(b) => Ok(b),
             Kind::Stream(_) => Err(self),
+        }
+    }
+}
+
+/// Why [`Body::to_bytes`] failed.
+#[derive(Debug)]
+pub enum ToBytesError {
+    /// The body is longer than the limit (its announced length, or the bytes read so far).
+    TooLarge {
+        /// The limit passed.
+        limit: usize,
+    },
+    /// The body itself failed.
+    Body(BodyError),
+}
+
+impl fmt::Display for ToBytesError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ToBytesError::TooLarge { limit } => write!(f, "body longer than {limit} bytes"),
+            ToBytesError::Body(e) => write!(f, "body failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ToBytesError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ToBytesError::TooLarge { .. } => None,
+            ToBytesError::Body(e) => Some(&**e),
         }
     }
 }

@@ -9,8 +9,10 @@
 //! | `CONNECT` otherwise                       | yes         |
 //! | HTTP/1.0 otherwise                        | no          |
 //!
-//! A response with status >= 400 closes the connection whatever the request said
-//! ([`response_keep_alive`]), as pulsar did.
+//! pulsar also closed the connection after any response with status >= 400, whatever the
+//! request said ([`response_keep_alive`]). The server applies that rule only when
+//! `ServerConfig::close_on_error` asks for it; by default an error response keeps the
+//! connection as any other does.
 //!
 //! # Examples
 //!
@@ -58,7 +60,8 @@ pub fn request_keep_alive(method: &Method, version: Version, headers: &HeaderMap
     connection_has(headers, "upgrade") || keep_alive(version, headers) || method == Method::CONNECT
 }
 
-/// Whether the connection stays open after a response with `status`; statuses >= 400 close it.
+/// pulsar's rule: whether the connection stays open after a response with `status`;
+/// statuses >= 400 close it. The server follows it only with `ServerConfig::close_on_error`.
 pub fn response_keep_alive(request_keep_alive: bool, status: StatusCode) -> bool {
     request_keep_alive && status.as_u16() < 400
 }

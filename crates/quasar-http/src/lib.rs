@@ -43,10 +43,14 @@
 //! - [`Body`]: the message body of the server (and client): full, empty or streamed.
 //! - [`server`]: the HTTP/1.1 and WebSocket server on the quasar-net engine; [`demo`]: the
 //!   demo application of `quasar serve http`.
+//! - [`app`]: the application layer over the server: handlers as async functions of typed
+//!   extractors ([`app::Path`], [`app::Query`], [`app::Json`], [`app::State`]), returning
+//!   anything [`app::IntoResponse`].
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(rust_2018_idioms, unreachable_pub)]
 #![forbid(unsafe_code)]
 
+pub mod app;
 mod body;
 mod body_decoder;
 mod chunk_encoder;
@@ -66,14 +70,24 @@ pub mod ws;
 pub mod demo;
 pub mod server;
 
-pub use body::{Body, BodyError};
+pub use body::{Body, BodyError, ToBytesError};
+
 pub use body_decoder::BodyDecoder;
+/// The `bytes` crate ([`bytes::Bytes`] is what bodies are made of).
+pub use bytes;
 pub use chunk_encoder::{
     encode_chunk, encode_chunk_header, encode_last_chunk, CHUNK_END, LAST_CHUNK,
 };
 pub use date::{http_date, HTTP_DATE_LEN};
 pub use error::HttpError;
 pub use framing::{request_body, response_body};
+/// The `http` crate (request, response, status, header types), re-exported so an
+/// application needs no dependency of its own on it.
+pub use http;
+/// The `http-body` trait [`Body`] implements.
+pub use http_body;
+/// `http-body-util`'s extension methods (`collect`, `frame`, ...) for [`Body`].
+pub use http_body_util::BodyExt;
 pub use keep_alive::{
     connection_has, keep_alive, request_keep_alive, response_keep_alive, Expectation,
 };

@@ -52,16 +52,28 @@ async fn axum_routes_answer_with_their_extractors_results() {
 async fn axum_rejections_and_unknown_paths_keep_their_statuses() {
     let server = server().await;
     // The `u32` extractor rejects a non-number: axum's 400.
-    let answer = roundtrip_close(&server, b"GET /users/abc HTTP/1.1\r\nHost: a\r\n\r\n").await;
+    let answer = roundtrip_close(
+        &server,
+        b"GET /users/abc HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert!(
         answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
         "{answer}"
     );
-    // No route: axum's 404; statuses >= 400 close the connection (pulsar's rule).
-    let answer = roundtrip_close(&server, b"GET /nope HTTP/1.1\r\nHost: a\r\n\r\n").await;
+    // No route: axum's 404.
+    let answer = roundtrip_close(
+        &server,
+        b"GET /nope HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert!(answer.starts_with("HTTP/1.1 404 Not Found\r\n"), "{answer}");
     // A method the route does not take: axum's 405 with its Allow header.
-    let answer = roundtrip_close(&server, b"GET /echo HTTP/1.1\r\nHost: a\r\n\r\n").await;
+    let answer = roundtrip_close(
+        &server,
+        b"GET /echo HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert!(
         answer.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"),
         "{answer}"

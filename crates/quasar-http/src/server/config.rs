@@ -35,6 +35,16 @@ pub struct ServerConfig {
     pub body_channel: usize,
     /// The `Server` header value (`None`: no header).
     pub server_name: Option<&'static str>,
+    /// Close the connection after every response with a status >= 400 (pulsar's rule).
+    ///
+    /// Off by default: an error response keeps the connection, as hyper does, whenever the
+    /// request allows it (HTTP/1.1 without `Connection: close`, or HTTP/1.0 with
+    /// `keep-alive`) and its end is known. A request body the handler did not read is read
+    /// to its end and dropped (within [`Limits::max_body`](crate::Limits::max_body)). The
+    /// connection still closes when the request could not be read (a malformed head or
+    /// body, the server's own 400/408/413/417 answers) or the response carries
+    /// `Connection: close`. Turn this on for peers that expect the old behaviour.
+    pub close_on_error: bool,
     /// WebSocket settings.
     pub ws: WsConfig,
 }
@@ -47,6 +57,7 @@ impl Default for ServerConfig {
             max_requests: 0,
             body_channel: DEFAULT_BODY_CHANNEL,
             server_name: Some("quasar"),
+            close_on_error: false,
             ws: WsConfig::default(),
         }
     }

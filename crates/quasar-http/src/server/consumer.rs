@@ -377,6 +377,7 @@ impl HttpConsumer {
             head: parts.method == Method::HEAD,
             http10: parts.version == Version::HTTP_10,
             keep_alive: parsed.keep_alive && !last,
+            close_on_error: config.close_on_error,
             server: config.server_name,
         };
         let expect_continue = parsed.expect == Expectation::Continue;

@@ -86,7 +86,7 @@ impl FixedResponse {
         self.status
     }
 
-    /// Whether the fast path may serve it: a body-carrying status below 400 (those close the
+    /// Whether the fast path may serve it: a body-carrying status below 400 (errors may close the
     /// connection) and no framing header of the caller's own.
     pub(crate) fn is_fast(&self) -> bool {
         self.status.as_u16() < 400

@@ -4,8 +4,10 @@
 //! ([`builder`] sets the per-connection request limit too). A handler is any
 //! `async fn(http::Request<Body>) -> http::Response<Body>`, a [`Router`], or a tower
 //! service through [`TowerHandler`]. WebSocket routes ([`Router::websocket`]) upgrade the
-//! connection and run their handler with a [`WebSocket`]. The design, states and timeouts
-//! are in docs/http-server.md.
+//! connection and run their handler with a [`WebSocket`]. Handlers that take typed
+//! arguments (path parameters, JSON, shared state) are the [`app`](crate::app) layer's,
+//! through [`Router::with_state`]. The design, states and timeouts are in
+//! docs/http-server.md.
 //!
 //! # Examples
 //!
@@ -50,4 +52,4 @@ pub use consumer::{builder, HttpConsumer, HttpFactory, BUSY_RESPONSE};
 pub use fixed::{FixedResponse, FAST_MAX_HEADERS};
 pub use handler::{Handler, ResponseFuture, TowerHandler};
 pub use router::{Params, Router};
-pub use websocket::{WebSocket, WsRoute, MAX_SEND_FRAME};
+pub use websocket::{WebSocket, WsReceiver, WsRoute, WsSender, MAX_SEND_FRAME};

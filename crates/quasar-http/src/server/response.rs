@@ -1,10 +1,14 @@
 //! Turns a handler's `Response<Body>` into bytes: the head, then the body whole, counted
 //! (`Content-Length`), chunked, or (HTTP/1.0, unknown length) delimited by the close.
 //!
-//! A full body leaves with its head in one buffer. A streamed body becomes a
-//! [`BodyStream`] the engine pulls only below the write queue's high mark, so a slow reader
-//! pauses the producer. A response that ends the connection ends its stream with an
-//! `Error::closed`, which the engine turns into a graceful close after the bytes before it.
+//! A small full body leaves with its head in one buffer. A streamed body, or a full one
+//! larger than [`FULL_INLINE_MAX`], becomes a [`BodyStream`] the engine pulls only below the
+//! write queue's high mark, so a slow reader pauses the producer. Chunks are handed out in
+//! slices of at most [`SLICE`] bytes (`Bytes::slice`, no copy): the queue then holds at most
+//! its high mark plus one slice, whatever the size of the `Bytes` the handler returned, and
+//! nothing is ever written past the queue's hard cap. A response that ends the connection
+//! ends its stream with an `Error::closed`, which the engine turns into a graceful close
+//! after the bytes before it.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -19,13 +23,21 @@ use quasar_net::Error;
 use super::handler::ResponseFuture;
 use crate::body::Body;
 use crate::{
-    body_allowed, connection_has, encode_chunk_header, encode_response, BodyLength, ResponseHead,
-    CHUNK_END, LAST_CHUNK,
+    body_allowed, connection_has, encode_chunk_header, encode_response, response_keep_alive,
+    BodyLength, ResponseHead, CHUNK_END, LAST_CHUNK,
 };
 
 /// Chunks smaller than this are copied next to their chunk header (one `Bytes`); larger
 /// ones leave as they are, between a header and a CRLF (no copy).
 const COPY_CHUNK_BELOW: usize = 1024;
+
+/// Full bodies up to this size are written with their head in one buffer. The consumer is
+/// fed only below the write queue's high mark, so such a write stays well under the hard
+/// cap; anything larger is pulled at the reader's pace instead.
+pub(crate) const FULL_INLINE_MAX: usize = 32 * 1024;
+
+/// The most bytes of a body handed to the write queue in one pull.
+pub(crate) const SLICE: usize = 64 * 1024;
 
 /// What the request decided about its response.
 #[derive(Debug, Clone, Copy)]
@@ -36,6 +48,10 @@ pub(crate) struct ReqInfo {
     pub(crate) http10: bool,
     /// The request allows another request after this one.
     pub(crate) keep_alive: bool,
+    /// Statuses >= 400 close the connection ([`ServerConfig::close_on_error`]).
+    ///
+    /// [`ServerConfig::close_on_error`]: super::ServerConfig::close_on_error
+    pub(crate) close_on_error: bool,
     pub(crate) server: Option<&'static str>,
 }
 
@@ -51,9 +67,11 @@ pub(crate) enum Encoded {
 pub(crate) fn encode(resp: Response<Body>, info: &ReqInfo) -> (Encoded, bool) {
     let (parts, body) = resp.into_parts();
     let status = parts.status;
-    // Statuses >= 400 close the connection, as pulsar did (`response_keep_alive`).
-    let mut close =
-        !info.keep_alive || connection_has(&parts.headers, "close") || status.as_u16() >= 400;
+    // An error status alone keeps the connection (its request was read whole, or is being
+    // read and dropped), unless the server keeps pulsar's rule.
+    let mut close = !info.keep_alive
+        || connection_has(&parts.headers, "close")
+        || (info.close_on_error && !response_keep_alive(true, status));
     let method = if info.head {
         http::Method::HEAD
     } else {
@@ -68,7 +86,7 @@ pub(crate) fn encode(resp: Response<Body>, info: &ReqInfo) -> (Encoded, bool) {
             .server(info.server)
     };
     match body.into_full() {
-        Ok(bytes) => {
+        Ok(bytes) if !allowed || bytes.len() <= FULL_INLINE_MAX => {
             let len = if allowed || info.head {
                 bytes.len() as u64
             } else {
@@ -79,6 +97,20 @@ pub(crate) fn encode(resp: Response<Body>, info: &ReqInfo) -> (Encoded, bool) {
                 dst.put_slice(&bytes);
             }
             (Encoded::Full(dst), close)
+        }
+        Ok(bytes) => {
+            let len = bytes.len() as u64;
+            encode_response(&mut dst, &head(BodyLength::Length(len), close));
+            let mut stream = BodyStream {
+                body: Body::empty(),
+                chunked: false,
+                remaining: Some(0),
+                pending: VecDeque::new(),
+                state: State::Streaming,
+                close_at_end: close,
+            };
+            stream.pending.push_back(bytes);
+            (Encoded::Stream(dst, stream), close)
         }
         Err(body) if !allowed => {
             let len = match hint {
@@ -195,8 +227,14 @@ impl Stream for BodyStream {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         loop {
-            if let Some(b) = this.pending.pop_front() {
-                return Poll::Ready(Some(Ok(b)));
+            if let Some(front) = this.pending.front_mut() {
+                // A large chunk leaves a slice at a time, each pulled as the queue drains.
+                let next = if front.len() > SLICE {
+                    front.split_to(SLICE)
+                } else {
+                    this.pending.pop_front().unwrap_or_default()
+                };
+                return Poll::Ready(Some(Ok(next)));
             }
             match this.state {
                 State::Done => return Poll::Ready(None),

@@ -46,6 +46,12 @@ use crate::body::Body;
 pub struct Params(Vec<(Arc<str>, String)>);
 
 impl Params {
+    /// Parameters from `(name, value)` pairs, in path order.
+    #[cfg(test)]
+    pub(crate) fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, String)>) -> Self {
+        Params(pairs.into_iter().map(|(n, v)| (n.into(), v)).collect())
+    }
+
     /// The value of parameter `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0

@@ -79,6 +79,61 @@ pub enum Message {
     Close(Option<CloseFrame>),
 }
 
+impl Message {
+    /// A text message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use quasar_http::ws::Message;
+    ///
+    /// let hi = Message::text("hi");
+    /// assert_eq!(hi.as_text(), Some("hi"));
+    /// assert_eq!(Message::text(format!("{} + {}", 1, 2)).as_text(), Some("1 + 2"));
+    /// ```
+    pub fn text(text: impl Into<String>) -> Message {
+        Message::Text(Bytes::from(text.into()))
+    }
+
+    /// A binary message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use quasar_http::ws::Message;
+    ///
+    /// let m = Message::binary(vec![1u8, 2, 3]);
+    /// assert_eq!(m.as_bytes(), &[1, 2, 3]);
+    /// assert_eq!(m.as_text(), None);
+    /// ```
+    pub fn binary(data: impl Into<Bytes>) -> Message {
+        Message::Binary(data.into())
+    }
+
+    /// The text of a text message (its bytes are valid UTF-8: the decoder checked them,
+    /// [`Message::text`] built them from a `String`); `None` for any other kind, or for a
+    /// `Text` built by hand from bytes that are not UTF-8.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Message::Text(b) => std::str::from_utf8(b).ok(),
+            _ => None,
+        }
+    }
+
+    /// The payload: a data message's bytes, a ping's or pong's, empty for a close.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Message::Text(b) | Message::Binary(b) | Message::Ping(b) | Message::Pong(b) => b,
+            Message::Close(_) => &[],
+        }
+    }
+
+    /// Whether this is a close message.
+    pub fn is_close(&self) -> bool {
+        matches!(self, Message::Close(_))
+    }
+}
+
 /// The frame whose payload is being consumed.
 #[derive(Debug, Clone, Copy)]
 struct FrameProgress {

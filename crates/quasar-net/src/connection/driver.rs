@@ -226,6 +226,8 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
         let mut clock = Clock::default();
 
         loop {
+            // What this turn queues (external bytes, a resumed feed) is stamped now.
+            self.engine.set_now(clock.now());
             let seen = conn.shared().close_requested();
             match seen {
                 CloseRequest::Abort => {

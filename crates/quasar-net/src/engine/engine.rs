@@ -81,6 +81,13 @@ pub(crate) struct Engine<F: ConsumerFactory> {
     pub(super) recv_window: super::progress::RateWindow,
     pub(super) send_window: super::progress::RateWindow,
     pub(super) send_stall: super::progress::Stall,
+    /// Since when output has waited for the peer (`None`: the queue is empty).
+    pub(super) waiting_since: Option<Instant>,
+    /// The peer's EOF came with complete requests still unparsed: close once they are
+    /// answered (see `settle_eof`).
+    pub(super) eof_unsettled: bool,
+    /// When the peer last took a byte of output.
+    pub(super) written_at: Instant,
     /// What was last reported to the memory budget (a multiple of [`BUDGET_GRAIN`]);
     /// paused by its soft stage.
     pub(super) held: crate::memory_budget::Holding,
@@ -140,6 +147,9 @@ impl<F: ConsumerFactory> Engine<F> {
             recv_window: Default::default(),
             send_window: Default::default(),
             send_stall: Default::default(),
+            waiting_since: None,
+            eof_unsettled: false,
+            written_at: now,
             held: Default::default(),
             timer_changed: false,
             detach_to: None,
@@ -268,14 +278,31 @@ impl<F: ConsumerFactory> Engine<F> {
                 }
                 return Ok(());
             }
-            // A partial request can never complete now; the consumer decides whether
-            // the end completes it (an EOF-delimited body) or it fails. Answers to
-            // complete requests are still written before the close.
-            Some(ex) if ex.started => self.finish_lost(None),
             _ => {}
         }
-        self.begin_closing();
+        self.eof_unsettled = true;
+        self.settle_eof();
         Ok(())
+    }
+
+    /// After the peer's EOF, a request/response connection closes once the input read
+    /// before it is used up: every complete request in it is answered (a feed may stop
+    /// short at its budget or at a full write queue, and go on in later rounds); a
+    /// partial one can never complete, and its consumer decides whether the end
+    /// completes it (an EOF-delimited body) or it fails.
+    fn settle_eof(&mut self) {
+        if !self.eof_unsettled {
+            return;
+        }
+        let more = !self.rbuf.is_empty() && !self.starved;
+        if more && self.lifecycle != Lifecycle::Closing {
+            return;
+        }
+        self.eof_unsettled = false;
+        if self.exchanges.front().is_some_and(|ex| ex.started) {
+            self.finish_lost(None);
+        }
+        self.begin_closing();
     }
 
     /// `Connection::shutdown_write`: shut the sending side once the queue is written.
@@ -338,6 +365,7 @@ impl<F: ConsumerFactory> Engine<F> {
         let _ = self.account();
         self.now = now;
         self.last_activity = now;
+        self.written_at = now;
         let was_paused = self.out.queue.is_paused();
         self.update_flow();
         self.track_busy();
@@ -368,6 +396,13 @@ impl<F: ConsumerFactory> Engine<F> {
 
     // ----- rounds -----
 
+    /// The driver's current time, before a round that no read, write or timer stamped
+    /// (external writes, a resumed reading, a pulled response): output that starts
+    /// waiting then is stamped with it.
+    pub(crate) fn set_now(&mut self, now: Instant) {
+        self.now = now;
+    }
+
     /// One round of rules after any event: flow control, feeding, flow control again,
     /// lifecycle transitions. Returns whether the connection is done (closing with
     /// nothing left to write).
@@ -377,6 +412,7 @@ impl<F: ConsumerFactory> Engine<F> {
         self.update_flow();
         self.feed()?;
         self.update_flow();
+        self.settle_eof();
         if self.lifecycle == Lifecycle::CloseAfterExchange
             && self.processed > 0
             && self.exchanges.is_empty()
@@ -470,12 +506,13 @@ impl<F: ConsumerFactory> Engine<F> {
         // that never sent a byte is idle like one between exchanges: it closes now
         // rather than holding the close up to its deadline for a request that may never
         // come.
-        let busy = self.exchanges.iter().any(|e| e.started)
-            || !self.rbuf.is_empty()
-            || !self.out.is_idle();
-        if busy {
+        let in_exchange = self.exchanges.iter().any(|e| e.started) || !self.rbuf.is_empty();
+        let busy = in_exchange || !self.out.is_idle();
+        if in_exchange {
             self.lifecycle = Lifecycle::CloseAfterExchange;
         } else {
+            // Output owed with no exchange in flight (a greeting, a pushed event) is
+            // written by the closing state, then the connection ends.
             self.begin_closing();
         }
         if self
@@ -510,6 +547,11 @@ impl<F: ConsumerFactory> Engine<F> {
             return;
         }
         self.flow_len = len;
+        match (self.waiting_since, len) {
+            (Some(_), 0) => self.waiting_since = None,
+            (None, n) if n > 0 => self.waiting_since = Some(self.now),
+            _ => {}
+        }
         let marks = self.out.queue.marks();
         let shared = self.conn.shared();
         shared.set_buffered(len, marks.high(), marks.cap());

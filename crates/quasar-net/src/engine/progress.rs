@@ -92,41 +92,31 @@ impl RateWindow {
     }
 }
 
-/// The write-stall watch: active with no byte moved for `timeout`.
+/// The write-stall watch: output waiting and no byte taken for `timeout`.
+///
+/// Stateless: the engine knows exactly when output started waiting and when the peer
+/// last took a byte, so the close comes `timeout` after the later of the two (not after
+/// the first timer check that noticed them).
 #[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Stall {
-    /// Since when the total has not moved, and the total then.
-    since: Option<(Instant, u64)>,
-}
+pub(crate) struct Stall;
 
 impl Stall {
-    /// As [`RateWindow::check`]; fails with how long nothing moved.
+    /// `stalled_since`: since when output has waited with no byte taken (`None`: no
+    /// output waits). Fails with how long nothing moved; otherwise says when to look
+    /// again (periodically while idle: output may start waiting without a timer change).
     pub(crate) fn check(
         &mut self,
         timeout: Duration,
-        active: bool,
-        total: u64,
+        stalled_since: Option<Instant>,
         now: Instant,
     ) -> Result<Option<Instant>, Duration> {
         if timeout.is_zero() {
-            self.since = None;
             return Ok(None);
         }
-        if !active {
-            self.since = None;
-            return Ok(Some(now + timeout));
-        }
-        match self.since {
-            Some((since, base)) if base == total => {
-                if now >= since + timeout {
-                    return Err(now - since);
-                }
-                Ok(Some(since + timeout))
-            }
-            _ => {
-                self.since = Some((now, total));
-                Ok(Some(now + timeout))
-            }
+        match stalled_since {
+            None => Ok(Some(now + timeout)),
+            Some(since) if now >= since + timeout => Err(now - since),
+            Some(since) => Ok(Some(since + timeout)),
         }
     }
 }
@@ -172,25 +162,22 @@ mod tests {
         for i in 0..10 {
             assert_eq!(w.check(MinRate::OFF, true, 0, t0 + W * i), Ok(None));
         }
-        let mut s = Stall::default();
-        assert_eq!(s.check(Duration::ZERO, true, 0, t0), Ok(None));
+        let mut s = Stall;
+        assert_eq!(s.check(Duration::ZERO, Some(t0), t0), Ok(None));
     }
 
     #[test]
     fn a_stall_fails_only_when_nothing_moved_for_the_whole_timeout() {
         let t0 = Instant::now();
-        let mut s = Stall::default();
-        s.check(W, true, 0, t0).unwrap();
-        // One byte moved: the clock restarts.
+        let mut s = Stall;
+        assert_eq!(s.check(W, Some(t0), t0), Ok(Some(t0 + W)));
         assert_eq!(
-            s.check(W, true, 1, t0 + W - Duration::from_secs(1)),
-            Ok(Some(t0 + 2 * W - Duration::from_secs(1)))
+            s.check(W, Some(t0), t0 + W - Duration::from_secs(1)),
+            Ok(Some(t0 + W))
         );
-        assert!(s.check(W, true, 1, t0 + W).is_ok());
-        assert_eq!(
-            s.check(W, true, 1, t0 + 2 * W - Duration::from_secs(1)),
-            Err(W)
-        );
+        assert_eq!(s.check(W, Some(t0), t0 + W), Err(W));
+        // Nothing waits: look again a timeout later.
+        assert_eq!(s.check(W, None, t0), Ok(Some(t0 + W)));
     }
 
     proptest! {

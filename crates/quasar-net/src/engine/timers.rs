@@ -88,9 +88,14 @@ impl<F: ConsumerFactory> Engine<F> {
                     e.moved, e.window, cfg.min_send_rate.bytes, cfg.min_send_rate.window
                 ))
             })?;
+        // The stall runs from the later of: output started waiting, the peer took a byte.
+        let stalled_since = self
+            .waiting_since
+            .filter(|_| sending)
+            .map(|since| since.max(self.written_at));
         let c = self
             .send_stall
-            .check(cfg.write_stall_timeout, sending, self.written_total, now)
+            .check(cfg.write_stall_timeout, stalled_since, now)
             .map_err(|stalled| {
                 Error::new_send_too_slow(format!("peer took no byte for {stalled:?}"))
             })?;

@@ -395,6 +395,39 @@ impl TcpServer {
         report
     }
 
+    /// Serves until `signal` completes, then closes gracefully as [`close`](Self::close)
+    /// does, with `deadline` for the requests in flight: graceful shutdown in one call.
+    /// `signal`'s output is ignored (a failed `ctrl_c()` registration closes at once).
+    /// Returns the report; if the server stopped first (its session limit drained it), the
+    /// report of that stop, without waiting for `signal`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(server: quasar_net::TcpServer) {
+    /// use std::time::Duration;
+    ///
+    /// // Serve until Ctrl-C, then give requests in flight 10 s to finish.
+    /// let report = server
+    ///     .close_on(tokio::signal::ctrl_c(), Duration::from_secs(10))
+    ///     .await;
+    /// println!("stopped; {} connections forced", report.forced);
+    /// # }
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`close`](Self::close): cancel safe until `signal` completed.
+    pub async fn close_on<F>(&self, signal: F, deadline: Duration) -> CloseReport
+    where
+        F: std::future::Future,
+    {
+        tokio::select! {
+            _ = signal => self.close(deadline).await,
+            report = self.wait() => report,
+        }
+    }
+
     /// Waits until the server stopped (after [`close`](Self::close), or after its
     /// session limit drained it).
     ///
