@@ -209,7 +209,8 @@ impl ProtocolConsumer for ChatMember {
         self.name = Bytes::from(format!("user{n}"));
         // The welcome is queued before joining, so it comes before any broadcast; joining
         // before announcing means two members arriving at once still hear of each other.
-        if cx.write_bytes(self.line(b"welcome, you are ", b"")).is_err() {
+        let welcome = self.line(b"welcome, you are ", b"");
+        if cx.write_bytes(welcome).is_err() {
             // Never joined, so never announced as left.
             self.name = Bytes::new();
             cx.close();
