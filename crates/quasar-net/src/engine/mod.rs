@@ -49,6 +49,8 @@ mod output;
 mod progress;
 mod responses;
 mod state;
+#[cfg(test)]
+mod tests;
 mod timers;
 pub(crate) mod write_queue;
 
