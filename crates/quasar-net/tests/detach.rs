@@ -1,15 +1,19 @@
 //! `Context::detach`: handing a client connection over to a protocol of other types
 //! (the HTTP client's `101 Switching Protocols` becoming a WebSocket client), keeping
-//! the bytes that arrived with the switch.
+//! the bytes that arrived with the switch; and a server socket handed to a task, which
+//! stays in its server's count until the task drops it.
 
 mod core_support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use core_support::within;
 use quasar_net::transport::Detached;
-use quasar_net::{ClientConnectionBuilder, Context, Progress, ProtocolConsumer, Result};
+use quasar_net::{ClientConnectionBuilder, Context, Progress, ProtocolConsumer, Result, TcpServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 
 /// Sends a line; a reply line `SWITCH` hands the connection over.
@@ -115,4 +119,64 @@ async fn a_detached_client_connection_runs_a_protocol_of_other_types_with_the_le
     }
     assert!(!ws.is_closed());
     assert!(within("the server", got_rx).await.unwrap().is_empty());
+}
+
+/// A server protocol that hands its socket to a task after a `SWITCH` line.
+struct Switcher {
+    to: Arc<Mutex<Option<oneshot::Sender<Detached>>>>,
+}
+
+impl ProtocolConsumer for Switcher {
+    type Request = ();
+    type Response = ();
+
+    fn data_received(&mut self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Result<Progress> {
+        let Some(end) = buf.iter().position(|&b| b == b'\n') else {
+            return Ok(Progress::NeedMore);
+        };
+        let _ = buf.split_to(end + 1);
+        if let Some(to) = self.to.lock().unwrap().take() {
+            cx.detach(to);
+        }
+        Ok(Progress::Finished(()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_detached_server_socket_stays_counted_until_its_new_owner_drops_it() {
+    let (tx, rx) = oneshot::channel();
+    let to = Arc::new(Mutex::new(Some(tx)));
+    let server = TcpServer::builder(move || Switcher {
+        to: Arc::clone(&to),
+    })
+    .start()
+    .await
+    .unwrap();
+    let mut client = TcpStream::connect(server.address()).await.unwrap();
+    client.write_all(b"SWITCH\nafter").await.unwrap();
+    let mut detached = within("the hand-over", rx).await.unwrap();
+    // The bytes after the switch line came along; the socket is still the server's.
+    assert_eq!(&detached.read_buf[..], b"after");
+    assert_eq!(server.connected(), 1);
+    detached.io.write_all(b"owned\n").await.unwrap();
+    let mut got = [0u8; 6];
+    client.read_exact(&mut got).await.unwrap();
+    assert_eq!(&got, b"owned\n");
+
+    // A close waits for it...
+    let closing = tokio::spawn({
+        let server = server.clone();
+        async move { server.close(Duration::from_secs(10)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !closing.is_finished(),
+        "the close waits for the detached socket"
+    );
+    assert_eq!(server.connected(), 1);
+    // ...until the new owner drops it.
+    drop(detached);
+    let report = within("the close", closing).await.unwrap();
+    assert_eq!(report.forced, 0);
+    assert_eq!(server.connected(), 0);
 }

@@ -425,3 +425,41 @@ fn serve_resp_rejects_a_bad_maxmemory() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--maxmemory"));
 }
+
+#[test]
+fn serve_tunnel_relays_to_an_echo_server_and_passes_the_half_close_on() {
+    let echo_server = Server::spawn(&["serve", "echo", "--bind", "127.0.0.1:0", "--raw"], 1);
+    let upstream = echo_server.addr("echo tcp").to_string();
+    let tunnel = Server::spawn(
+        &[
+            "serve",
+            "tunnel",
+            "--bind",
+            "127.0.0.1:0",
+            "--upstream",
+            &upstream,
+        ],
+        1,
+    );
+    // `printf ping | nc -N`: the request, then the client's FIN; the reply still comes
+    // back, then the tunnel closes.
+    let mut sock = TcpStream::connect(tunnel.addr("tunnel tcp")).expect("connect");
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    sock.write_all(b"ping").unwrap();
+    sock.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut reply = Vec::new();
+    sock.read_to_end(&mut reply).expect("a reply, then EOF");
+    assert_eq!(reply, b"ping");
+    assert!(tunnel.terminate().success());
+    assert!(echo_server.terminate().success());
+}
+
+#[test]
+fn serve_tunnel_without_an_upstream_is_a_usage_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_quasar"))
+        .args(["serve", "tunnel", "--bind", "127.0.0.1:0"])
+        .output()
+        .expect("quasar runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--upstream"));
+}

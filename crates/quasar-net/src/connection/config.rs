@@ -28,9 +28,75 @@ pub const DEFAULT_MIN_SEND_RATE: MinRate = MinRate::new(1024, Duration::from_sec
 /// for this long closes the connection.
 pub const DEFAULT_WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// The three progress rules of a server connection, set together with
+/// [`ConnectionConfig::progress_rules`] or
+/// [`TcpServerBuilder::progress_rules`](crate::TcpServerBuilder::progress_rules).
+///
+/// They are **on by default** in the library, whatever the keep-alive and request
+/// timeouts say (those are off by default): a peer that sends a started request slower
+/// than 1 KiB per 10 s, takes waiting output slower than that, or takes none of it for
+/// 20 s is closed, and the close is counted and logged (at most once per 10 s per kind)
+/// by the server's abuse log. A connection that makes no progress in either direction
+/// while it owes output (a read-paused relay whose peer stopped reading, a stalled
+/// pipeline) is thus closed within [`DEFAULT_WRITE_STALL_TIMEOUT`] of its last byte.
+/// Clients are exempt (their callers time out per call).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use quasar_net::connection::ProgressRules;
+/// use quasar_net::{ConnectionConfig, MinRate};
+///
+/// let mut config = ConnectionConfig::default();
+/// // A server for slow links: half the default rates, a minute of stall.
+/// config.progress_rules(ProgressRules {
+///     min_receive_rate: MinRate::new(512, Duration::from_secs(10)),
+///     min_send_rate: MinRate::new(512, Duration::from_secs(10)),
+///     write_stall_timeout: Duration::from_secs(60),
+/// });
+/// // Or none at all (a trusted peer on a private link).
+/// config.progress_rules(ProgressRules::OFF);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProgressRules {
+    /// See [`ConnectionConfig::min_receive_rate`].
+    pub min_receive_rate: MinRate,
+    /// See [`ConnectionConfig::min_send_rate`].
+    pub min_send_rate: MinRate,
+    /// See [`ConnectionConfig::write_stall_timeout`]; zero turns it off.
+    pub write_stall_timeout: Duration,
+}
+
+impl ProgressRules {
+    /// The defaults: [`DEFAULT_MIN_RECEIVE_RATE`], [`DEFAULT_MIN_SEND_RATE`],
+    /// [`DEFAULT_WRITE_STALL_TIMEOUT`].
+    pub const DEFAULT: ProgressRules = ProgressRules {
+        min_receive_rate: DEFAULT_MIN_RECEIVE_RATE,
+        min_send_rate: DEFAULT_MIN_SEND_RATE,
+        write_stall_timeout: DEFAULT_WRITE_STALL_TIMEOUT,
+    };
+
+    /// No progress rule: only the keep-alive and request timeouts (if set) and the
+    /// memory budget bound a slow peer.
+    pub const OFF: ProgressRules = ProgressRules {
+        min_receive_rate: MinRate::OFF,
+        min_send_rate: MinRate::OFF,
+        write_stall_timeout: Duration::ZERO,
+    };
+}
+
+impl Default for ProgressRules {
+    fn default() -> Self {
+        ProgressRules::DEFAULT
+    }
+}
+
 /// Settings applied to every connection a producer makes.
 ///
-/// A zero [`Duration`] disables a timeout, as `timeout = 0` does in pulsar.
+/// A zero [`Duration`] disables a timeout, as `timeout = 0` does in pulsar. The
+/// keep-alive and request timeouts are off by default; the progress rules
+/// ([`ProgressRules`]) are on.
 #[derive(Debug, Clone)]
 pub struct ConnectionConfig {
     pub(crate) marks: WaterMarks,
@@ -185,6 +251,23 @@ impl ConnectionConfig {
     pub fn write_stall_timeout(&mut self, timeout: Duration) -> &mut Self {
         self.write_stall_timeout = timeout;
         self
+    }
+
+    /// Sets the three progress rules at once (see [`ProgressRules`]).
+    pub fn progress_rules(&mut self, rules: ProgressRules) -> &mut Self {
+        self.min_receive_rate = rules.min_receive_rate;
+        self.min_send_rate = rules.min_send_rate;
+        self.write_stall_timeout = rules.write_stall_timeout;
+        self
+    }
+
+    /// The progress rules in force.
+    pub fn get_progress_rules(&self) -> ProgressRules {
+        ProgressRules {
+            min_receive_rate: self.min_receive_rate,
+            min_send_rate: self.min_send_rate,
+            write_stall_timeout: self.write_stall_timeout,
+        }
     }
 
     /// Shares `budget` between every connection using this config (a server sets its

@@ -47,12 +47,15 @@ pub(crate) struct Shutdown {
 }
 
 /// How the connection ended, as the server's shutdown accounting sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) enum Ended {
     /// Closed by itself or by a graceful drain.
     Normally,
     /// Force-closed by the server's shutdown deadline.
     Forced,
+    /// Handed over (`Context::detach`): the socket lives on with its new owner, and
+    /// this resolves when the owner drops it.
+    Detached(tokio::sync::oneshot::Receiver<()>),
 }
 
 /// How to dispose of the transport.
@@ -141,7 +144,8 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
                 Disposal::Abort,
                 Ended::Forced,
             ),
-            Ok(Ended::Normally) => (None, Disposal::Graceful, Ended::Normally),
+            // (`serve` never hands over itself: that is decided below.)
+            Ok(Ended::Normally | Ended::Detached(_)) => (None, Disposal::Graceful, Ended::Normally),
             Err((err, disposal)) => (Some(err), disposal, Ended::Normally),
         };
         if error.is_none() {
@@ -164,7 +168,7 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
         }
         conn.shared().set_write_paused(false);
         if !self.engine.is_client() {
-            let kind = match (&error, ended) {
+            let kind = match (&error, &ended) {
                 (_, Ended::Forced) => Some(crate::AbuseKind::ForcedClose),
                 (Some(err), _) => crate::AbuseKind::of_error(err),
                 (None, _) => None,
@@ -423,11 +427,15 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
     ) -> Ended {
         let _ = poll_fn(|cx| Pin::new(&mut self.io).poll_flush(cx)).await;
         conn.shared().mark_closed();
+        let (held, released) = tokio::sync::oneshot::channel();
         let detached = crate::transport::Detached {
             read_buf: self.engine.take_read_buf(),
             peer: conn.address(),
             local: conn.local_address(),
-            io: Box::new(self.io),
+            io: Box::new(crate::transport::Counted {
+                io: Box::new(self.io),
+                _held: held,
+            }),
         };
         if to.send(detached).is_err() {
             tracing::debug!(
@@ -442,7 +450,7 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
             error: None,
         });
         let _ = conn.connection_lost().fire(Ok(()));
-        Ended::Normally
+        Ended::Detached(released)
     }
 
     /// Flushes, shuts the write side down (a TLS `close_notify`) and waits for the peer's

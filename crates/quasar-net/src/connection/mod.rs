@@ -69,7 +69,7 @@ pub(crate) mod signal;
 pub(crate) use client::connect_via;
 pub use client::{connect, ClientConnection, ClientConnectionBuilder};
 pub use config::{
-    ConnectionConfig, MinRate, DEFAULT_CLOSE_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT,
+    ConnectionConfig, MinRate, ProgressRules, DEFAULT_CLOSE_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT,
     DEFAULT_MAX_READ_BUFFER, DEFAULT_MIN_RECEIVE_RATE, DEFAULT_MIN_SEND_RATE,
     DEFAULT_WRITE_STALL_TIMEOUT,
 };

@@ -242,9 +242,22 @@ fn start_connection<F: ConsumerFactory, A: Acceptor>(
             shutdown.drain = Default::default();
         }
         let ctx2 = Arc::clone(ctx);
+        let abort = shutdown.abort.clone();
         let task = ctx.tracker.tasks.track_future(async move {
-            if serve_accepted(stream, conn.clone(), &ctx2, shutdown, last).await == Ended::Forced {
-                tracker.forced.fetch_add(1, Ordering::Relaxed);
+            match serve_accepted(stream, conn.clone(), &ctx2, shutdown, last).await {
+                Ended::Forced => {
+                    tracker.forced.fetch_add(1, Ordering::Relaxed);
+                }
+                Ended::Detached(released) => {
+                    // A detached socket is still this server's connection: counted, and
+                    // waited for by a close, until its new owner drops it (or the
+                    // close's deadline passes: the owner keeps the socket, uncounted).
+                    tokio::select! {
+                        _ = released => {}
+                        () = abort.cancelled() => {}
+                    }
+                }
+                Ended::Normally => {}
             }
             tracker.leave(&conn);
             drop(permit);

@@ -133,6 +133,16 @@ impl<F: ConsumerFactory, A: Acceptor> TcpServerBuilder<F, A> {
         self
     }
 
+    /// The progress rules of every connection, in one call: minimum receive and send
+    /// rates and the write stall, on by default (see
+    /// [`ProgressRules`](crate::connection::ProgressRules) for the defaults and what
+    /// they close); [`ProgressRules::OFF`](crate::connection::ProgressRules::OFF)
+    /// turns them off.
+    pub fn progress_rules(mut self, rules: crate::connection::ProgressRules) -> Self {
+        self.config.progress_rules(rules);
+        self
+    }
+
     /// Close each connection after it served `n` requests (0 = no limit).
     pub fn max_requests_per_connection(mut self, n: u64) -> Self {
         self.config.max_requests(n);

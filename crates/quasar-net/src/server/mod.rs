@@ -104,8 +104,20 @@ struct Inner {
 
 impl TcpServer {
     /// A builder for a server whose connections build consumers with `factory`.
+    ///
+    /// Defaults: `127.0.0.1:0`, no keep-alive and no request timeout, no connection
+    /// limit, and the progress rules on (a peer that sends a started request or takes
+    /// waiting output slower than 1 KiB per 10 s, or takes none for 20 s, is closed; see
+    /// [`ProgressRules`](crate::connection::ProgressRules) and
+    /// [`TcpServerBuilder::progress_rules`]).
     pub fn builder<F: ConsumerFactory>(factory: F) -> TcpServerBuilder<F> {
         TcpServerBuilder::new(factory)
+    }
+
+    /// The open connection with session number `session` (pulsar's live set), if any:
+    /// write to it, close it, read its counters.
+    pub fn connection(&self, session: u64) -> Option<crate::Connection> {
+        self.inner.tracker.connection(session)
     }
 
     async fn start<F: ConsumerFactory, A: Acceptor>(

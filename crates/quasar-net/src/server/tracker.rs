@@ -93,6 +93,10 @@ impl Tracker {
         v
     }
 
+    pub(crate) fn connection(&self, session: u64) -> Option<Connection> {
+        self.live_set().get(&session).cloned()
+    }
+
     fn live_set(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Connection>> {
         self.live.lock().unwrap_or_else(PoisonError::into_inner)
     }

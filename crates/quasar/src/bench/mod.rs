@@ -30,11 +30,13 @@ mod http;
 mod idle;
 mod pacing;
 mod payload;
+#[allow(unsafe_code)] // getrlimit, setrlimit and sysconf, each with its SAFETY note
 mod proc_stat;
 mod report;
 mod runner;
 mod stats;
 mod tcp;
+#[allow(unsafe_code)] // timerfd, each call with its SAFETY note
 mod timer;
 mod tls;
 mod udp;
