@@ -15,8 +15,7 @@ use super::state::{Lifecycle, Reading, Writing};
 use crate::flow_control::WaterMarks;
 use crate::harness::ConsumerHarness;
 use crate::{
-    ConnectionConfig, ConsumerFactory, Context, Error, MinRate, Progress, ProtocolConsumer,
-    Result,
+    ConnectionConfig, ConsumerFactory, Context, Error, MinRate, Progress, ProtocolConsumer, Result,
 };
 
 // ===== the test protocol =====
@@ -62,7 +61,10 @@ impl Log {
     }
 
     fn entries(&self) -> Vec<String> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn has(&self, entry: &str) -> bool {
@@ -212,7 +214,10 @@ impl ProtocolConsumer for Lines {
 fn server(
     plan: Plan,
     config: ConnectionConfig,
-) -> (ConsumerHarness<impl ConsumerFactory<Consumer = Lines>>, Fixture) {
+) -> (
+    ConsumerHarness<impl ConsumerFactory<Consumer = Lines>>,
+    Fixture,
+) {
     let fx = Fixture::default();
     let for_factory = fx.clone();
     let factory = move || Lines {
@@ -235,7 +240,12 @@ fn no_timeouts() -> ConnectionConfig {
 /// [`no_timeouts`] with small water marks.
 fn marks(low: usize, high: usize) -> ConnectionConfig {
     let mut config = no_timeouts();
-    config.water_marks(WaterMarks::new(low, high).unwrap().with_cap(1 << 20).unwrap());
+    config.water_marks(
+        WaterMarks::new(low, high)
+            .unwrap()
+            .with_cap(1 << 20)
+            .unwrap(),
+    );
     config
 }
 
@@ -250,7 +260,11 @@ fn run_until_closed<F: ConsumerFactory>(h: &mut ConsumerHarness<F>, limit: Durat
         if let Err(err) = h.jump_to_next_deadline() {
             return err;
         }
-        assert!(h.next_deadline().is_some(), "no timer armed at {:?}", h.elapsed());
+        assert!(
+            h.next_deadline().is_some(),
+            "no timer armed at {:?}",
+            h.elapsed()
+        );
     }
     panic!("still open after {limit:?}: {h:?}");
 }
@@ -377,7 +391,10 @@ fn closing_stops_reading_and_feeding_but_still_pulls_and_writes_what_is_owed() {
     fx.answer("SLOW\n");
     fx.answer("bye\n");
     h.step().unwrap();
-    assert!(!h.is_done(), "the answers are owed until the peer takes them");
+    assert!(
+        !h.is_done(),
+        "the answers are owed until the peer takes them"
+    );
     assert_eq!(&h.take_output()[..], b"SLOW\nbye\n");
     assert!(h.is_done());
     assert!(h.close_reason().is_none());
@@ -677,7 +694,7 @@ fn a_half_sent_line_is_closed_by_the_minimum_receive_rate_after_its_window() {
     // moved 0 bytes of the 1024 due.
     h.jump_to_next_deadline().unwrap();
     assert_eq!(h.elapsed(), secs(10));
-    let err = run_until_closed(&mut h, secs(60));
+    let err = h.jump_to_next_deadline().unwrap_err();
     assert!(err.is_receive_too_slow(), "{err}");
     assert_eq!(h.elapsed(), secs(20));
     assert!(fx.log.has("lost:receive-too-slow"));
@@ -718,6 +735,27 @@ fn a_peer_that_stops_reading_is_closed_after_the_write_stall_timeout() {
     let err = run_until_closed(&mut h, secs(120));
     assert!(err.is_send_too_slow(), "{err}");
     assert_eq!(h.elapsed(), secs(60));
+}
+
+#[test]
+#[ignore = "bug: docs/timeouts.md and ProgressRules promise a close within \
+            write_stall_timeout of the last byte taken, but Stall::check starts its clock \
+            at the first timer check that sees the byte count moved, up to one timeout \
+            later: the close comes up to two timeouts after the last byte"]
+fn a_stalled_peer_is_closed_within_the_write_stall_timeout_of_its_last_byte() {
+    let mut config = no_timeouts();
+    config.write_stall_timeout(secs(20));
+    let plan = Plan {
+        reply_size: Some(100),
+        ..Plan::default()
+    };
+    let (mut h, _) = server(plan, config);
+    h.feed(b"a\n").unwrap();
+    h.advance(secs(25)).unwrap();
+    h.take_output_upto(10);
+    let err = run_until_closed(&mut h, secs(120));
+    assert!(err.is_send_too_slow(), "{err}");
+    assert!(h.elapsed() <= secs(45), "closed at {:?}", h.elapsed());
 }
 
 #[test]
