@@ -11,7 +11,8 @@
 //! upgrades take the leftover bytes, async responses that are ready are written in
 //! order, the write queue's water marks pause and resume the producers).
 //! [`new`](ConsumerHarness::new) builds consumers as a client connection does for input
-//! with no request in flight, so a client consumer's parser can be fed replies directly;
+//! with no request in flight, so a client consumer's parser can be fed replies directly,
+//! and takes [`call`](ConsumerHarness::call)s as a client connection does;
 //! [`server`](ConsumerHarness::server) runs them as a server connection does (the first
 //! consumer built at accept, one exchange at a time, `Context::batch_room` open, draining
 //! after `Context::close`).
@@ -88,6 +89,7 @@
 //! assert_eq!(h.elapsed(), Duration::from_secs(35));
 //! ```
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -96,11 +98,11 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::task::noop_waker_ref;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::connection::{CloseRequest, DEFAULT_MAX_READ_BUFFER};
-use crate::consumer::Resp;
-use crate::engine::{Engine, PushSink, Role};
+use crate::consumer::{Req, Resp};
+use crate::engine::{Call, Engine, PushSink, Role};
 use crate::flow_control::WaterMarks;
 use crate::{Connection, ConnectionConfig, ConsumerFactory, Error, Producer, Result};
 
@@ -137,6 +139,8 @@ pub struct ConsumerHarness<F: ConsumerFactory> {
     write_shut: bool,
     /// The handle's close request as the last turn applied it (it only grows).
     seen_close: CloseRequest,
+    /// Client calls the engine has not taken yet (the driver's call channel).
+    calls: VecDeque<Call<Req<F>, Resp<F>>>,
 }
 
 impl<F: ConsumerFactory> ConsumerHarness<F> {
@@ -242,6 +246,7 @@ impl<F: ConsumerFactory> ConsumerHarness<F> {
             eof_read: false,
             write_shut: false,
             seen_close: CloseRequest::None,
+            calls: VecDeque::new(),
         };
         // As the driver: a server's first consumer is built at accept, before any byte,
         // then the timers are asked for their first deadline; a consumer that fails there
@@ -360,6 +365,32 @@ impl<F: ConsumerFactory> ConsumerHarness<F> {
         self.settle(res)
     }
 
+    /// A client call (a harness built by [`new`](Self::new) or [`new_with`](Self::new_with)):
+    /// the engine takes it when it takes calls (below `max_in_flight`, output not paused,
+    /// the connection open), builds its consumer and has it write the request; the
+    /// consumer's result, once the reply is fed, arrives on the returned receiver
+    /// (`try_recv`). Calls the connection never takes fail when it ends.
+    pub fn call(&mut self, request: Req<F>) -> oneshot::Receiver<Result<Resp<F>>> {
+        let (reply, rx) = oneshot::channel();
+        if self.over {
+            let _ = reply.send(Err(Error::connection_lost(self.close_reason.clone())));
+            return rx;
+        }
+        if self.server {
+            let _ = reply.send(Err(Error::new_not_client()));
+            return rx;
+        }
+        self.calls.push_back(Call { request, reply });
+        let res = self.turn(false);
+        let _ = self.settle(res);
+        rx
+    }
+
+    /// Client calls made and not yet taken by the engine.
+    pub fn pending_calls(&self) -> usize {
+        self.calls.len()
+    }
+
     // ----- virtual time -----
 
     /// Moves the clock on by `by`, checking the engine's timers at each deadline passed,
@@ -374,17 +405,22 @@ impl<F: ConsumerFactory> ConsumerHarness<F> {
         if self.over {
             return Err(Error::closed("harness"));
         }
+        // What other tasks asked before the clock moves happens now, as the driver is
+        // woken at once.
+        let res = self.turn(false);
+        self.settle(res)?;
         let target = self.now + by;
-        while self.deadline <= target {
+        while !self.over && self.deadline <= target {
             self.now = self.now.max(self.deadline);
             let res = self.check_timers().and_then(|()| self.turn(true));
             self.settle(res)?;
-            if self.over {
-                return Err(self
-                    .close_reason
-                    .clone()
-                    .unwrap_or_else(|| Error::closed("harness")));
-            }
+        }
+        if self.over {
+            // Closed on the way: the clock stays where it ended.
+            return Err(self
+                .close_reason
+                .clone()
+                .unwrap_or_else(|| Error::closed("harness")));
         }
         self.now = target;
         Ok(())
@@ -573,6 +609,12 @@ impl<F: ConsumerFactory> ConsumerHarness<F> {
                     continue;
                 }
             }
+            if self.engine.wants_call() {
+                if let Some(call) = self.calls.pop_front() {
+                    self.engine.on_call(call, self.now);
+                    continue;
+                }
+            }
             return Ok(());
         }
     }
@@ -617,6 +659,9 @@ impl<F: ConsumerFactory> ConsumerHarness<F> {
         self.closed = true;
         self.engine.connection().shared().mark_closed();
         self.engine.fail_in_flight(error.as_ref());
+        for call in self.calls.drain(..) {
+            let _ = call.reply.send(Err(Error::connection_lost(error.clone())));
+        }
         while let Ok(resp) = self.responses.try_recv() {
             self.taken.push(resp);
             self.finished += 1;
