@@ -34,11 +34,16 @@
 //! | | read | feed consumers | pull responses | take client calls |
 //! |---|---|---|---|---|
 //! | `Open`, queue not paused | yes | yes | yes | below `max_in_flight` |
-//! | queue paused | request/response: no; full duplex: yes | request/response: no (a consumer that stopped is called again on resume); full duplex: yes | below the high mark only (a finished result at the front always moves) | no |
+//! | queue paused | request/response: no; full duplex: yes | request/response: no (a consumer that stopped is called again on resume); full duplex: yes | body streams: below the high mark only; finished results: yes | no |
 //! | `PausedByConsumer` | no (the peer's bytes wait in the socket) | no (bytes already read wait in the buffer) | yes | yes |
 //! | `Eof` | no | the bytes read before it; then a long-lived exchange gets `eof_received` | yes | as `Lifecycle` says |
 //! | `CloseAfterExchange` | yes | the exchange in flight only | yes | no |
 //! | `Closing` | no | no | yes | no |
+//!
+//! Pulling stops at the high mark for body streams only: a stream is polled for its next chunk
+//! while the queue (with the bytes parked behind unfinished responses) is below the high mark;
+//! finished results (a future's answer, bytes held behind an earlier response) move into the queue
+//! as soon as they reach the front, since they are already in memory.
 //!
 //! An exchange is short or long-lived. The request timeout runs for a short exchange
 //! from its first byte (server) or its call (client) to its end, and for output still
