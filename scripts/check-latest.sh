@@ -8,9 +8,12 @@
 # tracked files to a scratch directory, runs `cargo update` there and then clippy with
 # `-D warnings`. The repository's own Cargo.lock is never touched.
 #
-# Usage: scripts/check-latest.sh [--report-only]
+# Usage: scripts/check-latest.sh [--report-only] [--lib]
 #   --report-only  always exit 0, printing the verdict (what .ci/run uses: CI reports the next
 #                  deprecation without making its own result depend on the registry's state).
+#   --lib          check libraries and binaries only (what `cargo install` and dependent
+#                  programs compile), not tests, benches and examples: about a third of the
+#                  work, which is what .ci/run uses.
 # Environment: CHECK_LATEST_DIR [target/check-latest] the scratch copy. It builds into the
 # repository's target directory ($CARGO_TARGET_DIR or target/), so only the workspace crates
 # and the dependencies that changed are compiled again.
@@ -20,7 +23,14 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 report_only=0
-[ "${1:-}" = "--report-only" ] && report_only=1
+targets=(--all-targets)
+for arg in "$@"; do
+  case "$arg" in
+    --report-only) report_only=1 ;;
+    --lib) targets=(--lib --bins) ;;
+    *) echo "usage: $0 [--report-only] [--lib]" >&2; exit 2 ;;
+  esac
+done
 scratch=${CHECK_LATEST_DIR:-$PWD/target/check-latest}
 log=$scratch.log
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
@@ -42,7 +52,7 @@ fi
 echo "check-latest: updates over Cargo.lock:"
 grep -E '^\s+(Updating|Adding|Removing) ' "$log" | sed 's/^ */  /' || echo "  (none)"
 
-if (cd "$scratch" && cargo clippy --workspace --all-targets -- -D warnings) >>"$log" 2>&1; then
+if (cd "$scratch" && cargo clippy --workspace "${targets[@]}" -- -D warnings) >>"$log" 2>&1; then
   finish 0 "clean against the newest compatible dependencies"
 fi
 grep -E -A6 '^(error|warning)' "$log" | head -40
