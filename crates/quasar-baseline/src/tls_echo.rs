@@ -43,7 +43,7 @@ fn config(cert: &Path, key: &Path) -> io::Result<ServerConfig> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| bad(cert, e))?;
     let key = PrivateKeyDer::from_pem_file(key).map_err(|e| bad(key, e))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(io::Error::other)?

@@ -12,18 +12,9 @@ use futures_util::StreamExt;
 use quasar_redis::client::{cmd, RedisClient, RedisError, SetOptions};
 use quasar_redis::Frame;
 
-macro_rules! server_or_skip {
-    ($($arg:expr),*) => {
-        match client_support::start_with(&[$($arg),*]) {
-            Some(server) => server,
-            None => return,
-        }
-    };
-}
-
 #[tokio::test]
 async fn strings_set_get_and_count() {
-    let server = server_or_skip!();
+    let server = client_support::start();
     let client = RedisClient::new(&server.url("")).unwrap();
     client.set("k", "v").await.unwrap();
     assert_eq!(
@@ -74,7 +65,7 @@ async fn strings_set_get_and_count() {
 
 #[tokio::test]
 async fn keys_expire_and_persist() {
-    let server = server_or_skip!();
+    let server = client_support::start();
     let client = RedisClient::new(&server.url("")).unwrap();
     client
         .set_with::<()>("t", "v", SetOptions::new().px(Duration::from_millis(100)))
@@ -111,7 +102,7 @@ async fn keys_expire_and_persist() {
 
 #[tokio::test]
 async fn scan_streams_every_matching_key_across_pages() {
-    let server = server_or_skip!();
+    let server = client_support::start();
     let client = RedisClient::new(&server.url("")).unwrap();
     let keys: Vec<(String, i64)> = (0..250).map(|i| (format!("scan:{i}"), i)).collect();
     client.mset(keys.iter().map(|(k, v)| (k, v))).await.unwrap();
@@ -130,7 +121,7 @@ async fn scan_streams_every_matching_key_across_pages() {
 
 #[tokio::test]
 async fn hashes() {
-    let server = server_or_skip!();
+    let server = client_support::start();
     let client = RedisClient::new(&server.url("")).unwrap();
     assert!(client.hset("h", "a", "1").await.unwrap());
     assert!(
@@ -166,7 +157,7 @@ async fn hashes() {
 
 #[tokio::test]
 async fn lists() {
-    let server = server_or_skip!();
+    let server = client_support::start();
     let client = RedisClient::new(&server.url("")).unwrap();
     assert_eq!(client.rpush("l", ["b", "c"]).await.unwrap(), 2);
     assert_eq!(client.lpush("l", ["a"]).await.unwrap(), 3);
@@ -198,7 +189,7 @@ async fn lists() {
 
 #[tokio::test]
 async fn sets() {
-    let server = server_or_skip!();
+    let server = client_support::start();
     let client = RedisClient::new(&server.url("")).unwrap();
     assert_eq!(client.sadd("s1", ["a", "b", "c", "a"]).await.unwrap(), 3);
     client.sadd("s2", ["b", "c", "d"]).await.unwrap();
@@ -217,7 +208,7 @@ async fn sets() {
 
 #[tokio::test]
 async fn sorted_sets() {
-    let server = server_or_skip!();
+    let server = client_support::start();
     let client = RedisClient::new(&server.url("")).unwrap();
     assert!(client.zadd("z", "a", 1.0).await.unwrap());
     assert_eq!(
@@ -252,7 +243,7 @@ async fn sorted_sets() {
 
 #[tokio::test]
 async fn resp3_replies_convert_like_resp2_ones() {
-    let server = server_or_skip!();
+    let server = client_support::start();
     let client = RedisClient::new(&server.url("?protocol=resp3")).unwrap();
     let hello: HashMap<String, Frame> = cmd("HELLO").query(&client).await.unwrap();
     assert_eq!(hello["proto"], Frame::Integer(3), "HELLO 3 ran on connect");
@@ -272,7 +263,7 @@ async fn resp3_replies_convert_like_resp2_ones() {
 
 #[tokio::test]
 async fn pipelines_return_every_reply_in_order() {
-    let server = server_or_skip!();
+    let server = client_support::start();
     let client = RedisClient::new(&server.url("")).unwrap();
     let (set, n, v): ((), i64, String) = client
         .pipeline()
@@ -312,7 +303,7 @@ async fn pipelines_return_every_reply_in_order() {
 
 #[tokio::test]
 async fn transactions_run_atomically_and_watch_aborts_on_change() {
-    let server = server_or_skip!();
+    let server = client_support::start();
     let client = RedisClient::new(&server.url("")).unwrap();
     // MULTI/EXEC as one pipeline, on the shared connection.
     let (a, b): (i64, i64) = client
@@ -367,7 +358,7 @@ async fn transactions_run_atomically_and_watch_aborts_on_change() {
 
 #[tokio::test]
 async fn blocking_pops_wait_on_an_exclusive_connection() {
-    let server = server_or_skip!();
+    let server = client_support::start();
     let client = RedisClient::builder(&server.url(""))
         .unwrap()
         .timeout(Some(Duration::from_secs(2)))
@@ -402,7 +393,7 @@ async fn blocking_pops_wait_on_an_exclusive_connection() {
 
 #[tokio::test]
 async fn the_handshake_authenticates_selects_and_names_every_connection() {
-    let server = server_or_skip!("--requirepass", "s3cret");
+    let server = client_support::start_with(&["--requirepass", "s3cret"]);
     let client = RedisClient::builder(&server.url("/3"))
         .unwrap()
         .client_name("quasar-test")
@@ -440,7 +431,7 @@ async fn the_handshake_authenticates_selects_and_names_every_connection() {
 
 #[tokio::test]
 async fn server_errors_are_typed() {
-    let server = server_or_skip!();
+    let server = client_support::start();
     let client = RedisClient::new(&server.url("")).unwrap();
     client.rpush("list", ["x"]).await.unwrap();
     let err = client.get::<Option<String>>("list").await.unwrap_err();

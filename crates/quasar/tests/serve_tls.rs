@@ -17,26 +17,22 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, 
 
 const WAIT: Duration = Duration::from_secs(10);
 
-/// Whether `openssl` is on PATH; without it the test skips, except under CI where it fails.
-fn have_openssl() -> bool {
-    have("openssl", "version", "openssl")
+/// Requires `openssl` on PATH.
+fn require_openssl() {
+    require("openssl", "version", "openssl");
 }
 
-/// Whether `program` runs (`program arg` succeeds); without it the test skips, except
-/// under CI where it fails.
-fn have(program: &str, arg: &str, package: &str) -> bool {
+/// Requires `program` to run (`program arg` succeeds); a missing one fails the test saying
+/// what to install, so a test never passes without having run.
+fn require(program: &str, arg: &str, package: &str) {
     let ok = Command::new(program)
         .arg(arg)
         .output()
         .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{program} is missing under CI: .ci/run installs it"
-        );
-        eprintln!("{program} not on PATH: skipping (apt-get install {package})");
-    }
-    ok
+    assert!(
+        ok,
+        "{program} not found on PATH: apt-get install {package} (or run .ci/run)"
+    );
 }
 
 /// A fresh directory for one test's files.
@@ -222,9 +218,7 @@ fn a_missing_certificate_file_is_exit_2_naming_the_file() {
 
 #[test]
 fn openssl_s_client_gets_the_echo_and_sees_alpn() {
-    if !have_openssl() {
-        return;
-    }
+    require_openssl();
     let dir = scratch("echo");
     let ca = Ca::new("test CA");
     let ca_file = ca.write(&dir, "ca.pem");
@@ -257,9 +251,7 @@ fn openssl_s_client_gets_the_echo_and_sees_alpn() {
 
 #[test]
 fn client_certificates_are_required_with_tls_client_ca() {
-    if !have_openssl() {
-        return;
-    }
+    require_openssl();
     let dir = scratch("mtls");
     let ca = Ca::new("server CA");
     let client_ca = Ca::new("client CA");
@@ -344,9 +336,7 @@ fn legacy_key_cert(dir: &Path, algorithm: &str, begin: &str) -> (PathBuf, PathBu
 
 #[test]
 fn pkcs1_and_sec1_keys_serve() {
-    if !have_openssl() {
-        return;
-    }
+    require_openssl();
     let dir = scratch("keys");
     for (algorithm, begin) in [
         ("rsa", "-----BEGIN RSA PRIVATE KEY-----"),
@@ -368,9 +358,7 @@ fn pkcs1_and_sec1_keys_serve() {
 
 #[test]
 fn sighup_reloads_the_certificate_for_new_connections() {
-    if !have_openssl() {
-        return;
-    }
+    require_openssl();
     let dir = scratch("reload");
     let old_ca = Ca::new("old CA");
     let new_ca = Ca::new("new CA");
@@ -435,9 +423,7 @@ fn run_peer(program: &str, args: &[&str]) -> (bool, String) {
 
 #[test]
 fn curl_with_cacert_gets_the_http_server_over_tls() {
-    if !have("curl", "--version", "curl") {
-        return;
-    }
+    require("curl", "--version", "curl");
     let dir = scratch("curl");
     let ca = Ca::new("http CA");
     let ca_file = ca.write(&dir, "ca.pem");
@@ -497,9 +483,7 @@ fn curl_with_cacert_gets_the_http_server_over_tls() {
 
 #[test]
 fn redis_cli_tls_talks_to_the_resp_server() {
-    if !have("redis-cli", "--version", "redis-tools") {
-        return;
-    }
+    require("redis-cli", "--version", "redis-tools");
     let dir = scratch("redis-cli");
     let ca = Ca::new("resp CA");
     let ca_file = ca.write(&dir, "ca.pem");

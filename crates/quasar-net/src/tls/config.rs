@@ -166,10 +166,15 @@ impl TlsVersion {
     }
 }
 
-/// The `ring` provider every configuration here uses, named explicitly so a process
-/// that also links another provider never hits rustls' "no default provider" panic.
+/// The provider every configuration here uses: the process default when the application
+/// installed one (`CryptoProvider::install_default`, rustls' way for a program to choose its
+/// crypto for every library at once), else `aws-lc-rs`. Named explicitly rather than left to
+/// rustls' crate-feature guess, so a process that links a second provider never hits rustls'
+/// "no process-level provider" panic.
 pub(crate) fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
 }
 
 pub(crate) fn rustls_versions(

@@ -15,7 +15,8 @@
 //! - Failures are [`Error::is_tls`](crate::Error::is_tls) with the `rustls::Error` as
 //!   the source ([`rustls_error`]); bad files are `is_config` errors naming the file.
 //!
-//! The crypto is rustls' `ring` provider. Graceful closes send `close_notify`.
+//! The crypto is rustls' `aws-lc-rs` provider, or the process default provider when the
+//! application installed one. Graceful closes send `close_notify`.
 //!
 //! # Examples
 //!

@@ -3,7 +3,8 @@
 #![allow(dead_code)]
 
 use std::future::Future;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -14,28 +15,23 @@ pub struct RedisServer {
     extra: Vec<String>,
 }
 
-/// Starts a server, or returns `None` (after saying why) when `redis-server` is not
-/// installed and the tests do not run under CI; under CI (`CI` set) a missing server fails.
-pub fn start() -> Option<RedisServer> {
+/// Starts a server; a missing `redis-server` fails the test saying what to install, so a
+/// test never passes without having run.
+pub fn start() -> RedisServer {
     start_with(&[])
 }
 
 /// As [`start`], with extra `redis-server` arguments (`["--requirepass", "pw"]`).
-pub fn start_with(extra: &[&str]) -> Option<RedisServer> {
-    if Command::new("redis-server")
+pub fn start_with(extra: &[&str]) -> RedisServer {
+    let installed = Command::new("redis-server")
         .arg("--version")
         .stdout(Stdio::null())
         .status()
-        .is_err()
-    {
-        if std::env::var_os("CI").is_some() {
-            panic!(
-                "redis-server is not installed (apt-get install redis-server); required under CI"
-            );
-        }
-        eprintln!("skipped: redis-server is not on PATH (apt-get install redis-server)");
-        return None;
-    }
+        .is_ok();
+    assert!(
+        installed,
+        "redis-server not found on PATH: apt-get install redis-server (or run .ci/run)"
+    );
     let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
     // A port freed just now can be taken by another test before the server binds it:
     // try a few.
@@ -47,7 +43,7 @@ pub fn start_with(extra: &[&str]) -> Option<RedisServer> {
             extra: extra.clone(),
         };
         if server.spawn() {
-            return Some(server);
+            return server;
         }
     }
     panic!("could not start redis-server on a free port");
@@ -60,28 +56,34 @@ fn free_port() -> u16 {
 
 impl RedisServer {
     fn spawn(&mut self) -> bool {
-        let child = Command::new("redis-server")
+        let mut child = Command::new("redis-server")
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .args(["--protected-mode", "no", "--loglevel", "warning"])
+            .args(["--protected-mode", "no", "--loglevel", "notice"])
             .args(&self.extra)
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn redis-server");
+        // Ready when the child itself says so, not when a connect succeeds: the port freed by
+        // `free_port` can be taken by another process (or another test's server) before this
+        // one binds it, and a connect would then reach that process. A child that cannot bind
+        // exits, which closes its stdout. The reader drains stdout for the server's life.
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if line.contains("Ready to accept connections") {
+                    let _ = ready_tx.send(());
+                }
+            }
+        });
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Some(Ok(Some(_))) = self.child.as_mut().map(|c| c.try_wait()) {
-                self.child = None;
-                return false; // exited: the port was taken
-            }
-            if TcpStream::connect(self.addr()).is_ok() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(10));
+        if ready_rx.recv_timeout(Duration::from_secs(10)).is_ok() {
+            return true;
         }
-        self.kill();
+        self.kill(); // exited (the port was taken) or never ready
         false
     }
 

@@ -118,24 +118,19 @@ impl RawClient {
     }
 }
 
-/// Whether tests that need external programs must fail (CI) rather than skip.
-pub fn in_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| v == "true" || v == "1")
-}
-
-/// Finds a program on PATH; `None` (with a printed reason) outside CI when missing, a
-/// panic under CI.
-pub fn find_program(name: &str) -> Option<PathBuf> {
+/// Finds a program on PATH; a missing one fails the test saying what to install, so a test
+/// never passes without having run.
+pub fn find_program(name: &str) -> PathBuf {
     let found = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|p| p.join(name))
             .find(|p| p.is_file())
     });
-    if found.is_none() {
-        assert!(!in_ci(), "{name} is required under CI=true (see .ci/run)");
-        eprintln!("skipping: {name} not found on PATH (install redis-server redis-tools)");
-    }
-    found
+    found.unwrap_or_else(|| {
+        panic!(
+            "{name} not found on PATH: apt-get install redis-server redis-tools (or run .ci/run)"
+        )
+    })
 }
 
 /// A free loopback port (bound then released).
@@ -153,8 +148,8 @@ pub struct RedisServer {
 }
 
 impl RedisServer {
-    pub async fn start() -> Option<RedisServer> {
-        let bin = find_program("redis-server")?;
+    pub async fn start() -> RedisServer {
+        let bin = find_program("redis-server");
         let port = free_port();
         let child = std::process::Command::new(bin)
             .args([
@@ -177,7 +172,7 @@ impl RedisServer {
         };
         for _ in 0..200 {
             if TcpStream::connect(server.addr).await.is_ok() {
-                return Some(server);
+                return server;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
