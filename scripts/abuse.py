@@ -563,10 +563,10 @@ def main():
     mb = lambda b: f"{b / MiB:.0f}"
     with open(args.out, "w") as f:
         f.write("# Reliability: the abuse suite\n\n")
-        f.write("Written by `scripts/abuse.sh` (scripts/abuse.py): each attack of issue 12 against a\n"
+        f.write("Written by `scripts/abuse.sh` (scripts/abuse.py): each attack of the abuse suite against a\n"
                 "fresh `quasar serve echo` / `http` / `resp` / `udp-echo` on loopback, while one honest\n"
                 "client of the same protocol sends a request every 20 ms. Scale "
-                f"{args.scale} (1 = the issue's\n"
+                f"{args.scale} (1 = the full\n"
                 "sizes: 3,000 x 1 MiB, 1,000 slowloris). RSS in MiB (peak sampled every 50 ms); fds\n"
                 "before->after; CPU = server CPU seconds during the attack; p99 = the honest client's\n"
                 "latency. PASS needs exit 0 on SIGTERM, descriptors back to the baseline, and the\n"

@@ -297,6 +297,9 @@ mkdir -p "$(dirname "$OUT")"
     echo "Read every ratio against the *Spread across rounds* table: where the two sides' ranges"
     echo "overlap, the difference is within this machine's noise."
     echo
+    echo "Earlier runs, and notes on what changed between them, are in"
+    echo "[perf/benchmarks.md](perf/benchmarks.md)."
+    echo
     if [ "$QUASAR_OVERRIDDEN" = 1 ]; then
         echo "> **Mechanics run:** the \"quasar\" column was produced by overridden commands (see"
         echo "> *Commands* below), not by quasar's own servers. Do not read these as quasar's figures."

@@ -22,7 +22,8 @@
 //!   plug-ins (TCP today, TLS and in-memory streams alike).
 //! - `tls` (feature `tls`, on by default): the rustls acceptor and connector, PEM
 //!   loading, certificate reload, the TLS pool manager.
-//! - [`flow_control`]: the write buffer with high/low water marks and a hard cap.
+//! - [`flow_control`]: [`flow_control::WaterMarks`], the write queue's high/low water marks
+//!   and hard cap.
 //! - [`harness`]: [`harness::ConsumerHarness`], a consumer driven without a socket (tests, fuzzing).
 //! - [`producer`]: [`Producer`], the session and request counters shared by servers and clients.
 //! - [`server`]: [`TcpServer`], its builder, workers and graceful close.

@@ -1,16 +1,22 @@
-//! A sans-IO codec for the Redis protocol (RESP2 and RESP3), for quasar-net's Redis client
-//! and server.
+//! The Redis protocol for quasar-net: a RESP2/RESP3 codec, a Redis client and a
+//! Redis-protocol key-value server.
 //!
-//! This crate does no I/O and knows no connection type: it turns bytes in a
-//! [`BytesMut`](bytes::BytesMut) read buffer into [`Frame`]s or commands, and frames or
-//! commands into bytes. Decoding returns `Ok(None)` for "need more bytes" without consuming
-//! anything, refuses every oversized field as soon as its header is seen (see [`Limits`]),
-//! and never panics on any input. Decoded payloads are [`Bytes`](bytes::Bytes) slices of the
-//! read buffer, not copies.
+//! Three layers; the codec needs nothing from the other two:
+//!
+//! - **The codec** (the top-level modules) is sans-IO: it turns bytes in a
+//!   [`BytesMut`](bytes::BytesMut) read buffer into [`Frame`]s or commands, and frames or
+//!   commands into bytes, and knows no connection type. Decoding returns `Ok(None)` for
+//!   "need more bytes" without consuming anything, refuses every oversized field as soon as
+//!   its header is seen (see [`Limits`]), and never panics on any input. Decoded payloads are
+//!   [`Bytes`](bytes::Bytes) slices of the read buffer, not copies.
+//! - **The client** ([`client`]): [`RedisClient`], multiplexed and pooled over quasar-net's
+//!   `Client`, with typed replies ([`FromFrame`]), pipelines, transactions and pub/sub.
+//! - **The server** ([`server`]): a `ConsumerFactory` that makes a quasar-net `TcpServer`
+//!   speak RESP to a sharded in-memory keyspace (`quasar serve resp`).
 //!
 //! # Examples
 //!
-//! A client writes a command and decodes the reply:
+//! With the codec alone, a client writes a command and decodes the reply:
 //!
 //! ```
 //! use bytes::BytesMut;
@@ -49,10 +55,12 @@
 //! - [`command`] — [`encode_command`] and [`CommandEncoder`] for client commands.
 //! - [`limits`] — [`Limits`] and its defaults.
 //! - [`error`] — [`DecodeError`].
+//! - [`client`] — [`RedisClient`], [`Cmd`] and [`cmd()`], [`FromFrame`], [`RedisError`].
 //! - [`server`] — the Redis-protocol key-value server (`quasar serve resp`).
 //!
-//! The design, the limits' defaults and how this differs from Redis are in
-//! `docs/resp-codec.md`.
+//! The codec's design, the limits' defaults and how this differs from Redis are in
+//! `docs/resp-codec.md`; the client's in `docs/resp-client.md`; the server's in
+//! `docs/resp-server.md`.
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(rust_2018_idioms, unreachable_pub)]
 #![forbid(unsafe_code)]

@@ -190,8 +190,8 @@ impl FixedResponse {
 /// and copied into the write queue in one piece; larger ones are written in three.
 const ASSEMBLE_BELOW: usize = 4 * 1024;
 
-/// How many copies of an assembled response are kept back to back: a pipelined run of
-/// requests for one route (wrk sends 16) is answered with one copy into the write queue.
+/// How many copies of an assembled response are kept back to back: a pipelined run of up
+/// to this many requests for one route is answered with one copy into the write queue.
 const ASSEMBLED_COPIES: usize = 16;
 
 /// Tells apart [`Encoded`] values for the per-thread cache (an address could be reused).

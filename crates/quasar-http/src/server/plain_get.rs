@@ -14,8 +14,8 @@
 //! property test checks this against the httparse-based check), so a `None` only costs the
 //! ordinary path; it never changes an answer.
 //!
-//! Written by hand rather than with httparse because a benchmark showed the three passes cost
-//! more than the rest of a fixed response (see docs/http-performance.md).
+//! Written by hand rather than with httparse because httparse's three passes over the head
+//! cost more than the rest of a fixed response (the figures are in `docs/perf/http.md`).
 //!
 //! # Examples
 //!
@@ -260,9 +260,9 @@ mod tests {
         Some(path.to_vec())
     }
 
-    /// The recogniser as it was before the word-at-a-time value scan and the one-walk
+    /// A plain reference recogniser, without the word-at-a-time value scan and the one-walk
     /// `Host` check: a byte-at-a-time walk with the tables, the `Host` value checked by
-    /// `fixed::is_plain_host` after the scan. The new one must agree with it on every input.
+    /// `fixed::is_plain_host` after the scan. The fast one must agree with it on every input.
     fn reference<'b>(buf: &'b [u8], limits: &Limits) -> Option<(usize, &'b [u8])> {
         let rest = buf.strip_prefix(REQUEST_PREFIX)?;
         let path_len = rest.iter().position(|&b| !PATH[usize::from(b)])?;

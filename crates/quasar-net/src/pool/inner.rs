@@ -31,8 +31,8 @@ pub(crate) struct Config {
     pub(crate) max_lifetime: Option<Duration>,
     pub(crate) max_waiters: Option<usize>,
     pub(crate) reap_interval: Duration,
-    /// Two clock reads per queued checkout: opt-in, they cost ~15% of a contended
-    /// checkout here.
+    /// Two clock reads per queued checkout: opt-in, because they are a noticeable share
+    /// of a contended checkout.
     pub(crate) measure_wait_time: bool,
 }
 

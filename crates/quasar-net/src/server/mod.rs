@@ -199,9 +199,9 @@ impl TcpServer {
                     .spawn(move || {
                         // Every line logged on this thread (the worker's accept loop and its
                         // connections' tasks) carries `worker{id=i}`. The span is entered once
-                        // for the thread's life: every task here is this worker's, and an
-                        // enter and exit around each poll of each connection cost ~280
-                        // instructions per request with a subscriber installed.
+                        // for the thread's life: every task here is this worker's, and
+                        // entering and leaving it around every poll of every connection
+                        // would add work to each request whenever a subscriber is installed.
                         let span = tracing::info_span!("worker", id = i);
                         let _in_span = span.enter();
                         rt.block_on(async move {

@@ -93,8 +93,8 @@ impl ProtocolConsumer for RedisConsumer {
             if args.len() <= COPY_ARGS_UP_TO {
                 // Copied after the header into the connection's tail buffer: freezing a
                 // partly filled buffer into `Bytes` allocates its shared header, which
-                // costs more than copying a typical command (callgrind: ~130
-                // instructions per command), and the write stays one contiguous slice.
+                // costs more than copying a typical command, and the write stays one
+                // contiguous slice.
                 cx.write(&args)?;
             } else {
                 cx.write_bytes(args.freeze())?;
