@@ -23,9 +23,9 @@
 //! | `Writing` | `Open` | start | `Connection::shutdown_write` |
 //! | | `ShutdownPending` | `Connection::shutdown_write` | the queue is written and the driver shuts the side: -> `Shutdown` |
 //! | | `Shutdown` | the sending side is shut (a FIN is out) | never; with `Reading::Eof` too the connection closes |
-//! | `Lifecycle` | `Open` | start | drain; close; the peer's EOF on a request/response exchange; `max_requests`; both sides shut; detach (errors end the connection at once) |
-//! | | `CloseAfterExchange` | a drain finds a request started, unparsed input or output owed; the server's last session | the exchange in flight (if none started yet, the first one) ends: -> `Closing` |
-//! | | `Closing` | `Context::close`, `Connection::close`, the peer's EOF on a request/response exchange, `max_requests`, a drain on an idle connection (one that never sent a byte included), detach, both sides shut | output written (or the write side shut): done |
+//! | `Lifecycle` | `Open` | start | drain; close; the peer's EOF on a request/response exchange (once every complete request read before it is answered); `max_requests`; both sides shut; detach (errors end the connection at once) |
+//! | | `CloseAfterExchange` | a drain finds a request started or unparsed input; the server's last session | the exchange in flight (if none started yet, the first one) ends: -> `Closing` |
+//! | | `Closing` | `Context::close`, `Connection::close`, the peer's EOF on a request/response exchange, `max_requests`, a drain finding no exchange in flight (idle, never spoke, or only output owed, which is written first), detach, both sides shut | output written (or the write side shut): done |
 //! | write queue | paused | queued + parked bytes reach the high mark | they drain to the low mark |
 //!
 //! What each state allows (`Engine::wants_read`, `takes_input`, `wants_call`, `feed`,
@@ -54,8 +54,8 @@
 //! `min_receive_rate`; output waiting must be taken at `min_send_rate` and never stall
 //! for `write_stall_timeout`. Timers are lazy (`check_timers` answers "ask again no
 //! later than"), so a rate is judged over windows the checks open: a slow peer is
-//! closed one to two windows after it starts, a stalled one one to two timeouts after
-//! its last byte.
+//! closed one to two windows after it starts. The write stall is exact: it runs from
+//! the later of "output started waiting" and "the peer took a byte".
 //!
 //! The tests in `tests.rs` drive each row through the harness in virtual time.
 

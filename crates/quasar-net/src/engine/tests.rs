@@ -670,9 +670,6 @@ fn a_connection_idle_between_exchanges_closes_at_once_on_a_drain() {
 }
 
 #[test]
-#[ignore = "bug: a drain that finds output owed but no request (a greeting not yet written) \
-            enters CloseAfterExchange, which only an exchange's end leaves: the connection \
-            stays open after its output is written, up to the server's deadline"]
 fn a_greeted_connection_that_never_spoke_closes_once_its_greeting_is_written_after_a_drain() {
     let plan = Plan {
         greeting: Some("welcome\n"),
@@ -725,23 +722,16 @@ fn a_peer_that_stops_reading_is_closed_after_the_write_stall_timeout() {
     };
     let (mut h, _) = server(plan, config);
     h.feed(b"a\n").unwrap();
-    h.advance(secs(25)).unwrap();
-    // The peer takes 10 bytes at 25 s, then nothing more.
-    assert_eq!(h.take_output_upto(10).len(), 10);
-    // The checks see the last progress at 40 s (they run once per timeout): closed 20 s
-    // after that, within two timeouts of the last byte taken.
-    h.advance(secs(34)).unwrap();
+    // The answer waits from 0 s and the peer takes none of it: closed at 20 s, not
+    // before.
+    h.advance(secs(19)).unwrap();
     assert!(!h.is_closed());
     let err = run_until_closed(&mut h, secs(120));
     assert!(err.is_send_too_slow(), "{err}");
-    assert_eq!(h.elapsed(), secs(60));
+    assert_eq!(h.elapsed(), secs(20));
 }
 
 #[test]
-#[ignore = "bug: docs/timeouts.md and ProgressRules promise a close within \
-            write_stall_timeout of the last byte taken, but Stall::check starts its clock \
-            at the first timer check that sees the byte count moved, up to one timeout \
-            later: the close comes up to two timeouts after the last byte"]
 fn a_stalled_peer_is_closed_within_the_write_stall_timeout_of_its_last_byte() {
     let mut config = no_timeouts();
     config.write_stall_timeout(secs(20));
@@ -751,11 +741,12 @@ fn a_stalled_peer_is_closed_within_the_write_stall_timeout_of_its_last_byte() {
     };
     let (mut h, _) = server(plan, config);
     h.feed(b"a\n").unwrap();
-    h.advance(secs(25)).unwrap();
+    h.advance(secs(15)).unwrap();
+    // The peer takes a few bytes at 15 s, then nothing: closed 20 s after that byte.
     h.take_output_upto(10);
     let err = run_until_closed(&mut h, secs(120));
     assert!(err.is_send_too_slow(), "{err}");
-    assert!(h.elapsed() <= secs(45), "closed at {:?}", h.elapsed());
+    assert_eq!(h.elapsed(), secs(35));
 }
 
 #[test]
@@ -861,9 +852,6 @@ fn a_request_cut_short_by_the_peers_eof_goes_to_connection_lost() {
 }
 
 #[test]
-#[ignore = "bug: Engine::on_eof feeds at most one FEED_BUDGET (1024 consumer calls) of \
-            what is buffered, then closes: pipelined requests beyond it are dropped \
-            unanswered although they were complete before the EOF"]
 fn every_pipelined_request_sent_before_the_peers_eof_gets_its_answer() {
     let (mut h, _) = server(Plan::default(), no_timeouts());
     h.feed(&b"a\n".repeat(3000)).unwrap();
