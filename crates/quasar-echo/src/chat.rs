@@ -202,8 +202,9 @@ impl ProtocolConsumer for ChatMember {
     type Response = ();
 
     fn connection_made(&mut self, cx: &mut Context<'_>) {
-        // One consumer serves the whole connection, with no request timeout.
-        cx.set_long_lived(true);
+        // One consumer serves the whole connection, with no request timeout; full duplex:
+        // its lines go to the others, so it reads on while its own output is paused.
+        cx.set_full_duplex(true);
         cx.set_idle_timeout(self.config.idle_timeout);
         let n = self.users.fetch_add(1, Ordering::Relaxed) + 1;
         self.name = Bytes::from(format!("user{n}"));

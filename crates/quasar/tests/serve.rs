@@ -111,7 +111,7 @@ fn serve_echo_with_workers_serves_every_connection() {
 }
 
 #[test]
-#[ignore = "binds the default ports 8060, 8070 and 6410; run with --include-ignored"]
+#[ignore = "binds the default ports 8060, 8061, 8070 and 6410; run with --include-ignored"]
 fn serve_with_no_arguments_starts_the_default_echo_server_on_8060() {
     // The documented default ports, which anything else on the machine may hold: the test is
     // opt-in, and then a busy port fails it rather than letting it pass unchecked.
@@ -124,13 +124,18 @@ fn serve_with_no_arguments_starts_the_default_echo_server_on_8060() {
         std::net::UdpSocket::bind("127.0.0.1:8060").is_ok(),
         "udp 8060 {busy}"
     );
-    for port in [8070, 6410] {
+    for port in [8061, 8070, 6410] {
         assert!(
             std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
             "tcp {port} {busy}"
         );
     }
-    let server = Server::spawn(&["serve"], 4);
+    let server = Server::spawn(&["serve"], 5);
+    assert_eq!(server.addr("chat tcp"), "127.0.0.1:8061".parse().unwrap());
+    assert!(
+        !server.lines.iter().any(|l| l.starts_with("tunnel")),
+        "the tunnel needs an upstream: not started by default"
+    );
     assert_eq!(
         server.addr("http tcp"),
         "127.0.0.1:8070".parse().unwrap(),
@@ -505,4 +510,36 @@ fn a_second_signal_ends_the_process_at_once() {
         "exited {:?} after the second signal",
         start.elapsed()
     );
+}
+
+/// Reads one `\n`-ended line.
+fn line(sock: &mut TcpStream) -> String {
+    let mut out = Vec::new();
+    let mut b = [0u8; 1];
+    while sock.read(&mut b).expect("a line") == 1 && b[0] != b'\n' {
+        out.push(b[0]);
+    }
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn serve_chat_greets_announces_and_relays_lines() {
+    let server = Server::spawn(&["serve", "chat", "--bind", "127.0.0.1:0"], 1);
+    let addr = server.addr("chat tcp");
+    let connect = || {
+        let s = TcpStream::connect(addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s
+    };
+    let mut a = connect();
+    assert_eq!(line(&mut a), "welcome, you are user1");
+    let mut b = connect();
+    assert_eq!(line(&mut b), "welcome, you are user2");
+    assert_eq!(line(&mut a), "* user2 joined");
+    b.write_all(b"hello\r\n").unwrap();
+    assert_eq!(line(&mut a), "user2: hello");
+    // nc -N: the member half-closes and leaves.
+    b.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(line(&mut a), "* user2 left");
+    assert!(server.terminate().success());
 }

@@ -46,6 +46,7 @@ macro_rules! servers {
 
 servers! {
     echo::Echo,
+    chat::Chat,
     udp_echo::UdpEcho,
     http::Http,
     resp::Resp,
