@@ -19,7 +19,7 @@
 //!
 //! # Examples
 //!
-//! ```ignore
+//! ```text
 //! let head = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nnext";
 //! let got = plain_get(head, &Limits::default(), |path| (path == b"/").then_some(1));
 //! assert_eq!(got, Some((27, 1)));
