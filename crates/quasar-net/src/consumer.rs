@@ -507,6 +507,14 @@ impl<'a, Req, Resp> Context<'a, Req, Resp> {
     /// runs a WebSocket client over the same socket: see
     /// [`ClientConnectionBuilder::resume`](crate::ClientConnectionBuilder::resume);
     /// hyper's `upgrade::on`). The frames that came with the `101` are in the read buffer.
+    ///
+    /// On a server, a consumer may hand its socket to a task of its own (a protocol
+    /// written with tokio's `AsyncRead`/`AsyncWrite`, or `tokio::io::copy_bidirectional`
+    /// to an upstream). The socket stays in its server's accounting until the task drops
+    /// the transport: `TcpServer::connected`, `connections`, `max_connections`, and
+    /// `TcpServer::close`, which waits for it up to its deadline. For a relay between
+    /// two connections prefer [`relay`](crate::relay), which keeps both sides inside the
+    /// engine's flow control and timeouts.
     pub fn detach(&mut self, to: tokio::sync::oneshot::Sender<crate::transport::Detached>) {
         self.actions.detach = Some(to);
     }
