@@ -618,11 +618,12 @@ fn metrics_follow_known_traffic(samples: impl Fn(&str) -> Vec<String>) {
         &["serve", "--metrics", "127.0.0.1:0"],
         &[
             ("QUASAR_ECHO_BIND", "127.0.0.1:0"),
+            ("QUASAR_CHAT_BIND", "127.0.0.1:0"),
             ("QUASAR_UDP_ECHO_BIND", "127.0.0.1:0"),
             ("QUASAR_HTTP_BIND", "127.0.0.1:0"),
             ("QUASAR_RESP_BIND", "127.0.0.1:0"),
         ],
-        5,
+        6,
     );
     let metrics = s.addr("metrics");
     let before = scrape(metrics);
