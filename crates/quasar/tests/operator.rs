@@ -64,6 +64,17 @@ fn collect(stderr: ChildStderr) -> mpsc::Receiver<String> {
     rx
 }
 
+/// A test that fails before stopping its server must not leave it running (it would hold
+/// the default ports for the next test).
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 impl Served {
     fn addr(&self, name: &str) -> SocketAddr {
         let line = self

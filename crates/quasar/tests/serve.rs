@@ -11,6 +11,17 @@ struct Server {
     lines: Vec<String>,
 }
 
+/// A test that fails before stopping its server must not leave it running (it would hold
+/// the default ports for the next test).
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 impl Server {
     fn spawn(args: &[&str], expect_lines: usize) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_quasar"))
