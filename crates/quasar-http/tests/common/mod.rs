@@ -97,3 +97,23 @@ pub async fn is_closed(tcp: &mut TcpStream) -> bool {
         Ok(Ok(0)) | Ok(Err(_))
     )
 }
+
+/// The Python that imports `websockets`: `QUASAR_PYTHON`, else the older `QUASAR_WS_PYTHON`,
+/// else `python3`. Fails saying what to install when it cannot.
+pub fn python_with_websockets() -> String {
+    let python = ["QUASAR_PYTHON", "QUASAR_WS_PYTHON"]
+        .into_iter()
+        .find_map(|var| std::env::var(var).ok())
+        .unwrap_or_else(|| "python3".into());
+    let has = std::process::Command::new(&python)
+        .args(["-c", "import websockets"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        has,
+        "{python} cannot import websockets: `python3 -m venv VENV && \
+         VENV/bin/pip install -r scripts/requirements-test.txt`, then set \
+         QUASAR_PYTHON=VENV/bin/python (.ci/run does both)"
+    );
+    python
+}
