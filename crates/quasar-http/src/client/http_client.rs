@@ -322,7 +322,7 @@ impl HttpClient {
                 Ok((res, Some(conn.detach())))
             }
             Ok(res) => {
-                let reusable = keep_alive(res.version(), res.headers()) && !conn.is_closed();
+                let reusable = keep_alive(res.version(), res.headers()) && !conn.is_read_closed();
                 conn.close(!reusable);
                 Ok((res, None))
             }

@@ -309,7 +309,7 @@ impl WebSocket {
 
     /// Whether the connection has ended.
     pub fn is_closed(&self) -> bool {
-        self.conn.is_closed()
+        self.conn.is_read_closed()
     }
 }
 

@@ -121,7 +121,7 @@ impl<F: ConsumerFactory> Manager for TcpManager<F> {
     fn is_closed(&self, conn: &Self::Connection) -> bool {
         // The driver reads continuously, so a peer's close on an idle connection is
         // already visible here: no socket polling (pulsar polled the socket on every checkout).
-        conn.is_closed()
+        conn.is_read_closed()
     }
 
     fn close(&self, conn: Self::Connection) {

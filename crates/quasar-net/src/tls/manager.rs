@@ -61,7 +61,7 @@ impl<F: ConsumerFactory> Manager for TlsManager<F> {
     }
 
     fn is_closed(&self, conn: &Self::Connection) -> bool {
-        conn.is_closed()
+        conn.is_read_closed()
     }
 
     fn close(&self, conn: Self::Connection) {

@@ -127,10 +127,11 @@ impl Drop for Blocked {
     }
 }
 
-/// Resolves once the peer has closed its side.
+/// Resolves once the peer has closed its side (a half-close ends a blocked wait too, as in
+/// Redis: nobody could read the answer's next request).
 async fn peer_gone(conn: &Connection) {
     loop {
-        if conn.is_closed() {
+        if conn.is_read_closed() {
             return;
         }
         tokio::time::sleep(PEER_CHECK).await;
