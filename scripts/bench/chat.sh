@@ -27,10 +27,12 @@ if [ "$SKIP_BUILD" != 1 ]; then
     cargo build --release -q -p quasar -p quasar-baseline
 fi
 
-pin() {
+pinning() { [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; }
+
+pin() { # pin CORE CMD...: run CMD on CORE when pinning is on (taskset execs CMD: same PID)
     local core=$1
     shift
-    if [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+    if pinning; then
         taskset -c "$core" "$@"
     else
         "$@"
@@ -47,8 +49,12 @@ server_cmd() {
 round() {
     local side=$1 pid addr before after
     # shellcheck disable=SC2046
-    pin 0 $(server_cmd "$side") >"$WORK/$side.out" 2>"$WORK/$side.err" &
-    pid=$!
+    if pinning; then
+        taskset -c 0 $(server_cmd "$side") >"$WORK/$side.out" 2>"$WORK/$side.err" &
+    else
+        $(server_cmd "$side") >"$WORK/$side.out" 2>"$WORK/$side.err" &
+    fi
+    pid=$! # the server's own PID: taskset execs it
     for _ in $(seq 1 100); do
         addr=$(grep -oE '127\.0\.0\.1:[0-9]+' "$WORK/$side.out" | head -1 || true)
         [ -n "$addr" ] && break
@@ -71,7 +77,7 @@ time.sleep(0.5)
 sel = selectors.DefaultSelector()
 for s in socks[1:]:
     s.setblocking(False)
-    sel.register(s)
+    sel.register(s, selectors.EVENT_READ)
 for s in socks[1:]:
     try:
         while s.recv(1 << 16):

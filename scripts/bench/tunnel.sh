@@ -14,6 +14,7 @@
 # Environment (defaults in brackets):
 #   ROUNDS [4]  DURATION [5s]  WARMUP [1s]  CONNECTIONS [50]  SIZE [64]  PIPELINES ["1 16"]
 #   BULK [1073741824]  SKIP_BUILD [0]  PIN [1]  OUT []
+#   QUASAR_ARGS [] / PEER_ARGS []: extra flags (e.g. `--workers 1` / `--current-thread`)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -27,29 +28,39 @@ BULK=${BULK:-1073741824}
 SKIP_BUILD=${SKIP_BUILD:-0}
 PIN=${PIN:-1}
 OUT=${OUT:-}
+QUASAR_ARGS=${QUASAR_ARGS:-}
+PEER_ARGS=${PEER_ARGS:-}
 BIN=${CARGO_TARGET_DIR:-$PWD/target}/release
 WORK=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+echo "work: $WORK" >&2
+trap 'kill $(jobs -p) 2>/dev/null || true; [ "${KEEP:-0}" = 1 ] || rm -rf "$WORK"' EXIT
 
 if [ "$SKIP_BUILD" != 1 ]; then
     cargo build --release -q -p quasar -p quasar-baseline
 fi
 
-pin() { # pin CORE CMD...: run CMD on CORE when pinning is on and there are 2+ cores
+pinning() { [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; }
+
+pin() { # pin CORE CMD...: run CMD on CORE when pinning is on (taskset execs CMD: same PID)
     local core=$1
     shift
-    if [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+    if pinning; then
         taskset -c "$core" "$@"
     else
         "$@"
     fi
 }
 
-# start NAME CMD...: starts a server, waits for its address line, sets ADDR and PID.
+# start NAME CORE CMD...: starts a server on CORE, waits for its address line, sets ADDR and
+# PID (the server's own PID: taskset execs it, and no shell function stands in between).
 start() {
-    local name=$1
-    shift
-    "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+    local name=$1 core=$2
+    shift 2
+    if pinning; then
+        taskset -c "$core" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+    else
+        "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+    fi
     PID=$!
     for _ in $(seq 1 100); do
         ADDR=$(grep -oE '127\.0\.0\.1:[0-9]+' "$WORK/$name.out" | head -1 || true)
@@ -64,13 +75,13 @@ cpu_of() { # cpu_of PID: user+system CPU seconds so far
     awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$1/stat"
 }
 
-start upstream pin 1 "$BIN/quasar-baseline" tcp-echo --bind 127.0.0.1:0
+start upstream 1 "$BIN/quasar-baseline" tcp-echo --bind 127.0.0.1:0
 UPSTREAM=$ADDR
 
 tunnel_cmd() { # tunnel_cmd SIDE: the tunnel server's command line
     case $1 in
-    quasar) echo "$BIN/quasar serve tunnel --bind 127.0.0.1:0 --upstream $UPSTREAM" ;;
-    peer) echo "$BIN/quasar-baseline relay --bind 127.0.0.1:0 --upstream $UPSTREAM" ;;
+    quasar) echo "$BIN/quasar serve tunnel --bind 127.0.0.1:0 --upstream $UPSTREAM $QUASAR_ARGS" ;;
+    peer) echo "$BIN/quasar-baseline relay --bind 127.0.0.1:0 --upstream $UPSTREAM $PEER_ARGS" ;;
     esac
 }
 
@@ -78,7 +89,7 @@ tunnel_cmd() { # tunnel_cmd SIDE: the tunnel server's command line
 echo_round() {
     local side=$1 p=$2
     # shellcheck disable=SC2046
-    start "$side" pin 0 $(tunnel_cmd "$side")
+    start "$side" 0 $(tunnel_cmd "$side")
     pin 1 "$BIN/quasar" bench echo --raw --addr "$ADDR" --connections "$CONNECTIONS" \
         --pipeline "$p" --size "$SIZE" --duration "$DURATION" --warmup "$WARMUP" \
         --server-pid "$PID" --json "$WORK/run.json" --no-progress >/dev/null 2>&1 || true
@@ -95,7 +106,7 @@ EOF
 bulk_round() {
     local side=$1 before after
     # shellcheck disable=SC2046
-    start "$side" pin 0 $(tunnel_cmd "$side")
+    start "$side" 0 $(tunnel_cmd "$side")
     before=$(cpu_of "$PID")
     pin 1 python3 - "$ADDR" "$BULK" >"$WORK/bulk.out" <<'EOF'
 import socket, sys, threading, time

@@ -1,10 +1,19 @@
-//! Sans-IO HTTP/1.1 and WebSocket (RFC 6455) protocol layer for quasar-net.
+//! HTTP/1.1 and WebSocket (RFC 6455) for quasar-net: a server, a client, an application
+//! layer, and the sans-IO protocol code under them.
 //!
-//! Everything here is a pure function or a state machine over a [`bytes::BytesMut`] read
-//! buffer or write buffer: no sockets, no runtime. A connection consumer owns the buffers and
-//! calls in: parse a head, decode a body, encode a response; or validate a WebSocket handshake
-//! and run the frame codec. Parsers return `Ok(None)` for "need more bytes", never panic on
-//! input, and bound every buffered field ([`Limits`], [`ws::WsLimits`]).
+//! Three layers, each usable alone:
+//!
+//! - **The protocol** (the crate root and [`ws`]): pure functions and state machines over a
+//!   [`bytes::BytesMut`] read or write buffer, with no sockets and no runtime: parse a head,
+//!   decode a body, encode a response, validate a WebSocket handshake, run the frame codec.
+//!   Parsers return `Ok(None)` for "need more bytes", never panic on input, and bound every
+//!   buffered field ([`Limits`], [`ws::WsLimits`]).
+//! - **The server and the client** ([`server`], [`client`]): consumers on the quasar-net
+//!   engine that drive the protocol over real connections (pipelining, streamed bodies with
+//!   back-pressure, upgrades, pooled keep-alive clients, WebSocket both ways).
+//! - **The application layer** ([`app`]): handlers as async functions of typed extractors
+//!   (path, query, JSON, state), over the server's plain `Request<Body> -> Response<Body>`
+//!   handlers, which keep working.
 //!
 //! # Examples
 //!
