@@ -10,7 +10,8 @@
 # Environment (defaults in brackets): ROUNDS [4] MEMBERS [100] RATE [1000] DURATION [5]
 #   SKIP_BUILD [0] PIN [1] OUT []
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+HERE=$(cd "$(dirname "$0")" && pwd)
+cd "$HERE/../.."
 
 ROUNDS=${ROUNDS:-4}
 MEMBERS=${MEMBERS:-100}
@@ -27,17 +28,8 @@ if [ "$SKIP_BUILD" != 1 ]; then
     cargo build --release -q -p quasar -p quasar-baseline
 fi
 
-pinning() { [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; }
-
-pin() { # pin CORE CMD...: run CMD on CORE when pinning is on (taskset execs CMD: same PID)
-    local core=$1
-    shift
-    if pinning; then
-        taskset -c "$core" "$@"
-    else
-        "$@"
-    fi
-}
+# shellcheck source=scripts/bench/pin.sh
+. "$HERE/pin.sh"
 
 server_cmd() {
     case $1 in

@@ -16,7 +16,8 @@
 #   BULK [1073741824]  SKIP_BUILD [0]  PIN [1]  OUT []
 #   QUASAR_ARGS [] / PEER_ARGS []: extra flags (e.g. `--workers 1` / `--current-thread`)
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+HERE=$(cd "$(dirname "$0")" && pwd)
+cd "$HERE/../.."
 
 ROUNDS=${ROUNDS:-4}
 DURATION=${DURATION:-5s}
@@ -39,17 +40,8 @@ if [ "$SKIP_BUILD" != 1 ]; then
     cargo build --release -q -p quasar -p quasar-baseline
 fi
 
-pinning() { [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; }
-
-pin() { # pin CORE CMD...: run CMD on CORE when pinning is on (taskset execs CMD: same PID)
-    local core=$1
-    shift
-    if pinning; then
-        taskset -c "$core" "$@"
-    else
-        "$@"
-    fi
-}
+# shellcheck source=scripts/bench/pin.sh
+. "$HERE/pin.sh"
 
 # start NAME CORE CMD...: starts a server on CORE, waits for its address line, sets ADDR and
 # PID (the server's own PID: taskset execs it, and no shell function stands in between).
