@@ -64,6 +64,7 @@ mod client;
 mod engine;
 pub(crate) mod exchange;
 mod feed;
+mod half_close;
 mod output;
 mod progress;
 mod responses;
