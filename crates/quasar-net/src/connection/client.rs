@@ -65,8 +65,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use super::clock::now;
-use super::driver::{Driver, Shutdown};
+use super::driver::Driver;
 use super::serve::addresses;
+use super::shutdown::Shutdown;
 use super::{Connection, ConnectionConfig};
 use crate::consumer::{Req, Resp};
 use crate::engine::{Call, Engine, PushSink, Role};

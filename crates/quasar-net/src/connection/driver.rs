@@ -14,7 +14,7 @@
 use std::future::{poll_fn, Future};
 use std::io::IoSlice;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -26,6 +26,7 @@ use tokio::time::{sleep_until, Instant};
 
 use super::clock::{now, Clock};
 use super::scratch;
+use super::shutdown::{Ended, Shutdown};
 use super::signal::Signal;
 use super::CloseRequest;
 use crate::consumer::{Req, Resp};
@@ -33,30 +34,6 @@ use crate::engine::write_queue::MAX_IOVECS;
 use crate::engine::{Call, Engine};
 use crate::transport::Transport;
 use crate::{ConsumerFactory, Error, Result};
-
-/// Server-wide signals: `drain` asks idle connections to close now and busy ones after
-/// their request; `abort` closes everything at once.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Shutdown {
-    pub(crate) drain: Signal,
-    pub(crate) abort: Signal,
-    /// Connections that were idle when the drain reached them.
-    pub(crate) drained_idle: Arc<AtomicU64>,
-    /// Connections that had a request in flight when the drain reached them.
-    pub(crate) drained_busy: Arc<AtomicU64>,
-}
-
-/// How the connection ended, as the server's shutdown accounting sees it.
-#[derive(Debug)]
-pub(crate) enum Ended {
-    /// Closed by itself or by a graceful drain.
-    Normally,
-    /// Force-closed by the server's shutdown deadline.
-    Forced,
-    /// Handed over (`Context::detach`): the socket lives on with its new owner, and
-    /// this resolves when the owner drops it.
-    Detached(tokio::sync::oneshot::Receiver<()>),
-}
 
 /// How to dispose of the transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

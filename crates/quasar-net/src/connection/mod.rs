@@ -64,6 +64,7 @@ mod config;
 pub(crate) mod driver;
 mod scratch;
 mod serve;
+pub(crate) mod shutdown;
 pub(crate) mod signal;
 
 pub(crate) use client::connect_via;

@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::clock::now;
-use super::driver::{Driver, Shutdown};
+use super::driver::Driver;
+use super::shutdown::Shutdown;
 use super::{Connection, ConnectionConfig};
 use crate::engine::{Engine, Role};
 use crate::transport::Transport;

@@ -19,7 +19,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::tracker::Tracker;
 use crate::connection::clock::now;
-use crate::connection::driver::{Driver, Ended, Shutdown};
+use crate::connection::driver::Driver;
+use crate::connection::shutdown::{Ended, Shutdown};
 use crate::engine::{Engine, Role};
 use crate::transport::Acceptor;
 use crate::{Connection, ConnectionConfig, ConsumerFactory, Error, Producer, Result};

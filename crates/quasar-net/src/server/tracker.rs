@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tokio_util::task::TaskTracker;
 
 use super::CloseReport;
-use crate::connection::driver::Shutdown;
+use crate::connection::shutdown::Shutdown;
 use crate::Connection;
 
 /// Live connections of one server, across all its workers.
