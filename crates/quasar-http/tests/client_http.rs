@@ -383,9 +383,8 @@ async fn a_silent_server_hits_the_request_timeout_and_its_connection_is_dropped(
         .unwrap_err();
     assert!(err.is_timeout(), "{err:?}");
     assert!(start.elapsed() < Duration::from_secs(3));
-    let pool = client.net().pool(server.addr).unwrap();
     assert_eq!(
-        pool.in_use() + pool.available(),
+        client.connections_in_use() + client.idle_connections(),
         0,
         "the timed-out connection is gone"
     );

@@ -193,7 +193,7 @@ async fn plaintext_and_tls_to_one_address_never_share_a_connection() {
     .await
     .unwrap();
     assert_eq!(res.status(), 200);
-    assert_eq!(client.net().pool_addresses().len(), 2);
+    assert_eq!(client.pools_count(), 2);
     server.close(T).await;
 }
 

@@ -47,8 +47,9 @@ use bytes::{Bytes, BytesMut};
 use http::{Method, Response, StatusCode};
 use quasar_net::{Connection, ConsumerFactory, Context, Error, Progress, ProtocolConsumer, Result};
 
+use crate::client::decompress::{DecodeError, Decompressor};
 use crate::client::request::WsUpgrade;
-use crate::client::{encode_request, ClientRequest};
+use crate::client::{encode_request, ClientError, ClientRequest};
 use crate::{BodyDecoder, HttpError, Limits, ParsedResponse, ResponseParser};
 
 type Cx<'a> = Context<'a, ClientRequest, Response<Bytes>>;
@@ -86,6 +87,12 @@ pub struct HttpConsumer {
     limits: Limits,
     method: Method,
     websocket: Option<WsUpgrade>,
+    /// Decode `gzip`/`deflate` bodies of this exchange.
+    decode: bool,
+    /// A body held back until the server's `100 Continue` (or the wait's end).
+    pending_body: Option<Bytes>,
+    /// The body was held back and never sent: the connection cannot be reused.
+    body_withheld: bool,
     state: State,
 }
 
@@ -101,7 +108,16 @@ struct Reading {
     decoder: BodyDecoder,
     keep_alive: bool,
     body: Collected,
+    /// Decodes a `gzip`/`deflate` body as it arrives.
+    inflate: Option<Decompressor>,
+    /// The request body was never sent (a final status came before `100 Continue`).
+    withheld: bool,
 }
+
+/// Marks a response (in its extensions) whose request body was held back and never sent:
+/// the server may still expect it, so the connection is not reused.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BodyWithheld;
 
 /// The body so far: one slice needs no copy; more are joined.
 #[derive(Default)]
@@ -122,7 +138,19 @@ impl HttpConsumer {
             limits,
             method: Method::GET,
             websocket: None,
+            decode: false,
+            pending_body: None,
+            body_withheld: false,
             state: State::Head,
+        }
+    }
+
+    /// Sends the held-back body, if any (a `100 Continue`, or the wait for one is over).
+    fn release_body(&mut self, cx: &mut Cx<'_>) -> Result<()> {
+        cx.set_tick(std::time::Duration::ZERO);
+        match self.pending_body.take() {
+            Some(body) if !body.is_empty() => cx.write_bytes(body),
+            _ => Ok(()),
         }
     }
 
@@ -145,16 +173,33 @@ impl HttpConsumer {
             if parts.status == StatusCode::SWITCHING_PROTOCOLS {
                 return self.switch(cx, parts).map(Some);
             }
-            if parts.status.is_informational() {
-                // 100 Continue, 103 Early Hints: the final response follows.
+            if parts.status == StatusCode::CONTINUE {
+                self.release_body(cx)?;
                 continue;
             }
+            if parts.status.is_informational() {
+                // 103 Early Hints and the like: the final response follows.
+                continue;
+            }
+            if self.pending_body.take().is_some() {
+                // A final status before `100`: the body is not sent (RFC 9110 §10.1.1),
+                // and the server may still be waiting for it, so the connection goes.
+                cx.set_tick(std::time::Duration::ZERO);
+                self.body_withheld = true;
+            }
+            let inflate = if self.decode {
+                Decompressor::for_headers(&parts.headers, self.limits.max_body)
+            } else {
+                None
+            };
             // head -> body
             self.state = State::Body(Box::new(Reading {
                 parts,
                 decoder: body,
-                keep_alive,
+                keep_alive: keep_alive && !self.body_withheld,
+                withheld: self.body_withheld,
                 body: Collected::Empty,
+                inflate,
             }));
             return Ok(None);
         }
@@ -185,7 +230,22 @@ impl ProtocolConsumer for HttpConsumer {
             .map_err(|e| Error::protocol_with("invalid request", e))?;
         self.method = request.request.method().clone();
         self.websocket = request.websocket;
+        self.decode = request.decode;
+        self.body_withheld = false;
+        if let Some(wait) = request.expect_continue {
+            // The head ends at the first blank line; the body waits for `100 Continue`.
+            if let Some(end) = memchr::memmem::find(&out, b"\r\n\r\n") {
+                let body = out.split_off(end + 4);
+                self.pending_body = Some(body.freeze());
+                cx.set_tick(wait);
+            }
+        }
         cx.write_bytes(out.freeze())
+    }
+
+    fn tick(&mut self, cx: &mut Cx<'_>) -> Result<()> {
+        // No `100` in time: send the body anyway (RFC 9110 §10.1.1).
+        self.release_body(cx)
     }
 
     fn data_received(
@@ -202,11 +262,12 @@ impl ProtocolConsumer for HttpConsumer {
             return Ok(Progress::NeedMore);
         };
         while let Some(data) = reading.decoder.decode(buf).map_err(invalid)? {
-            reading.body.push(data, self.limits.max_body)?;
+            reading.push(data, self.limits.max_body)?;
         }
         if !reading.decoder.is_eof() {
             return Ok(Progress::NeedMore);
         }
+        reading.finish_inflate(self.limits.max_body)?;
         if !reading.keep_alive {
             cx.close();
         }
@@ -225,7 +286,10 @@ impl ProtocolConsumer for HttpConsumer {
             return None;
         };
         let mut reading = *reading;
-        if !reading.decoder.is_close_delimited() || reading.decoder.finish_on_eof().is_err() {
+        if !reading.decoder.is_close_delimited()
+            || reading.decoder.finish_on_eof().is_err()
+            || reading.finish_inflate(self.limits.max_body).is_err()
+        {
             return None;
         }
         Some(reading.into_response())
@@ -248,7 +312,37 @@ impl fmt::Debug for HttpConsumer {
 // ===== impl Reading =====
 
 impl Reading {
-    fn into_response(self) -> Response<Bytes> {
+    /// Collects a piece of body, through the decoder when there is one.
+    fn push(&mut self, data: Bytes, max: u64) -> Result<()> {
+        let Some(inflate) = &mut self.inflate else {
+            return self.body.push(data, max);
+        };
+        let decoded = inflate.push(&data).map_err(decode_error)?;
+        if decoded.is_empty() {
+            return Ok(());
+        }
+        self.body.push(decoded, max)
+    }
+
+    /// The body's end: flushes the decoder and drops the headers that described the
+    /// encoded bytes.
+    fn finish_inflate(&mut self, max: u64) -> Result<()> {
+        let Some(mut inflate) = self.inflate.take() else {
+            return Ok(());
+        };
+        let rest = inflate.finish().map_err(decode_error)?;
+        if !rest.is_empty() {
+            self.body.push(rest, max)?;
+        }
+        self.parts.headers.remove(http::header::CONTENT_ENCODING);
+        self.parts.headers.remove(http::header::CONTENT_LENGTH);
+        Ok(())
+    }
+
+    fn into_response(mut self) -> Response<Bytes> {
+        if self.withheld {
+            self.parts.extensions.insert(BodyWithheld);
+        }
         Response::from_parts(self.parts, self.body.into_bytes())
     }
 }
@@ -288,6 +382,16 @@ impl Collected {
             Collected::Empty => Bytes::new(),
             Collected::One(b) => b,
             Collected::Many(b) => b.freeze(),
+        }
+    }
+}
+
+/// A decoding failure as the engine error whose source `ClientError::from` digs out.
+fn decode_error(e: DecodeError) -> Error {
+    match e {
+        DecodeError::TooLarge => invalid(HttpError::BodyTooLarge),
+        DecodeError::Corrupt(why) => {
+            Error::protocol_with("invalid response body", ClientError::Decompress(why))
         }
     }
 }

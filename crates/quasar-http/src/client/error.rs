@@ -69,6 +69,19 @@ pub enum ClientError {
     WebSocket(WsError),
     /// The client or the WebSocket is closed.
     Closed,
+    /// A proxy URL (given or from the environment) is unusable.
+    InvalidProxy(String),
+    /// The proxy answered `CONNECT` with this non-2xx status (`407` without or with wrong
+    /// credentials, `403` for a port it does not tunnel to, `502` when it could not reach
+    /// the target).
+    ProxyConnect(http::StatusCode),
+    /// A cookie the jar refused (see [`Jar::add_cookie_str`](crate::client::Jar::add_cookie_str)).
+    InvalidCookie(String),
+    /// A `gzip`/`deflate` response body is corrupt or truncated.
+    Decompress(String),
+    /// No connection became free within the pool timeout: the per-host or the total
+    /// connection cap stayed reached.
+    PoolTimeout,
     /// Any other engine error.
     Net(quasar_net::Error),
 }
@@ -77,6 +90,17 @@ impl ClientError {
     /// Whether this is a timeout.
     pub fn is_timeout(&self) -> bool {
         matches!(self, ClientError::Timeout(_))
+    }
+
+    /// The variants carried inside engine errors, copied out (`None` for the others).
+    fn copy(&self) -> Option<ClientError> {
+        Some(match self {
+            ClientError::InvalidRequest(why) => ClientError::InvalidRequest(why.clone()),
+            ClientError::ProxyConnect(status) => ClientError::ProxyConnect(*status),
+            ClientError::Decompress(why) => ClientError::Decompress(why.clone()),
+            ClientError::PoolTimeout => ClientError::PoolTimeout,
+            _ => return None,
+        })
     }
 
     /// Whether the connection ended before the response did.
@@ -96,8 +120,8 @@ impl From<quasar_net::Error> for ClientError {
             if let Some(e) = cause.downcast_ref::<HandshakeError>() {
                 return ClientError::Handshake(*e);
             }
-            if let Some(ClientError::InvalidRequest(why)) = cause.downcast_ref::<ClientError>() {
-                return ClientError::InvalidRequest(why.clone());
+            if let Some(e) = cause.downcast_ref::<ClientError>().and_then(ClientError::copy) {
+                return e;
             }
             source = cause.source();
         }
@@ -134,6 +158,11 @@ impl fmt::Display for ClientError {
             ClientError::Handshake(e) => write!(f, "websocket handshake failed: {e}"),
             ClientError::WebSocket(e) => write!(f, "websocket protocol error: {e}"),
             ClientError::Closed => f.write_str("closed"),
+            ClientError::InvalidProxy(why) => write!(f, "invalid proxy {why}"),
+            ClientError::ProxyConnect(status) => write!(f, "proxy refused CONNECT: {status}"),
+            ClientError::InvalidCookie(why) => write!(f, "cookie refused: {why}"),
+            ClientError::Decompress(why) => write!(f, "cannot decode the response body: {why}"),
+            ClientError::PoolTimeout => f.write_str("timed out waiting for a free connection"),
             ClientError::Net(e) => e.fmt(f),
         }
     }

@@ -1,8 +1,9 @@
-//! `HttpClient`: pooled HTTP/1.1 requests with redirects, timeouts and typed errors.
+//! `HttpClient`: pooled HTTP/1.1 requests with redirects, timeouts and typed errors, through
+//! proxies, with cookies, authentication, decompression and connection caps.
 //!
-//! pulsar's `HttpClient`: one [`quasar_net::Client`] of [`HttpConsumer`]s, so one pool per
-//! resolved address, and each request checks a connection out exclusively (HTTP/1.1 answers
-//! one request at a time). A response that keeps the connection alive returns it to its pool;
+//! pulsar's `HttpClient`: one [`Pool`](quasar_net::Pool) of [`HttpConsumer`](crate::client::HttpConsumer)
+//! connections per route (a resolved address, a proxy, a tunnel through a proxy), and each
+//! request checks a connection out exclusively (HTTP/1.1 answers one request at a time). A response that keeps the connection alive returns it to its pool;
 //! `Connection: close`, HTTP/1.0 without keep-alive, a close-delimited body, a `101` or any
 //! error discards it. Redirects are followed up to [`HttpClientBuilder::max_redirects`] times
 //! and reuse pooled connections like any other request.
@@ -12,6 +13,14 @@
 //! the name verified and sent with SNI, and ALPN offers `http/1.1`. TLS connections have
 //! pools of their own, one per (address, host, TLS settings), so a plaintext connection is
 //! never reused for `https` nor a connection verified for one host for another.
+//!
+//! Around each request the client adds what its settings ask for: `Authorization: Basic`
+//! from the URL's user info ([`auth`](crate::client::RequestBuilderExt)), the jar's cookies
+//! ([`Jar`](crate::client::Jar)), `Accept-Encoding: gzip, deflate` (decoding the answer,
+//! [`HttpClientBuilder::decompress`]), `Expect: 100-continue` for large bodies
+//! ([`HttpClientBuilder::expect_continue`]); it sends it directly or through a
+//! [`Proxy`](crate::client::Proxy), and holds the connection caps
+//! ([`HttpClientBuilder::max_per_host`], [`HttpClientBuilder::max_connections`]).
 //!
 //! # Examples
 //!
@@ -42,31 +51,61 @@
 //! # }
 //! ```
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Method, Request, Response, StatusCode};
+use http::header::{ACCEPT_ENCODING, AUTHORIZATION, COOKIE, EXPECT, PROXY_AUTHORIZATION};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use quasar_net::pool::Pool;
 use quasar_net::tls::{PemSource, TlsConnector, TlsConnectorBuilder};
-use quasar_net::{Client, ClientConnection};
+use quasar_net::{ClientConnectionBuilder, ConnectionConfig, Hooks, Producer};
 
+use crate::client::consumer::BodyWithheld;
+use crate::client::cookies::Jar;
+use crate::client::decompress;
+use crate::client::pool::{evict_idle, Conn, Dialer, Route, RouteManager};
+use crate::client::proxy::{Proxies, Proxy};
 use crate::client::target::{parse_url, Target};
-use crate::client::{redirect, ClientError, ClientRequest, HttpConsumerFactory};
+use crate::client::{auth, redirect, ClientError, ClientRequest, HttpConsumerFactory};
 use crate::{keep_alive, Limits};
 
 /// Default [`HttpClientBuilder::max_redirects`]: 10, pulsar's `max_redirects`.
 pub const DEFAULT_MAX_REDIRECTS: usize = 10;
+/// Default [`HttpClientBuilder::expect_continue`]: request bodies over 1 MiB wait for
+/// `100 Continue` (curl's threshold).
+pub const DEFAULT_EXPECT_CONTINUE: u64 = 1024 * 1024;
+/// Default [`HttpClientBuilder::expect_timeout`]: 1 s (curl's), then the body goes anyway.
+pub const DEFAULT_EXPECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Default [`HttpClientBuilder::max_per_host`]: 10, pulsar's `pool_size`.
+pub const DEFAULT_MAX_PER_HOST: usize = quasar_net::client::DEFAULT_POOL_SIZE;
 
-/// A pooled HTTP/1.1 client; cloning shares the pools.
+/// A pooled HTTP/1.1 client; cloning shares the pools, the cookie jar and the caps.
 #[derive(Clone)]
 pub struct HttpClient {
-    net: Client<HttpConsumerFactory>,
-    /// The TLS settings of `https`; each host gets a connector derived from this one.
-    tls: TlsConnector,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    dialer: Arc<Dialer>,
+    producer: Producer,
+    pools: Mutex<HashMap<Route, Pool<RouteManager>>>,
+    closed: AtomicBool,
     max_redirects: usize,
     request_timeout: Option<Duration>,
+    per_host: usize,
+    max_idle_per_host: usize,
+    idle_timeout: Option<Duration>,
+    pool_timeout: Option<Duration>,
+    proxies: Proxies,
+    jar: Option<Arc<Jar>>,
+    decompress: bool,
+    expect_continue: Option<u64>,
+    expect_timeout: Duration,
 }
 
 /// Configures an [`HttpClient`].
@@ -75,25 +114,66 @@ pub struct HttpClient {
 pub struct HttpClientBuilder {
     limits: Limits,
     pool_size: usize,
+    max_connections: Option<usize>,
+    max_idle_per_host: usize,
+    pool_timeout: Option<Duration>,
     max_redirects: usize,
     request_timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
     idle_timeout: Option<Duration>,
     tls: TlsConnectorBuilder,
+    proxies: Proxies,
+    proxy_error: Option<String>,
+    jar: Option<Arc<Jar>>,
+    decompress: bool,
+    expect_continue: Option<u64>,
+    expect_timeout: Duration,
 }
 
 /// A response and, after a `101`, the connection it arrived on (kept until the hand-over).
-type Exchange = (
-    Response<Bytes>,
-    Option<ClientConnection<ClientRequest, Response<Bytes>>>,
-);
+type Exchange = (Response<Bytes>, Option<Conn>);
+
+/// The most connections [`HttpClientBuilder::max_connections`] may allow (the semaphore's).
+const MAX_TOTAL: usize = tokio::sync::Semaphore::MAX_PERMITS;
 
 // ===== impl HttpClientBuilder =====
 
 impl HttpClientBuilder {
-    /// Most connections per address (default 10).
+    /// Most connections per route (default [`DEFAULT_MAX_PER_HOST`]); the same as
+    /// [`max_per_host`](Self::max_per_host).
     pub fn pool_size(mut self, n: usize) -> Self {
         self.pool_size = n;
+        self
+    }
+
+    /// Hard cap on the connections open to one host (one resolved address; one TLS host on
+    /// it; one tunnel target through a proxy; and one forward proxy, which carries plain
+    /// `http://` requests for every host). Requests over it wait, first come first served,
+    /// for a connection to come back (at most [`pool_timeout`](Self::pool_timeout)).
+    pub fn max_per_host(self, n: usize) -> Self {
+        self.pool_size(n)
+    }
+
+    /// Hard cap on the connections this client has open at once, all hosts together,
+    /// WebSockets included until they close (default: none). A connect over it waits for a
+    /// connection to close; an idle connection of another host is closed to make room.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = Some(n);
+        self
+    }
+
+    /// Most idle connections kept per host (default: no cap below
+    /// [`max_per_host`](Self::max_per_host)); more are closed when they come back.
+    pub fn max_idle_per_host(mut self, n: usize) -> Self {
+        self.max_idle_per_host = n;
+        self
+    }
+
+    /// Time a request may wait for a connection of its host under the caps, opening one
+    /// included ([`ClientError::PoolTimeout`] past it; default: no limit but the
+    /// [`request_timeout`](Self::request_timeout)).
+    pub fn pool_timeout(mut self, timeout: Duration) -> Self {
+        self.pool_timeout = Some(timeout);
         self
     }
 
@@ -103,7 +183,7 @@ impl HttpClientBuilder {
         self
     }
 
-    /// Largest response body accepted ([`ClientError::Http`] with
+    /// Largest response body accepted, after decompression ([`ClientError::Http`] with
     /// [`HttpError::BodyTooLarge`](crate::HttpError::BodyTooLarge) above it).
     pub fn max_body(mut self, bytes: u64) -> Self {
         self.limits.max_body = bytes;
@@ -124,7 +204,7 @@ impl HttpClientBuilder {
         self
     }
 
-    /// Time allowed to open a connection.
+    /// Time allowed to open a connection (TCP, a proxy's `CONNECT`, TLS).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = Some(timeout);
         self
@@ -158,31 +238,119 @@ impl HttpClientBuilder {
         self
     }
 
+    /// Sends requests through `proxy` (see [`Proxy`]); proxies added first are tried first.
+    /// No proxy is used by default, not even from the environment.
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.proxies.push(proxy);
+        self
+    }
+
+    /// Uses the proxies the environment names: `http_proxy`, `https_proxy`, `all_proxy` and
+    /// `no_proxy` (and their upper-case forms), with curl's rules; see [`Proxy`].
+    /// A proxy URL that does not parse fails [`build`](Self::build).
+    pub fn proxy_from_env(self) -> Self {
+        self.proxy_env(std::env::vars())
+    }
+
+    /// As [`proxy_from_env`](Self::proxy_from_env), reading the variables from `vars`
+    /// (name, value) instead of the process environment.
+    pub fn proxy_env<I, K, V>(mut self, vars: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        if let Err(e) = self.proxies.extend_from_vars(vars) {
+            self.proxy_error = Some(e.to_string());
+        }
+        self
+    }
+
+    /// Keeps cookies in a jar of this client's own (default: off; see [`Jar`]).
+    pub fn cookie_store(mut self, on: bool) -> Self {
+        self.jar = on.then(|| Arc::new(Jar::default()));
+        self
+    }
+
+    /// Keeps cookies in `jar`, which other clients (or the caller) may share.
+    pub fn cookie_jar(mut self, jar: Arc<Jar>) -> Self {
+        self.jar = Some(jar);
+        self
+    }
+
+    /// Offers `gzip, deflate` and decodes such response bodies (default: on), unless the
+    /// request sets its own `Accept-Encoding`; see
+    /// [`decompress`](crate::client::RequestBuilderExt) in the module docs.
+    pub fn decompress(mut self, on: bool) -> Self {
+        self.decompress = on;
+        self
+    }
+
+    /// Request bodies larger than `threshold` bytes are sent with `Expect: 100-continue`
+    /// and held back until the server answers `100 Continue` (default
+    /// [`DEFAULT_EXPECT_CONTINUE`]; `None` never). A final status that comes first is the
+    /// response and the body is not sent; a `417 Expectation Failed` makes the client send
+    /// the request again without `Expect`.
+    pub fn expect_continue(mut self, threshold: Option<u64>) -> Self {
+        self.expect_continue = threshold;
+        self
+    }
+
+    /// How long a held-back body waits for `100 Continue` before it is sent anyway
+    /// (default [`DEFAULT_EXPECT_TIMEOUT`]; servers that predate `Expect` never answer).
+    pub fn expect_timeout(mut self, timeout: Duration) -> Self {
+        self.expect_timeout = timeout;
+        self
+    }
+
     /// Builds the client (no connection is opened yet).
     ///
     /// # Errors
     ///
-    /// [`ClientError::Net`] with a config error when the pool size is zero;
-    /// [`ClientError::TlsConfig`] naming a CA file that is missing or not PEM.
+    /// [`ClientError::Net`] with a config error when a cap is zero;
+    /// [`ClientError::TlsConfig`] naming a CA file that is missing or not PEM;
+    /// [`ClientError::InvalidProxy`] for a proxy variable of
+    /// [`proxy_env`](Self::proxy_env) that does not parse.
     pub fn build(self) -> Result<HttpClient, ClientError> {
+        if let Some(why) = self.proxy_error {
+            return Err(ClientError::InvalidProxy(why));
+        }
+        let max_total = self.max_connections.unwrap_or(MAX_TOTAL).min(MAX_TOTAL);
+        if self.pool_size == 0 || max_total == 0 || self.max_idle_per_host == 0 {
+            return Err(ClientError::Net(quasar_net::Error::config(format!(
+                "http client caps must be positive (max_per_host {}, max_connections {}, \
+                 max_idle_per_host {})",
+                self.pool_size, max_total, self.max_idle_per_host
+            ))));
+        }
         let tls = self.tls.build().map_err(ClientError::TlsConfig)?;
-        let mut net = Client::builder(HttpConsumerFactory::new(self.limits))
-            .name("http-client")
-            .pool_size(self.pool_size);
+        let mut config = ConnectionConfig::default();
         if let Some(t) = self.request_timeout {
-            net = net.request_timeout(t);
+            config.request_timeout(t);
         }
-        if let Some(t) = self.connect_timeout {
-            net = net.connect_timeout(t);
-        }
-        if let Some(t) = self.idle_timeout {
-            net = net.idle_timeout(t);
-        }
+        let producer = Producer::new("http-client", Hooks::default());
+        let builder =
+            ClientConnectionBuilder::with_factory(Arc::new(HttpConsumerFactory::new(self.limits)))
+                .config(config)
+                .producer(producer.clone());
         Ok(HttpClient {
-            net: net.build()?,
-            tls,
-            max_redirects: self.max_redirects,
-            request_timeout: self.request_timeout,
+            inner: Arc::new(Inner {
+                dialer: Arc::new(Dialer::new(builder, tls, self.connect_timeout, max_total)),
+                producer,
+                pools: Mutex::new(HashMap::new()),
+                closed: AtomicBool::new(false),
+                max_redirects: self.max_redirects,
+                request_timeout: self.request_timeout,
+                per_host: self.pool_size,
+                max_idle_per_host: self.max_idle_per_host,
+                idle_timeout: self.idle_timeout,
+                pool_timeout: self.pool_timeout,
+                proxies: self.proxies,
+                jar: self.jar,
+                decompress: self.decompress,
+                expect_continue: self.expect_continue,
+                expect_timeout: self.expect_timeout,
+            }),
         })
     }
 }
@@ -196,19 +364,28 @@ impl HttpClient {
             .build()
             // The default TLS settings read no file and always have roots (Mozilla's
             // when the platform has none).
-            .unwrap_or_else(|_| unreachable!("the default pool size is positive"))
+            .unwrap_or_else(|_| unreachable!("the default caps are positive"))
     }
 
     /// A builder with default settings.
     pub fn builder() -> HttpClientBuilder {
         HttpClientBuilder {
             limits: Limits::default(),
-            pool_size: quasar_net::client::DEFAULT_POOL_SIZE,
+            pool_size: DEFAULT_MAX_PER_HOST,
+            max_connections: None,
+            max_idle_per_host: usize::MAX,
+            pool_timeout: None,
             max_redirects: DEFAULT_MAX_REDIRECTS,
             request_timeout: None,
             connect_timeout: None,
             idle_timeout: None,
             tls: TlsConnector::builder().alpn(["http/1.1"]),
+            proxies: Proxies::default(),
+            proxy_error: None,
+            jar: None,
+            decompress: true,
+            expect_continue: Some(DEFAULT_EXPECT_CONTINUE),
+            expect_timeout: DEFAULT_EXPECT_TIMEOUT,
         }
     }
 
@@ -256,8 +433,11 @@ impl HttpClient {
     ///
     /// [`ClientError::InvalidUrl`] / [`ClientError::UnsupportedScheme`] for the URI,
     /// [`ClientError::Resolve`], [`ClientError::Connect`], [`ClientError::Tls`] for a
-    /// server certificate not trusted or not for the host, [`ClientError::Http`] for a
-    /// response that breaks HTTP/1.1 or the limits, [`ClientError::Timeout`],
+    /// server certificate not trusted or not for the host, [`ClientError::ProxyConnect`]
+    /// when a proxy refuses the tunnel, [`ClientError::Http`] for a response that breaks
+    /// HTTP/1.1 or the limits (a decoded body over [`Limits::max_body`] included),
+    /// [`ClientError::Decompress`] for a corrupt compressed body,
+    /// [`ClientError::Timeout`], [`ClientError::PoolTimeout`],
     /// [`ClientError::ConnectionLost`], [`ClientError::TooManyRedirects`] and
     /// [`ClientError::Closed`] after [`close`](Self::close).
     ///
@@ -268,19 +448,14 @@ impl HttpClient {
     pub async fn request(&self, mut req: Request<Bytes>) -> Result<Response<Bytes>, ClientError> {
         let mut redirects = 0;
         loop {
-            let next = if self.max_redirects > 0 {
-                Some(clone_request(&req))
-            } else {
-                None
-            };
-            let (res, _) = self.send(ClientRequest::from(req)).await?;
-            let Some(prev) = next else {
+            let res = self.send_one(&req).await?;
+            if self.inner.max_redirects == 0 {
                 return Ok(res);
-            };
-            match redirect::follow(&prev, &res)? {
+            }
+            match redirect::follow(&req, &res)? {
                 None => return Ok(res),
-                Some(_) if redirects == self.max_redirects => {
-                    return Err(ClientError::TooManyRedirects(self.max_redirects))
+                Some(_) if redirects == self.inner.max_redirects => {
+                    return Err(ClientError::TooManyRedirects(self.inner.max_redirects))
                 }
                 Some(next) => {
                     tracing::debug!(status = %res.status(), uri = %next.uri(), "redirect");
@@ -291,27 +466,168 @@ impl HttpClient {
         }
     }
 
-    /// Sends one request on a pooled connection of its target (no redirects).
-    pub(crate) async fn send(&self, req: ClientRequest) -> Result<Exchange, ClientError> {
-        let target = Target::of(req.request().uri())?;
-        let addr = target.resolve().await?;
-        self.within(self.exchange(&target, addr, req)).await
+    /// One hop: the request as the settings dress it, again without `Expect` after a `417`,
+    /// and the response's cookies stored.
+    async fn send_one(&self, req: &Request<Bytes>) -> Result<Response<Bytes>, ClientError> {
+        let wire = self.prepare(req, true);
+        let expected = wire.expect_continue.is_some();
+        let (mut res, _) = self.send(wire).await?;
+        if expected && res.status() == StatusCode::EXPECTATION_FAILED {
+            tracing::debug!(uri = %req.uri(), "417: sending again without Expect");
+            res = self.send(self.prepare(req, false)).await?.0;
+        }
+        if let Some(jar) = &self.inner.jar {
+            jar.store_from(req.uri(), res.headers());
+        }
+        Ok(res)
     }
 
-    async fn exchange(
-        &self,
-        target: &Target,
-        addr: SocketAddr,
-        req: ClientRequest,
-    ) -> Result<Exchange, ClientError> {
-        let mut conn = if target.is_tls() {
-            let connector = self
-                .tls
-                .with_server_name(target.bare_host())
-                .map_err(ClientError::TlsConfig)?;
-            self.net.connect_tls(addr, &connector).await?
+    /// A copy of `req` with the headers the settings add (the caller's own win).
+    fn prepare(&self, req: &Request<Bytes>, allow_expect: bool) -> ClientRequest {
+        let mut wire = clone_request(req);
+        self.decorate(&mut wire);
+        let headers = wire.headers_mut();
+        let decode = self.inner.decompress && !headers.contains_key(ACCEPT_ENCODING);
+        if decode {
+            headers.insert(
+                ACCEPT_ENCODING,
+                HeaderValue::from_static(decompress::ACCEPT_ENCODING),
+            );
+        }
+        let expect = allow_expect
+            && !headers.contains_key(EXPECT)
+            && self
+                .inner
+                .expect_continue
+                .is_some_and(|limit| req.body().len() as u64 > limit);
+        if expect {
+            headers.insert(EXPECT, HeaderValue::from_static("100-continue"));
+        }
+        let mut wire = ClientRequest::from(wire);
+        wire.decode = decode;
+        wire.expect_continue = expect.then_some(self.inner.expect_timeout);
+        wire
+    }
+
+    /// Adds `Authorization` from the URL's user info and the jar's cookies.
+    pub(crate) fn decorate(&self, req: &mut Request<Bytes>) {
+        if !req.headers().contains_key(AUTHORIZATION) {
+            if let Some(value) = auth::from_userinfo(req.uri()) {
+                req.headers_mut().insert(AUTHORIZATION, value);
+            }
+        }
+        let Some(jar) = &self.inner.jar else { return };
+        let Some(cookies) = jar.header_for(req.uri()) else {
+            return;
+        };
+        let value = match req.headers().get(COOKIE) {
+            Some(own) => {
+                let mut joined = own.as_bytes().to_vec();
+                joined.extend_from_slice(b"; ");
+                joined.extend_from_slice(cookies.as_bytes());
+                HeaderValue::from_bytes(&joined).unwrap_or(cookies)
+            }
+            None => cookies,
+        };
+        req.headers_mut().insert(COOKIE, value);
+    }
+
+    /// Stores the cookies a response to `uri` sets (the WebSocket handshake's too).
+    pub(crate) fn store_cookies(&self, uri: &http::Uri, res: &Response<Bytes>) {
+        if let Some(jar) = &self.inner.jar {
+            jar.store_from(uri, res.headers());
+        }
+    }
+
+    /// Sends one request on a pooled connection of its route (no redirects).
+    pub(crate) async fn send(&self, mut req: ClientRequest) -> Result<Exchange, ClientError> {
+        let target = Target::of(req.request().uri())?;
+        let route = self.route(&target).await?;
+        if let Route::Forward { auth, .. } = &route {
+            req.absolute_form = true;
+            if let Some(auth) = auth {
+                let headers = req.request.headers_mut();
+                if !headers.contains_key(PROXY_AUTHORIZATION) {
+                    headers.insert(PROXY_AUTHORIZATION, auth.clone());
+                }
+            }
+        }
+        self.within(self.exchange(route, req)).await
+    }
+
+    /// Where a request for `target` goes: direct, or through the proxy the settings pick.
+    async fn route(&self, target: &Target) -> Result<Route, ClientError> {
+        let tls = target.is_tls().then(|| target.bare_host().to_owned());
+        let Some(proxy) = self.inner.proxies.select(target) else {
+            return Ok(Route::Direct {
+                addr: target.resolve().await?,
+                tls,
+            });
+        };
+        let addr = proxy.resolve().await?;
+        let auth = proxy.auth.clone();
+        Ok(if target.scheme == "http" {
+            Route::Forward { proxy: addr, auth }
         } else {
-            self.net.connect(addr).await?
+            Route::Tunnel {
+                proxy: addr,
+                auth,
+                target: format!("{}:{}", target.host, target.port),
+                tls,
+            }
+        })
+    }
+
+    fn pool(&self, route: &Route) -> Result<Pool<RouteManager>, ClientError> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(ClientError::Closed);
+        }
+        let mut pools = self.pools();
+        if let Some(pool) = pools.get(route) {
+            return Ok(pool.clone());
+        }
+        let manager = RouteManager {
+            route: route.clone(),
+            dialer: Arc::clone(&self.inner.dialer),
+        };
+        let pool = Pool::builder(manager)
+            .pool_size(self.inner.per_host)
+            .idle_timeout(self.inner.idle_timeout)
+            .build()?;
+        pools.insert(route.clone(), pool.clone());
+        Ok(pool)
+    }
+
+    fn pools(&self) -> std::sync::MutexGuard<'_, HashMap<Route, Pool<RouteManager>>> {
+        self.inner
+            .pools
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Closes the idle connections of the other routes, to make room under the total cap.
+    fn make_room(&self, except: &Route) {
+        let others: Vec<_> = self
+            .pools()
+            .iter()
+            .filter(|(route, _)| *route != except)
+            .map(|(_, pool)| pool.clone())
+            .collect();
+        others.iter().for_each(evict_idle);
+    }
+
+    async fn exchange(&self, route: Route, req: ClientRequest) -> Result<Exchange, ClientError> {
+        let pool = self.pool(&route)?;
+        let dialer = &self.inner.dialer;
+        if dialer.is_full() && pool.available() == 0 {
+            self.make_room(&route);
+        }
+        let checkout = pool.connect();
+        let mut conn = match self.inner.pool_timeout {
+            None => checkout.await?,
+            Some(limit) => tokio::time::timeout(limit, checkout)
+                .await
+                .map_err(|_| ClientError::PoolTimeout)??,
         };
         conn.start_request();
         let outcome = conn.request(req).await;
@@ -321,8 +637,15 @@ impl HttpClient {
                 // The driver is handing the socket over; keep the handle until it has.
                 Ok((res, Some(conn.detach())))
             }
-            Ok(res) => {
-                let reusable = keep_alive(res.version(), res.headers()) && !conn.is_read_closed();
+            Ok(mut res) => {
+                let withheld = res.extensions_mut().remove::<BodyWithheld>().is_some();
+                let pool = conn.pool();
+                let reusable = keep_alive(res.version(), res.headers())
+                    && !conn.is_read_closed()
+                    && !withheld
+                    && pool.available() < self.inner.max_idle_per_host
+                    // Another host waits for the total cap: this connection makes room.
+                    && !(dialer.has_waiters() && pool.state().waiters == 0);
                 conn.close(!reusable);
                 Ok((res, None))
             }
@@ -338,7 +661,7 @@ impl HttpClient {
         &self,
         fut: impl Future<Output = Result<T, ClientError>>,
     ) -> Result<T, ClientError> {
-        match self.request_timeout {
+        match self.inner.request_timeout {
             None => fut.await,
             Some(t) => tokio::time::timeout(t, fut).await.unwrap_or_else(|_| {
                 Err(ClientError::Timeout(quasar_net::Error::timeout(
@@ -350,17 +673,37 @@ impl HttpClient {
 
     /// Connections opened so far (pulsar's `sessions`).
     pub fn sessions(&self) -> u64 {
-        self.net.sessions()
+        self.inner.producer.sessions()
     }
 
     /// Requests sent so far, redirects and handshakes included.
     pub fn requests_processed(&self) -> u64 {
-        self.net.requests_processed()
+        self.inner.producer.requests_processed()
     }
 
-    /// The underlying quasar-net client (its pools, hooks and counters).
-    pub fn net(&self) -> &Client<HttpConsumerFactory> {
-        &self.net
+    /// Connections open now: idle, in use, and WebSockets handed over.
+    pub fn open_connections(&self) -> usize {
+        self.inner.dialer.open_connections()
+    }
+
+    /// Idle pooled connections, all routes together.
+    pub fn idle_connections(&self) -> usize {
+        self.pools().values().map(Pool::available).sum()
+    }
+
+    /// Connections checked out by requests in flight, all routes together.
+    pub fn connections_in_use(&self) -> usize {
+        self.pools().values().map(Pool::in_use).sum()
+    }
+
+    /// How many pools (routes) the client has: one per address, TLS host, proxy and tunnel.
+    pub fn pools_count(&self) -> usize {
+        self.pools().len()
+    }
+
+    /// The cookie jar, if the client keeps cookies.
+    pub fn cookie_jar(&self) -> Option<&Arc<Jar>> {
+        self.inner.jar.as_ref()
     }
 
     /// Closes every pool and waits for their connections to end; later requests fail with
@@ -370,7 +713,10 @@ impl HttpClient {
     ///
     /// Cancel safe: the pools close at the first poll; only the waiting stops.
     pub async fn close(&self) {
-        self.net.close().await;
+        self.inner.closed.store(true, Ordering::Release);
+        let pools: Vec<_> = self.pools().drain().map(|(_, pool)| pool).collect();
+        let closing: Vec<_> = pools.iter().map(Pool::close).collect();
+        futures_util::future::join_all(closing).await;
     }
 }
 
@@ -384,8 +730,11 @@ impl fmt::Debug for HttpClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpClient")
             .field("sessions", &self.sessions())
-            .field("max_redirects", &self.max_redirects)
-            .field("request_timeout", &self.request_timeout)
+            .field("open_connections", &self.open_connections())
+            .field("max_redirects", &self.inner.max_redirects)
+            .field("request_timeout", &self.inner.request_timeout)
+            .field("proxies", &self.inner.proxies)
+            .field("cookies", &self.inner.jar)
             .finish()
     }
 }

@@ -54,24 +54,39 @@
 //!
 //! # Layout
 //!
-//! - [`HttpClient`] / [`HttpClientBuilder`]: pools, redirects, timeouts.
+//! - [`HttpClient`] / [`HttpClientBuilder`]: pools, caps, redirects, timeouts.
+//! - [`Proxy`] / [`NoProxy`]: forward proxies, `CONNECT` tunnels, `no_proxy` rules.
+//! - [`Jar`]: the cookie jar; [`RequestBuilderExt`]: Basic and Bearer authentication.
 //! - [`HttpConsumer`] / [`HttpConsumerFactory`]: the protocol consumer, usable on any
 //!   [`ClientConnection`](quasar_net::ClientConnection).
 //! - [`ClientRequest`] / [`encode_request`]: what the consumer writes.
 //! - [`WebSocket`]: send, receive and close after the hand-over.
 //! - [`ClientError`]: every failure, typed.
 
+mod auth;
 mod consumer;
+mod cookies;
+mod decompress;
 mod error;
 mod http_client;
+mod no_proxy;
+mod pool;
+mod proxy;
 mod redirect;
 mod request;
 mod target;
 mod websocket;
 mod ws_consumer;
 
+pub use auth::RequestBuilderExt;
 pub use consumer::{HttpConsumer, HttpConsumerFactory};
+pub use cookies::Jar;
 pub use error::ClientError;
-pub use http_client::{HttpClient, HttpClientBuilder, DEFAULT_MAX_REDIRECTS};
+pub use http_client::{
+    HttpClient, HttpClientBuilder, DEFAULT_EXPECT_CONTINUE, DEFAULT_EXPECT_TIMEOUT,
+    DEFAULT_MAX_PER_HOST, DEFAULT_MAX_REDIRECTS,
+};
+pub use no_proxy::NoProxy;
+pub use proxy::{Proxy, DEFAULT_PROXY_PORT};
 pub use request::{encode_request, ClientRequest};
 pub use websocket::{WebSocket, CLOSE_TIMEOUT};

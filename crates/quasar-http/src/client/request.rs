@@ -40,6 +40,12 @@ use crate::{encode_chunk, encode_last_chunk};
 pub struct ClientRequest {
     pub(crate) request: Request<Bytes>,
     pub(crate) websocket: Option<WsUpgrade>,
+    /// Written in absolute form (`GET http://host/path`), for a forward proxy.
+    pub(crate) absolute_form: bool,
+    /// Decode a `gzip`/`deflate` body (the client offered them).
+    pub(crate) decode: bool,
+    /// The request carries `Expect: 100-continue`: the body waits for a `100` this long.
+    pub(crate) expect_continue: Option<std::time::Duration>,
 }
 
 /// The WebSocket side of a handshake request: its key and where the connection goes.
@@ -57,6 +63,9 @@ impl ClientRequest {
         ClientRequest {
             request,
             websocket: Some(WsUpgrade { key, to }),
+            absolute_form: false,
+            decode: false,
+            expect_continue: None,
         }
     }
 
@@ -69,6 +78,14 @@ impl ClientRequest {
     pub fn is_websocket(&self) -> bool {
         self.websocket.is_some()
     }
+
+    /// Writes the request target in absolute form (`GET http://host:port/path HTTP/1.1`),
+    /// as a forward proxy needs it, instead of origin form. The URI's user info is never
+    /// written.
+    pub fn absolute_form(mut self, on: bool) -> Self {
+        self.absolute_form = on;
+        self
+    }
 }
 
 impl From<Request<Bytes>> for ClientRequest {
@@ -76,6 +93,9 @@ impl From<Request<Bytes>> for ClientRequest {
         ClientRequest {
             request,
             websocket: None,
+            absolute_form: false,
+            decode: false,
+            expect_continue: None,
         }
     }
 }
@@ -130,6 +150,16 @@ pub fn encode_request(dst: &mut BytesMut, req: &ClientRequest) -> Result<(), Cli
     dst.reserve(64 + target.as_str().len() + body.len());
     dst.put_slice(r.method().as_str().as_bytes());
     dst.put_u8(b' ');
+    if req.absolute_form {
+        let scheme = r.uri().scheme_str().unwrap_or("http");
+        dst.put_slice(scheme.as_bytes());
+        dst.put_slice(b"://");
+        // The authority without user info: credentials never go in the request line.
+        let authority = r.uri().authority().ok_or_else(|| {
+            ClientError::InvalidRequest("absolute form needs a URI authority".into())
+        })?;
+        dst.put_slice(authority.as_str().rsplit('@').next().unwrap_or("").as_bytes());
+    }
     dst.put_slice(target.as_str().as_bytes());
     dst.put_slice(b" HTTP/1.1\r\n");
     if !r.headers().contains_key(HOST) {
@@ -241,6 +271,19 @@ mod tests {
         assert!(matches!(encode(req), Err(ClientError::InvalidRequest(_))));
         let req = Request::get("/only-a-path").body(Bytes::new()).unwrap();
         assert!(matches!(encode(req), Err(ClientError::InvalidRequest(_))));
+    }
+
+    #[test]
+    fn absolute_form_drops_user_info() {
+        let req = Request::get("http://u:p@h.test:81/a?b")
+            .body(Bytes::new())
+            .unwrap();
+        let mut out = BytesMut::new();
+        encode_request(&mut out, &ClientRequest::from(req).absolute_form(true)).unwrap();
+        assert_eq!(
+            &out[..],
+            b"GET http://h.test:81/a?b HTTP/1.1\r\nhost: h.test:81\r\n\r\n"
+        );
     }
 
     #[test]

@@ -11,6 +11,10 @@
 //! messages arrive on the push sink (bounded: a full sink stops reading), pings are answered,
 //! and frames that shared a read with the `101` are decoded first.
 //!
+//! Through a proxy ([`Proxy`](crate::client::Proxy)), `ws://` and `wss://` open a `CONNECT`
+//! tunnel first and run the handshake (and TLS) inside it. The handshake carries the
+//! cookie jar's cookies and Basic credentials from the URL, like any request.
+//!
 //! permessage-deflate (RFC 7692) is offered by default, as Python `websockets` does
 //! ([`DeflateConfig`]; turn it off with [`HttpClient::websocket_with_deflate`] and
 //! [`DeflateConfig::disabled`]). The server's answer is checked
@@ -127,12 +131,14 @@ impl HttpClient {
         let uri = parse_url(url)?;
         Target::of(&uri)?;
         let mut req = Request::new(Bytes::new());
-        *req.uri_mut() = uri;
+        *req.uri_mut() = uri.clone();
         *req.headers_mut() = headers;
+        self.decorate(&mut req);
         let (to, handed_over) = oneshot::channel();
         let (res, old) = self
             .send(ClientRequest::websocket(req, generate_key(), to))
             .await?;
+        self.store_cookies(&uri, &res);
         if res.status() != StatusCode::SWITCHING_PROTOCOLS {
             return Err(ClientError::Handshake(
                 HandshakeError::NotSwitchingProtocols(res.status()),
