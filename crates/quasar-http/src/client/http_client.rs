@@ -68,7 +68,7 @@ use quasar_net::{ClientConnectionBuilder, ConnectionConfig, Hooks, Producer};
 use crate::client::consumer::BodyWithheld;
 use crate::client::cookies::Jar;
 use crate::client::decompress;
-use crate::client::pool::{evict_idle, Conn, Dialer, Route, RouteManager};
+use crate::client::pool::{evict_idle, is_retry, Conn, Dialer, Route, RouteManager};
 use crate::client::proxy::{Proxies, Proxy};
 use crate::client::target::{parse_url, Target};
 use crate::client::{auth, redirect, ClientError, ClientRequest, HttpConsumerFactory};
@@ -586,10 +586,7 @@ impl HttpClient {
         if let Some(pool) = pools.get(route) {
             return Ok(pool.clone());
         }
-        let manager = RouteManager {
-            route: route.clone(),
-            dialer: Arc::clone(&self.inner.dialer),
-        };
+        let manager = RouteManager::new(route.clone(), Arc::clone(&self.inner.dialer));
         let pool = Pool::builder(manager)
             .pool_size(self.inner.per_host)
             .idle_timeout(self.inner.idle_timeout)
@@ -622,7 +619,16 @@ impl HttpClient {
         if dialer.is_full() && pool.available() == 0 {
             self.make_room(&route);
         }
-        let checkout = pool.connect();
+        let checkout = async {
+            loop {
+                match pool.connect().await {
+                    // A connection of this route came back while the connect waited for
+                    // the total cap: check out again and take it.
+                    Err(e) if is_retry(&e) => continue,
+                    other => return other,
+                }
+            }
+        };
         let mut conn = match self.inner.pool_timeout {
             None => checkout.await?,
             Some(limit) => tokio::time::timeout(limit, checkout)
@@ -639,14 +645,18 @@ impl HttpClient {
             }
             Ok(mut res) => {
                 let withheld = res.extensions_mut().remove::<BodyWithheld>().is_some();
-                let pool = conn.pool();
+                let pool = conn.pool().clone();
+                let manager = pool.manager();
                 let reusable = keep_alive(res.version(), res.headers())
                     && !conn.is_read_closed()
                     && !withheld
                     && pool.available() < self.inner.max_idle_per_host
                     // Another host waits for the total cap: this connection makes room.
-                    && !(dialer.has_waiters() && pool.state().waiters == 0);
+                    && !(manager.others_wait() && pool.state().waiters == 0);
                 conn.close(!reusable);
+                if reusable {
+                    manager.came_back();
+                }
                 Ok((res, None))
             }
             Err(err) => {

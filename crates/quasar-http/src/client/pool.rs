@@ -27,7 +27,7 @@ use quasar_net::transport::{Connector, Transport, TransportInfo};
 use quasar_net::{ClientConnection, ClientConnectionBuilder, Error};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::client::proxy::connect_tunnel;
 use crate::client::{ClientRequest, HttpConsumerFactory};
@@ -90,23 +90,20 @@ impl Dialer {
         self.max_total - self.total.available_permits()
     }
 
-    /// Whether a connect is waiting for the total cap (an idle connection should go).
-    pub(crate) fn has_waiters(&self) -> bool {
-        self.waiting.load(Ordering::Acquire) > 0
-    }
-
     /// Whether the total cap is reached.
     pub(crate) fn is_full(&self) -> bool {
         self.total.available_permits() == 0
     }
 
-    async fn permit(&self) -> quasar_net::Result<OwnedSemaphorePermit> {
+    /// A permit of the total cap, waiting for one if need be; `route_waiting` counts the
+    /// route's connects that wait.
+    async fn permit(&self, route_waiting: &AtomicUsize) -> quasar_net::Result<OwnedSemaphorePermit> {
         if let Ok(permit) = Arc::clone(&self.total).try_acquire_owned() {
             return Ok(permit);
         }
-        self.waiting.fetch_add(1, Ordering::AcqRel);
-        // Decrements on drop too: the pool may cancel this connect.
-        let _waiting = Waiting(&self.waiting);
+        // Both decrement on drop too: the pool may cancel this connect.
+        let _waiting = Waiting::new(&self.waiting);
+        let _route = Waiting::new(route_waiting);
         Arc::clone(&self.total)
             .acquire_owned()
             .await
@@ -149,6 +146,13 @@ impl Dialer {
 
 struct Waiting<'a>(&'a AtomicUsize);
 
+impl<'a> Waiting<'a> {
+    fn new(count: &'a AtomicUsize) -> Waiting<'a> {
+        count.fetch_add(1, Ordering::AcqRel);
+        Waiting(count)
+    }
+}
+
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
@@ -181,10 +185,49 @@ fn tls_error(target: &str, err: io::Error) -> Error {
     }
 }
 
+/// The error a connect waiting for the total cap gives up with when a connection of its
+/// own route came back: the caller checks out again and takes that one.
+const RETRY: &str = "a pooled connection came back";
+
+/// Whether `err` is the connect that gave way to a returned connection.
+pub(crate) fn is_retry(err: &Error) -> bool {
+    err.is_aborted() && err.to_string().contains(RETRY)
+}
+
 /// Opens the connections of one route's pool.
 pub(crate) struct RouteManager {
-    pub(crate) route: Route,
-    pub(crate) dialer: Arc<Dialer>,
+    route: Route,
+    dialer: Arc<Dialer>,
+    /// This route's connects waiting for the total cap.
+    waiting: Arc<AtomicUsize>,
+    /// Wakes one of them when a connection of this route goes back to the pool.
+    returned: Arc<Notify>,
+}
+
+impl RouteManager {
+    pub(crate) fn new(route: Route, dialer: Arc<Dialer>) -> RouteManager {
+        RouteManager {
+            route,
+            dialer,
+            waiting: Arc::new(AtomicUsize::new(0)),
+            returned: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Whether connects of other routes wait for the total cap (a connection of this route
+    /// coming back should then close to make room).
+    pub(crate) fn others_wait(&self) -> bool {
+        self.dialer.waiting.load(Ordering::Acquire) > self.waiting.load(Ordering::Acquire)
+    }
+
+    /// A connection of this route went back to the pool: a connect of this route waiting
+    /// for the total cap gives up so that its caller takes that connection instead (the
+    /// pool does not hand idle connections to callers that are connecting).
+    pub(crate) fn came_back(&self) {
+        if self.waiting.load(Ordering::Acquire) > 0 {
+            self.returned.notify_one();
+        }
+    }
 }
 
 impl Manager for RouteManager {
@@ -192,8 +235,12 @@ impl Manager for RouteManager {
 
     fn connect(&self) -> impl Future<Output = quasar_net::Result<Conn>> + Send {
         let (route, dialer) = (self.route.clone(), Arc::clone(&self.dialer));
+        let (waiting, returned) = (Arc::clone(&self.waiting), Arc::clone(&self.returned));
         async move {
-            let permit = dialer.permit().await?;
+            let permit = tokio::select! {
+                permit = dialer.permit(&waiting) => permit?,
+                () = returned.notified() => return Err(Error::aborted(RETRY)),
+            };
             let open = dialer.open(&route);
             let io = match dialer.connect_timeout {
                 None => open.await?,
