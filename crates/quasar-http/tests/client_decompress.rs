@@ -50,41 +50,41 @@ fn bomb() -> &'static [u8] {
 
 /// A server whose routes send compressed bodies; `/echo-accept` shows `Accept-Encoding`.
 async fn compressing_server() -> Server {
-    serve(move |mut conn| {
-        async move {
-            while let Some(req) = conn.read_request().await {
-                let (coding, body, chunked) = match req.path() {
-                    "/gzip" => ("gzip", gzip(&text()), false),
-                    "/deflate-chunked" => ("deflate", zlib(&text()), true),
-                    "/raw-deflate" => ("deflate", raw_deflate(&text()), false),
-                    "/bomb" => ("gzip", bomb().to_vec(), true),
-                    "/corrupt" => ("gzip", b"\x1f\x8b\x08\x00 definitely not gzip".to_vec(), false),
-                    "/br" => ("br", b"opaque".to_vec(), false),
-                    _ => {
-                        let seen = req.header("accept-encoding").unwrap_or("-").to_owned();
-                        ("identity", seen.into_bytes(), false)
-                    }
-                };
-                let mut out = BytesMut::new();
-                out.extend_from_slice(
-                    format!("HTTP/1.1 200 OK\r\ncontent-encoding: {coding}\r\n").as_bytes(),
-                );
-                if chunked {
-                    out.extend_from_slice(b"transfer-encoding: chunked\r\n\r\n");
-                    for piece in body.chunks(1000) {
-                        out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
-                        out.extend_from_slice(piece);
-                        out.extend_from_slice(b"\r\n");
-                    }
-                    out.extend_from_slice(b"0\r\n\r\n");
-                } else {
-                    out.extend_from_slice(
-                        format!("content-length: {}\r\n\r\n", body.len()).as_bytes(),
-                    );
-                    out.extend_from_slice(&body);
+    serve(move |mut conn| async move {
+        while let Some(req) = conn.read_request().await {
+            let (coding, body, chunked) = match req.path() {
+                "/gzip" => ("gzip", gzip(&text()), false),
+                "/deflate-chunked" => ("deflate", zlib(&text()), true),
+                "/raw-deflate" => ("deflate", raw_deflate(&text()), false),
+                "/bomb" => ("gzip", bomb().to_vec(), true),
+                "/corrupt" => (
+                    "gzip",
+                    b"\x1f\x8b\x08\x00 definitely not gzip".to_vec(),
+                    false,
+                ),
+                "/br" => ("br", b"opaque".to_vec(), false),
+                _ => {
+                    let seen = req.header("accept-encoding").unwrap_or("-").to_owned();
+                    ("identity", seen.into_bytes(), false)
                 }
-                conn.write(&out).await;
+            };
+            let mut out = BytesMut::new();
+            out.extend_from_slice(
+                format!("HTTP/1.1 200 OK\r\ncontent-encoding: {coding}\r\n").as_bytes(),
+            );
+            if chunked {
+                out.extend_from_slice(b"transfer-encoding: chunked\r\n\r\n");
+                for piece in body.chunks(1000) {
+                    out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+                    out.extend_from_slice(piece);
+                    out.extend_from_slice(b"\r\n");
+                }
+                out.extend_from_slice(b"0\r\n\r\n");
+            } else {
+                out.extend_from_slice(format!("content-length: {}\r\n\r\n", body.len()).as_bytes());
+                out.extend_from_slice(&body);
             }
+            conn.write(&out).await;
         }
     })
     .await
@@ -107,7 +107,11 @@ async fn gzip_and_deflate_bodies_are_decoded() {
     let res = within("br", client.get(&server.url("/br"))).await.unwrap();
     assert_eq!(&res.body()[..], b"opaque");
     assert_eq!(res.headers()["content-encoding"], "br");
-    assert_eq!(client.sessions(), 1, "decoding keeps the connection reusable");
+    assert_eq!(
+        client.sessions(),
+        1,
+        "decoding keeps the connection reusable"
+    );
 }
 
 #[tokio::test]
@@ -124,7 +128,9 @@ async fn the_offer_is_sent_unless_turned_off_or_set_by_the_caller() {
         .await
         .unwrap();
     assert_eq!(&res.body()[..], b"-");
-    let res = within("raw", plain.get(&server.url("/gzip"))).await.unwrap();
+    let res = within("raw", plain.get(&server.url("/gzip")))
+        .await
+        .unwrap();
     assert_eq!(res.body()[..], gzip(&text())[..], "not decoded when off");
 
     // A caller's own Accept-Encoding is sent as is, and the body left alone.
@@ -150,7 +156,9 @@ async fn a_gzip_bomb_stops_at_the_decoded_limit() {
         "{err:?}"
     );
     // The same limit lets a body that decodes under it through.
-    let res = within("small", client.get(&server.url("/gzip"))).await.unwrap();
+    let res = within("small", client.get(&server.url("/gzip")))
+        .await
+        .unwrap();
     assert_eq!(res.body().len(), text().len());
 }
 
@@ -162,5 +170,9 @@ async fn a_corrupt_body_is_a_typed_error() {
         .await
         .unwrap_err();
     assert!(matches!(err, ClientError::Decompress(_)), "{err:?}");
-    assert_eq!(client.idle_connections(), 0, "the broken connection is not pooled");
+    assert_eq!(
+        client.idle_connections(),
+        0,
+        "the broken connection is not pooled"
+    );
 }

@@ -37,7 +37,10 @@ async fn read_body(conn: &mut Conn, head: &mut ParsedRequest) -> Bytes {
         if head.body.is_eof() {
             return body.freeze();
         }
-        assert!(conn.sock.read_buf(&mut conn.buf).await.unwrap() > 0, "EOF in body");
+        assert!(
+            conn.sock.read_buf(&mut conn.buf).await.unwrap() > 0,
+            "EOF in body"
+        );
     }
 }
 
@@ -71,7 +74,8 @@ async fn the_body_waits_for_100_continue() {
                 }
                 let body = read_body(&mut conn, &mut head).await;
                 let _ = seen.send((expected, early));
-                conn.write(response(200, "", &body.len().to_string()).as_bytes()).await;
+                conn.write(response(200, "", &body.len().to_string()).as_bytes())
+                    .await;
             }
         }
     })
@@ -81,7 +85,10 @@ async fn the_body_waits_for_100_continue() {
     let res = within("big POST", client.post(&server.url("/"), vec![7u8; 5000]))
         .await
         .unwrap();
-    assert_eq!((res.status().as_u16(), &res.body()[..]), (200, &b"5000"[..]));
+    assert_eq!(
+        (res.status().as_u16(), &res.body()[..]),
+        (200, &b"5000"[..])
+    );
     assert_eq!(saw.recv().await.unwrap(), (true, 0));
     // Small bodies go at once, without `Expect`, on the same connection.
     let res = within("small POST", client.post(&server.url("/"), "tiny"))
@@ -92,9 +99,12 @@ async fn the_body_waits_for_100_continue() {
     assert_eq!(client.sessions(), 1);
     // Turned off: big bodies go at once too.
     let off = HttpClient::builder().expect_continue(None).build().unwrap();
-    let res = within("POST, expect off", off.post(&server.url("/"), vec![7u8; 5000]))
-        .await
-        .unwrap();
+    let res = within(
+        "POST, expect off",
+        off.post(&server.url("/"), vec![7u8; 5000]),
+    )
+    .await
+    .unwrap();
     assert_eq!(&res.body()[..], b"5000");
     assert!(!saw.recv().await.unwrap().0);
 }
@@ -105,7 +115,9 @@ async fn a_final_status_before_100_is_the_answer_and_the_body_is_never_sent() {
     let server = serve(move |mut conn| {
         let seen = seen.clone();
         async move {
-            let Some(head) = read_head(&mut conn).await else { return };
+            let Some(head) = read_head(&mut conn).await else {
+                return;
+            };
             assert!(expects(&head));
             conn.write(response(413, "", "too big").as_bytes()).await;
             // The client closes without sending the body.
@@ -120,7 +132,11 @@ async fn a_final_status_before_100_is_the_answer_and_the_body_is_never_sent() {
         .await
         .unwrap();
     assert_eq!(res.status(), 413);
-    assert_eq!(within("server", saw.recv()).await.unwrap(), 0, "body bytes were sent");
+    assert_eq!(
+        within("server", saw.recv()).await.unwrap(),
+        0,
+        "body bytes were sent"
+    );
     assert_eq!(client.idle_connections(), 0, "the connection is not reused");
 }
 
@@ -130,7 +146,9 @@ async fn a_417_sends_the_request_again_without_expect() {
     let server = serve(move |mut conn| {
         let seen = seen.clone();
         async move {
-            let Some(mut head) = read_head(&mut conn).await else { return };
+            let Some(mut head) = read_head(&mut conn).await else {
+                return;
+            };
             if expects(&head) {
                 let _ = seen.send("expect".to_string());
                 conn.write(response(417, "", "").as_bytes()).await;
@@ -159,7 +177,8 @@ async fn a_server_that_ignores_expect_gets_the_body_after_the_wait() {
             assert!(expects(&head));
             // No `100`: just wait for the body, as servers that predate `Expect` do.
             let body = read_body(&mut conn, &mut head).await;
-            conn.write(response(200, "", &body.len().to_string()).as_bytes()).await;
+            conn.write(response(200, "", &body.len().to_string()).as_bytes())
+                .await;
         }
     })
     .await;

@@ -76,7 +76,11 @@ async fn a_hundred_concurrent_requests_with_max_per_host_4_open_exactly_4_connec
         let res = within("request", r).await.unwrap().unwrap();
         assert_eq!(res.status(), 200);
     }
-    assert_eq!(server.accepted(), 4, "the server accepted more than the cap");
+    assert_eq!(
+        server.accepted(),
+        4,
+        "the server accepted more than the cap"
+    );
     assert_eq!(client.sessions(), 4);
     assert_eq!(client.idle_connections(), 4);
 }
@@ -104,12 +108,20 @@ async fn the_total_cap_holds_across_hosts_and_idle_connections_make_room() {
         within("A", r).await.unwrap().unwrap();
     }
     assert_eq!(a.accepted(), 2);
-    assert_eq!(gate_a.waiting(), usize::MAX / 2, "both A connections were in use at once");
+    assert_eq!(
+        gate_a.waiting(),
+        usize::MAX / 2,
+        "both A connections were in use at once"
+    );
     // B needs a connection: the cap is reached, and A's idle ones are closed to make room.
     let res = within("B", client.get(&b.url("/"))).await.unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(b.accepted(), 1);
-    assert!(client.open_connections() <= 2, "{}", client.open_connections());
+    assert!(
+        client.open_connections() <= 2,
+        "{}",
+        client.open_connections()
+    );
 }
 
 #[tokio::test]
@@ -151,10 +163,7 @@ async fn a_request_over_the_caps_waits_at_most_the_pool_timeout() {
 async fn the_idle_cap_closes_surplus_connections_when_they_come_back() {
     let gate = Gate::new(3);
     let server = gated_server(Arc::clone(&gate)).await;
-    let client = HttpClient::builder()
-        .max_idle_per_host(1)
-        .build()
-        .unwrap();
+    let client = HttpClient::builder().max_idle_per_host(1).build().unwrap();
     let url = server.url("/");
     let requests: Vec<_> = (0..3)
         .map(|_| {

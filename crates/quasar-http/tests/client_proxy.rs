@@ -201,7 +201,11 @@ async fn plain_http_goes_to_the_proxy_in_absolute_form_with_its_credentials() {
         assert!(seen.starts_with(&format!("GET {path}\n")), "{seen}");
     }
     let heads = proxy.seen();
-    assert_eq!(heads.len(), 1, "one proxy connection, kept alive: {heads:?}");
+    assert_eq!(
+        heads.len(),
+        1,
+        "one proxy connection, kept alive: {heads:?}"
+    );
     assert!(
         heads[0].starts_with(&format!("GET http://{}/one?x=1 HTTP/1.1\r\n", origin.addr)),
         "{}",
@@ -223,7 +227,10 @@ async fn https_goes_through_a_connect_tunnel_and_tls_is_verified_inside_it() {
     let port = server.address().port();
     let url = format!("https://127.0.0.1:{port}/");
     let res = within("GET", client.get(&url)).await.unwrap();
-    assert_eq!((res.status().as_u16(), &res.body()[..]), (200, &b"Hello, World!"[..]));
+    assert_eq!(
+        (res.status().as_u16(), &res.body()[..]),
+        (200, &b"Hello, World!"[..])
+    );
     let res = within("POST", client.post(&format!("{url}echo"), "tunnelled"))
         .await
         .unwrap();
@@ -303,14 +310,20 @@ async fn a_407_to_connect_is_a_typed_error_carrying_the_status() {
             matches!(err, ClientError::ProxyConnect(s) if s == 407),
             "{err:?}"
         );
-        assert_eq!(client.open_connections(), 0, "the refused connection is gone");
+        assert_eq!(
+            client.open_connections(),
+            0,
+            "the refused connection is gone"
+        );
     }
     // Plain http through a refusing proxy: the 407 is the response, as curl returns it.
     let client = HttpClient::builder()
         .proxy(Proxy::all(&proxy.url()).unwrap())
         .build()
         .unwrap();
-    let res = within("GET", client.get("http://127.0.0.1:9/")).await.unwrap();
+    let res = within("GET", client.get("http://127.0.0.1:9/"))
+        .await
+        .unwrap();
     assert_eq!(res.status(), 407);
     server.close(T).await;
 }
@@ -322,7 +335,11 @@ async fn no_proxy_hosts_go_direct() {
     let rules = format!("example.test, 127.0.0.1:{}", origin.addr.port());
     // On the proxy itself, and as the environment's `no_proxy`.
     let explicit = HttpClient::builder()
-        .proxy(Proxy::all(&proxy.url()).unwrap().no_proxy(NoProxy::parse(&rules)))
+        .proxy(
+            Proxy::all(&proxy.url())
+                .unwrap()
+                .no_proxy(NoProxy::parse(&rules)),
+        )
         .build()
         .unwrap();
     let from_env = HttpClient::builder()
@@ -330,7 +347,9 @@ async fn no_proxy_hosts_go_direct() {
         .build()
         .unwrap();
     for client in [explicit, from_env] {
-        let res = within("GET", client.get(&origin.url("/direct"))).await.unwrap();
+        let res = within("GET", client.get(&origin.url("/direct")))
+            .await
+            .unwrap();
         assert_eq!(res.status(), 200);
     }
     assert_eq!(proxy.accepted(), 0, "{:?}", proxy.seen());

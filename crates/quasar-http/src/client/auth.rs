@@ -61,7 +61,11 @@ pub(crate) fn from_userinfo(uri: &Uri) -> Option<HeaderValue> {
         Some((u, p)) => (u, Some(p)),
         None => (userinfo, None),
     };
-    let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
     Some(basic_value(&decode(user), pass.map(decode).as_deref()))
 }
 

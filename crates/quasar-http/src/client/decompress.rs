@@ -89,11 +89,11 @@ impl Decompressor {
             if head.len() < 2 {
                 return Ok(Bytes::new());
             }
-            let State::Sniffing(head, out) = std::mem::replace(&mut self.state, State::Done)
-            else {
+            let State::Sniffing(head, out) = std::mem::replace(&mut self.state, State::Done) else {
                 unreachable!("matched above")
             };
-            let zlib = head[0] & 0x0f == 8 && (u16::from(head[0]) << 8 | u16::from(head[1])) % 31 == 0;
+            let zlib =
+                head[0] & 0x0f == 8 && (u16::from(head[0]) << 8 | u16::from(head[1])) % 31 == 0;
             self.state = if zlib {
                 State::Zlib(ZlibDecoder::new(out))
             } else {
@@ -212,10 +212,16 @@ mod tests {
         assert_eq!(decode_in_pieces("X-Gzip", &gz, 1 << 20).unwrap(), text);
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), Compression::default());
         z.write_all(&text).unwrap();
-        assert_eq!(decode_in_pieces("deflate", &z.finish().unwrap(), 1 << 20).unwrap(), text);
+        assert_eq!(
+            decode_in_pieces("deflate", &z.finish().unwrap(), 1 << 20).unwrap(),
+            text
+        );
         let mut raw = flate2::write::DeflateEncoder::new(Vec::new(), Compression::default());
         raw.write_all(&text).unwrap();
-        assert_eq!(decode_in_pieces("deflate", &raw.finish().unwrap(), 1 << 20).unwrap(), text);
+        assert_eq!(
+            decode_in_pieces("deflate", &raw.finish().unwrap(), 1 << 20).unwrap(),
+            text
+        );
     }
 
     #[test]
@@ -223,7 +229,10 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), Compression::best());
         gz.write_all(&vec![0u8; 4 << 20]).unwrap();
         let bomb = gz.finish().unwrap();
-        assert!(matches!(decode_in_pieces("gzip", &bomb, 1 << 20), Err(DecodeError::TooLarge)));
+        assert!(matches!(
+            decode_in_pieces("gzip", &bomb, 1 << 20),
+            Err(DecodeError::TooLarge)
+        ));
         assert!(matches!(
             decode_in_pieces("gzip", &bomb[..bomb.len() / 2], 8 << 20),
             Err(DecodeError::Corrupt(_))

@@ -120,7 +120,10 @@ impl From<quasar_net::Error> for ClientError {
             if let Some(e) = cause.downcast_ref::<HandshakeError>() {
                 return ClientError::Handshake(*e);
             }
-            if let Some(e) = cause.downcast_ref::<ClientError>().and_then(ClientError::copy) {
+            if let Some(e) = cause
+                .downcast_ref::<ClientError>()
+                .and_then(ClientError::copy)
+            {
                 return e;
             }
             source = cause.source();

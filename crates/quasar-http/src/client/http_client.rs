@@ -278,9 +278,9 @@ impl HttpClientBuilder {
         self
     }
 
-    /// Offers `gzip, deflate` and decodes such response bodies (default: on), unless the
-    /// request sets its own `Accept-Encoding`; see
-    /// [`decompress`](crate::client::RequestBuilderExt) in the module docs.
+    /// Offers `gzip, deflate` and decodes such response bodies as they arrive (default: on),
+    /// unless the request sets its own `Accept-Encoding`. [`max_body`](Self::max_body) caps
+    /// the decoded size, so a compression bomb is an error, not an allocation.
     pub fn decompress(mut self, on: bool) -> Self {
         self.decompress = on;
         self

@@ -97,7 +97,10 @@ impl Dialer {
 
     /// A permit of the total cap, waiting for one if need be; `route_waiting` counts the
     /// route's connects that wait.
-    async fn permit(&self, route_waiting: &AtomicUsize) -> quasar_net::Result<OwnedSemaphorePermit> {
+    async fn permit(
+        &self,
+        route_waiting: &AtomicUsize,
+    ) -> quasar_net::Result<OwnedSemaphorePermit> {
         if let Ok(permit) = Arc::clone(&self.total).try_acquire_owned() {
             return Ok(permit);
         }

@@ -319,7 +319,10 @@ mod tests {
         );
         assert_eq!(p.auth.as_ref().unwrap(), expected.as_str());
         let p = Proxy::http("proxy.test").unwrap();
-        assert_eq!((p.authority().as_str(), p.auth.is_none()), ("proxy.test:1080", true));
+        assert_eq!(
+            (p.authority().as_str(), p.auth.is_none()),
+            ("proxy.test:1080", true)
+        );
         assert!(matches!(
             Proxy::all("socks5://h:1"),
             Err(ClientError::InvalidProxy(_))

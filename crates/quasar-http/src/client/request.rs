@@ -158,7 +158,14 @@ pub fn encode_request(dst: &mut BytesMut, req: &ClientRequest) -> Result<(), Cli
         let authority = r.uri().authority().ok_or_else(|| {
             ClientError::InvalidRequest("absolute form needs a URI authority".into())
         })?;
-        dst.put_slice(authority.as_str().rsplit('@').next().unwrap_or("").as_bytes());
+        dst.put_slice(
+            authority
+                .as_str()
+                .rsplit('@')
+                .next()
+                .unwrap_or("")
+                .as_bytes(),
+        );
     }
     dst.put_slice(target.as_str().as_bytes());
     dst.put_slice(b" HTTP/1.1\r\n");
