@@ -72,7 +72,9 @@ async fn compressing_server() -> Server {
             out.extend_from_slice(
                 format!("HTTP/1.1 200 OK\r\ncontent-encoding: {coding}\r\n").as_bytes(),
             );
-            if chunked {
+            if req.method() == http::Method::HEAD {
+                out.extend_from_slice(format!("content-length: {}\r\n\r\n", body.len()).as_bytes());
+            } else if chunked {
                 out.extend_from_slice(b"transfer-encoding: chunked\r\n\r\n");
                 for piece in body.chunks(1000) {
                     out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
@@ -103,6 +105,17 @@ async fn gzip_and_deflate_bodies_are_decoded() {
         assert!(res.headers().get("content-encoding").is_none(), "{path}");
         assert!(res.headers().get("content-length").is_none(), "{path}");
     }
+    // A HEAD answer has no body to decode: its headers stay as they are.
+    let req = http::Request::head(server.url("/gzip"))
+        .body(bytes::Bytes::new())
+        .unwrap();
+    let res = within("HEAD", client.request(req)).await.unwrap();
+    assert!(res.body().is_empty());
+    assert_eq!(res.headers()["content-encoding"], "gzip");
+    assert_eq!(
+        res.headers()["content-length"],
+        gzip(&text()).len().to_string().as_str()
+    );
     // Unknown codings come back as they are.
     let res = within("br", client.get(&server.url("/br"))).await.unwrap();
     assert_eq!(&res.body()[..], b"opaque");

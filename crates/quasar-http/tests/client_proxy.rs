@@ -271,6 +271,8 @@ async fn websockets_go_through_a_connect_tunnel_plain_and_over_tls() {
     for url in [
         format!("ws://{}/ws", plain.address()),
         format!("wss://127.0.0.1:{}/ws", secure.address().port()),
+        // An `http://` URL for a WebSocket takes a tunnel too, not the absolute form.
+        format!("http://{}/ws", plain.address()),
     ] {
         let mut ws = within("handshake", client.websocket(&url)).await.unwrap();
         ws.send(Message::Text("through the proxy".into()))
@@ -283,12 +285,13 @@ async fn websockets_go_through_a_connect_tunnel_plain_and_over_tls() {
             .unwrap();
     }
     let heads = proxy.seen();
-    assert_eq!(heads.len(), 2, "{heads:?}");
+    assert_eq!(heads.len(), 3, "{heads:?}");
     assert!(heads[0].starts_with(&format!("CONNECT {} HTTP/1.1", plain.address())));
     assert!(heads[1].starts_with(&format!(
         "CONNECT 127.0.0.1:{} HTTP/1.1",
         secure.address().port()
     )));
+    assert!(heads[2].starts_with(&format!("CONNECT {} HTTP/1.1", plain.address())));
     plain.close(T).await;
     secure.close(T).await;
 }

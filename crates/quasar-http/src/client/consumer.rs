@@ -330,6 +330,10 @@ impl Reading {
         let Some(mut inflate) = self.inflate.take() else {
             return Ok(());
         };
+        if !inflate.was_fed() {
+            // No body (HEAD, 204, 304): the headers still describe the resource.
+            return Ok(());
+        }
         let rest = inflate.finish().map_err(decode_error)?;
         if !rest.is_empty() {
             self.body.push(rest, max)?;

@@ -27,6 +27,8 @@ pub(crate) const ACCEPT_ENCODING: &str = "gzip, deflate";
 /// A streaming decoder for one response body.
 pub(crate) struct Decompressor {
     state: State,
+    /// Whether any body byte came: a body-less answer (HEAD, 204, 304) is left as it is.
+    fed: bool,
 }
 
 enum State {
@@ -77,11 +79,12 @@ impl Decompressor {
         } else {
             return None;
         };
-        Some(Decompressor { state })
+        Some(Decompressor { state, fed: false })
     }
 
     /// Feeds compressed bytes; returns what they decoded to so far.
     pub(crate) fn push(&mut self, mut data: &[u8]) -> Result<Bytes, DecodeError> {
+        self.fed |= !data.is_empty();
         if let State::Sniffing(head, _) = &mut self.state {
             let take = (2 - head.len()).min(data.len());
             head.extend_from_slice(&data[..take]);
@@ -105,8 +108,17 @@ impl Decompressor {
         Ok(self.take())
     }
 
-    /// The end of the body: flushes the decoder and checks the stream was complete.
+    /// Whether any body byte went through the decoder.
+    pub(crate) fn was_fed(&self) -> bool {
+        self.fed
+    }
+
+    /// The end of the body: flushes the decoder and checks the stream was complete. A body
+    /// with no byte at all decodes to nothing.
     pub(crate) fn finish(&mut self) -> Result<Bytes, DecodeError> {
+        if !self.fed {
+            return Ok(Bytes::new());
+        }
         let result = match &mut self.state {
             State::Gzip(d) => d.try_finish(),
             State::Zlib(d) => d.try_finish(),
@@ -241,6 +253,13 @@ mod tests {
             decode_in_pieces("gzip", b"not gzip at all", 1 << 20),
             Err(DecodeError::Corrupt(_))
         ));
+    }
+
+    #[test]
+    fn an_empty_body_decodes_to_nothing() {
+        let mut d = Decompressor::for_headers(&headers("gzip"), 10).unwrap();
+        assert!(d.finish().unwrap().is_empty());
+        assert!(!d.was_fed());
     }
 
     #[test]

@@ -542,7 +542,9 @@ impl HttpClient {
     /// Sends one request on a pooled connection of its route (no redirects).
     pub(crate) async fn send(&self, mut req: ClientRequest) -> Result<Exchange, ClientError> {
         let target = Target::of(req.request().uri())?;
-        let route = self.route(&target).await?;
+        // A WebSocket needs the socket itself after its `101`: through a proxy it always
+        // takes a tunnel, even for an `http://` URL.
+        let route = self.route(&target, req.is_websocket()).await?;
         if let Route::Forward { auth, .. } = &route {
             req.absolute_form = true;
             if let Some(auth) = auth {
@@ -556,7 +558,7 @@ impl HttpClient {
     }
 
     /// Where a request for `target` goes: direct, or through the proxy the settings pick.
-    async fn route(&self, target: &Target) -> Result<Route, ClientError> {
+    async fn route(&self, target: &Target, websocket: bool) -> Result<Route, ClientError> {
         let tls = target.is_tls().then(|| target.bare_host().to_owned());
         let Some(proxy) = self.inner.proxies.select(target) else {
             return Ok(Route::Direct {
@@ -566,7 +568,7 @@ impl HttpClient {
         };
         let addr = proxy.resolve().await?;
         let auth = proxy.auth.clone();
-        Ok(if target.scheme == "http" {
+        Ok(if target.scheme == "http" && !websocket {
             Route::Forward { proxy: addr, auth }
         } else {
             Route::Tunnel {
