@@ -1,7 +1,7 @@
 //! `HttpClient`'s connection caps against real servers: 100 concurrent requests with
 //! `max_per_host = 4` open exactly 4 connections, the total cap holds across hosts (a
 //! waiter gets `PoolTimeout`, and idle connections of another host make room), and the idle
-//! cap closes the surplus. Servers hold their answers until enough requests are in flight,
+//! cap closes the surplus; a WebSocket holds its place under the total cap until it closes. Servers hold their answers until enough requests are in flight,
 //! so every cap is reached for sure, without sleeps.
 
 mod client_support;
@@ -180,4 +180,40 @@ async fn the_idle_cap_closes_surplus_connections_when_they_come_back() {
         HttpClient::builder().max_connections(0).build(),
         Err(ClientError::Net(e)) if e.is_config()
     ));
+}
+
+#[tokio::test]
+async fn a_websocket_counts_under_the_total_cap_until_it_closes() {
+    let ws_server = serve(|mut conn| async move {
+        conn.accept_websocket(b"").await;
+        conn.peer_closed(Duration::from_secs(30)).await;
+    })
+    .await;
+    let other = gated_server(Gate::new(1)).await;
+    let client = HttpClient::builder()
+        .max_connections(1)
+        .pool_timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let ws = within("handshake", client.websocket(&ws_server.ws_url("/")))
+        .await
+        .unwrap();
+    assert_eq!(client.open_connections(), 1);
+    let err = within("GET", client.get(&other.url("/")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::PoolTimeout), "{err:?}");
+    // Once the WebSocket's socket is gone (it closes in its own task), its place is free.
+    ws.connection().abort();
+    drop(ws);
+    within("the socket's end", async {
+        while client.open_connections() > 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    let res = within("GET after", client.get(&other.url("/")))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
 }

@@ -425,3 +425,26 @@ async fn proxy_from_env_reads_the_real_environment() {
     assert_eq!(seen.len(), 1, "{seen:?}");
     assert!(seen[0].starts_with(&format!("GET http://{}/via-env HTTP/1.1", origin.addr)));
 }
+
+#[tokio::test]
+async fn a_proxy_that_never_answers_connect_hits_the_connect_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Accepts, reads, never answers.
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = listener.accept().await {
+            held.push(sock);
+        }
+    });
+    let client = HttpClient::builder()
+        .proxy(Proxy::all(&format!("http://{addr}")).unwrap())
+        .connect_timeout(std::time::Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let err = within("GET", client.get("https://127.0.0.1:9/"))
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    assert_eq!(client.open_connections(), 0);
+}

@@ -32,6 +32,10 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use crate::client::proxy::connect_tunnel;
 use crate::client::{ClientRequest, HttpConsumerFactory};
 
+/// How long a proxy's `CONNECT` answer and the TLS handshake inside the tunnel may take
+/// together (the TLS connector's own default for a direct handshake).
+const HANDSHAKE_TIMEOUT: Duration = quasar_net::tls::DEFAULT_CLIENT_HANDSHAKE_TIMEOUT;
+
 /// A pooled HTTP client connection.
 pub(crate) type Conn = ClientConnection<ClientRequest, Response<Bytes>>;
 
@@ -130,20 +134,37 @@ impl Dialer {
                 target,
                 tls,
             } => {
-                let mut stream = tcp(*proxy).await?;
-                connect_tunnel(&mut stream, target, auth.as_ref()).await?;
-                let Some(host) = tls else {
-                    return Ok(Box::new(stream));
-                };
-                let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.clone())
-                    .map_err(|e| Error::tls(format!("`{host}` is not a server name"), e))?;
-                let tls = tokio_rustls::TlsConnector::from(Arc::clone(self.tls.config()))
-                    .connect(name, stream)
+                let stream = tcp(*proxy).await?;
+                // A proxy that takes the connection and never answers, or a target that
+                // never finishes its TLS handshake, must not hold the connect forever.
+                tokio::time::timeout(HANDSHAKE_TIMEOUT, self.tunnel(stream, auth, target, tls))
                     .await
-                    .map_err(|e| tls_error(target, e))?;
-                Ok(Box::new(tls))
+                    .map_err(|_| Error::timeout(format!("CONNECT to {target} through {proxy}")))?
             }
         }
+    }
+}
+
+impl Dialer {
+    /// `CONNECT` on a proxy connection, then TLS inside the tunnel for `tls`.
+    async fn tunnel(
+        &self,
+        mut stream: TcpStream,
+        auth: &Option<HeaderValue>,
+        target: &str,
+        tls: &Option<String>,
+    ) -> quasar_net::Result<Box<dyn Transport>> {
+        connect_tunnel(&mut stream, target, auth.as_ref()).await?;
+        let Some(host) = tls else {
+            return Ok(Box::new(stream));
+        };
+        let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.clone())
+            .map_err(|e| Error::tls(format!("`{host}` is not a server name"), e))?;
+        let tls = tokio_rustls::TlsConnector::from(Arc::clone(self.tls.config()))
+            .connect(name, stream)
+            .await
+            .map_err(|e| tls_error(target, e))?;
+        Ok(Box::new(tls))
     }
 }
 
