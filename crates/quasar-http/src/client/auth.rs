@@ -1,30 +1,32 @@
 //! Basic authentication: from a URL's user info, or set on a request by a call.
 //!
-//! `http://user:pass@host/` makes [`HttpClient`](crate::client::HttpClient) send
-//! `Authorization: Basic base64(user:pass)` (percent-escapes in the user info decoded first)
-//! unless the request already has an `Authorization` header; the user info itself never
-//! goes on the wire. [`RequestBuilderExt::basic_auth`] sets the header on an
-//! `http::request::Builder`. Redirects keep `Authorization` within one origin only.
-//!
-//! Digest (RFC 7616) is not built in: see `docs/http-client.md` for why.
-//!
-//! # Examples
-//!
-//! ```
-//! use quasar_http::client::RequestBuilderExt;
-//!
-//! let req = http::Request::get("http://127.0.0.1/private")
-//!     .basic_auth("aladdin", Some("open sesame"))
-//!     .body(bytes::Bytes::new())?;
-//! assert_eq!(req.headers()["authorization"], "Basic YWxhZGRpbjpvcGVuIHNlc2FtZQ==");
-//! # Ok::<(), http::Error>(())
-//! ```
+//! The rules and an example are on the type.
 
 use base64::Engine as _;
 use http::header::AUTHORIZATION;
 use http::{HeaderValue, Uri};
 
-/// Authentication helpers on `http::request::Builder`.
+/// Authentication headers on `http::request::Builder`; and how the client does Basic.
+///
+/// `http://user:pass@host/` makes [`HttpClient`](crate::client::HttpClient) send
+/// `Authorization: Basic base64(user:pass)` (percent-escapes in the user info decoded first)
+/// unless the request already has an `Authorization` header; the user info itself never
+/// goes on the wire. [`RequestBuilderExt::basic_auth`] sets the header on an
+/// `http::request::Builder`. Redirects keep `Authorization` within one origin only.
+///
+/// Digest (RFC 7616) is not built in: see `docs/http-client.md` for why.
+///
+/// # Examples
+///
+/// ```
+/// use quasar_http::client::RequestBuilderExt;
+///
+/// let req = http::Request::get("http://127.0.0.1/private")
+///     .basic_auth("aladdin", Some("open sesame"))
+///     .body(bytes::Bytes::new())?;
+/// assert_eq!(req.headers()["authorization"], "Basic YWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+/// # Ok::<(), http::Error>(())
+/// ```
 pub trait RequestBuilderExt {
     /// Sets `Authorization: Basic` for `user` and `password` (none: `user:`).
     fn basic_auth(self, user: &str, password: Option<&str>) -> Self;
@@ -39,7 +41,15 @@ impl RequestBuilderExt for http::request::Builder {
     }
 
     fn bearer_auth(self, token: &str) -> Self {
-        self.header(AUTHORIZATION, format!("Bearer {token}"))
+        let value = format!("Bearer {token}");
+        match HeaderValue::from_str(&value) {
+            Ok(mut v) => {
+                v.set_sensitive(true);
+                self.header(AUTHORIZATION, v)
+            }
+            // Not a valid header value: the builder records the error for `body()`.
+            Err(_) => self.header(AUTHORIZATION, value),
+        }
     }
 }
 

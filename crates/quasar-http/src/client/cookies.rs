@@ -1,31 +1,6 @@
 //! The client's cookie jar: RFC 6265 storage and matching by the `cookie_store` crate.
 //!
-//! With a jar ([`HttpClientBuilder::cookie_store`](crate::client::HttpClientBuilder::cookie_store)
-//! or [`cookie_jar`](crate::client::HttpClientBuilder::cookie_jar)), every response's
-//! `Set-Cookie` headers are stored under their domain and path with their expiry (redirect
-//! responses included), and every request, each hop of a redirect chain included, carries
-//! the unexpired cookies that match its URL in a `Cookie` header (longer paths first),
-//! after any `Cookie` the caller set. `Secure` cookies are stored only from and sent only to `https`/`wss` (and loopback), `HttpOnly` ones are
-//! kept as usual (this is an HTTP client), `Max-Age=0` or a past `Expires` deletes. `ws://`
-//! and `wss://` URLs match as `http://` and `https://`.
-//!
-//! A cookie that breaks the RFC's storage rules (a `Domain` the response's host is not in)
-//! is dropped, as a browser does.
-//!
-//! # Examples
-//!
-//! ```
-//! use std::sync::Arc;
-//! use quasar_http::client::{HttpClient, Jar};
-//!
-//! let jar = Arc::new(Jar::default());
-//! jar.add_cookie_str("session=abc; Path=/app", "http://127.0.0.1/login")?;
-//! assert_eq!(jar.cookies("http://127.0.0.1/app/home").as_deref(), Some("session=abc"));
-//! assert_eq!(jar.cookies("http://127.0.0.1/other"), None);
-//! let client = HttpClient::builder().cookie_jar(Arc::clone(&jar)).build()?;
-//! # drop(client);
-//! # Ok::<(), quasar_http::client::ClientError>(())
-//! ```
+//! The rules and an example are on the type.
 
 use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -36,7 +11,34 @@ use http::{HeaderMap, HeaderValue, Uri};
 
 use crate::client::ClientError;
 
-/// A cookie jar shared by clients; see the module docs.
+/// The client's cookie jar: RFC 6265 storage and matching by the `cookie_store` crate.
+///
+/// With a jar ([`HttpClientBuilder::cookie_store`](crate::client::HttpClientBuilder::cookie_store)
+/// or [`cookie_jar`](crate::client::HttpClientBuilder::cookie_jar)), every response's
+/// `Set-Cookie` headers are stored under their domain and path with their expiry (redirect
+/// responses included), and every request, each hop of a redirect chain included, carries
+/// the unexpired cookies that match its URL in a `Cookie` header (longer paths first),
+/// after any `Cookie` the caller set. `Secure` cookies are stored only from and sent only to `https`/`wss` (and loopback), `HttpOnly` ones are
+/// kept as usual (this is an HTTP client), `Max-Age=0` or a past `Expires` deletes. `ws://`
+/// and `wss://` URLs match as `http://` and `https://`.
+///
+/// A cookie that breaks the RFC's storage rules (a `Domain` the response's host is not in)
+/// is dropped, as a browser does.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use quasar_http::client::{HttpClient, Jar};
+///
+/// let jar = Arc::new(Jar::default());
+/// jar.add_cookie_str("session=abc; Path=/app", "http://127.0.0.1/login")?;
+/// assert_eq!(jar.cookies("http://127.0.0.1/app/home").as_deref(), Some("session=abc"));
+/// assert_eq!(jar.cookies("http://127.0.0.1/other"), None);
+/// let client = HttpClient::builder().cookie_jar(Arc::clone(&jar)).build()?;
+/// # drop(client);
+/// # Ok::<(), quasar_http::client::ClientError>(())
+/// ```
 #[derive(Default)]
 pub struct Jar {
     store: Mutex<CookieStore>,

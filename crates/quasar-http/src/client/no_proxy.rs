@@ -1,36 +1,38 @@
 //! `no_proxy`: the hosts a client reaches directly although a proxy is set, with curl's rules.
 //!
-//! The list is comma (or space) separated; each entry is one of:
-//!
-//! - `*`: every host goes direct;
-//! - a host name, with or without a leading dot: `example.com` and `.example.com` both match
-//!   `example.com` and any name under it (`www.example.com`), never `myexample.com`;
-//! - an IP address (`127.0.0.1`, `::1`, `[::1]`), matched exactly, or a CIDR block
-//!   (`10.0.0.0/8`, `fd00::/8`);
-//! - any of those followed by `:port` (`[::1]:8080` for IPv6), which then matches that port only.
-//!
-//! Names are compared without case and without a trailing dot. A name never matches an IP
-//! entry nor an IP a name entry: no resolution happens here (curl does the same).
-//!
-//! # Examples
-//!
-//! ```
-//! use quasar_http::client::NoProxy;
-//!
-//! let rules = NoProxy::parse("localhost, .internal.test,10.0.0.0/8, api.test:8443");
-//! assert!(rules.matches("LOCALHOST", 80));
-//! assert!(rules.matches("db.internal.test", 5432));
-//! assert!(rules.matches("internal.test", 80));
-//! assert!(rules.matches("10.1.2.3", 80));
-//! assert!(rules.matches("api.test", 8443));
-//! assert!(!rules.matches("api.test", 443));
-//! assert!(!rules.matches("example.com", 80));
-//! assert!(NoProxy::parse("*").matches("anything", 1));
-//! ```
+//! The rules and an example are on the type.
 
 use std::net::IpAddr;
 
-/// A parsed `no_proxy` list; see the module docs for the rules.
+/// `no_proxy`: the hosts a client reaches directly although a proxy is set, with curl's rules.
+///
+/// The list is comma (or space) separated; each entry is one of:
+///
+/// - `*`: every host goes direct;
+/// - a host name, with or without a leading dot: `example.com` and `.example.com` both match
+///   `example.com` and any name under it (`www.example.com`), never `myexample.com`;
+/// - an IP address (`127.0.0.1`, `::1`, `[::1]`), matched exactly, or a CIDR block
+///   (`10.0.0.0/8`, `fd00::/8`);
+/// - any of those followed by `:port` (`[::1]:8080` for IPv6), which then matches that port only.
+///
+/// Names are compared without case and without a trailing dot. A name never matches an IP
+/// entry nor an IP a name entry: no resolution happens here (curl does the same).
+///
+/// # Examples
+///
+/// ```
+/// use quasar_http::client::NoProxy;
+///
+/// let rules = NoProxy::parse("localhost, .internal.test,10.0.0.0/8, api.test:8443");
+/// assert!(rules.matches("LOCALHOST", 80));
+/// assert!(rules.matches("db.internal.test", 5432));
+/// assert!(rules.matches("internal.test", 80));
+/// assert!(rules.matches("10.1.2.3", 80));
+/// assert!(rules.matches("api.test", 8443));
+/// assert!(!rules.matches("api.test", 443));
+/// assert!(!rules.matches("example.com", 80));
+/// assert!(NoProxy::parse("*").matches("anything", 1));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NoProxy {
     all: bool,

@@ -1,29 +1,6 @@
 //! HTTP proxies: which requests go through one, and the `CONNECT` tunnel.
 //!
-//! A [`Proxy`] is an `http://` proxy URL with a scope: [`Proxy::http`] for `http://` and
-//! `ws://` URLs, [`Proxy::https`] for `https://` and `wss://`, [`Proxy::all`] for both. Plain
-//! `http://` requests go to the proxy in absolute form (`GET http://host/path HTTP/1.1`) on
-//! connections to the proxy shared by every target; `https://`, `ws://` and `wss://` open a
-//! `CONNECT host:port` tunnel first, then run TLS and/or the WebSocket handshake inside it,
-//! so the proxy sees neither the request nor (for TLS) the bytes. Credentials in the proxy
-//! URL (`http://user:pass@proxy:3128`) are sent as `Proxy-Authorization: Basic` on both.
-//!
-//! [`HttpClientBuilder::proxy_from_env`](crate::client::HttpClientBuilder::proxy_from_env)
-//! reads `http_proxy`, `https_proxy`, `all_proxy` and `no_proxy` as curl does (lower case
-//! wins over upper case; `HTTP_PROXY` is ignored when `REQUEST_METHOD` is set, since a CGI
-//! program gets request headers as `HTTP_*` variables: the "httpoxy" attack).
-//!
-//! # Examples
-//!
-//! ```
-//! use quasar_http::client::{HttpClient, NoProxy, Proxy};
-//!
-//! let client = HttpClient::builder()
-//!     .proxy(Proxy::all("http://user:secret@127.0.0.1:3128")?.no_proxy(NoProxy::parse("localhost")))
-//!     .build()?;
-//! # drop(client);
-//! # Ok::<(), quasar_http::client::ClientError>(())
-//! ```
+//! The rules and an example are on the type.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -43,7 +20,32 @@ pub const DEFAULT_PROXY_PORT: u16 = 1080;
 /// The largest `CONNECT` response head read from a proxy.
 const MAX_CONNECT_HEAD: usize = 16 * 1024;
 
-/// An HTTP proxy and the URLs it serves; see the module docs.
+/// HTTP proxies: which requests go through one, and the `CONNECT` tunnel.
+///
+/// A [`Proxy`] is an `http://` proxy URL with a scope: [`Proxy::http`] for `http://` and
+/// `ws://` URLs, [`Proxy::https`] for `https://` and `wss://`, [`Proxy::all`] for both. Plain
+/// `http://` requests go to the proxy in absolute form (`GET http://host/path HTTP/1.1`) on
+/// connections to the proxy shared by every target; `https://`, `ws://` and `wss://` open a
+/// `CONNECT host:port` tunnel first, then run TLS and/or the WebSocket handshake inside it,
+/// so the proxy sees neither the request nor (for TLS) the bytes. Credentials in the proxy
+/// URL (`http://user:pass@proxy:3128`) are sent as `Proxy-Authorization: Basic` on both.
+///
+/// [`HttpClientBuilder::proxy_from_env`](crate::client::HttpClientBuilder::proxy_from_env)
+/// reads `http_proxy`, `https_proxy`, `all_proxy` and `no_proxy` as curl does (lower case
+/// wins over upper case; `HTTP_PROXY` is ignored when `REQUEST_METHOD` is set, since a CGI
+/// program gets request headers as `HTTP_*` variables: the "httpoxy" attack).
+///
+/// # Examples
+///
+/// ```
+/// use quasar_http::client::{HttpClient, NoProxy, Proxy};
+///
+/// let client = HttpClient::builder()
+///     .proxy(Proxy::all("http://user:secret@127.0.0.1:3128")?.no_proxy(NoProxy::parse("localhost")))
+///     .build()?;
+/// # drop(client);
+/// # Ok::<(), quasar_http::client::ClientError>(())
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Proxy {
     scope: Scope,
