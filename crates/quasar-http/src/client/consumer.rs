@@ -232,6 +232,7 @@ impl ProtocolConsumer for HttpConsumer {
         self.websocket = request.websocket;
         self.decode = request.decode;
         self.body_withheld = false;
+        self.pending_body = None;
         if let Some(wait) = request.expect_continue {
             // The head ends at the first blank line; the body waits for `100 Continue`.
             if let Some(end) = memchr::memmem::find(&out, b"\r\n\r\n") {

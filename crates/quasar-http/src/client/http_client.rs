@@ -260,8 +260,10 @@ impl HttpClientBuilder {
         K: AsRef<str>,
         V: AsRef<str>,
     {
-        if let Err(e) = self.proxies.extend_from_vars(vars) {
-            self.proxy_error = Some(e.to_string());
+        match self.proxies.extend_from_vars(vars) {
+            Ok(()) => {}
+            Err(ClientError::InvalidProxy(why)) => self.proxy_error = Some(why),
+            Err(other) => self.proxy_error = Some(other.to_string()),
         }
         self
     }
