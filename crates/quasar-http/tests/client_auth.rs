@@ -1,6 +1,7 @@
 //! Basic authentication against a real server: from the URL's user info (percent-escapes
 //! decoded, never sent in the request line), from `RequestBuilderExt::basic_auth`, the
-//! caller's own header winning, and credentials kept within one origin across redirects.
+//! caller's own header winning, credentials kept within one origin across redirects, and
+//! Digest (RFC 7616) answering a server's challenge that the test server checks itself.
 
 mod client_support;
 
@@ -75,4 +76,88 @@ async fn credentials_stay_within_their_origin_across_redirects() {
         .body(Bytes::new())
         .unwrap();
     assert_eq!(seen(&client, req).await, "/landing -");
+}
+
+/// `name="value"` or `name=value` out of an `Authorization: Digest ...` value.
+fn field<'a>(header: &'a str, name: &str) -> &'a str {
+    let start = header.find(&format!("{name}=")).expect(name) + name.len() + 1;
+    let rest = &header[start..];
+    match rest.strip_prefix('"') {
+        Some(quoted) => &quoted[..quoted.find('"').unwrap()],
+        None => rest.split(',').next().unwrap().trim(),
+    }
+}
+
+fn sha256_hex(s: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A server that wants Digest (SHA-256 and MD5 offered) for `alice`/`wonder land`, checks
+/// the answer itself, and counts the requests it got.
+async fn digest_server() -> Server {
+    serve(|mut conn| async move {
+        while let Some(req) = conn.read_request().await {
+            let challenge = "www-authenticate: Digest realm=\"test\", qop=\"auth\", \
+                             algorithm=MD5, nonce=\"n0nce\", opaque=\"op\"\r\n\
+                             www-authenticate: Digest realm=\"test\", qop=\"auth\", \
+                             algorithm=SHA-256, nonce=\"n0nce\", opaque=\"op\"\r\n";
+            let Some(auth) = req.header("authorization").map(str::to_owned) else {
+                conn.write(response(401, challenge, "").as_bytes()).await;
+                continue;
+            };
+            let ha1 = sha256_hex("alice:test:wonder land");
+            let ha2 = sha256_hex(&format!("{}:{}", req.method(), field(&auth, "uri")));
+            let expected = sha256_hex(&format!(
+                "{ha1}:n0nce:{}:{}:auth:{ha2}",
+                field(&auth, "nc"),
+                field(&auth, "cnonce")
+            ));
+            let ok = field(&auth, "algorithm") == "SHA-256"
+                && field(&auth, "opaque") == "op"
+                && req.head.parts.uri == field(&auth, "uri")
+                && field(&auth, "response") == expected;
+            if ok {
+                conn.write(response(200, "", "welcome").as_bytes()).await;
+            } else {
+                conn.write(response(401, challenge, "").as_bytes()).await;
+            }
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn digest_credentials_answer_the_servers_challenge() {
+    let server = digest_server().await;
+    let client = HttpClient::new();
+    let req = http::Request::get(server.url("/secret?x=1"))
+        .digest_auth("alice", "wonder land")
+        .body(Bytes::new())
+        .unwrap();
+    let res = within("digest", client.request(req)).await.unwrap();
+    assert_eq!(
+        (res.status().as_u16(), &res.body()[..]),
+        (200, &b"welcome"[..])
+    );
+    assert_eq!(client.requests_processed(), 2, "one challenge, one answer");
+
+    // A wrong password: the second 401 is the answer, and nothing loops.
+    let req = http::Request::post(server.url("/secret"))
+        .digest_auth("alice", "wrong")
+        .body(Bytes::from_static(b"data"))
+        .unwrap();
+    let res = within("wrong digest", client.request(req)).await.unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(client.requests_processed(), 4);
+
+    // Without credentials the 401 comes back as it is.
+    let res = within("none", client.get(&server.url("/secret")))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(client.requests_processed(), 5);
 }

@@ -59,7 +59,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{ACCEPT_ENCODING, AUTHORIZATION, COOKIE, EXPECT, PROXY_AUTHORIZATION};
+use http::header::{
+    ACCEPT_ENCODING, AUTHORIZATION, COOKIE, EXPECT, PROXY_AUTHORIZATION, WWW_AUTHENTICATE,
+};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use quasar_net::pool::Pool;
 use quasar_net::tls::{PemSource, TlsConnector, TlsConnectorBuilder};
@@ -68,6 +70,7 @@ use quasar_net::{ClientConnectionBuilder, ConnectionConfig, Hooks, Producer};
 use crate::client::consumer::BodyWithheld;
 use crate::client::cookies::Jar;
 use crate::client::decompress;
+use crate::client::digest::{self, Challenge, DigestCredentials};
 use crate::client::pool::{evict_idle, is_retry, Conn, Dialer, Route, RouteManager};
 use crate::client::proxy::{Proxies, Proxy};
 use crate::client::target::{parse_url, Target};
@@ -449,8 +452,18 @@ impl HttpClient {
     /// not reused. The request may or may not have reached the server.
     pub async fn request(&self, mut req: Request<Bytes>) -> Result<Response<Bytes>, ClientError> {
         let mut redirects = 0;
+        // Digest credentials stay with the origin they were given for.
+        let digest = req
+            .extensions()
+            .get::<DigestCredentials>()
+            .cloned()
+            .zip(Target::of(req.uri()).ok());
         loop {
-            let res = self.send_one(&req).await?;
+            let creds = digest.as_ref().and_then(|(creds, origin)| {
+                let here = Target::of(req.uri()).ok()?;
+                origin.same_origin(&here).then_some(creds)
+            });
+            let res = self.send_one(&req, creds).await?;
             if self.inner.max_redirects == 0 {
                 return Ok(res);
             }
@@ -468,15 +481,43 @@ impl HttpClient {
         }
     }
 
-    /// One hop: the request as the settings dress it, again without `Expect` after a `417`,
-    /// and the response's cookies stored.
-    async fn send_one(&self, req: &Request<Bytes>) -> Result<Response<Bytes>, ClientError> {
-        let wire = self.prepare(req, true);
+    /// One hop, answering a Digest challenge when the request has credentials for it.
+    async fn send_one(
+        &self,
+        req: &Request<Bytes>,
+        digest: Option<&DigestCredentials>,
+    ) -> Result<Response<Bytes>, ClientError> {
+        let res = self.send_dressed(req, None).await?;
+        let Some(creds) = digest else { return Ok(res) };
+        if res.status() != StatusCode::UNAUTHORIZED || req.headers().contains_key(AUTHORIZATION) {
+            return Ok(res);
+        }
+        let challenges = res.headers().get_all(WWW_AUTHENTICATE).iter();
+        let Some(challenge) = Challenge::pick(challenges.filter_map(|v| v.to_str().ok())) else {
+            return Ok(res);
+        };
+        let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        let answer = challenge.answer(creds, req.method().as_str(), target, &digest::cnonce());
+        let mut value = HeaderValue::from_str(&answer).map_err(|_| {
+            ClientError::InvalidRequest("Digest credentials are not visible ASCII".into())
+        })?;
+        value.set_sensitive(true);
+        self.send_dressed(req, Some(value)).await
+    }
+
+    /// The request as the settings dress it (with `authorization` when given), again without
+    /// `Expect` after a `417`, and the response's cookies stored.
+    async fn send_dressed(
+        &self,
+        req: &Request<Bytes>,
+        authorization: Option<HeaderValue>,
+    ) -> Result<Response<Bytes>, ClientError> {
+        let wire = self.prepare(req, true, authorization.clone());
         let expected = wire.expect_continue.is_some();
         let (mut res, _) = self.send(wire).await?;
         if expected && res.status() == StatusCode::EXPECTATION_FAILED {
             tracing::debug!(uri = %req.uri(), "417: sending again without Expect");
-            res = self.send(self.prepare(req, false)).await?.0;
+            res = self.send(self.prepare(req, false, authorization)).await?.0;
         }
         if let Some(jar) = &self.inner.jar {
             jar.store_from(req.uri(), res.headers());
@@ -484,9 +525,18 @@ impl HttpClient {
         Ok(res)
     }
 
-    /// A copy of `req` with the headers the settings add (the caller's own win).
-    fn prepare(&self, req: &Request<Bytes>, allow_expect: bool) -> ClientRequest {
+    /// A copy of `req` with the headers the settings add (the caller's own win, but for an
+    /// `authorization` answering a challenge).
+    fn prepare(
+        &self,
+        req: &Request<Bytes>,
+        allow_expect: bool,
+        authorization: Option<HeaderValue>,
+    ) -> ClientRequest {
         let mut wire = clone_request(req);
+        if let Some(value) = authorization {
+            wire.headers_mut().insert(AUTHORIZATION, value);
+        }
         self.decorate(&mut wire);
         let headers = wire.headers_mut();
         let decode = self.inner.decompress && !headers.contains_key(ACCEPT_ENCODING);

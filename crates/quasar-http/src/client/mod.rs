@@ -67,6 +67,7 @@ mod auth;
 mod consumer;
 mod cookies;
 mod decompress;
+mod digest;
 mod error;
 mod http_client;
 mod no_proxy;
