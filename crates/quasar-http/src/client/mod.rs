@@ -56,7 +56,7 @@
 //!
 //! - [`HttpClient`] / [`HttpClientBuilder`]: pools, caps, redirects, timeouts.
 //! - [`Proxy`] / [`NoProxy`]: forward proxies, `CONNECT` tunnels, `no_proxy` rules.
-//! - [`Jar`]: the cookie jar; [`RequestBuilderExt`]: Basic and Bearer authentication.
+//! - [`Jar`]: the cookie jar; [`RequestBuilderExt`]: Basic, Bearer and Digest authentication.
 //! - [`HttpConsumer`] / [`HttpConsumerFactory`]: the protocol consumer, usable on any
 //!   [`ClientConnection`](quasar_net::ClientConnection).
 //! - [`ClientRequest`] / [`encode_request`]: what the consumer writes.
