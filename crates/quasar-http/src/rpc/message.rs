@@ -108,8 +108,50 @@ fn first(raw: &RawValue) -> u8 {
     raw.get().as_bytes().first().copied().unwrap_or(b' ')
 }
 
+/// The deepest nesting of arrays and objects a message may have, as serde_json allows
+/// when it builds values.
+pub const MAX_DEPTH: usize = 128;
+
+/// Whether `json` nests arrays and objects more than [`MAX_DEPTH`] deep.
+///
+/// serde_json enforces its recursion limit when it builds values, but skips a
+/// [`RawValue`] with an iterative loop that has none: without this check a method taking
+/// raw params (`echo`) would accept any depth and hand it on to whoever parses it next.
+/// Brackets inside strings do not count; the JSON itself is checked by serde_json.
+fn too_deep(json: &[u8]) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in json {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
 /// Decodes a message: one request or a batch of at most `max_batch`.
 pub(crate) fn decode(message: &[u8], max_batch: usize) -> Decoded<'_> {
+    if too_deep(message) {
+        return Decoded::Error(RpcError::parse_error(format_args!(
+            "recursion limit exceeded: nested deeper than {MAX_DEPTH} levels"
+        )));
+    }
     let raw: &RawValue = match serde_json::from_slice(message) {
         Ok(raw) => raw,
         Err(e) => return Decoded::Error(RpcError::parse_error(e)),

@@ -12,9 +12,10 @@
 //!   server's notifications as a stream.
 //!
 //! JSON is serde_json's: a message is checked once into borrowed
-//! [`RawValue`](serde_json::value::RawValue)s (which also bounds nesting at 128 levels:
-//! deeper input is a `-32700`, never a stack overflow), params are deserialised straight
-//! from their raw text, and ids are echoed byte for byte. docs/rpc.md has the details.
+//! [`RawValue`](serde_json::value::RawValue)s, params are deserialised straight from their
+//! raw text, and ids are echoed byte for byte. Nesting is bounded at [`MAX_DEPTH`] levels
+//! (serde_json's own limit): deeper input is a `-32700`, never a stack overflow.
+//! docs/rpc.md has the details.
 //!
 //! # Examples
 //!
@@ -52,7 +53,7 @@ pub use client::{
 pub use error::{
     RpcError, INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR,
 };
-pub use message::Id;
+pub use message::{Id, MAX_DEPTH};
 pub use server::{
     Ctx, Methods, Notifier, DEFAULT_MAX_BATCH, DEFAULT_MAX_IN_FLIGHT, DEFAULT_RPC_BODY_LIMIT,
 };
