@@ -16,32 +16,36 @@ struct Operands {
     b: f64,
 }
 
+async fn add(o: Operands) -> Result<f64, RpcError> {
+    Ok(o.a + o.b)
+}
+
+async fn subtract(o: Operands) -> Result<f64, RpcError> {
+    Ok(o.a - o.b)
+}
+
+async fn multiply(o: Operands) -> Result<f64, RpcError> {
+    Ok(o.a * o.b)
+}
+
+async fn divide(o: Operands) -> Result<f64, RpcError> {
+    match o.b {
+        0.0 => Err(RpcError::new(1001, "division by zero")),
+        b => Ok(o.a / b),
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let calc = Methods::new()
-        .method(
-            "add",
-            |o: Operands| async move { Ok::<_, RpcError>(o.a + o.b) },
-        )
-        .method("subtract", |o: Operands| async move {
-            Ok::<_, RpcError>(o.a - o.b)
-        })
-        .method("multiply", |o: Operands| async move {
-            Ok::<_, RpcError>(o.a * o.b)
-        })
-        .method("divide", |o: Operands| async move {
-            match o.b {
-                0.0 => Err(RpcError::new(1001, "division by zero")),
-                b => Ok(o.a / b),
-            }
-        });
+        .method("add", add)
+        .method("subtract", subtract)
+        .method("multiply", multiply)
+        .method("divide", divide);
     let methods = Methods::new()
         .nest("calc", calc)
         .method("ping", |()| async { Ok::<_, RpcError>("pong") })
-        .method(
-            "echo",
-            |params: Value| async move { Ok::<_, RpcError>(params) },
-        )
+        .method("echo", |params: Value| async { Ok::<_, RpcError>(params) })
         .method("server_info", |()| async {
             Ok::<_, RpcError>(json!({"server": "calculator"}))
         });
