@@ -152,45 +152,63 @@ pub(crate) fn decode(message: &[u8], max_batch: usize) -> Decoded<'_> {
             "recursion limit exceeded: nested deeper than {MAX_DEPTH} levels"
         )));
     }
-    let raw: &RawValue = match serde_json::from_slice(message) {
-        Ok(raw) => raw,
-        Err(e) => return Decoded::Error(RpcError::parse_error(e)),
-    };
-    if first(raw) != b'[' {
-        return Decoded::Single(decode_one(raw));
+    let start = message.iter().position(|b| !b.is_ascii_whitespace());
+    match start.map(|i| message[i]) {
+        Some(b'{') => {
+            // The common case in one pass: the message is a request object.
+            if let Ok(env) = serde_json::from_slice::<Envelope<'_>>(message) {
+                return Decoded::Single(check(env));
+            }
+            // It is not: tell JSON that is no request (-32600) from no JSON at all (-32700).
+            match serde_json::from_slice::<&RawValue>(message) {
+                Ok(raw) => Decoded::Single(decode_one(raw)),
+                Err(e) => Decoded::Error(RpcError::parse_error(e)),
+            }
+        }
+        Some(b'[') => {
+            let items: Vec<&RawValue> = match serde_json::from_slice(message) {
+                Ok(items) => items,
+                Err(e) => return Decoded::Error(RpcError::parse_error(e)),
+            };
+            if items.is_empty() {
+                return Decoded::Error(RpcError::invalid_request("empty batch"));
+            }
+            if items.len() > max_batch {
+                return Decoded::Error(RpcError::invalid_request(format!(
+                    "batch of {} requests, more than {max_batch}",
+                    items.len()
+                )));
+            }
+            Decoded::Batch(items.into_iter().map(decode_one).collect())
+        }
+        _ => match serde_json::from_slice::<&RawValue>(message) {
+            Ok(raw) => Decoded::Single(decode_one(raw)),
+            Err(e) => Decoded::Error(RpcError::parse_error(e)),
+        },
     }
-    let items: Vec<&RawValue> = match serde_json::from_str(raw.get()) {
-        Ok(items) => items,
-        Err(e) => return Decoded::Error(RpcError::parse_error(e)),
-    };
-    if items.is_empty() {
-        return Decoded::Error(RpcError::invalid_request("empty batch"));
-    }
-    if items.len() > max_batch {
-        return Decoded::Error(RpcError::invalid_request(format!(
-            "batch of {} requests, more than {max_batch}",
-            items.len()
-        )));
-    }
-    Decoded::Batch(items.into_iter().map(decode_one).collect())
 }
 
 /// Decodes one Request object.
 pub(crate) fn decode_one(raw: &RawValue) -> Result<Call<'_>, (RpcError, Id)> {
+    if first(raw) != b'{' {
+        return Err((
+            RpcError::invalid_request("a request must be an object"),
+            Id::null(),
+        ));
+    }
+    match serde_json::from_str(raw.get()) {
+        Ok(env) => check(env),
+        Err(e) => Err((
+            RpcError::invalid_request(format!("not a request object: {e}")),
+            Id::null(),
+        )),
+    }
+}
+
+/// Checks a request object's members.
+fn check(env: Envelope<'_>) -> Result<Call<'_>, (RpcError, Id)> {
     let invalid = |why: &'static str, id: Option<Id>| {
         Err((RpcError::invalid_request(why), id.unwrap_or_else(Id::null)))
-    };
-    if first(raw) != b'{' {
-        return invalid("a request must be an object", None);
-    }
-    let env: Envelope<'_> = match serde_json::from_str(raw.get()) {
-        Ok(env) => env,
-        Err(e) => {
-            return Err((
-                RpcError::invalid_request(format!("not a request object: {e}")),
-                Id::null(),
-            ))
-        }
     };
     let id = match env.id {
         None => None,
@@ -201,8 +219,7 @@ pub(crate) fn decode_one(raw: &RawValue) -> Result<Call<'_>, (RpcError, Id)> {
     };
     let version_ok = env
         .jsonrpc
-        .and_then(|v| serde_json::from_str::<std::borrow::Cow<'_, str>>(v.get()).ok())
-        .is_some_and(|v| v == "2.0");
+        .is_some_and(|v| v.get() == "\"2.0\"" || string(v).is_some_and(|v| v == "2.0"));
     if !version_ok {
         return invalid("jsonrpc must be \"2.0\"", id);
     }
