@@ -389,7 +389,8 @@ impl RpcWsClient {
         Ok(RpcWsClient::over(ws, max_in_flight))
     }
 
-    /// Runs the client over a WebSocket already open.
+    /// Runs the client over a WebSocket already open (its driver is a task of the current
+    /// tokio runtime: call it inside one).
     pub fn over(ws: WebSocket, max_in_flight: usize) -> Self {
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending::default()),
