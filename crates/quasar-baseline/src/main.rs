@@ -17,6 +17,7 @@
 //! - `http_may.rs`: may_minihttp hello-world on one coroutine worker.
 //! - `chat.rs`: a line chat on a tokio `broadcast` channel and tokio-util's `LinesCodec`.
 //! - `relay.rs`: a TCP relay to one upstream, `copy_bidirectional` per connection.
+//! - `rpc_jsonrpsee.rs`: the JSON-RPC calculator on jsonrpsee's server (HTTP and WebSocket).
 //! - `shutdown.rs`: the SIGTERM / Ctrl-C signal and the address line.
 #![forbid(unsafe_code)]
 #![warn(rust_2018_idioms, unreachable_pub)]
@@ -31,6 +32,7 @@ mod http;
 mod http_actix;
 mod http_may;
 mod relay;
+mod rpc_jsonrpsee;
 mod shutdown;
 mod tcp_echo;
 mod tls_echo;
@@ -65,6 +67,8 @@ enum Command {
     Chat(ChatArgs),
     /// TCP relay: each connection dials --upstream and `copy_bidirectional`s until both ends close.
     Relay(RelayArgs),
+    /// JSON-RPC 2.0: the calculator (`calc.add`, ...) on jsonrpsee's server, HTTP and WebSocket.
+    RpcJsonrpsee(CommonArgs),
 }
 
 /// Flags of `chat`.
@@ -148,7 +152,8 @@ fn main() -> ExitCode {
         | Command::Http(args)
         | Command::WsEcho(args)
         | Command::HttpActix(args)
-        | Command::HttpMay(args) => args,
+        | Command::HttpMay(args)
+        | Command::RpcJsonrpsee(args) => args,
     };
     let runtime = if common.current_thread {
         tokio::runtime::Builder::new_current_thread()
@@ -185,6 +190,7 @@ fn main() -> ExitCode {
                 .await
             }
             Command::Relay(args) => relay::serve(args.common.bind, args.upstream).await,
+            Command::RpcJsonrpsee(args) => rpc_jsonrpsee::serve(args.bind).await,
             // Served above, before the tokio runtime.
             Command::HttpActix(_) => Ok(()),
         }

@@ -12,6 +12,7 @@
 //! | `GET /redirect/N` | N redirects, the last to `/get` |
 //! | `GET /get` | JSON of the method, path, query and headers |
 //! | `GET /delay/MS` | `{"delay_ms": MS}` after MS milliseconds (<= 10 000) |
+//! | `POST /rpc`, `GET /rpc` (WebSocket) | JSON-RPC 2.0: [`calculator`](crate::rpc::calculator) |
 //!
 //! # Examples
 //!
@@ -44,7 +45,9 @@ type Info = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
 /// The demo router; `info` produces the `/info` document.
 pub fn app(info: impl Fn() -> serde_json::Value + Send + Sync + 'static) -> Router {
     let info: Info = Arc::new(info);
+    let rpc_info = info.clone();
     Router::new()
+        .rpc("/rpc", crate::rpc::calculator(move || rpc_info()))
         .fixed("/", {
             let mut hello = Response::new(Bytes::from_static(b"Hello, World!"));
             hello

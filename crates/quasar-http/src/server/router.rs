@@ -283,6 +283,18 @@ impl Handler for Router {
     }
 
     fn websocket(&self, head: &http::request::Parts) -> Option<WsRoute> {
+        // A path served both ways (JSON-RPC's `POST /rpc` and WebSocket `/rpc`): a request
+        // of a method that has an HTTP route of its own goes to that route.
+        let path = head.uri.path();
+        let has_http = |r: &Route| matches!(&r.target, Target::Http(m, _) if *m == head.method);
+        if head.method != Method::GET
+            && self
+                .routes
+                .iter()
+                .any(|r| has_http(r) && r.matches(path).is_some())
+        {
+            return None;
+        }
         self.routes.iter().find_map(|route| match &route.target {
             Target::Ws(handler) => route
                 .matches(head.uri.path())
