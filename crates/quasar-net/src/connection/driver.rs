@@ -389,8 +389,11 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
                     // busy connection, not once per call); when it fires, the real
                     // deadlines are computed.
                     let call_timeout = self.engine.config().call_timeout;
-                    if !call_timeout.is_zero() {
-                        let at = Instant::from_std(now + call_timeout);
+                    if let Some(at) = now
+                        .checked_add(call_timeout)
+                        .filter(|_| !call_timeout.is_zero())
+                        .map(Instant::from_std)
+                    {
                         if timer.deadline() > at {
                             timer.as_mut().reset(at);
                             timer_polled = false;

@@ -105,12 +105,17 @@ impl<F: ConsumerFactory> Engine<F> {
     ) -> Result<Option<Instant>, Error> {
         // Calls start in order and their clocks are stamped in order, so the first
         // caller still waiting has the earliest deadline: no heap, one timer.
-        let mut oldest = None;
+        let mut oldest: Option<Option<Instant>> = None;
         for ex in self.exchanges.iter_mut() {
             if matches!(ex.reply, ReplyTo::Push) || !ex.started {
                 continue;
             }
-            let give_up = *oldest.get_or_insert(ex.since + 2 * timeout);
+            // (A timeout too large to add to an instant never expires.)
+            let Some(give_up) =
+                *oldest.get_or_insert(ex.since.checked_add(timeout.saturating_mul(2)))
+            else {
+                return Ok(None);
+            };
             if now >= give_up {
                 return Err(Error::new_request_timeout());
             }
@@ -131,7 +136,7 @@ impl<F: ConsumerFactory> Engine<F> {
             let tx = std::mem::replace(tx, gone);
             let _ = tx.send(Err(Error::new_request_timeout()));
         }
-        Ok(oldest)
+        Ok(oldest.flatten())
     }
 
     /// Fails the newest exchange (a call that could not start).
