@@ -49,10 +49,12 @@
 //!
 //! # Layout
 //!
+//! The codec lives in [`resp`]; its modules are re-exported here under their own names:
+//!
 //! - [`frame`] — [`Frame`], one RESP2/RESP3 value.
 //! - [`decoder`] — [`Decoder`], [`decode`] and [`decode_command`] (array or inline commands).
 //! - [`encode`] — [`Frame::encode`] and allocation-free reply helpers.
-//! - [`command`] — [`encode_command`] and [`CommandEncoder`] for client commands.
+//! - [`command`] (`resp::command_encoder`) — [`encode_command`] and [`CommandEncoder`] for client commands.
 //! - [`limits`] — [`Limits`] and its defaults.
 //! - [`error`] — [`DecodeError`].
 //! - [`client`] — [`RedisClient`], [`Cmd`] and [`cmd()`], [`FromFrame`], [`RedisError`].
@@ -66,19 +68,11 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
-pub mod command;
-pub mod decoder;
-pub mod encode;
-pub mod error;
-pub mod frame;
-pub mod limits;
+pub mod resp;
 pub mod server;
 
-mod check;
-mod fast_command;
-mod inline;
-mod line;
-mod parse;
+pub use resp::command_encoder as command;
+pub use resp::{decoder, encode, error, frame, limits};
 
 pub use client::{cmd, Cmd, FromFrame, RedisClient, RedisError};
 pub use command::{encode_command, CommandEncoder};

@@ -104,11 +104,13 @@ async fn a_timed_out_command_fails_and_later_commands_get_their_replies() {
     let client = RedisClient::builder(&server.url(""))
         .unwrap()
         .pool_size(1)
-        .timeout(Some(Duration::from_millis(100)))
+        .timeout(Some(Duration::from_millis(200)))
         .build()
         .unwrap();
     client.set("k", "v").await.unwrap();
-    // WAIT for a replica that does not exist holds the connection for 300 ms.
+    // WAIT for a replica that does not exist holds the connection for 300 ms: past the
+    // timeout, and answered before twice the timeout (when the connection would be taken
+    // for dead and closed).
     let err = cmd("WAIT")
         .arg(1)
         .arg(300)

@@ -102,6 +102,7 @@ pub struct ConnectionConfig {
     pub(crate) marks: WaterMarks,
     pub(crate) keep_alive: Duration,
     pub(crate) request_timeout: Duration,
+    pub(crate) call_timeout: Duration,
     pub(crate) close_timeout: Duration,
     pub(crate) max_requests: u64,
     pub(crate) max_read_buffer: usize,
@@ -123,6 +124,7 @@ impl Default for ConnectionConfig {
             marks: WaterMarks::default(),
             keep_alive: Duration::ZERO,
             request_timeout: Duration::ZERO,
+            call_timeout: Duration::ZERO,
             close_timeout: DEFAULT_CLOSE_TIMEOUT,
             max_requests: 0,
             max_read_buffer: DEFAULT_MAX_READ_BUFFER,
@@ -152,6 +154,30 @@ impl ConnectionConfig {
     /// disables it.
     pub fn request_timeout(&mut self, timeout: Duration) -> &mut Self {
         self.request_timeout = timeout;
+        self
+    }
+
+    /// Call timeout, for client connections: how long one call may wait for its reply.
+    /// Zero (the default) disables it.
+    ///
+    /// One timer per connection serves every call, since calls on a connection expire
+    /// in the order they were sent:
+    ///
+    /// - a call unanswered after `timeout` fails with [`Error::is_request_timeout`]; the
+    ///   connection stays open, and the reply, when it comes, is read and discarded (the
+    ///   next reply still reaches the next caller);
+    /// - when the oldest call is still unanswered after twice `timeout`, the peer is taken
+    ///   for gone: the connection is closed and every call on it fails with
+    ///   [`Error::is_request_timeout`].
+    ///
+    /// A call waiting for room in a full connection (`max_in_flight` calls in flight)
+    /// has not been sent; its clock starts when it is. Unlike
+    /// [`request_timeout`](Self::request_timeout), an expired call does not close the
+    /// connection by itself.
+    ///
+    /// [`Error::is_request_timeout`]: crate::Error::is_request_timeout
+    pub fn call_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.call_timeout = timeout;
         self
     }
 

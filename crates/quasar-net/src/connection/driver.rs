@@ -186,7 +186,7 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
     async fn serve(&mut self, shutdown: &Shutdown) -> Result<Ended, Fail> {
         let conn = self.engine.connection().clone();
         self.engine.start().map_err(|e| (e, Disposal::Graceful))?;
-        let first = self.engine.check_timers(now()).map_err(timer_failed)?;
+        let first = self.next_deadline(now())?;
         let timer = sleep_until(Instant::from_std(first));
         tokio::pin!(timer);
         // Whether the timer was polled since it was last set. One poll registers this
@@ -235,7 +235,7 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
                 self.awaited += in_flight.saturating_sub(self.engine.in_flight());
             }
             if self.engine.take_timer_changed() {
-                let next = self.engine.check_timers(now()).map_err(timer_failed)?;
+                let next = self.next_deadline(now())?;
                 timer.as_mut().reset(Instant::from_std(next));
                 timer_polled = false;
             }
@@ -355,7 +355,7 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
                 Event::Eof => self.engine.on_eof().map_err(|e| (e, Disposal::Graceful))?,
                 Event::Progress | Event::Wake => {}
                 Event::Timer => {
-                    let next = self.engine.check_timers(now()).map_err(timer_failed)?;
+                    let next = self.next_deadline(now())?;
                     timer.as_mut().reset(Instant::from_std(next));
                     timer_polled = false;
                 }
@@ -383,10 +383,44 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
                         self.gather_calls(clock.now());
                     }
                     self.awaited = 0;
+                    // Lazy, like every timer here: the timer only has to fire no later
+                    // than the first deadline a call could have, so it is moved only
+                    // when it is set later than that (about once per call timeout on a
+                    // busy connection, not once per call); when it fires, the real
+                    // deadlines are computed.
+                    let call_timeout = self.engine.config().call_timeout;
+                    if let Some(at) = now
+                        .checked_add(call_timeout)
+                        .filter(|_| !call_timeout.is_zero())
+                        .map(Instant::from_std)
+                    {
+                        if timer.deadline() > at {
+                            timer.as_mut().reset(at);
+                            timer_polled = false;
+                        }
+                    }
                 }
                 Event::CallsClosed => self.engine.close(),
             }
         }
+    }
+
+    /// When the timer must fire next: the engine's timeouts and ticks, and for a client
+    /// with a call timeout the first call deadline (failing the calls already past it).
+    fn next_deadline(&mut self, now: std::time::Instant) -> Result<std::time::Instant, Fail> {
+        let mut next = self.engine.check_timers(now).map_err(timer_failed)?;
+        let call_timeout = self.engine.config().call_timeout;
+        if self.calls.is_some() && !call_timeout.is_zero() {
+            let due = self
+                .engine
+                .expire_calls(now, call_timeout)
+                // The peer is taken for gone: nothing owed to it is worth a graceful close.
+                .map_err(|e| (e, Disposal::Abort))?;
+            if let Some(at) = due {
+                next = next.min(at);
+            }
+        }
+        Ok(next)
     }
 
     /// Takes the calls already queued, so that calls queued together leave in one write.

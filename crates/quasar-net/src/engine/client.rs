@@ -2,9 +2,9 @@
 
 use std::collections::VecDeque;
 use std::task::{Context as TaskContext, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::PollSender;
 
 use super::engine::{Engine, Role};
@@ -84,6 +84,59 @@ impl<F: ConsumerFactory> Engine<F> {
             self.begin_closing();
         }
         self.report_requests();
+    }
+
+    /// The call timeout ([`ConnectionConfig::call_timeout`]): fails, oldest first, the
+    /// callers whose call has waited `timeout` for its reply, and returns when to look
+    /// again. Their exchanges stay in flight with nobody to reply to, so each late reply
+    /// is still read by its own consumer and dropped, and the replies after it reach
+    /// their callers.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_request_timeout`] when the oldest call has waited twice `timeout`:
+    /// the peer is taken for gone and the driver closes the connection.
+    ///
+    /// [`ConnectionConfig::call_timeout`]: crate::ConnectionConfig::call_timeout
+    pub(crate) fn expire_calls(
+        &mut self,
+        now: Instant,
+        timeout: Duration,
+    ) -> Result<Option<Instant>, Error> {
+        // Calls start in order and their clocks are stamped in order, so the first
+        // caller still waiting has the earliest deadline: no heap, one timer.
+        let mut oldest: Option<Option<Instant>> = None;
+        for ex in self.exchanges.iter_mut() {
+            if matches!(ex.reply, ReplyTo::Push) || !ex.started {
+                continue;
+            }
+            // (A timeout too large to add to an instant never expires.)
+            let Some(give_up) =
+                *oldest.get_or_insert(ex.since.checked_add(timeout.saturating_mul(2)))
+            else {
+                return Ok(None);
+            };
+            if now >= give_up {
+                return Err(Error::new_request_timeout());
+            }
+            // A closed reply channel: the call expired already, or its caller gave up.
+            let ReplyTo::Caller(tx) = &mut ex.reply else {
+                continue;
+            };
+            if tx.is_closed() {
+                continue;
+            }
+            let due = ex.since + timeout;
+            if now < due {
+                return Ok(Some(due.min(give_up)));
+            }
+            // The exchange keeps a caller whose receiver is gone, exactly as when the
+            // caller drops its request: the reply is read and dropped.
+            let (gone, _) = oneshot::channel();
+            let tx = std::mem::replace(tx, gone);
+            let _ = tx.send(Err(Error::new_request_timeout()));
+        }
+        Ok(oldest.flatten())
     }
 
     /// Fails the newest exchange (a call that could not start).

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use super::builder::PoolBuilder;
 use super::connection::PoolConnection;
-use super::inner::Shared;
-use super::internals::State;
+use super::engine::Shared;
 use super::shared_connection::SharedConnection;
+use super::state::State;
 use super::stats::{PoolState, PoolStats};
 use super::Manager;
 use crate::{Error, Result};

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::api::Pool;
-use super::inner::{self, Config, Shared};
+use super::engine::{self, Config, Shared};
 use super::Manager;
 use crate::{Error, Result};
 
@@ -189,7 +189,7 @@ impl<M: Manager> PoolBuilder<M> {
             })?;
             let (stop, stopped) = tokio::sync::oneshot::channel();
             shared.set_reaper_stop(stop);
-            handle.spawn(inner::reaper(Arc::downgrade(&shared), stopped, every));
+            handle.spawn(engine::reaper(Arc::downgrade(&shared), stopped, every));
         }
         Ok(Pool { shared })
     }

@@ -5,7 +5,7 @@ use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 use super::api::Pool;
-use super::internals::Live;
+use super::state::Live;
 use super::Manager;
 
 /// A connection checked out of a [`Pool`]; dereferences to it and goes back on drop.

@@ -2,7 +2,7 @@
 //! for a slot being connected.
 //!
 //! Each await point of `Pool::connect` is owned by one of them, so dropping the future
-//! anywhere gives the slot or the connection back. They live apart from `inner.rs`
+//! anywhere gives the slot or the connection back. They live apart from `engine.rs`
 //! because they are the cancel-safety argument: read their `Drop` impls first.
 
 use std::future::Future;
@@ -12,8 +12,8 @@ use std::task::{Context, Poll};
 
 use tokio::time::Instant;
 
-use super::inner::{wake, Shared};
-use super::internals::{Grant, Live, Node};
+use super::engine::{wake, Shared};
+use super::state::{Grant, Live, Node};
 use super::Manager;
 use crate::{Error, Result};
 

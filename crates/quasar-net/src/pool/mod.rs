@@ -74,11 +74,11 @@ use crate::Error;
 mod api;
 mod builder;
 mod connection;
+mod engine;
 mod guards;
-mod inner;
-mod internals;
 mod multiplex;
 mod shared_connection;
+mod state;
 mod stats;
 
 pub use api::Pool;

@@ -14,9 +14,9 @@ use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
 use std::task::{Poll, Waker};
 
+use super::engine::{bump, Shared};
 use super::guards::{Checkout, ConnectGuard};
-use super::inner::{bump, Shared};
-use super::internals::{Live, Member, State};
+use super::state::{Live, Member, State};
 use super::Manager;
 use crate::{Error, Result};
 

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::internals::{Counters, State};
+use super::state::{Counters, State};
 
 /// A snapshot of a pool's gauges, from [`Pool::state`](super::Pool::state).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

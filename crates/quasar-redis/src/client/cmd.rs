@@ -24,7 +24,7 @@ use std::fmt;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::encode::{encode_array_header, encode_bulk};
+use crate::resp::encode::{encode_array_header, encode_bulk};
 
 /// Starts a command named `name`: shorthand for [`Cmd::new`].
 pub fn cmd(name: &str) -> Cmd {
@@ -281,7 +281,7 @@ impl ToArg for f64 {
     fn write_arg(&self, out: &mut BytesMut) {
         // The codec's float form is the one Redis reads back exactly (inf, -inf, shortest).
         let mut text = String::new();
-        let _ = crate::encode::write_double(&mut text, *self);
+        let _ = crate::resp::encode::write_double(&mut text, *self);
         encode_bulk(out, text.as_bytes());
     }
 }

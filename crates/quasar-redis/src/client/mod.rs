@@ -33,7 +33,8 @@
 //! - [`cmd`](mod@cmd) — [`Cmd`], the encoded command, and [`ToArg`].
 //! - [`consumer`] — [`RedisConsumer`], the quasar-net protocol consumer.
 //! - [`redis_client`] — [`RedisClient`] and its builder.
-//! - [`commands`], [`collections`] — typed helpers ([`SetOptions`]).
+//! - [`string_commands`] (strings and keys), [`collection_commands`] (hashes, lists, sets,
+//!   sorted sets) — typed helpers ([`SetOptions`]).
 //! - [`pipeline`] — [`Pipeline`]; [`exclusive`] — [`ExclusiveConnection`] (transactions,
 //!   blocking pops); [`subscription`] — [`Subscription`], [`Message`].
 //! - [`from_frame`] — [`FromFrame`]; [`error`] — [`RedisError`]; [`url`] — [`RedisUrl`].
@@ -41,21 +42,26 @@
 //! The design is in `docs/resp-client.md`.
 
 pub mod cmd;
-pub mod collections;
-pub mod commands;
+pub mod collection_commands;
 pub mod consumer;
 pub mod error;
 pub mod exclusive;
 pub mod from_frame;
 pub mod pipeline;
 pub mod redis_client;
+pub mod string_commands;
 pub mod subscription;
 pub mod url;
 
 mod scan;
 
+// The modules' earlier names, so paths written against them keep compiling.
+#[doc(hidden)]
+pub use collection_commands as collections;
+#[doc(hidden)]
+pub use string_commands as commands;
+
 pub use cmd::{cmd, Cmd, ToArg};
-pub use commands::SetOptions;
 pub use consumer::RedisConsumer;
 pub use error::{RedisError, RedisResult, ServerError};
 pub use exclusive::ExclusiveConnection;
@@ -64,5 +70,6 @@ pub use pipeline::Pipeline;
 pub use redis_client::{
     RedisClient, RedisClientBuilder, DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, MAX_IN_FLIGHT,
 };
+pub use string_commands::SetOptions;
 pub use subscription::{Message, Subscription};
 pub use url::RedisUrl;

@@ -10,11 +10,9 @@
 //! second, exclusive pool ([`RedisClient::exclusive`]); a subscription opens its own.
 
 use std::fmt;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Duration;
 
 use quasar_net::connection::ClientConnectionBuilder;
@@ -99,6 +97,13 @@ impl RedisClientBuilder {
     /// How long a command may take before it fails with [`RedisError::Timeout`] (default
     /// [`DEFAULT_TIMEOUT`]; `None` waits forever). Blocking commands get their own block
     /// time on top.
+    ///
+    /// On the multiplexed pool the timeout is kept per connection, with one timer for
+    /// every command on it: a command that expires fails in the order it was sent, the
+    /// connection stays in use, and the reply that comes late is read and dropped (the
+    /// next command still gets its own). A connection whose oldest command is still
+    /// unanswered at twice the timeout is taken for dead: it is closed, its commands fail
+    /// with [`RedisError::Timeout`], and the pool opens a new one for the next commands.
     pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
         self.timeout = timeout;
         self
@@ -157,20 +162,28 @@ impl RedisClientBuilder {
             }
         };
         let url = Arc::new(self.url);
-        let client = |max_in_flight: usize, pool_size: usize| {
+        let client = |max_in_flight: usize, pool_size: usize, call_timeout: Duration| {
             let url = Arc::clone(&url);
             Client::builder(RedisConsumer::new as Factory)
                 .name("redis")
                 .pool_size(pool_size)
                 .max_in_flight(max_in_flight)
                 .connect_timeout(self.connect_timeout)
+                .connection_config(|c| {
+                    c.call_timeout(call_timeout);
+                })
                 .on_connect(move |conn| handshake(conn, Arc::clone(&url)))
                 .build()
         };
+        // The multiplexed pool's commands all have the same timeout, so each connection
+        // keeps one timer for all of them (`ConnectionConfig::call_timeout`). Exclusive
+        // connections carry one command at a time, some of them with a server-side block
+        // time added: they keep a timer per command.
+        let call_timeout = self.timeout.unwrap_or(Duration::ZERO);
         Ok(RedisClient {
             inner: Arc::new(Inner {
-                shared: client(MAX_IN_FLIGHT, self.pool_size)?,
-                exclusive: client(1, self.exclusive_pool_size)?,
+                shared: client(MAX_IN_FLIGHT, self.pool_size, call_timeout)?,
+                exclusive: client(1, self.exclusive_pool_size, Duration::ZERO)?,
                 url,
                 addr: OnceCell::new(),
                 shared_pool: OnceCell::new(),
@@ -260,23 +273,15 @@ impl RedisClient {
             Some(conn) => conn?,
             None => Box::pin(self.checkout_slow(extra)).await?,
         };
-        let Some(limit) = self.inner.timeout else {
-            return Ok(conn.request(cmd).await?);
-        };
-        // `tokio::time::timeout` by hand: the request future is pinned where it lies
-        // rather than moved into a `Timeout` and that into this state (two more copies of
-        // it per command).
-        let request = conn.request(cmd);
-        tokio::pin!(request);
-        let sleep = tokio::time::sleep(limit + extra);
-        tokio::pin!(sleep);
-        std::future::poll_fn(|cx| {
-            if let Poll::Ready(reply) = request.as_mut().poll(cx) {
-                return Poll::Ready(reply.map_err(RedisError::from));
+        // The command timeout is the connection's call timeout: one timer per connection,
+        // none per command.
+        conn.request(cmd).await.map_err(|e| {
+            if e.is_request_timeout() {
+                RedisError::Timeout
+            } else {
+                RedisError::from(e)
             }
-            sleep.as_mut().poll(cx).map(|()| Err(RedisError::Timeout))
         })
-        .await
     }
 
     /// What `Client::request` does with max_in_flight > 1, a shared checkout, when it is

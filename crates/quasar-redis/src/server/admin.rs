@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::cmd::{args, COMMANDS, PUBSUB, WRITE};
+use super::commands::{args, COMMANDS, PUBSUB, WRITE};
 use super::dispatch::Call;
 use super::glob;
 use super::store::Keyspace;
@@ -271,7 +271,7 @@ pub(crate) fn client(c: &mut Call<'_, '_>, a: &[Bytes]) {
                     s.subs.load(Ordering::Relaxed),
                     s.psubs.load(Ordering::Relaxed),
                     m.in_multi.map_or(-1, |n| n as i64),
-                    super::cmd::name_at(s.last_cmd.load(Ordering::Relaxed)),
+                    super::commands::name_at(s.last_cmd.load(Ordering::Relaxed)),
                     if s.is_resp3() { 3 } else { 2 },
                 );
             }
@@ -307,7 +307,7 @@ pub(crate) fn command(c: &mut Call<'_, '_>, a: &[Bytes]) {
         Some("info") => {
             c.reply().array(a.len() - 2);
             for n in &a[2..] {
-                match super::cmd::lookup(n) {
+                match super::commands::lookup(n) {
                     Some(s) => command_entry(c, s),
                     None => c.reply().null(),
                 }
@@ -321,7 +321,7 @@ pub(crate) fn command(c: &mut Call<'_, '_>, a: &[Bytes]) {
     }
 }
 
-fn command_entry(c: &mut Call<'_, '_>, s: &super::cmd::Spec) {
+fn command_entry(c: &mut Call<'_, '_>, s: &super::commands::Spec) {
     let mut r = c.reply();
     r.array(10);
     r.bulk(s.name.as_bytes());

@@ -19,8 +19,8 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use quasar_net::{Connection, Error};
 
-use super::cmd::args::float;
-use super::cmd::lists::pop_n;
+use super::commands::args::float;
+use super::commands::lists::pop_n;
 use super::dispatch::Call;
 use super::reply::Reply;
 use super::shared::Shared;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use quasar_net::Context;
 
-use super::cmd::{self, args, Exec, Spec, ALL, DENYOOM, NOAUTH, NO_MULTI, PUBSUB, TX, WRITE};
+use super::commands::{self, args, Exec, Spec, ALL, DENYOOM, NOAUTH, NO_MULTI, PUBSUB, TX, WRITE};
 use super::config::MaxMemoryPolicy;
 use super::reply::{Reply, SYNTAX};
 use super::session::{Session, State};
@@ -50,7 +50,7 @@ impl Call<'_, '_> {
     /// Runs `args` (not empty) as a client command; a command queued by `MULTI` takes
     /// the vector, any other leaves it to be reused.
     pub(crate) fn command(&mut self, args: &mut Vec<Bytes>) -> After {
-        let Some(spec) = cmd::lookup(&args[0]) else {
+        let Some(spec) = commands::lookup(&args[0]) else {
             self.flag_multi_error();
             let msg = unknown_command(args);
             self.error(&msg);
@@ -195,7 +195,13 @@ impl Call<'_, '_> {
         After::Continue
     }
 
-    fn run_keyed(&mut self, ks: &mut Keyspace<'_>, spec: &Spec, run: cmd::Handler, a: &[Bytes]) {
+    fn run_keyed(
+        &mut self,
+        ks: &mut Keyspace<'_>,
+        spec: &Spec,
+        run: commands::Handler,
+        a: &[Bytes],
+    ) {
         let resp3 = self.sess.is_resp3();
         let mut x = Exec {
             ks,
@@ -206,7 +212,7 @@ impl Call<'_, '_> {
         };
         run(&mut x, a);
         if spec.has(WRITE) {
-            let sized = spec.has(cmd::SIZED);
+            let sized = spec.has(commands::SIZED);
             for k in spec.keys(a) {
                 ks.touch(k);
                 if !sized {
@@ -339,7 +345,7 @@ impl Call<'_, '_> {
                 let cx = self.cx.take();
                 for args in &queue {
                     // Looked up and checked when queued.
-                    if let Some(spec) = cmd::lookup(&args[0]) {
+                    if let Some(spec) = commands::lookup(&args[0]) {
                         self.sh.commands.fetch_add(1, Ordering::Relaxed);
                         self.execute(spec, args, Some(&mut ks));
                     }

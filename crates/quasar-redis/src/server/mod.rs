@@ -37,7 +37,7 @@
 
 mod admin;
 mod blocking;
-mod cmd;
+mod commands;
 mod config;
 mod consumer;
 mod dispatch;

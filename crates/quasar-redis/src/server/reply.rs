@@ -5,7 +5,7 @@
 
 use bytes::BytesMut;
 
-use crate::encode;
+use crate::resp::encode;
 
 /// A reply writer over the session's scratch buffer.
 #[derive(Debug)]

@@ -20,7 +20,7 @@
 
 use bytes::{BufMut, BytesMut};
 
-use crate::frame::Frame;
+use crate::resp::frame::Frame;
 
 const CRLF: &[u8] = b"\r\n";
 

@@ -36,12 +36,12 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use crate::check::{Cursor, Mode};
-use crate::error::DecodeError;
-use crate::frame::Frame;
-use crate::inline::split_args;
-use crate::limits::Limits;
-use crate::parse::{parse_command, parse_frame};
+use crate::resp::check::{Cursor, Mode};
+use crate::resp::error::DecodeError;
+use crate::resp::frame::Frame;
+use crate::resp::inline::split_args;
+use crate::resp::limits::Limits;
+use crate::resp::parse::{parse_command, parse_frame};
 
 /// Decodes one frame from the front of `buf` without keeping state between calls.
 ///
@@ -202,7 +202,7 @@ fn decode_command_into(
         None => return Ok(false),
         Some(b'*') => {
             if cursor.is_fresh() {
-                if let Some((len, spans)) = crate::fast_command::scan(buf, limits) {
+                if let Some((len, spans)) = crate::resp::command_scan::scan(buf, limits) {
                     let frame = buf.split_to(len).freeze();
                     args.extend(spans.iter().map(|&(s, e)| frame.slice(s..e)));
                     return Ok(true);

@@ -8,8 +8,8 @@
 
 use bytes::Bytes;
 
-use crate::error::DecodeError;
-use crate::limits::Limits;
+use crate::resp::error::DecodeError;
+use crate::resp::limits::Limits;
 
 /// `isspace` in the C locale, which Redis uses to skip between arguments.
 fn is_space(b: u8) -> bool {

@@ -26,7 +26,7 @@
 
 use bytes::{BufMut, BytesMut};
 
-use crate::encode::{encode_array_header, encode_bulk, encode_header, write_double};
+use crate::resp::encode::{encode_array_header, encode_bulk, encode_header, write_double};
 
 /// Appends a command — an array of bulk strings, one per argument — to `dst`.
 ///

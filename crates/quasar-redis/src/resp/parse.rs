@@ -8,10 +8,10 @@
 
 use bytes::Bytes;
 
-use crate::check::{command_len, Mode};
-use crate::error::DecodeError;
-use crate::frame::Frame;
-use crate::line::{line_value, parse_len, Kind, LineValue};
+use crate::resp::check::{command_len, Mode};
+use crate::resp::error::DecodeError;
+use crate::resp::frame::Frame;
+use crate::resp::line::{line_value, parse_len, Kind, LineValue};
 
 /// Reads one frame from `src`, which holds exactly one checked frame.
 pub(crate) fn parse_frame(src: &Bytes) -> Result<Frame, DecodeError> {

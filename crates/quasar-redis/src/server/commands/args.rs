@@ -56,7 +56,7 @@ pub(crate) fn is(a: &[u8], word: &str) -> bool {
 /// The text of a float as Redis writes it into a string value (`INCRBYFLOAT`).
 pub(crate) fn float_text(v: f64) -> String {
     let mut s = String::new();
-    let _ = crate::encode::write_double(&mut s, v);
+    let _ = crate::resp::encode::write_double(&mut s, v);
     s
 }
 

@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::guards::{Checkout, ConnectGuard, Got};
-use super::internals::{Live, PutBack, State};
+use super::state::{Live, PutBack, State};
 use super::Manager;
 use crate::{Error, OneTime, Result};
 
@@ -484,7 +484,7 @@ pub(crate) enum Reason {
     Lifetime,
 }
 
-pub(crate) fn bump(counters: &mut super::internals::Counters, reason: Reason) {
+pub(crate) fn bump(counters: &mut super::state::Counters, reason: Reason) {
     match reason {
         Reason::Broken => counters.closed_broken += 1,
         Reason::Idle => counters.closed_idle += 1,

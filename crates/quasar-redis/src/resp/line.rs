@@ -4,7 +4,7 @@
 //! Everything here works on plain slices and allocates nothing, so the check pass can run it
 //! over a partial frame as often as bytes arrive.
 
-use crate::error::DecodeError;
+use crate::resp::error::DecodeError;
 
 /// The shape of the frame a type byte introduces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

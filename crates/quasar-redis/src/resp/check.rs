@@ -10,9 +10,9 @@
 //! The cursor only looks; it never consumes. Once it reports a complete frame, the parse pass
 //! reads it again from the start (each byte once more) to build the [`Frame`](crate::Frame).
 
-use crate::error::DecodeError;
-use crate::limits::Limits;
-use crate::line::{find_line, line_value, parse_len, Kind, Line};
+use crate::resp::error::DecodeError;
+use crate::resp::limits::Limits;
+use crate::resp::line::{find_line, line_value, parse_len, Kind, Line};
 
 /// What the cursor is checking for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

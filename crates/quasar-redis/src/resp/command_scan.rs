@@ -10,7 +10,7 @@
 
 use smallvec::SmallVec;
 
-use crate::limits::Limits;
+use crate::resp::limits::Limits;
 
 /// Where each argument lies in the frame, and the frame's length.
 pub(crate) type Spans = SmallVec<[(usize, usize); 6]>;
