@@ -72,6 +72,7 @@ pub mod encode;
 pub mod error;
 pub mod frame;
 pub mod limits;
+pub mod pubsub;
 pub mod server;
 
 mod check;

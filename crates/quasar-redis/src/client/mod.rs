@@ -64,5 +64,5 @@ pub use pipeline::Pipeline;
 pub use redis_client::{
     RedisClient, RedisClientBuilder, DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, MAX_IN_FLIGHT,
 };
-pub use subscription::{Message, Subscription};
+pub use subscription::{Message, Subscription, SubscriptionControl};
 pub use url::RedisUrl;
