@@ -5,6 +5,7 @@
 //! | `GET /` | `Hello, World!` (text/plain) |
 //! | `POST /echo`, `PUT /echo` | the request body, streamed back (same length framing) |
 //! | `GET /ws` | WebSocket echo |
+//! | `GET /chat` | WebSocket chat room on a pub/sub broker ([`demo_chat`](crate::demo_chat)) |
 //! | `GET /info` | JSON from the `info` callback (the server's `info()`) |
 //! | `GET /stream?n=N&size=S` | N chunks of S bytes, chunked (N <= 100 000, S <= 1 MiB) |
 //! | `GET /bytes/N` | N bytes (N <= 16 MiB) |
@@ -41,10 +42,18 @@ pub const MAX_DELAY_MS: u64 = 10_000;
 
 type Info = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
 
-/// The demo router; `info` produces the `/info` document.
+/// The demo router; `info` produces the `/info` document; `/chat` on an in-process broker.
 pub fn app(info: impl Fn() -> serde_json::Value + Send + Sync + 'static) -> Router {
+    app_with_broker(info, quasar_net::pubsub::Broker::in_process())
+}
+
+/// As [`app`], with the `/chat` room on `broker` (shared with other processes through Redis).
+pub fn app_with_broker(
+    info: impl Fn() -> serde_json::Value + Send + Sync + 'static,
+    broker: quasar_net::pubsub::Broker,
+) -> Router {
     let info: Info = Arc::new(info);
-    Router::new()
+    crate::demo_chat::mount(Router::new(), broker)
         .fixed("/", {
             let mut hello = Response::new(Bytes::from_static(b"Hello, World!"));
             hello
