@@ -67,6 +67,11 @@ mod hub;
 
 pub use hub::{BrokerStats, Hub, Subscription};
 
+// docs/pubsub.md opens with an example: compiled as a doctest so that it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../../docs/pubsub.md")]
+struct PubsubDocDoctests;
+
 /// A subscription's queue capacity unless configured.
 pub const DEFAULT_CAPACITY: usize = 1024;
 
