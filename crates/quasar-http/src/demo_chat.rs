@@ -38,10 +38,11 @@
 
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use quasar_net::pubsub::Broker;
 use serde::Serialize;
 
-use crate::server::{Router, WebSocket};
+use crate::server::{Router, WebSocket, MAX_SEND_FRAME};
 use crate::ws::Message;
 
 /// The route of the room.
@@ -95,7 +96,25 @@ pub async fn member(ws: WebSocket, broker: Broker) {
             if std::str::from_utf8(&m.payload).is_err() {
                 continue;
             }
-            match tokio::time::timeout(SEND_TIMEOUT, tx.send(Message::Text(m.payload))).await {
+            // A socket below its high mark takes a one-frame message at the first poll; only
+            // one that is not arms the timer (a timer per message would cost every delivery a
+            // timer-wheel insert and removal). Dropping that first attempt while it waits
+            // sends nothing, but only for a message that leaves in one frame: a longer one
+            // cut after its first frame closes the connection (`WsSender::send`), so it
+            // always goes with the timer. Half the frame size leaves room for compression's
+            // worst-case growth.
+            let one_frame = m.payload.len() <= MAX_SEND_FRAME / 2;
+            let text = Message::Text(m.payload);
+            let first = if one_frame {
+                tx.send(text.clone()).now_or_never()
+            } else {
+                None
+            };
+            let sent = match first {
+                Some(sent) => Ok(sent),
+                None => tokio::time::timeout(SEND_TIMEOUT, tx.send(text)).await,
+            };
+            match sent {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => return,
                 Err(_) => break,
