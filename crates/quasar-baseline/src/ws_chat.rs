@@ -66,6 +66,8 @@ async fn accept_loop(listener: TcpListener, room: broadcast::Sender<String>) {
     }
 }
 
+// The handshake callback's `Result<Response, ErrorResponse>` is tungstenite's signature.
+#[allow(clippy::result_large_err)]
 async fn member(
     stream: TcpStream,
     peer: SocketAddr,
