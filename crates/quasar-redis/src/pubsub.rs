@@ -19,7 +19,9 @@
 //!   **Loss window:** messages published from the moment the old connection stopped
 //!   receiving until the new one's `SUBSCRIBE` is confirmed are not delivered, as Redis
 //!   pub/sub keeps no history (at-most-once delivery). That window is the time to notice the
-//!   loss (immediate when the server closes or resets the connection) plus the backoff plus
+//!   loss (immediate when the server closes or resets the connection, as a restarted or
+//!   killed Redis does; a host that vanishes without a reset goes unnoticed on an idle
+//!   connection until the OS reports it dead, as no heartbeat is sent) plus the backoff plus
 //!   one round trip. A subscription made while disconnected returns at once and takes effect
 //!   on reconnection. Publishing while the server is down fails with the client's error.
 //!
