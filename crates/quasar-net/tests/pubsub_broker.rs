@@ -165,3 +165,11 @@ async fn a_waiting_subscriber_is_woken_and_close_ends_the_stream() {
     let got = within("the stream to end", waiter).await.unwrap();
     assert_eq!(got.len(), 2, "queued messages are read before the end");
 }
+
+#[test]
+fn a_broker_and_its_subscriptions_go_to_any_worker() {
+    fn shareable<T: Clone + Send + Sync + 'static>() {}
+    fn movable<T: Send + 'static>() {}
+    shareable::<Broker>();
+    movable::<quasar_net::pubsub::Subscription>();
+}
