@@ -13,8 +13,11 @@
 # deliveries per CPU-second with its spread.
 #
 # Environment (defaults in brackets): ROUNDS [4] MEMBERS [1000] RATE [100] DURATION [10]
-#   SAMPLE [50] PROFILE [release] SKIP_BUILD [0] PIN [1] OUT []
+#   SAMPLE [50] PROFILE [release] SKIP_BUILD [0] PIN [1] OUT [] WRAP []
 # Smoke run: PROFILE=debug ROUNDS=1 MEMBERS=50 DURATION=2 scripts/bench/ws_chat.sh
+# Instruction counts: WRAP='valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p' runs each
+# server under callgrind (the CPU columns then measure valgrind; compare the Ir totals per
+# delivery instead).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 cd "$HERE/../.."
@@ -28,6 +31,7 @@ PROFILE=${PROFILE:-release}
 SKIP_BUILD=${SKIP_BUILD:-0}
 PIN=${PIN:-1}
 OUT=${OUT:-}
+WRAP=${WRAP:-}
 BIN=${CARGO_TARGET_DIR:-$PWD/target}/$PROFILE
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
@@ -48,8 +52,8 @@ fi
 
 server_cmd() {
     case $1 in
-    quasar) echo "$BIN/quasar serve http --bind 127.0.0.1:0" ;;
-    peer) echo "$BIN/quasar-baseline ws-chat --bind 127.0.0.1:0" ;;
+    quasar) echo "$WRAP $BIN/quasar serve http --bind 127.0.0.1:0" ;;
+    peer) echo "$WRAP $BIN/quasar-baseline ws-chat --bind 127.0.0.1:0" ;;
     esac
 }
 
@@ -62,10 +66,11 @@ round() {
         $(server_cmd "$side") >"$WORK/$side.out" 2>"$WORK/$side.err" &
     fi
     pid=$! # the server's own PID: taskset execs it
-    for _ in $(seq 1 100); do
+    # Up to a minute: a server under WRAP=valgrind starts slowly.
+    for _ in $(seq 1 600); do
         addr=$(grep -oE '127\.0\.0\.1:[0-9]+' "$WORK/$side.out" | head -1 || true)
         [ -n "$addr" ] && break
-        sleep 0.05
+        sleep 0.1
     done
     [ -n "$addr" ] || { echo "$side did not start: $(cat "$WORK/$side.err")" >&2; exit 1; }
     pin 1 python3 - "$addr" "$MEMBERS" "$RATE" "$DURATION" "$SAMPLE" "$pid" >>"$WORK/$side.rows" <<'EOF'
