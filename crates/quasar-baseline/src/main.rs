@@ -15,6 +15,7 @@
 //! - `ws_echo.rs`: a tokio-tungstenite WebSocket echo.
 //! - `http_actix.rs`: actix-web 4 hello-world on one worker thread.
 //! - `http_may.rs`: may_minihttp hello-world on one coroutine worker.
+//! - `ws_chat.rs`: a tokio-tungstenite WebSocket chat on a tokio `broadcast` channel.
 //! - `chat.rs`: a line chat on a tokio `broadcast` channel and tokio-util's `LinesCodec`.
 //! - `relay.rs`: a TCP relay to one upstream, `copy_bidirectional` per connection.
 //! - `rpc_jsonrpsee.rs`: the JSON-RPC calculator on jsonrpsee's server (HTTP and WebSocket).
@@ -37,6 +38,7 @@ mod shutdown;
 mod tcp_echo;
 mod tls_echo;
 mod udp_echo;
+mod ws_chat;
 mod ws_echo;
 
 /// Zero-abstraction tokio servers to compare quasar against.
@@ -63,6 +65,8 @@ enum Command {
     WsEcho(CommonArgs),
     /// TLS echo: the tcp-echo loop over a hand-written tokio-rustls acceptor.
     TlsEcho(TlsEchoArgs),
+    /// WebSocket chat: each text message to every member as `{"message", "from"}` JSON.
+    WsChat(ws_chat::WsChatArgs),
     /// Line chat: greets `userN`, announces joins and leaves, sends each line to the others.
     Chat(ChatArgs),
     /// TCP relay: each connection dials --upstream and `copy_bidirectional`s until both ends close.
@@ -147,6 +151,7 @@ fn main() -> ExitCode {
         Command::TcpEcho(args) => &args.common,
         Command::TlsEcho(args) => &args.common,
         Command::Chat(args) => &args.common,
+        Command::WsChat(args) => &args.common,
         Command::Relay(args) => &args.common,
         Command::UdpEcho(args)
         | Command::Http(args)
@@ -189,6 +194,7 @@ fn main() -> ExitCode {
                 )
                 .await
             }
+            Command::WsChat(args) => ws_chat::serve(args.common.bind, args.capacity as usize).await,
             Command::Relay(args) => relay::serve(args.common.bind, args.upstream).await,
             Command::RpcJsonrpsee(args) => rpc_jsonrpsee::serve(args.bind).await,
             // Served above, before the tokio runtime.

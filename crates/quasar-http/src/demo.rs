@@ -5,6 +5,7 @@
 //! | `GET /` | `Hello, World!` (text/plain) |
 //! | `POST /echo`, `PUT /echo` | the request body, streamed back (same length framing) |
 //! | `GET /ws` | WebSocket echo |
+//! | `GET /chat` | WebSocket chat room on a pub/sub broker ([`demo_chat`](crate::demo_chat)) |
 //! | `GET /info` | JSON from the `info` callback (the server's `info()`) |
 //! | `GET /stream?n=N&size=S` | N chunks of S bytes, chunked (N <= 100 000, S <= 1 MiB) |
 //! | `GET /bytes/N` | N bytes (N <= 16 MiB) |
@@ -12,7 +13,7 @@
 //! | `GET /redirect/N` | N redirects, the last to `/get` |
 //! | `GET /get` | JSON of the method, path, query and headers |
 //! | `GET /delay/MS` | `{"delay_ms": MS}` after MS milliseconds (<= 10 000) |
-//! | `POST /rpc`, `GET /rpc` (WebSocket) | JSON-RPC 2.0: [`calculator`](crate::rpc::calculator) |
+//! | `POST /rpc`, `GET /rpc` (WebSocket) | JSON-RPC 2.0: [`calculator`](crate::rpc::calculator), and `chat.publish {"message", "from"?}` into the `/chat` room |
 //!
 //! # Examples
 //!
@@ -42,12 +43,38 @@ pub const MAX_DELAY_MS: u64 = 10_000;
 
 type Info = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
 
-/// The demo router; `info` produces the `/info` document.
+/// Parameters of `chat.publish` on `/rpc`: the message and, optionally, who says it.
+#[derive(serde::Deserialize)]
+struct Publish {
+    message: String,
+    #[serde(default)]
+    from: Option<String>,
+}
+
+/// The demo router; `info` produces the `/info` document; `/chat` on an in-process broker.
 pub fn app(info: impl Fn() -> serde_json::Value + Send + Sync + 'static) -> Router {
+    app_with_broker(info, quasar_net::pubsub::Broker::in_process())
+}
+
+/// As [`app`], with the `/chat` room on `broker` (shared with other processes through Redis).
+pub fn app_with_broker(
+    info: impl Fn() -> serde_json::Value + Send + Sync + 'static,
+    broker: quasar_net::pubsub::Broker,
+) -> Router {
     let info: Info = Arc::new(info);
     let rpc_info = info.clone();
-    Router::new()
-        .rpc("/rpc", crate::rpc::calculator(move || rpc_info()))
+    let room = broker.clone();
+    let rpc =
+        crate::rpc::calculator(move || rpc_info()).method("chat.publish", move |p: Publish| {
+            let room = room.clone();
+            async move {
+                let from = p.from.as_deref().unwrap_or("rpc");
+                crate::demo_chat::publish(&room, &p.message, from)
+                    .await
+                    .map_err(crate::rpc::RpcError::internal)
+            }
+        });
+    crate::demo_chat::mount(Router::new().rpc("/rpc", rpc), broker)
         .fixed("/", {
             let mut hello = Response::new(Bytes::from_static(b"Hello, World!"));
             hello

@@ -77,6 +77,7 @@ mod response_parser;
 pub mod ws;
 
 pub mod demo;
+pub mod demo_chat;
 pub mod rpc;
 pub mod server;
 

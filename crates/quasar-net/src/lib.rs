@@ -53,6 +53,7 @@ pub mod memory_budget;
 pub mod metrics;
 pub mod pool;
 pub mod producer;
+pub mod pubsub;
 pub mod rate_limited_log;
 pub mod relay;
 pub mod server;

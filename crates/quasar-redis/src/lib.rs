@@ -68,6 +68,7 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+pub mod pubsub;
 pub mod resp;
 pub mod server;
 

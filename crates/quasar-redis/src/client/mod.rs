@@ -71,5 +71,5 @@ pub use redis_client::{
     RedisClient, RedisClientBuilder, DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, MAX_IN_FLIGHT,
 };
 pub use string_commands::SetOptions;
-pub use subscription::{Message, Subscription};
+pub use subscription::{Message, Subscription, SubscriptionControl};
 pub use url::RedisUrl;

@@ -367,7 +367,8 @@ impl RedisClient {
     }
 
     /// Subscribes to `channels` on a connection of its own (outside both pools) and
-    /// returns the stream of their messages.
+    /// returns the stream of their messages. With no channel, the connection opens
+    /// subscribed to nothing, for [`Subscription::subscribe`] and friends to add to.
     ///
     /// # Errors
     ///
@@ -396,7 +397,7 @@ impl RedisClient {
         let guard = AbortGuard(Some(conn.clone()));
         handshake(conn.clone(), Arc::clone(&self.inner.url)).await?;
         let subscription = Subscription::new(self.clone(), conn, rx);
-        subscription.subscribe(channels).await?;
+        subscription.subscribe_initial(channels).await?;
         guard.disarm();
         Ok(subscription)
     }

@@ -85,7 +85,7 @@ impl Subscription {
         I: IntoIterator,
         I::Item: ToArg,
     {
-        self.change("SUBSCRIBE", channels).await
+        self.control().subscribe(channels).await
     }
 
     /// `PSUBSCRIBE patterns`.
@@ -102,7 +102,7 @@ impl Subscription {
         I: IntoIterator,
         I::Item: ToArg,
     {
-        self.change("PSUBSCRIBE", patterns).await
+        self.control().psubscribe(patterns).await
     }
 
     /// `UNSUBSCRIBE channels` (at least one: the channel count sets how many confirmations
@@ -120,7 +120,7 @@ impl Subscription {
         I: IntoIterator,
         I::Item: ToArg,
     {
-        self.change("UNSUBSCRIBE", channels).await
+        self.control().unsubscribe(channels).await
     }
 
     /// `PUNSUBSCRIBE patterns` (at least one).
@@ -137,32 +137,30 @@ impl Subscription {
         I: IntoIterator,
         I::Item: ToArg,
     {
-        self.change("PUNSUBSCRIBE", patterns).await
+        self.control().punsubscribe(patterns).await
     }
 
-    async fn change<I>(&self, name: &str, channels: I) -> RedisResult<()>
+    /// `SUBSCRIBE channels` unless there are none: [`RedisClient::subscribe`] with no
+    /// channel opens a connection subscribed to nothing yet.
+    pub(crate) async fn subscribe_initial<I>(&self, channels: I) -> RedisResult<()>
     where
         I: IntoIterator,
         I::Item: ToArg,
     {
-        let request = cmd(name).args(channels);
+        let request = cmd("SUBSCRIBE").args(channels);
         if request.arg_count() < 2 {
-            // Without channels, the reply count is unknown: refuse rather than desync.
-            return Err(RedisError::Type(format!(
-                "{name} needs at least one channel"
-            )));
+            return Ok(());
         }
-        let frame = self
-            .client
-            .with_timeout(std::time::Duration::ZERO, self.conn.request(request))
-            .await?;
-        let first_error = match &frame {
-            Frame::Array(acks) => acks.iter().find(|f| f.is_error()),
-            f => Some(f).filter(|f| f.is_error()),
-        };
-        match first_error {
-            Some(err) => Err(RedisError::from_reply(err)),
-            None => Ok(()),
+        self.control().send_change("SUBSCRIBE", request).await
+    }
+
+    /// A cloneable handle that changes this subscription's channels while another task
+    /// reads its stream: a change waits for its confirmations, which arrive behind the
+    /// messages already on the way, so the stream must keep being read meanwhile.
+    pub fn control(&self) -> SubscriptionControl {
+        SubscriptionControl {
+            client: self.client.clone(),
+            conn: self.conn.clone(),
         }
     }
 
@@ -188,6 +186,106 @@ impl Stream for Subscription {
                 Poll::Pending => return Poll::Pending,
             }
         }
+    }
+}
+
+/// Changes the channels of a [`Subscription`] from any task ([`Subscription::control`]).
+///
+/// It does not keep the connection open: once the subscription is dropped, its changes fail.
+#[derive(Clone)]
+pub struct SubscriptionControl {
+    client: RedisClient,
+    conn: ClientConnection<Cmd, Frame>,
+}
+
+impl SubscriptionControl {
+    /// As [`Subscription::subscribe`].
+    ///
+    /// # Errors
+    ///
+    /// As [`RedisClient::send`].
+    pub async fn subscribe<I>(&self, channels: I) -> RedisResult<()>
+    where
+        I: IntoIterator,
+        I::Item: ToArg,
+    {
+        self.change("SUBSCRIBE", channels).await
+    }
+
+    /// As [`Subscription::psubscribe`].
+    ///
+    /// # Errors
+    ///
+    /// As [`RedisClient::send`].
+    pub async fn psubscribe<I>(&self, patterns: I) -> RedisResult<()>
+    where
+        I: IntoIterator,
+        I::Item: ToArg,
+    {
+        self.change("PSUBSCRIBE", patterns).await
+    }
+
+    /// As [`Subscription::unsubscribe`].
+    ///
+    /// # Errors
+    ///
+    /// As [`RedisClient::send`].
+    pub async fn unsubscribe<I>(&self, channels: I) -> RedisResult<()>
+    where
+        I: IntoIterator,
+        I::Item: ToArg,
+    {
+        self.change("UNSUBSCRIBE", channels).await
+    }
+
+    /// As [`Subscription::punsubscribe`].
+    ///
+    /// # Errors
+    ///
+    /// As [`RedisClient::send`].
+    pub async fn punsubscribe<I>(&self, patterns: I) -> RedisResult<()>
+    where
+        I: IntoIterator,
+        I::Item: ToArg,
+    {
+        self.change("PUNSUBSCRIBE", patterns).await
+    }
+
+    async fn change<I>(&self, name: &str, channels: I) -> RedisResult<()>
+    where
+        I: IntoIterator,
+        I::Item: ToArg,
+    {
+        self.send_change(name, cmd(name).args(channels)).await
+    }
+
+    async fn send_change(&self, name: &str, request: Cmd) -> RedisResult<()> {
+        if request.arg_count() < 2 {
+            // Without channels, the reply count is unknown: refuse rather than desync.
+            return Err(RedisError::Type(format!(
+                "{name} needs at least one channel"
+            )));
+        }
+        let frame = self
+            .client
+            .with_timeout(std::time::Duration::ZERO, self.conn.request(request))
+            .await?;
+        let first_error = match &frame {
+            Frame::Array(acks) => acks.iter().find(|f| f.is_error()),
+            f => Some(f).filter(|f| f.is_error()),
+        };
+        match first_error {
+            Some(err) => Err(RedisError::from_reply(err)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl fmt::Debug for SubscriptionControl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SubscriptionControl")
+            .field("connection", &self.conn)
+            .finish_non_exhaustive()
     }
 }
 

@@ -4,6 +4,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use quasar_http::server::{builder, ServerConfig};
+use quasar_net::pubsub::Broker;
 use quasar_net::TcpServer;
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +22,9 @@ pub(crate) struct HttpSection {
     header_timeout: f64,
     /// Requests per connection (0 = no limit).
     max_requests: u64,
+    /// The `/chat` room's pub/sub broker: `memory` (this process) or `redis://HOST:PORT`
+    /// (every process on that Redis shares the room).
+    pubsub: String,
 }
 
 impl Default for HttpSection {
@@ -33,6 +37,7 @@ impl Default for HttpSection {
             },
             header_timeout: 10.0,
             max_requests: 0,
+            pubsub: "memory".to_owned(),
         }
     }
 }
@@ -45,6 +50,10 @@ pub(crate) struct HttpFlags {
     /// Requests per connection; the last response says `Connection: close` (0 = no limit).
     #[arg(long, value_name = "N")]
     max_requests: Option<u64>,
+    /// The `/chat` room's broker: `memory`, or `redis://HOST:PORT` to share the room with
+    /// every `quasar serve http` on that Redis (or `quasar serve resp`).
+    #[arg(long, value_name = "URL")]
+    pubsub: Option<String>,
 }
 
 impl DemoServer for Http {
@@ -56,6 +65,9 @@ impl DemoServer for Http {
     fn apply(f: HttpFlags, s: &mut HttpSection) {
         f.tcp.apply(&mut s.tcp);
         s.max_requests = f.max_requests.unwrap_or(s.max_requests);
+        if let Some(url) = f.pubsub {
+            s.pubsub = url;
+        }
     }
 
     fn listen(s: &HttpSection) -> Listen<'_> {
@@ -67,6 +79,12 @@ impl DemoServer for Http {
         if !v.is_finite() || v < 0.0 {
             return Err(format!(
                 "header_timeout must be a non-negative number of seconds, got {v}"
+            ));
+        }
+        if s.pubsub != "memory" && !is_redis_url(&s.pubsub) {
+            return Err(format!(
+                "pubsub must be `memory` or a redis:// (rediss://) URL, got {:?}",
+                s.pubsub
             ));
         }
         Ok(())
@@ -87,9 +105,25 @@ impl DemoServer for Http {
             header_timeout: Duration::from_secs_f64(s.header_timeout),
             ..ServerConfig::default()
         };
-        let builder = at.configure(builder(quasar_http::demo::app(info), config));
+        let broker = if is_redis_url(&s.pubsub) {
+            quasar_redis::pubsub::RedisBroker::open(&s.pubsub)
+                .await
+                .map_err(|e| {
+                    quasar_net::Error::config(format!("--pubsub {}: {e}", s.pubsub))
+                })?
+        } else {
+            // One room per process, whatever the number of listeners.
+            static MEMORY: OnceLock<Broker> = OnceLock::new();
+            MEMORY.get_or_init(Broker::in_process).clone()
+        };
+        let app = quasar_http::demo::app_with_broker(info, broker);
+        let builder = at.configure(builder(app, config));
         let server = at.start_tcp(builder).await?;
         let _ = me.set(server.clone());
         Ok(Running::Tcp(server))
     }
+}
+
+fn is_redis_url(url: &str) -> bool {
+    url.starts_with("redis://") || url.starts_with("rediss://")
 }
