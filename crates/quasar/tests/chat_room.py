@@ -10,6 +10,12 @@ message is a JSON object {"message": ..., "from": ...}, `from` is the sender's n
 address, HOST:PORT as the server sees it), and one sender's messages arrive in order.
 
 Prints "ok CLIENTS MESSAGES" and exits 0, or fails with a traceback.
+
+Usage: python chat_room.py rpc URL [URL ...]
+
+The clients join, the script prints "joined", and each client waits for the message
+{"message": "published by curl", "from": "curl"} that the test publishes through
+`chat.publish` on `/rpc`; then it prints "ok CLIENTS rpc".
 """
 import asyncio
 import json
@@ -20,7 +26,8 @@ import websockets
 
 
 async def main():
-    count = int(sys.argv[1])
+    rpc = sys.argv[1] == "rpc"
+    count = 0 if rpc else int(sys.argv[1])
     urls = sys.argv[2:]
     clients = [await websockets.connect(u, compression=None, open_timeout=30) for u in urls]
     names = []
@@ -42,6 +49,20 @@ async def main():
                 return
 
     await asyncio.gather(*(join(ws, n) for ws, n in zip(clients, names)))
+
+    if rpc:
+        print("joined", flush=True)
+        want = {"message": "published by curl", "from": "curl"}
+
+        async def published(ws):
+            while await next_message(ws) != want:
+                pass  # a late join of another client
+
+        await asyncio.gather(*(published(ws) for ws in clients))
+        for ws in clients:
+            await ws.close()
+        print(f"ok {len(clients)} rpc", flush=True)
+        return
 
     async def talk(ws, name):
         for i in range(count):

@@ -104,6 +104,48 @@ fn urls(first: SocketAddr, second: SocketAddr) -> Vec<String> {
 }
 
 #[test]
+#[ignore = "needs python3 with websockets and curl; run with --include-ignored"]
+fn a_chat_publish_call_from_curl_reaches_every_client() {
+    use std::io::BufRead;
+    let (_server, addr) = http(None);
+    let python = python_with_websockets();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/chat_room.py");
+    let mut child = Command::new(python)
+        .arg(script)
+        .arg("rpc")
+        .args(urls(addr, addr))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("python starts");
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    // Killed if an assertion below fails.
+    let mut child = Proc(child);
+    assert_eq!(lines.next().unwrap().unwrap(), "joined");
+    let call = r#"{"jsonrpc":"2.0","id":7,"method":"chat.publish","params":{"message":"published by curl","from":"curl"}}"#;
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "-H",
+            "Content-Type: application/json",
+            "--data",
+            call,
+        ])
+        .arg(format!("http://{addr}/rpc"))
+        .output()
+        .expect("curl runs (apt-get install curl)");
+    let reply = String::from_utf8_lossy(&out.stdout);
+    // Every member of the room received it: the three clients.
+    assert_eq!(
+        reply.trim(),
+        r#"{"jsonrpc":"2.0","result":3,"id":7}"#,
+        "{out:?}"
+    );
+    assert_eq!(lines.next().unwrap().unwrap(), "ok 3 rpc");
+    assert!(child.0.wait().unwrap().success());
+}
+
+#[test]
 #[ignore = "needs python3 with websockets (scripts/requirements-test.txt); run with --include-ignored"]
 fn three_clients_share_the_room_of_one_process() {
     let (_server, addr) = http(None);
