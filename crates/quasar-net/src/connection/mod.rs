@@ -276,9 +276,7 @@ impl Connection {
             let mut ext = s.external.lock().unwrap_or_else(PoisonError::into_inner);
             let cap = s.cap.load(Ordering::Relaxed);
             let total = s.buffered.load(Ordering::Relaxed) + ext.bytes + data.len();
-            if total > cap {
-                return Err(Error::new_write_buffer_full(total, cap));
-            }
+            crate::flow_control::check_cap(total, cap)?;
             ext.bytes += data.len();
             ext.chunks.push_back(data);
         }
@@ -315,7 +313,8 @@ impl Connection {
                 .unwrap_or_else(PoisonError::into_inner)
                 .bytes;
             let pending = queued + s.buffered.load(Ordering::Relaxed);
-            if !self.is_write_paused() && pending < s.high.load(Ordering::Relaxed) {
+            let high = s.high.load(Ordering::Relaxed);
+            if crate::flow_control::external_writable(self.is_write_paused(), pending, high) {
                 return Ok(());
             }
             notified.await;
@@ -326,7 +325,7 @@ impl Connection {
     /// [`writable`](Self::writable) would resolve at once with (`false` once closed).
     pub fn is_writable(&self) -> bool {
         let s = &self.shared;
-        if self.is_closed() || s.write_closed.load(Ordering::Acquire) || self.is_write_paused() {
+        if self.is_closed() || s.write_closed.load(Ordering::Acquire) {
             return false;
         }
         let queued = s
@@ -334,7 +333,12 @@ impl Connection {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .bytes;
-        queued + s.buffered.load(Ordering::Relaxed) < s.high.load(Ordering::Relaxed)
+        let pending = queued + s.buffered.load(Ordering::Relaxed);
+        crate::flow_control::external_writable(
+            self.is_write_paused(),
+            pending,
+            s.high.load(Ordering::Relaxed),
+        )
     }
 
     /// Shuts the connection's sending side once everything queued so far is written (a

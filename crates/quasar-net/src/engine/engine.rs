@@ -207,17 +207,18 @@ impl<F: ConsumerFactory> Engine<F> {
     /// held back); a full-duplex exchange reads on whatever its own output does, since
     /// what it reads does not turn into its own output (a relay, a chat member).
     pub(super) fn takes_input(&self) -> bool {
-        if self
+        let full_duplex = self
             .exchanges
             .front()
-            .is_some_and(|ex| ex.lifetime.full_duplex)
-        {
-            !self.push_blocked()
-        } else {
-            self.can_produce()
-        }
+            .is_some_and(|ex| ex.lifetime.full_duplex);
+        self.out.takes_input(full_duplex)
+            && (full_duplex || self.out.responses.len() < self.cfg.max_pending_responses)
+            && !self.push_blocked()
     }
 
+    /// Whether more output may be produced now: flow control does not hold producers
+    /// back, the unfinished responses are below their limit, and a client's push sink
+    /// has room.
     pub(super) fn can_produce(&self) -> bool {
         !self.out.is_full()
             && self.out.responses.len() < self.cfg.max_pending_responses
@@ -292,14 +293,14 @@ impl<F: ConsumerFactory> Engine<F> {
         self.now = now;
         self.last_activity = now;
         self.written_at = now;
-        let was_paused = self.out.queue.is_paused();
+        let was_paused = self.out.is_paused();
         self.update_flow();
         self.track_busy();
         // A round has work after a write only when: writing resumed (or is still
         // paused), a consumer is owed a call, input waits unfed (the feed budget ran
         // out), the connection is closing or draining, or timers changed.
         was_paused
-            || self.out.queue.is_paused()
+            || self.out.is_paused()
             || self.refeed
             || (!self.starved && !self.rbuf.is_empty())
             || self.lifecycle != Lifecycle::Open
@@ -313,7 +314,7 @@ impl<F: ConsumerFactory> Engine<F> {
             self.out.write_bytes(chunk)?;
         }
         self.update_flow();
-        if !self.out.queue.is_paused() {
+        if !self.out.is_paused() {
             // The writer's bytes moved in: let a waiting writer re-check the level.
             self.conn.shared().notify_writable();
         }
@@ -478,7 +479,7 @@ impl<F: ConsumerFactory> Engine<F> {
             (None, n) if n > 0 => self.waiting_since = Some(self.now),
             _ => {}
         }
-        let marks = self.out.queue.marks();
+        let marks = self.out.flow.marks();
         let shared = self.conn.shared();
         shared.set_buffered(len, marks.high(), marks.cap());
         let peak = self.out.queue.peak();
@@ -486,8 +487,8 @@ impl<F: ConsumerFactory> Engine<F> {
             self.peak_reported = peak;
             shared.set_write_buffer_peak(peak);
         }
-        let was = self.out.queue.is_paused();
-        let now = self.out.queue.update_paused(self.out.responses.held());
+        let was = self.out.is_paused();
+        let now = self.out.update_flow();
         if was != now {
             shared.set_write_paused(now);
             tracing::trace!(session = self.conn.session(), paused = now, "flow control");

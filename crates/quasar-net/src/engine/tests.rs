@@ -443,7 +443,7 @@ fn a_full_write_queue_stops_reading_and_feeding_a_request_response_exchange_unti
     h.feed(b"a\nb\nc\n").unwrap();
     // a: 10 queued; b: 20, at the high mark: paused before c.
     assert_eq!(h.queued_output(), 20);
-    assert!(h.engine().out.queue.is_paused());
+    assert!(h.engine().out.is_paused());
     assert!(!h.is_reading());
     assert!(!fx.log.has("line:c"));
     assert_eq!(h.unparsed(), b"c\n");
@@ -452,7 +452,7 @@ fn a_full_write_queue_stops_reading_and_feeding_a_request_response_exchange_unti
 
     // The peer reads slowly: 10 left is still above the low mark.
     assert_eq!(h.take_output_upto(10).len(), 10);
-    assert!(h.engine().out.queue.is_paused());
+    assert!(h.engine().out.is_paused());
     assert!(!fx.log.has("line:c"));
     // 8 left: at the low mark, writing resumes and c is fed (and pauses again).
     h.take_output_upto(2);
@@ -522,7 +522,7 @@ fn a_full_duplex_exchange_keeps_reading_and_feeding_while_its_output_is_paused()
     let (mut h, fx) = server(plan, marks(8, 16));
     h.feed(b"a\nb\nc\n").unwrap();
     assert_eq!(h.queued_output(), 30);
-    assert!(h.engine().out.queue.is_paused());
+    assert!(h.engine().out.is_paused());
     assert!(h.is_reading());
     h.feed(b"d\n").unwrap();
     assert_eq!(h.pending_input(), 0);
@@ -540,11 +540,11 @@ fn a_body_stream_is_pulled_only_below_the_high_mark_even_while_writing_is_still_
     h.feed(b"s\n").unwrap();
     // 10, then 20: at the high mark the third chunk is not pulled.
     assert_eq!(h.queued_output(), 20);
-    assert!(h.engine().out.queue.is_paused());
+    assert!(h.engine().out.is_paused());
     // 14 left: below the high mark, above the low one. Still paused for consumers, but
     // the stream is pulled again.
     h.take_output_upto(6);
-    assert!(h.engine().out.queue.is_paused());
+    assert!(h.engine().out.is_paused());
     assert_eq!(h.queued_output(), 24);
 }
 
