@@ -58,7 +58,7 @@ use tokio::sync::Notify;
 use crate::transport::TransportInfo;
 use crate::{Error, OneTime};
 
-mod client;
+mod client_connection;
 pub(crate) mod clock;
 mod config;
 pub(crate) mod driver;
@@ -67,8 +67,8 @@ mod serve;
 pub(crate) mod shutdown;
 pub(crate) mod signal;
 
-pub(crate) use client::connect_via;
-pub use client::{connect, ClientConnection, ClientConnectionBuilder};
+pub(crate) use client_connection::connect_via;
+pub use client_connection::{connect, ClientConnection, ClientConnectionBuilder};
 pub use config::{
     ConnectionConfig, MinRate, ProgressRules, DEFAULT_CLOSE_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT,
     DEFAULT_MAX_READ_BUFFER, DEFAULT_MIN_RECEIVE_RATE, DEFAULT_MIN_SEND_RATE,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
-use super::client::PushSink;
+use super::calls::PushSink;
 use super::exchange::{with_consumer, Current, Exchange};
 use super::output::Output;
 use super::state::{Lifecycle, Reading, Writing};

@@ -59,7 +59,7 @@
 mod amplification;
 mod batch;
 mod builder;
-mod client;
+mod endpoint;
 mod consumer;
 mod driver;
 mod info;
@@ -74,7 +74,7 @@ pub use builder::{
     DatagramServerBuilder, DEFAULT_BATCH_SIZE, DEFAULT_MAX_DATAGRAM_SIZE, DEFAULT_MAX_PENDING,
     DEFAULT_UDP_SHUTDOWN_TIMEOUT, MAX_QUEUED_BYTES,
 };
-pub use client::{
+pub use endpoint::{
     UdpClient, UdpClientBuilder, UdpEndpoint, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT,
 };
 pub use consumer::{DatagramConsumer, DatagramConsumerFactory, DatagramContext, Reply, SocketInfo};

@@ -1,4 +1,5 @@
-//! The client side of the engine: calls in flight and the push sink.
+//! The client side of the engine: the calls in flight and the push sink that takes what
+//! arrives with no call.
 
 use std::collections::VecDeque;
 use std::task::{Context as TaskContext, Poll};
