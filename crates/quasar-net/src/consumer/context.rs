@@ -9,6 +9,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::Stream;
 
+#[cfg(doc)]
+use super::Progress;
 use super::{ConsumerFactory, DynFactory, ProtocolConsumer};
 use crate::connection::Connection;
 use crate::engine::Output;
@@ -316,7 +318,7 @@ impl<'a, Req, Resp> Context<'a, Req, Resp> {
     /// outside the read buffer (a request body collected so far, a value being
     /// assembled): the total, not an increment. The budget then counts them with the
     /// connection's unparsed input and queued output, pausing or closing the largest
-    /// holders under pressure (see [`crate::memory_budget`]). The report is cleared
+    /// holders under pressure (see [`MemoryBudget`](crate::MemoryBudget)). The report is cleared
     /// when the exchange ends; report 0 earlier if the bytes are handed on before.
     pub fn report_buffered(&mut self, bytes: usize) {
         self.actions.buffered = bytes;

@@ -354,7 +354,7 @@ impl<F: ConsumerFactory> Engine<F> {
 
     /// Reports what this connection holds for its peer (unparsed input, queued output
     /// and what its consumer buffers) to the server's memory budget, whose soft stage
-    /// may pause reading (see [`crate::memory_budget`]).
+    /// may pause reading (see [`MemoryBudget`](crate::MemoryBudget)).
     ///
     /// # Errors
     ///
