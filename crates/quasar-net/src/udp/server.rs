@@ -7,15 +7,16 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::driver::{serve, Limit, LoopConfig, LoopCtx, Shutdown, Transport};
+use super::driver::{serve, Limit, LoopConfig, LoopCtx, Transport};
 use super::info::{
     DatagramCloseReport, DatagramServerInfo, DatagramServerSection, DatagramsSection, Stats,
 };
 use super::socket::bind;
 use super::{DatagramConsumerFactory, DatagramServerBuilder, SocketInfo};
+use crate::connection::shutdown::Shutdown;
+use crate::connection::signal::Signal;
 use crate::{Error, OneTime, Producer, Result};
 
 /// A running UDP server; cloning shares it.
@@ -101,7 +102,7 @@ impl DatagramServer {
             Arc::new(Limit {
                 max: b.max_requests,
                 claimed: AtomicU64::new(0),
-                reached: CancellationToken::new(),
+                reached: Signal::default(),
             })
         });
         let ctx = Arc::new(LoopCtx {
