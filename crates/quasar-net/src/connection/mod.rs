@@ -305,16 +305,7 @@ impl Connection {
             if self.is_closed() || s.write_closed.load(Ordering::Acquire) {
                 return Err(Error::closed("connection"));
             }
-            // Bytes queued by `write` and not yet taken by the driver count too, or a
-            // fast writer would outrun it to the cap.
-            let queued = s
-                .external
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .bytes;
-            let pending = queued + s.buffered.load(Ordering::Relaxed);
-            let high = s.high.load(Ordering::Relaxed);
-            if crate::flow_control::external_writable(self.is_write_paused(), pending, high) {
+            if self.is_writable() {
                 return Ok(());
             }
             notified.await;
@@ -328,6 +319,8 @@ impl Connection {
         if self.is_closed() || s.write_closed.load(Ordering::Acquire) {
             return false;
         }
+        // Bytes queued by `write` and not yet taken by the driver count too, or a fast
+        // writer would outrun it to the cap.
         let queued = s
             .external
             .lock()

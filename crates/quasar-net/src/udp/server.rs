@@ -144,35 +144,27 @@ impl DatagramServer {
                 let (ack, acked) = oneshot::channel::<Result<()>>();
                 acks.push(acked);
                 let (ctx, tasks) = (Arc::clone(&ctx), tasks.clone());
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|e| Error::config(format!("worker runtime: {e}")))?;
-                let handle = std::thread::Builder::new()
-                    .name(format!("{}-udp-{w}", b.name))
-                    .spawn(move || {
-                        rt.block_on(async move {
-                            let mut res = Ok(());
-                            for (sock, info) in group {
-                                // Registered here: a socket belongs to the reactor of the
-                                // runtime that created its transport.
-                                match Transport::new(sock, batching) {
-                                    Ok(t) => {
-                                        tasks.spawn(serve(t, info, Arc::clone(&ctx)));
-                                    }
-                                    Err(e) => {
-                                        res = Err(Error::from(e));
-                                        break;
-                                    }
+                let thread_name = format!("{}-udp-{w}", b.name);
+                let handle =
+                    crate::server::worker::spawn_worker(thread_name, w, move || async move {
+                        let mut res = Ok(());
+                        for (sock, info) in group {
+                            // Registered here: a socket belongs to the reactor of the
+                            // runtime that created its transport.
+                            match Transport::new(sock, batching) {
+                                Ok(t) => {
+                                    tasks.spawn(serve(t, info, Arc::clone(&ctx)));
+                                }
+                                Err(e) => {
+                                    res = Err(Error::from(e));
+                                    break;
                                 }
                             }
-                            let _ = ack.send(res);
-                            // A current-thread runtime only drives its tasks while
-                            // something blocks on it: stay until the server closed.
-                            tasks.wait().await;
-                        })
-                    })
-                    .map_err(|e| Error::config(format!("worker thread: {e}")))?;
+                        }
+                        let _ = ack.send(res);
+                        // Stay until the server closed.
+                        tasks.wait().await;
+                    })?;
                 worker_threads.push(handle);
             }
             let mut res = Ok(());
