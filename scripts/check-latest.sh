@@ -12,7 +12,8 @@
 #   --report-only  always exit 0, printing the verdict (what .ci/run uses: CI reports the next
 #                  deprecation without making its own result depend on the registry's state).
 #   --lib          check libraries and binaries only (what `cargo install` and dependent
-#                  programs compile), not tests, benches and examples: much less to check,
+#                  programs compile), not tests, benches and examples, and not the
+#                  unpublished benchmark baselines (quasar-baseline): much less to check,
 #                  which is what .ci/run uses.
 # Environment: CHECK_LATEST_DIR [target/check-latest] the scratch copy. It builds into the
 # repository's target directory ($CARGO_TARGET_DIR or target/), so only the workspace crates
@@ -27,7 +28,7 @@ targets=(--all-targets)
 for arg in "$@"; do
   case "$arg" in
     --report-only) report_only=1 ;;
-    --lib) targets=(--lib --bins) ;;
+    --lib) targets=(--lib --bins --exclude quasar-baseline) ;;
     *) echo "usage: $0 [--report-only] [--lib]" >&2; exit 2 ;;
   esac
 done

@@ -1,24 +1,4 @@
-//! Abuse events: what peers did that the server had to stop, counted and logged quietly.
-//!
-//! Every server keeps one [`AbuseStats`] (reached through its
-//! [`Producer`](crate::Producer)). A connection that ends because of a peer — a timeout,
-//! an oversize message, a reset, a forced close — records one [`AbuseKind`]; the accept
-//! loop records rejected connections, the memory budget its sheds, UDP loops oversize
-//! datagrams and capped replies. Each kind is a plain counter in `info().abuse`
-//! ([`AbuseSection`]) and a log line through its own [`RateLimitedLog`]: the first
-//! occurrence is logged (at `warn`, or `info` for the routine kinds), then at most one
-//! line per kind per second, saying how many more were suppressed.
-//!
-//! # Examples
-//!
-//! ```
-//! use quasar_net::{AbuseKind, AbuseStats};
-//!
-//! let stats = AbuseStats::default();
-//! stats.record(AbuseKind::Oversize, 3, None, "unparsed input over the limit");
-//! assert_eq!(stats.section().oversize, 3);
-//! assert_eq!(stats.section().total(), 3);
-//! ```
+//! Abuse events: what peers did that the server had to stop, counted and logged quietly ([`AbuseStats`]).
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -27,10 +7,11 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::{Error, RateLimitedLog};
+use crate::rate_limited_log::RateLimitedLog;
+use crate::Error;
 
 /// How often each kind may log a line.
-pub const ABUSE_LOG_INTERVAL: Duration = Duration::from_secs(1);
+pub(crate) const ABUSE_LOG_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The kinds of abuse event a server counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -144,7 +125,27 @@ impl AbuseKind {
     }
 }
 
-/// Per-kind counters and log gates of one server; see the [module docs](self).
+/// Per-kind counters and log gates of one server.
+///
+/// Every server keeps one [`AbuseStats`] (reached through its
+/// [`Producer`](crate::Producer)). A connection that ends because of a peer — a timeout,
+/// an oversize message, a reset, a forced close — records one [`AbuseKind`]; the accept
+/// loop records rejected connections, the memory budget its sheds, UDP loops oversize
+/// datagrams and capped replies. Each kind is a plain counter in `info().abuse`
+/// ([`AbuseSection`]) and a log line through its own rate-limited log gate: the first
+/// occurrence is logged (at `warn`, or `info` for the routine kinds), then at most one
+/// line per kind per second, saying how many more were suppressed.
+///
+/// # Examples
+///
+/// ```
+/// use quasar_net::{AbuseKind, AbuseStats};
+///
+/// let stats = AbuseStats::default();
+/// stats.record(AbuseKind::Oversize, 3, None, "unparsed input over the limit");
+/// assert_eq!(stats.section().oversize, 3);
+/// assert_eq!(stats.section().total(), 3);
+/// ```
 pub struct AbuseStats {
     counts: [AtomicU64; KINDS],
     logs: [RateLimitedLog; KINDS],

@@ -1,49 +1,4 @@
-//! A server-wide memory budget for the bytes held on behalf of peers.
-//!
-//! Each connection's limits (`max_read_buffer`, the write-buffer cap) bound one peer;
-//! they do not bound many: 3,000 connections each sending just under 1 MiB with no
-//! separator pinned 3 GB. A [`MemoryBudget`] is shared by every connection of a server;
-//! each connection reports what it holds (unparsed input of an unfinished request plus
-//! output queued for the peer) whenever that changes by a read, a round or a write.
-//!
-//! Two stages, as Envoy's overload manager:
-//!
-//! - **soft** (over [`soft_limit`](MemoryBudget::soft_limit), 80% of the limit): a
-//!   connection holding more than its share of the soft limit stops reading (the peer
-//!   waits in the kernel's buffers) until the total is back under the soft limit or its
-//!   share grew back over what it holds; counted as a `budget_shed` abuse event.
-//!   Paused connections re-check every [`RECHECK`] (a timer of their own: no wake-up
-//!   path between connections is needed, and only paused connections pay for it). A
-//!   connection paused for [`MAX_PAUSED_RECHECKS`] re-checks (2 s, counted across
-//!   resumes until it holds nothing again) is closed, as in the hard stage: a paused connection would not notice its
-//!   peer leaving, and would hold its bytes until a progress timeout.
-//! - **hard** (over the limit): a connection holding more than its fair share
-//!   (limit / connections holding anything) is closed with
-//!   [`Error::is_over_budget`](crate::Error::is_over_budget) the next time it reads,
-//!   queues output or re-checks; every other connection holding bytes stops reading
-//!   until the total is back under the limit (new requests still get their first read).
-//!   A closing connection's unparsed input is freed at once.
-//!
-//! The largest holders go first in both stages, since they cross the fair share first;
-//! small holders keep being served under the limit. Memory then stays within the limit
-//! plus one read chunk per connection reading at that moment, plus under 4 KiB per
-//! connection (holdings are reported in 4 KiB steps so that a small request touches no
-//! shared counter).
-//!
-//! What a connection holds: its unparsed input, its queued output, and what its
-//! consumer reports buffering itself with
-//! [`Context::report_buffered`](crate::Context::report_buffered) (an HTTP body being
-//! collected, for instance).
-//!
-//! # Examples
-//!
-//! ```
-//! use quasar_net::MemoryBudget;
-//!
-//! let budget = MemoryBudget::new(1000);
-//! assert_eq!(budget.limit(), 1000);
-//! assert_eq!(budget.used(), 0);
-//! ```
+//! A server-wide memory budget for the bytes held on behalf of peers: [`MemoryBudget`].
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -54,14 +9,14 @@ use crate::{Error, Result};
 pub const DEFAULT_MEMORY_BUDGET: usize = 512 * 1024 * 1024;
 
 /// How often a connection paused by the soft stage checks whether it may read again.
-pub const RECHECK: Duration = Duration::from_millis(200);
+pub(crate) const RECHECK: Duration = Duration::from_millis(200);
 
 /// How many [`RECHECK`]s a connection may spend paused, in one stretch or across
 /// resumes, between two moments it holds nothing, before it is closed as in the hard
 /// stage (2 s). A paused connection reads nothing, so it would not even notice its peer
 /// leaving: without an end, memory that never frees would hold the largest holders (and
 /// their descriptors) until a progress timeout, tens of seconds later.
-pub const MAX_PAUSED_RECHECKS: u8 = 10;
+pub(crate) const MAX_PAUSED_RECHECKS: u8 = 10;
 
 /// What the budget asks of a connection after it reported its holding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +29,51 @@ pub(crate) enum Pressure {
     Shed,
 }
 
-/// Bytes held for peers across a server; see the [module docs](self).
+/// Bytes held for peers across a server.
+///
+/// Each connection's limits (`max_read_buffer`, the write-buffer cap) bound one peer;
+/// they do not bound many connections each holding just under its limit. A budget is shared by every connection of a server;
+/// each connection reports what it holds (unparsed input of an unfinished request plus
+/// output queued for the peer) whenever that changes by a read, a round or a write.
+///
+/// Two stages, as Envoy's overload manager:
+///
+/// - **soft** (over [`soft_limit`](MemoryBudget::soft_limit), 80% of the limit): a
+///   connection holding more than its share of the soft limit stops reading (the peer
+///   waits in the kernel's buffers) until the total is back under the soft limit or its
+///   share grew back over what it holds; counted as a `budget_shed` abuse event.
+///   Paused connections re-check every 200 ms (a timer of their own: no wake-up
+///   path between connections is needed, and only paused connections pay for it). A
+///   connection paused for ten re-checks (2 s, counted across
+///   resumes until it holds nothing again) is closed, as in the hard stage: a paused connection would not notice its
+///   peer leaving, and would hold its bytes until a progress timeout.
+/// - **hard** (over the limit): a connection holding more than its fair share
+///   (limit / connections holding anything) is closed with
+///   [`Error::is_over_budget`](crate::Error::is_over_budget) the next time it reads,
+///   queues output or re-checks; every other connection holding bytes stops reading
+///   until the total is back under the limit (new requests still get their first read).
+///   A closing connection's unparsed input is freed at once.
+///
+/// The largest holders go first in both stages, since they cross the fair share first;
+/// small holders keep being served under the limit. Memory then stays within the limit
+/// plus one read chunk per connection reading at that moment, plus under 4 KiB per
+/// connection (holdings are reported in 4 KiB steps so that a small request touches no
+/// shared counter).
+///
+/// What a connection holds: its unparsed input, its queued output, and what its
+/// consumer reports buffering itself with
+/// [`Context::report_buffered`](crate::Context::report_buffered) (an HTTP body being
+/// collected, for instance).
+///
+/// # Examples
+///
+/// ```
+/// use quasar_net::MemoryBudget;
+///
+/// let budget = MemoryBudget::new(1000);
+/// assert_eq!(budget.limit(), 1000);
+/// assert_eq!(budget.used(), 0);
+/// ```
 #[derive(Debug)]
 pub struct MemoryBudget {
     limit: usize,

@@ -1,34 +1,19 @@
 //! A log gate that lets one line through per interval and counts what it held back.
 //!
-//! Under attack the same event happens thousands of times a second: one line per
-//! oversize datagram was 175,000 lines/s and most of the server's CPU. A
+//! Under attack the same event happens thousands of times a second, and a line per
+//! occurrence would cost the server more than the attack itself. A
 //! [`RateLimitedLog`] decides, per event kind, whether this occurrence is logged: the
 //! first one always is (so an operator sees an attack begin), then at most one per
 //! `interval`, and each logged line carries how many occurrences were suppressed since
 //! the previous one. It is sans-IO (`now` comes from the caller) and lock-free (two
 //! atomics), so it can sit on a hot path.
-//!
-//! # Examples
-//!
-//! ```
-//! use std::time::{Duration, Instant};
-//! use quasar_net::RateLimitedLog;
-//!
-//! let log = RateLimitedLog::new(Duration::from_secs(1));
-//! let t0 = Instant::now();
-//! assert_eq!(log.check(t0), Some(0)); // the first occurrence is logged
-//! assert_eq!(log.check(t0), None); // then held back...
-//! assert_eq!(log.check(t0 + Duration::from_millis(500)), None);
-//! // ...until the interval passed: logged, with "2 more suppressed".
-//! assert_eq!(log.check(t0 + Duration::from_secs(1)), Some(2));
-//! ```
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Lets one log line through per interval; see the [module docs](self).
 #[derive(Debug)]
-pub struct RateLimitedLog {
+pub(crate) struct RateLimitedLog {
     /// Where the clock of `last` starts (this gate's creation).
     base: Instant,
     interval_ns: u64,
@@ -39,7 +24,7 @@ pub struct RateLimitedLog {
 
 impl RateLimitedLog {
     /// A gate letting one line through per `interval`.
-    pub fn new(interval: Duration) -> RateLimitedLog {
+    pub(crate) fn new(interval: Duration) -> RateLimitedLog {
         RateLimitedLog {
             base: Instant::now(),
             interval_ns: u64::try_from(interval.as_nanos()).unwrap_or(u64::MAX),
@@ -51,13 +36,14 @@ impl RateLimitedLog {
     /// Records one occurrence at `now`: `Some(n)` when it should be logged, `n` being
     /// the occurrences suppressed since the last logged one; `None` when it is
     /// suppressed (and counted).
-    pub fn check(&self, now: Instant) -> Option<u64> {
+    #[cfg(test)]
+    pub(crate) fn check(&self, now: Instant) -> Option<u64> {
         self.check_n(now, 1)
     }
 
     /// As [`check`](Self::check) for `n` occurrences at once (a batch); when the line
     /// is let through, the `n - 1` others of the batch count as suppressed.
-    pub fn check_n(&self, now: Instant, n: u64) -> Option<u64> {
+    pub(crate) fn check_n(&self, now: Instant, n: u64) -> Option<u64> {
         if n == 0 {
             return None;
         }
@@ -82,7 +68,8 @@ impl RateLimitedLog {
 
     /// Occurrences suppressed since the last line let through (a final summary can
     /// report them).
-    pub fn suppressed(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn suppressed(&self) -> u64 {
         self.suppressed.load(Ordering::Relaxed)
     }
 }
@@ -91,6 +78,17 @@ impl RateLimitedLog {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_first_is_logged_then_one_per_interval_with_the_count_held_back() {
+        let log = RateLimitedLog::new(Duration::from_secs(1));
+        let t0 = Instant::now();
+        assert_eq!(log.check(t0), Some(0), "the first occurrence is logged");
+        assert_eq!(log.check(t0), None, "then held back");
+        assert_eq!(log.check(t0 + Duration::from_millis(500)), None);
+        // The interval passed: logged, with "2 more suppressed".
+        assert_eq!(log.check(t0 + Duration::from_secs(1)), Some(2));
+    }
 
     #[test]
     fn batches_count_all_but_the_logged_one() {

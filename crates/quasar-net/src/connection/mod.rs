@@ -58,7 +58,7 @@ use tokio::sync::Notify;
 use crate::transport::TransportInfo;
 use crate::{Error, OneTime};
 
-mod client;
+mod client_connection;
 pub(crate) mod clock;
 mod config;
 pub(crate) mod driver;
@@ -67,8 +67,8 @@ mod serve;
 pub(crate) mod shutdown;
 pub(crate) mod signal;
 
-pub(crate) use client::connect_via;
-pub use client::{connect, ClientConnection, ClientConnectionBuilder};
+pub(crate) use client_connection::connect_via;
+pub use client_connection::{connect, ClientConnection, ClientConnectionBuilder};
 pub use config::{
     ConnectionConfig, MinRate, ProgressRules, DEFAULT_CLOSE_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT,
     DEFAULT_MAX_READ_BUFFER, DEFAULT_MIN_RECEIVE_RATE, DEFAULT_MIN_SEND_RATE,
@@ -276,9 +276,7 @@ impl Connection {
             let mut ext = s.external.lock().unwrap_or_else(PoisonError::into_inner);
             let cap = s.cap.load(Ordering::Relaxed);
             let total = s.buffered.load(Ordering::Relaxed) + ext.bytes + data.len();
-            if total > cap {
-                return Err(Error::new_write_buffer_full(total, cap));
-            }
+            crate::flow_control::check_cap(total, cap)?;
             ext.bytes += data.len();
             ext.chunks.push_back(data);
         }
@@ -307,15 +305,7 @@ impl Connection {
             if self.is_closed() || s.write_closed.load(Ordering::Acquire) {
                 return Err(Error::closed("connection"));
             }
-            // Bytes queued by `write` and not yet taken by the driver count too, or a
-            // fast writer would outrun it to the cap.
-            let queued = s
-                .external
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .bytes;
-            let pending = queued + s.buffered.load(Ordering::Relaxed);
-            if !self.is_write_paused() && pending < s.high.load(Ordering::Relaxed) {
+            if self.is_writable() {
                 return Ok(());
             }
             notified.await;
@@ -326,15 +316,22 @@ impl Connection {
     /// [`writable`](Self::writable) would resolve at once with (`false` once closed).
     pub fn is_writable(&self) -> bool {
         let s = &self.shared;
-        if self.is_closed() || s.write_closed.load(Ordering::Acquire) || self.is_write_paused() {
+        if self.is_closed() || s.write_closed.load(Ordering::Acquire) {
             return false;
         }
+        // Bytes queued by `write` and not yet taken by the driver count too, or a fast
+        // writer would outrun it to the cap.
         let queued = s
             .external
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .bytes;
-        queued + s.buffered.load(Ordering::Relaxed) < s.high.load(Ordering::Relaxed)
+        let pending = queued + s.buffered.load(Ordering::Relaxed);
+        crate::flow_control::external_writable(
+            self.is_write_paused(),
+            pending,
+            s.high.load(Ordering::Relaxed),
+        )
     }
 
     /// Shuts the connection's sending side once everything queued so far is written (a

@@ -6,15 +6,17 @@ use std::sync::Arc;
 
 use super::signal::Signal;
 
-/// Server-wide signals: `drain` asks idle connections to close now and busy ones after
-/// their request; `abort` closes everything at once.
+/// Server-wide signals, the same for TCP and datagram servers: `drain` asks idle
+/// connections to close now and busy ones after their request (a datagram loop stops
+/// reading, sends what is queued and lets spawned replies finish); `abort` closes
+/// everything at once (drops the replies still running).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Shutdown {
     pub(crate) drain: Signal,
     pub(crate) abort: Signal,
-    /// Connections that were idle when the drain reached them.
+    /// Connections that were idle when the drain reached them (TCP).
     pub(crate) drained_idle: Arc<AtomicU64>,
-    /// Connections that had a request in flight when the drain reached them.
+    /// Connections that had a request in flight when the drain reached them (TCP).
     pub(crate) drained_busy: Arc<AtomicU64>,
 }
 

@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
-use super::client::PushSink;
+use super::calls::PushSink;
 use super::exchange::{with_consumer, Current, Exchange};
 use super::output::Output;
-use super::state::{Lifecycle, Reading, Writing};
+use super::state::{Lifecycle, Reading, State, Writing};
+use super::timers::Clock;
 use crate::consumer::{Actions, DynFactory, Req, Resp};
 use crate::hooks::{ConnectionEvent, DataEvent, RequestEvent};
 use crate::{
@@ -31,6 +32,30 @@ pub(super) const FEED_BUDGET: usize = 1024;
 /// (a power of two). Up to this much per connection goes unreported, which is small
 /// next to the read chunk (16 KiB) the budget's bound already allows per connection.
 pub(super) const BUDGET_GRAIN: usize = 4 * 1024;
+
+/// Request counters of one connection.
+#[derive(Debug, Default)]
+pub(super) struct Counts {
+    /// Requests started.
+    pub(super) processed: u64,
+    /// `processed` as last published to the connection and the producer.
+    pub(super) reported: u64,
+    /// Requests whose exchange ended.
+    pub(super) finished: u64,
+    /// The write-buffer peak last published.
+    pub(super) peak_reported: usize,
+    /// The output level `update_flow` last saw (`usize::MAX`: never ran).
+    pub(super) flow_len: usize,
+}
+
+impl Counts {
+    fn new() -> Counts {
+        Counts {
+            flow_len: usize::MAX,
+            ..Counts::default()
+        }
+    }
+}
 
 /// Which side of the connection the engine plays.
 pub(crate) enum Role<Resp> {
@@ -58,41 +83,15 @@ pub(crate) struct Engine<F: ConsumerFactory> {
     pub(super) producer: Producer,
     pub(super) hooks: Arc<Hooks>,
     pub(super) role: Role<Resp<F>>,
-    pub(super) reading: Reading,
-    pub(super) writing: Writing,
-    pub(super) lifecycle: Lifecycle,
-    /// The front consumer said `NeedMore` and no byte arrived since.
-    pub(super) starved: bool,
-    /// The front consumer stopped while writing was paused: call it again on resume.
-    pub(super) refeed: bool,
-    pub(super) processed: u64,
-    pub(super) reported: u64,
-    pub(super) finished: u64,
-    pub(super) peak_reported: usize,
-    /// The output level `update_flow` last saw (`usize::MAX`: never ran).
-    pub(super) flow_len: usize,
-    pub(super) now: Instant,
-    pub(super) last_activity: Instant,
-    /// The request-timeout clock of output still owed after its exchange ended.
-    pub(super) busy_since: Option<Instant>,
-    /// Bytes read and written so far, for the progress timeouts.
-    pub(super) read_total: u64,
-    pub(super) written_total: u64,
-    pub(super) recv_window: super::progress::RateWindow,
-    pub(super) send_window: super::progress::RateWindow,
-    pub(super) send_stall: super::progress::Stall,
-    /// Since when output has waited for the peer (`None`: the queue is empty).
-    pub(super) waiting_since: Option<Instant>,
-    /// The peer's EOF came with complete requests still unparsed: close once they are
-    /// answered (see `settle_eof`).
-    pub(super) eof_unsettled: bool,
-    /// When the peer last took a byte of output.
-    pub(super) written_at: Instant,
+    /// Where the connection is: reading, writing, lifecycle and the feeding flags.
+    pub(super) state: State,
+    /// Time and progress: the timers' inputs.
+    pub(super) clock: Clock,
+    /// Request counters and what was last published of them.
+    pub(super) counts: Counts,
     /// What was last reported to the memory budget (a multiple of [`BUDGET_GRAIN`]);
     /// paused by its soft stage.
     pub(super) held: crate::memory_budget::Holding,
-    /// A consumer changed its timers: the driver must ask for the next deadline now.
-    pub(super) timer_changed: bool,
     /// Where to hand the transport once the exchange that asked for it finished.
     pub(super) detach_to: Option<tokio::sync::oneshot::Sender<crate::transport::Detached>>,
 }
@@ -129,29 +128,10 @@ impl<F: ConsumerFactory> Engine<F> {
             hooks,
             producer,
             role,
-            reading: Reading::Open,
-            writing: Writing::Open,
-            lifecycle: Lifecycle::Open,
-            starved: false,
-            refeed: false,
-            processed: 0,
-            reported: 0,
-            finished: 0,
-            peak_reported: 0,
-            flow_len: usize::MAX,
-            now,
-            last_activity: now,
-            busy_since: None,
-            read_total: 0,
-            written_total: 0,
-            recv_window: Default::default(),
-            send_window: Default::default(),
-            send_stall: Default::default(),
-            waiting_since: None,
-            eof_unsettled: false,
-            written_at: now,
+            state: State::default(),
+            clock: Clock::new(now),
+            counts: Counts::new(),
             held: Default::default(),
-            timer_changed: false,
             detach_to: None,
             cfg,
         }
@@ -178,7 +158,7 @@ impl<F: ConsumerFactory> Engine<F> {
     }
 
     pub(crate) fn saw_eof(&self) -> bool {
-        self.reading == Reading::Eof
+        self.state.reading == Reading::Eof
     }
 
     pub(crate) fn config(&self) -> &ConnectionConfig {
@@ -195,8 +175,8 @@ impl<F: ConsumerFactory> Engine<F> {
     /// input (see [`takes_input`](Self::takes_input)) and for more unparsed bytes, and
     /// not paused by the memory budget.
     pub(crate) fn wants_read(&self) -> bool {
-        self.reading == Reading::Open
-            && self.lifecycle != Lifecycle::Closing
+        self.state.reading == Reading::Open
+            && self.state.lifecycle != Lifecycle::Closing
             && self.takes_input()
             && self.rbuf.len() < self.cfg.max_read_buffer
             && !self.held.is_paused()
@@ -207,17 +187,18 @@ impl<F: ConsumerFactory> Engine<F> {
     /// held back); a full-duplex exchange reads on whatever its own output does, since
     /// what it reads does not turn into its own output (a relay, a chat member).
     pub(super) fn takes_input(&self) -> bool {
-        if self
+        let full_duplex = self
             .exchanges
             .front()
-            .is_some_and(|ex| ex.lifetime.full_duplex)
-        {
-            !self.push_blocked()
-        } else {
-            self.can_produce()
-        }
+            .is_some_and(|ex| ex.lifetime.full_duplex);
+        self.out.takes_input(full_duplex)
+            && (full_duplex || self.out.responses.len() < self.cfg.max_pending_responses)
+            && !self.push_blocked()
     }
 
+    /// Whether more output may be produced now: flow control does not hold producers
+    /// back, the unfinished responses are below their limit, and a client's push sink
+    /// has room.
     pub(super) fn can_produce(&self) -> bool {
         !self.out.is_full()
             && self.out.responses.len() < self.cfg.max_pending_responses
@@ -231,11 +212,11 @@ impl<F: ConsumerFactory> Engine<F> {
 
     /// `n` new bytes are at the end of the read buffer.
     pub(crate) fn on_read(&mut self, n: usize, now: Instant) -> Result<()> {
-        self.now = now;
-        self.starved = false;
-        self.last_activity = now;
-        self.read_total += n as u64;
-        self.conn.shared().set_bytes_read(self.read_total);
+        self.clock.now = now;
+        self.state.starved = false;
+        self.clock.last_activity = now;
+        self.clock.read_total += n as u64;
+        self.conn.shared().set_bytes_read(self.clock.read_total);
         self.account()?;
         if self.hooks.wants_data() {
             let start = self.rbuf.len() - n;
@@ -258,9 +239,9 @@ impl<F: ConsumerFactory> Engine<F> {
 
     /// A consumer paused reading; `Connection::resume_reading` resumes it.
     pub(crate) fn resume_reading(&mut self) {
-        if self.reading == Reading::PausedByConsumer {
-            self.reading = Reading::Open;
-            self.starved = false;
+        if self.state.reading == Reading::PausedByConsumer {
+            self.state.reading = Reading::Open;
+            self.state.starved = false;
         }
     }
 
@@ -285,25 +266,27 @@ impl<F: ConsumerFactory> Engine<F> {
     /// a write is done here and the driver goes on to read.
     pub(crate) fn on_written(&mut self, n: usize, now: Instant) -> bool {
         self.out.queue.advance(n);
-        self.written_total += n as u64;
-        self.conn.shared().set_bytes_written(self.written_total);
+        self.clock.written_total += n as u64;
+        self.conn
+            .shared()
+            .set_bytes_written(self.clock.written_total);
         // Writing only frees memory: never a reason to shed.
         let _ = self.account();
-        self.now = now;
-        self.last_activity = now;
-        self.written_at = now;
-        let was_paused = self.out.queue.is_paused();
+        self.clock.now = now;
+        self.clock.last_activity = now;
+        self.clock.written_at = now;
+        let was_paused = self.out.is_paused();
         self.update_flow();
         self.track_busy();
         // A round has work after a write only when: writing resumed (or is still
         // paused), a consumer is owed a call, input waits unfed (the feed budget ran
         // out), the connection is closing or draining, or timers changed.
         was_paused
-            || self.out.queue.is_paused()
-            || self.refeed
-            || (!self.starved && !self.rbuf.is_empty())
-            || self.lifecycle != Lifecycle::Open
-            || self.timer_changed
+            || self.out.is_paused()
+            || self.state.refeed
+            || (!self.state.starved && !self.rbuf.is_empty())
+            || self.state.lifecycle != Lifecycle::Open
+            || self.clock.timer_changed
     }
 
     /// Moves bytes written through `Connection::write` into the output, after what the
@@ -313,7 +296,7 @@ impl<F: ConsumerFactory> Engine<F> {
             self.out.write_bytes(chunk)?;
         }
         self.update_flow();
-        if !self.out.queue.is_paused() {
+        if !self.out.is_paused() {
             // The writer's bytes moved in: let a waiting writer re-check the level.
             self.conn.shared().notify_writable();
         }
@@ -326,7 +309,7 @@ impl<F: ConsumerFactory> Engine<F> {
     /// (external writes, a resumed reading, a pulled response): output that starts
     /// waiting then is stamped with it.
     pub(crate) fn set_now(&mut self, now: Instant) {
-        self.now = now;
+        self.clock.now = now;
     }
 
     /// One round of rules after any event: flow control, feeding, flow control again,
@@ -339,8 +322,8 @@ impl<F: ConsumerFactory> Engine<F> {
         self.feed()?;
         self.update_flow();
         self.settle_eof();
-        if self.lifecycle == Lifecycle::CloseAfterExchange
-            && self.processed > 0
+        if self.state.lifecycle == Lifecycle::CloseAfterExchange
+            && self.counts.processed > 0
             && self.exchanges.is_empty()
         {
             // close-after-exchange -> closing: the last exchange ended.
@@ -353,7 +336,7 @@ impl<F: ConsumerFactory> Engine<F> {
 
     /// Reports what this connection holds for its peer (unparsed input, queued output
     /// and what its consumer buffers) to the server's memory budget, whose soft stage
-    /// may pause reading (see [`crate::memory_budget`]).
+    /// may pause reading (see [`MemoryBudget`](crate::MemoryBudget)).
     ///
     /// # Errors
     ///
@@ -388,7 +371,7 @@ impl<F: ConsumerFactory> Engine<F> {
         };
         if self.held.report(budget, now)? {
             // Paused just now: arm the re-check timer.
-            self.timer_changed = true;
+            self.clock.timer_changed = true;
             let detail = format_args!("reading paused: holding {now} bytes over the soft mark");
             let abuse = self.producer.abuse();
             abuse.record(
@@ -402,14 +385,14 @@ impl<F: ConsumerFactory> Engine<F> {
     }
 
     pub(crate) fn is_done(&self) -> bool {
-        self.lifecycle == Lifecycle::Closing
-            && (self.out.is_idle() || self.writing == Writing::Shutdown)
+        self.state.lifecycle == Lifecycle::Closing
+            && (self.out.is_idle() || self.state.writing == Writing::Shutdown)
     }
 
     /// Serve one exchange, then close (the session that reached the server's limit).
     pub(crate) fn close_after_exchange(&mut self) {
-        if self.lifecycle == Lifecycle::Open {
-            self.lifecycle = Lifecycle::CloseAfterExchange;
+        if self.state.lifecycle == Lifecycle::Open {
+            self.state.lifecycle = Lifecycle::CloseAfterExchange;
         }
     }
 
@@ -419,9 +402,9 @@ impl<F: ConsumerFactory> Engine<F> {
     }
 
     pub(super) fn begin_closing(&mut self) {
-        if self.lifecycle != Lifecycle::Closing {
-            tracing::trace!(session = self.conn.session(), from = ?self.lifecycle, "-> closing");
-            self.lifecycle = Lifecycle::Closing;
+        if self.state.lifecycle != Lifecycle::Closing {
+            tracing::trace!(session = self.conn.session(), from = ?self.state.lifecycle, "-> closing");
+            self.state.lifecycle = Lifecycle::Closing;
         }
     }
 
@@ -435,7 +418,7 @@ impl<F: ConsumerFactory> Engine<F> {
         let in_exchange = self.exchanges.iter().any(|e| e.started) || !self.rbuf.is_empty();
         let busy = in_exchange || !self.out.is_idle();
         if in_exchange {
-            self.lifecycle = Lifecycle::CloseAfterExchange;
+            self.state.lifecycle = Lifecycle::CloseAfterExchange;
         } else {
             // Output owed with no exchange in flight (a greeting, a pushed event) is
             // written by the closing state, then the connection ends.
@@ -457,37 +440,38 @@ impl<F: ConsumerFactory> Engine<F> {
 
     /// Publishes the request counters, once per round rather than per request.
     pub(crate) fn report_requests(&mut self) {
-        if self.processed > self.reported {
-            self.conn.shared().set_processed(self.processed);
-            self.producer.add_requests(self.processed - self.reported);
-            self.reported = self.processed;
+        if self.counts.processed > self.counts.reported {
+            self.conn.shared().set_processed(self.counts.processed);
+            self.producer
+                .add_requests(self.counts.processed - self.counts.reported);
+            self.counts.reported = self.counts.processed;
         }
     }
 
     pub(crate) fn update_flow(&mut self) {
         let len = self.out.len();
-        if len == self.flow_len {
+        if len == self.counts.flow_len {
             // The level decides everything below (the pause state follows from it and
             // the previous state): an unchanged level changes nothing. Rounds call this
             // twice and most find it unchanged.
             return;
         }
-        self.flow_len = len;
-        match (self.waiting_since, len) {
-            (Some(_), 0) => self.waiting_since = None,
-            (None, n) if n > 0 => self.waiting_since = Some(self.now),
+        self.counts.flow_len = len;
+        match (self.clock.waiting_since, len) {
+            (Some(_), 0) => self.clock.waiting_since = None,
+            (None, n) if n > 0 => self.clock.waiting_since = Some(self.clock.now),
             _ => {}
         }
-        let marks = self.out.queue.marks();
+        let marks = self.out.flow.marks();
         let shared = self.conn.shared();
         shared.set_buffered(len, marks.high(), marks.cap());
         let peak = self.out.queue.peak();
-        if peak > self.peak_reported {
-            self.peak_reported = peak;
+        if peak > self.counts.peak_reported {
+            self.counts.peak_reported = peak;
             shared.set_write_buffer_peak(peak);
         }
-        let was = self.out.queue.is_paused();
-        let now = self.out.queue.update_paused(self.out.responses.held());
+        let was = self.out.is_paused();
+        let now = self.out.update_flow();
         if was != now {
             shared.set_write_paused(now);
             tracing::trace!(session = self.conn.session(), paused = now, "flow control");
@@ -515,7 +499,7 @@ impl<F: ConsumerFactory> Engine<F> {
         RequestEvent {
             session: self.conn.session(),
             peer: self.conn.address(),
-            request: self.processed,
+            request: self.counts.processed,
             error,
         }
     }
@@ -564,7 +548,7 @@ impl<F: ConsumerFactory> Engine<F> {
     }
 
     pub(crate) fn is_closing(&self) -> bool {
-        self.lifecycle == Lifecycle::Closing
+        self.state.lifecycle == Lifecycle::Closing
     }
 }
 
@@ -572,8 +556,8 @@ impl<F: ConsumerFactory> std::fmt::Debug for Engine<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
             .field("session", &self.conn.session())
-            .field("reading", &self.reading)
-            .field("lifecycle", &self.lifecycle)
+            .field("reading", &self.state.reading)
+            .field("lifecycle", &self.state.lifecycle)
             .field("in_flight", &self.exchanges.len())
             .field("output", &self.out)
             .finish()

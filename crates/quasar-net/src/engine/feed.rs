@@ -14,18 +14,18 @@ impl<F: ConsumerFactory> Engine<F> {
     /// Feeds buffered input to the front consumer until it needs more, output is full,
     /// reading is paused, or the connection is closing.
     pub(super) fn feed(&mut self) -> Result<()> {
-        let mut force = std::mem::take(&mut self.refeed);
-        if self.starved && !force {
+        let mut force = std::mem::take(&mut self.state.refeed);
+        if self.state.starved && !force {
             return Ok(());
         }
         let mut budget = FEED_BUDGET;
         while budget > 0 && (!self.rbuf.is_empty() || force) {
-            if self.lifecycle == Lifecycle::Closing
-                || self.reading == Reading::PausedByConsumer
+            if self.state.lifecycle == Lifecycle::Closing
+                || self.state.reading == Reading::PausedByConsumer
                 || !self.takes_input()
             {
                 // Still owed a call once writing resumes.
-                self.refeed |= force;
+                self.state.refeed |= force;
                 break;
             }
             budget -= 1;
@@ -47,8 +47,8 @@ impl<F: ConsumerFactory> Engine<F> {
             if batched > 0 {
                 // Requests the consumer answered within its call (`Context::finish_batched`):
                 // started and finished in stream order, before the front one concludes.
-                self.processed += u64::from(batched);
-                self.finished += u64::from(batched);
+                self.counts.processed += u64::from(batched);
+                self.counts.finished += u64::from(batched);
                 budget = budget.saturating_sub(batched as usize);
             }
             self.exchanges[0].consumed += before.saturating_sub(self.rbuf.len());
@@ -58,11 +58,11 @@ impl<F: ConsumerFactory> Engine<F> {
                     return Err(err);
                 }
                 Ok(Progress::NeedMore) => {
-                    self.starved = true;
+                    self.state.starved = true;
                     if self.out.is_full() {
                         // It probably stopped because writing paused: the writable
                         // wake-up calls it again once the queue drains.
-                        self.refeed = true;
+                        self.state.refeed = true;
                     }
                     self.apply_actions(false)?;
                     if self.rbuf.len() >= self.cfg.max_read_buffer {
@@ -97,7 +97,7 @@ impl<F: ConsumerFactory> Engine<F> {
     /// (`Context::batch_room`): none when each request must be an exchange of its own.
     fn batch_room(&self, budget: usize) -> u32 {
         let open = matches!(self.role, Role::Server)
-            && self.lifecycle == Lifecycle::Open
+            && self.state.lifecycle == Lifecycle::Open
             && self.exchanges.len() == 1
             && self.exchanges[0].started
             && !self.hooks.wants_requests();
@@ -106,7 +106,7 @@ impl<F: ConsumerFactory> Engine<F> {
         }
         let mut room = budget as u64;
         if self.cfg.max_requests > 0 {
-            room = room.min(self.cfg.max_requests.saturating_sub(self.processed));
+            room = room.min(self.cfg.max_requests.saturating_sub(self.counts.processed));
         }
         u32::try_from(room).unwrap_or(u32::MAX)
     }
@@ -116,7 +116,9 @@ impl<F: ConsumerFactory> Engine<F> {
     pub(super) fn open_for_input(&mut self) -> Result<bool> {
         match &self.role {
             Role::Server => {
-                if self.lifecycle == Lifecycle::CloseAfterExchange && self.processed > 0 {
+                if self.state.lifecycle == Lifecycle::CloseAfterExchange
+                    && self.counts.processed > 0
+                {
                     // Draining: the exchange in flight ended; drop what follows.
                     self.begin_closing();
                     return Ok(false);
@@ -140,7 +142,7 @@ impl<F: ConsumerFactory> Engine<F> {
             (None, None) => Current::Static(self.factory.build(&self.conn)),
         };
         self.exchanges
-            .push_back(Exchange::new(consumer, reply, self.now));
+            .push_back(Exchange::new(consumer, reply, self.clock.now));
         let idx = self.exchanges.len() - 1;
         self.call(
             idx,
@@ -154,14 +156,14 @@ impl<F: ConsumerFactory> Engine<F> {
         let ex = &mut self.exchanges[0];
         ex.started = true;
         // The read that brought these bytes is recent enough, and costs no clock read.
-        ex.since = self.last_activity;
-        self.busy_since = Some(self.last_activity);
-        self.processed += 1;
+        ex.since = self.clock.last_activity;
+        self.clock.busy_since = Some(self.clock.last_activity);
+        self.counts.processed += 1;
         // Published at once (a relaxed store), not once per round: a consumer reads
         // `Connection::processed` to know its request's index on the connection (an HTTP
         // server marks the last response before `max_requests` with `Connection: close`),
         // and pipelined requests of one round would otherwise all see the same count.
-        self.conn.shared().set_processed(self.processed);
+        self.conn.shared().set_processed(self.counts.processed);
         if self.hooks.wants_requests() {
             let ev = self.request_event(None);
             if let Err(err) = self.hooks.fire_pre_request(&ev) {
@@ -189,8 +191,8 @@ impl<F: ConsumerFactory> Engine<F> {
         );
         let r = f(&mut ex.consumer, &mut cx, &mut self.rbuf);
         if std::mem::take(&mut self.actions.lifetime_changed) {
-            ex.rearm_tick(self.now);
-            self.timer_changed = true;
+            ex.rearm_tick(self.clock.now);
+            self.clock.timer_changed = true;
         }
         r
     }
@@ -205,8 +207,8 @@ impl<F: ConsumerFactory> Engine<F> {
             if recycled {
                 self.spare = Some(ex.consumer);
             }
-            self.starved = false;
-            if self.lifecycle == Lifecycle::CloseAfterExchange && self.processed > 0 {
+            self.state.starved = false;
+            if self.state.lifecycle == Lifecycle::CloseAfterExchange && self.counts.processed > 0 {
                 self.begin_closing();
             }
         }
@@ -215,12 +217,12 @@ impl<F: ConsumerFactory> Engine<F> {
     /// `post_request`, the caller's reply or the push sink, the request limit.
     pub(super) fn conclude(&mut self, end: End<Resp<F>>, outcome: Result<Resp<F>>) {
         if end.had_timers {
-            self.timer_changed = true;
+            self.clock.timer_changed = true;
         }
         // The consumer and what it buffered are gone (the next account sees it).
         self.actions.buffered = 0;
         if end.started {
-            self.finished += 1;
+            self.counts.finished += 1;
             if self.hooks.wants_requests() {
                 let ev = self.request_event(outcome.as_ref().err());
                 self.hooks.fire_post_request(&ev);
@@ -235,7 +237,7 @@ impl<F: ConsumerFactory> Engine<F> {
             }
             (ReplyTo::Server, Ok(_)) => {}
         }
-        if self.cfg.max_requests > 0 && self.finished >= self.cfg.max_requests {
+        if self.cfg.max_requests > 0 && self.counts.finished >= self.cfg.max_requests {
             self.begin_closing();
         }
     }
@@ -257,8 +259,8 @@ impl<F: ConsumerFactory> Engine<F> {
         if std::mem::take(&mut self.actions.close) {
             self.begin_closing();
         }
-        if std::mem::take(&mut self.actions.pause_reading) && self.reading == Reading::Open {
-            self.reading = Reading::PausedByConsumer;
+        if std::mem::take(&mut self.actions.pause_reading) && self.state.reading == Reading::Open {
+            self.state.reading = Reading::PausedByConsumer;
         }
         self.deliver_pushes();
         if finished {
@@ -273,7 +275,7 @@ impl<F: ConsumerFactory> Engine<F> {
                 self.upgraded = Some(factory);
                 // pulsar builds the upgraded consumer as soon as the request finishes,
                 // even before more data arrives (a WebSocket consumer may write first).
-                if !self.is_client() && self.lifecycle != Lifecycle::Closing {
+                if !self.is_client() && self.state.lifecycle != Lifecycle::Closing {
                     self.build_exchange(ReplyTo::Server)?;
                 }
             }

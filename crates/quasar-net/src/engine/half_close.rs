@@ -11,7 +11,7 @@ use crate::{ConsumerFactory, ProtocolConsumer, Result};
 impl<F: ConsumerFactory> Engine<F> {
     /// The peer shut its sending side (a half-close, or the start of a close).
     pub(crate) fn on_eof(&mut self) -> Result<()> {
-        self.reading = Reading::Eof;
+        self.state.reading = Reading::Eof;
         self.conn.shared().mark_read_closed();
         self.feed()?;
         match self.exchanges.front() {
@@ -26,14 +26,14 @@ impl<F: ConsumerFactory> Engine<F> {
                     return Err(err);
                 }
                 self.apply_actions(false)?;
-                if self.writing == Writing::Shutdown {
+                if self.state.writing == Writing::Shutdown {
                     self.begin_closing();
                 }
                 return Ok(());
             }
             _ => {}
         }
-        self.eof_unsettled = true;
+        self.state.eof_unsettled = true;
         self.settle_eof();
         Ok(())
     }
@@ -44,14 +44,14 @@ impl<F: ConsumerFactory> Engine<F> {
     /// partial one can never complete, and its consumer decides whether the end
     /// completes it (an EOF-delimited body) or it fails.
     pub(super) fn settle_eof(&mut self) {
-        if !self.eof_unsettled {
+        if !self.state.eof_unsettled {
             return;
         }
-        let more = !self.rbuf.is_empty() && !self.starved;
-        if more && self.lifecycle != Lifecycle::Closing {
+        let more = !self.rbuf.is_empty() && !self.state.starved;
+        if more && self.state.lifecycle != Lifecycle::Closing {
             return;
         }
-        self.eof_unsettled = false;
+        self.state.eof_unsettled = false;
         if self.exchanges.front().is_some_and(|ex| ex.started) {
             self.finish_lost(None);
         }
@@ -60,9 +60,9 @@ impl<F: ConsumerFactory> Engine<F> {
 
     /// `Connection::shutdown_write`: shut the sending side once the queue is written.
     pub(crate) fn shutdown_write(&mut self) {
-        if self.writing == Writing::Open {
+        if self.state.writing == Writing::Open {
             tracing::trace!(session = self.conn.session(), "-> write shutdown pending");
-            self.writing = Writing::ShutdownPending;
+            self.state.writing = Writing::ShutdownPending;
         }
         // A writer waiting for room learns the side is shut.
         self.conn.shared().notify_writable();
@@ -71,14 +71,14 @@ impl<F: ConsumerFactory> Engine<F> {
     /// Whether the driver should shut the sending side now: asked for, and everything
     /// owed before it written.
     pub(crate) fn wants_shutdown(&self) -> bool {
-        self.writing == Writing::ShutdownPending && self.out.is_idle()
+        self.state.writing == Writing::ShutdownPending && self.out.is_idle()
     }
 
     /// The driver shut the sending side. Once the peer's side is shut too, nothing can
     /// move any more: the connection closes.
     pub(crate) fn on_shutdown_written(&mut self) {
-        self.writing = Writing::Shutdown;
-        if self.reading == Reading::Eof {
+        self.state.writing = Writing::Shutdown;
+        if self.state.reading == Reading::Eof {
             self.begin_closing();
         }
     }

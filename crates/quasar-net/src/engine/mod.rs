@@ -59,7 +59,7 @@
 //!
 //! The tests in `tests.rs` drive each row through the harness in virtual time.
 
-mod client;
+mod calls;
 #[allow(clippy::module_inception)]
 mod engine;
 pub(crate) mod exchange;
@@ -74,7 +74,7 @@ mod tests;
 mod timers;
 pub(crate) mod write_queue;
 
-pub(crate) use client::PushSink;
+pub(crate) use calls::PushSink;
 pub(crate) use engine::{Engine, Role};
 pub(crate) use exchange::Call;
 pub(crate) use output::Output;

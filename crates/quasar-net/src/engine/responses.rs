@@ -6,10 +6,10 @@
 //! wait in a slot of their own, so the peer sees responses in request order.
 //!
 //! Futures run concurrently (a `FuturesUnordered` polls only the woken ones) and park
-//! their result in their slot. Output is *pulled* from the front slot only while the
-//! write queue is below its high mark: a stream is polled for its next chunk only then,
-//! so a slow reader pauses the producer of a body and memory stays at the high mark
-//! plus one chunk, whatever the body's length.
+//! their result in their slot. Output is *pulled* from the front slot as flow control
+//! allows (`FlowControl::may_pull`): a stream is polled for its next chunk only below
+//! the high mark, so a slow reader pauses the producer of a body and memory stays at the
+//! high mark plus one chunk, whatever the body's length.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -20,6 +20,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::stream::{FuturesUnordered, Stream, StreamExt};
 
 use super::write_queue::WriteQueue;
+use crate::flow_control::FlowControl;
 use crate::Result;
 
 /// A response produced by a future.
@@ -103,8 +104,8 @@ impl Responses {
         }
     }
 
-    /// Collects finished futures and moves the front slots' output into `queue` while it
-    /// is below its high mark. `Ready(Ok(true))` when anything moved.
+    /// Collects finished futures and moves the front slots' output into `queue` as far as
+    /// `flow` allows ([`FlowControl::may_pull`]). `Ready(Ok(true))` when anything moved.
     ///
     /// # Errors
     ///
@@ -113,6 +114,7 @@ impl Responses {
         &mut self,
         cx: &mut Context<'_>,
         queue: &mut WriteQueue,
+        flow: &FlowControl,
     ) -> Poll<Result<bool>> {
         while let Some(Poll::Ready(Some((id, res)))) =
             self.running.as_mut().map(|r| r.poll_next_unpin(cx))
@@ -125,7 +127,7 @@ impl Responses {
             self.slots[index] = Slot::Done(res);
         }
         let mut moved = false;
-        while queue.len() + self.held < queue.marks().high() || self.held_at_front() {
+        while flow.may_pull(queue.len() + self.held, self.held_at_front()) {
             let Some(front) = self.slots.front_mut() else {
                 break;
             };

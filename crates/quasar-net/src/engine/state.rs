@@ -1,4 +1,34 @@
-//! The engine's states: two orthogonal enums, as hyper's `proto::h1::conn::State`.
+//! The engine's states: three orthogonal enums grouped in one [`State`], as hyper's
+//! `proto::h1::conn::State`.
+
+/// Where the connection is: each side, its life, and the flags that decide when the
+/// front consumer is fed again.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) reading: Reading,
+    pub(crate) writing: Writing,
+    pub(crate) lifecycle: Lifecycle,
+    /// The front consumer said `NeedMore` and no byte arrived since.
+    pub(crate) starved: bool,
+    /// The front consumer stopped while writing was paused: call it again on resume.
+    pub(crate) refeed: bool,
+    /// The peer's EOF came with complete requests still unparsed: close once they are
+    /// answered (see `settle_eof`).
+    pub(crate) eof_unsettled: bool,
+}
+
+impl Default for State {
+    fn default() -> State {
+        State {
+            reading: Reading::Open,
+            writing: Writing::Open,
+            lifecycle: Lifecycle::Open,
+            starved: false,
+            refeed: false,
+            eof_unsettled: false,
+        }
+    }
+}
 
 /// The reading side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

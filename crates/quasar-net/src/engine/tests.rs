@@ -274,8 +274,8 @@ fn run_until_closed<F: ConsumerFactory>(h: &mut ConsumerHarness<F>, limit: Durat
 #[test]
 fn reading_is_open_from_accept_and_each_line_gets_its_answer_from_a_fresh_consumer() {
     let (mut h, fx) = server(Plan::default(), no_timeouts());
-    assert_eq!(h.engine().reading, Reading::Open);
-    assert_eq!(h.engine().lifecycle, Lifecycle::Open);
+    assert_eq!(h.engine().state.reading, Reading::Open);
+    assert_eq!(h.engine().state.lifecycle, Lifecycle::Open);
     assert!(h.is_reading());
     h.feed(b"one\ntw").unwrap();
     assert_eq!(&h.take_output()[..], b"one!\n");
@@ -293,7 +293,7 @@ fn a_consumer_that_pauses_reading_is_not_fed_and_the_peers_bytes_wait_until_resu
     };
     let (mut h, fx) = server(plan, no_timeouts());
     h.feed(b"a\nb\n").unwrap();
-    assert_eq!(h.engine().reading, Reading::PausedByConsumer);
+    assert_eq!(h.engine().state.reading, Reading::PausedByConsumer);
     assert!(!h.is_reading());
     // Read with the first line, not fed; what the peer sends next is not even read.
     assert_eq!(h.unparsed(), b"b\n");
@@ -324,7 +324,7 @@ fn responses_are_still_pulled_while_a_consumer_paused_reading() {
     fx.answer("A\n");
     h.step().unwrap();
     assert_eq!(&h.take_output()[..], b"A\n");
-    assert_eq!(h.engine().reading, Reading::PausedByConsumer);
+    assert_eq!(h.engine().state.reading, Reading::PausedByConsumer);
 }
 
 #[test]
@@ -332,10 +332,10 @@ fn after_the_peers_eof_reading_never_resumes() {
     let (mut h, fx) = server(Plan::default(), no_timeouts());
     h.feed(b"a\n").unwrap();
     h.feed_eof().unwrap();
-    assert_eq!(h.engine().reading, Reading::Eof);
+    assert_eq!(h.engine().state.reading, Reading::Eof);
     h.connection().resume_reading();
     h.step().unwrap();
-    assert_eq!(h.engine().reading, Reading::Eof);
+    assert_eq!(h.engine().state.reading, Reading::Eof);
     assert!(!h.is_reading());
     assert!(h.connection().is_read_closed());
     // A request/response connection closes once its answers are out.
@@ -353,10 +353,10 @@ fn a_drain_during_an_exchange_serves_it_then_closes_and_drops_what_follows() {
     let (mut h, fx) = server(Plan::default(), no_timeouts());
     h.feed(b"hal").unwrap();
     assert!(h.drain().unwrap(), "busy: a request started");
-    assert_eq!(h.engine().lifecycle, Lifecycle::CloseAfterExchange);
+    assert_eq!(h.engine().state.lifecycle, Lifecycle::CloseAfterExchange);
     assert!(h.is_reading(), "the exchange in flight is still read");
     h.feed(b"f\nnext\n").unwrap();
-    assert_eq!(h.engine().lifecycle, Lifecycle::Closing);
+    assert_eq!(h.engine().state.lifecycle, Lifecycle::Closing);
     assert!(!fx.log.has("line:next"));
     assert_eq!(&h.take_output()[..], b"half!\n");
     assert!(h.is_done());
@@ -367,9 +367,9 @@ fn a_drain_during_an_exchange_serves_it_then_closes_and_drops_what_follows() {
 fn the_servers_last_session_serves_one_exchange_then_closes() {
     let (mut h, fx) = server(Plan::default(), no_timeouts());
     h.engine_mut().close_after_exchange();
-    assert_eq!(h.engine().lifecycle, Lifecycle::CloseAfterExchange);
+    assert_eq!(h.engine().state.lifecycle, Lifecycle::CloseAfterExchange);
     h.feed(b"a\nb\n").unwrap();
-    assert_eq!(h.engine().lifecycle, Lifecycle::Closing);
+    assert_eq!(h.engine().state.lifecycle, Lifecycle::Closing);
     assert_eq!(&h.take_output()[..], b"a!\n");
     assert!(h.is_done());
     assert!(!fx.log.has("line:b"));
@@ -384,7 +384,7 @@ fn closing_stops_reading_and_feeding_but_still_pulls_and_writes_what_is_owed() {
     };
     let (mut h, fx) = server(plan, no_timeouts());
     h.feed(b"slow\nquit\nignored\n").unwrap();
-    assert_eq!(h.engine().lifecycle, Lifecycle::Closing);
+    assert_eq!(h.engine().state.lifecycle, Lifecycle::Closing);
     assert!(h.is_closed() && !h.is_reading());
     assert!(!fx.log.has("line:ignored"));
     assert!(h.feed(b"more\n").unwrap_err().is_closed());
@@ -406,7 +406,7 @@ fn a_close_asked_through_the_handle_waits_for_the_output_and_an_abort_does_not()
     h.feed(b"a\n").unwrap();
     h.connection().begin_close();
     h.step().unwrap();
-    assert_eq!(h.engine().lifecycle, Lifecycle::Closing);
+    assert_eq!(h.engine().state.lifecycle, Lifecycle::Closing);
     assert!(!h.is_done());
     assert_eq!(&h.take_output()[..], b"a!\n");
     assert!(h.is_done());
@@ -425,7 +425,7 @@ fn max_requests_closes_after_the_last_answer() {
     config.max_requests(2);
     let (mut h, fx) = server(Plan::default(), config);
     h.feed(b"a\nb\nc\n").unwrap();
-    assert_eq!(h.engine().lifecycle, Lifecycle::Closing);
+    assert_eq!(h.engine().state.lifecycle, Lifecycle::Closing);
     assert_eq!(&h.take_output()[..], b"a!\nb!\n");
     assert!(h.is_done());
     assert!(!fx.log.has("line:c"));
@@ -443,7 +443,7 @@ fn a_full_write_queue_stops_reading_and_feeding_a_request_response_exchange_unti
     h.feed(b"a\nb\nc\n").unwrap();
     // a: 10 queued; b: 20, at the high mark: paused before c.
     assert_eq!(h.queued_output(), 20);
-    assert!(h.engine().out.queue.is_paused());
+    assert!(h.engine().out.is_paused());
     assert!(!h.is_reading());
     assert!(!fx.log.has("line:c"));
     assert_eq!(h.unparsed(), b"c\n");
@@ -452,7 +452,7 @@ fn a_full_write_queue_stops_reading_and_feeding_a_request_response_exchange_unti
 
     // The peer reads slowly: 10 left is still above the low mark.
     assert_eq!(h.take_output_upto(10).len(), 10);
-    assert!(h.engine().out.queue.is_paused());
+    assert!(h.engine().out.is_paused());
     assert!(!fx.log.has("line:c"));
     // 8 left: at the low mark, writing resumes and c is fed (and pauses again).
     h.take_output_upto(2);
@@ -522,7 +522,7 @@ fn a_full_duplex_exchange_keeps_reading_and_feeding_while_its_output_is_paused()
     let (mut h, fx) = server(plan, marks(8, 16));
     h.feed(b"a\nb\nc\n").unwrap();
     assert_eq!(h.queued_output(), 30);
-    assert!(h.engine().out.queue.is_paused());
+    assert!(h.engine().out.is_paused());
     assert!(h.is_reading());
     h.feed(b"d\n").unwrap();
     assert_eq!(h.pending_input(), 0);
@@ -540,11 +540,11 @@ fn a_body_stream_is_pulled_only_below_the_high_mark_even_while_writing_is_still_
     h.feed(b"s\n").unwrap();
     // 10, then 20: at the high mark the third chunk is not pulled.
     assert_eq!(h.queued_output(), 20);
-    assert!(h.engine().out.queue.is_paused());
+    assert!(h.engine().out.is_paused());
     // 14 left: below the high mark, above the low one. Still paused for consumers, but
     // the stream is pulled again.
     h.take_output_upto(6);
-    assert!(h.engine().out.queue.is_paused());
+    assert!(h.engine().out.is_paused());
     assert_eq!(h.queued_output(), 24);
 }
 
@@ -785,20 +785,20 @@ fn a_long_lived_exchange_hears_the_peers_eof_and_writes_on_until_it_shuts_its_si
     let (mut h, fx) = server(plan, no_timeouts());
     h.feed(b"a\n").unwrap();
     h.feed_eof().unwrap();
-    assert_eq!(h.engine().reading, Reading::Eof);
-    assert_eq!(h.engine().lifecycle, Lifecycle::Open);
+    assert_eq!(h.engine().state.reading, Reading::Eof);
+    assert_eq!(h.engine().state.lifecycle, Lifecycle::Open);
     // Another task writes on after the EOF.
     h.connection().write(&b"later\n"[..]).unwrap();
     h.step().unwrap();
     h.connection().shutdown_write();
     h.step().unwrap();
-    assert_eq!(h.engine().writing, Writing::ShutdownPending);
+    assert_eq!(h.engine().state.writing, Writing::ShutdownPending);
     assert!(h.connection().write(&b"no\n"[..]).is_err());
     assert!(!h.is_write_shut(), "the FIN waits for the queue");
     assert_eq!(&h.take_output()[..], b"a!\nbye\nlater\n");
     // Both sides shut: nothing can move, the connection is over.
     assert!(h.is_write_shut());
-    assert_eq!(h.engine().writing, Writing::Shutdown);
+    assert_eq!(h.engine().state.writing, Writing::Shutdown);
     assert!(h.is_done());
     assert!(h.close_reason().is_none());
     assert_eq!(
@@ -832,7 +832,7 @@ fn a_complete_request_still_gets_its_answer_after_the_peers_eof() {
     let (mut h, fx) = server(plan, no_timeouts());
     h.feed(b"ping\n").unwrap();
     h.feed_eof().unwrap();
-    assert_eq!(h.engine().lifecycle, Lifecycle::Closing);
+    assert_eq!(h.engine().state.lifecycle, Lifecycle::Closing);
     assert!(!h.is_done(), "the answer is owed");
     fx.answer("pong\n");
     h.step().unwrap();
@@ -885,7 +885,7 @@ fn pause_reading_in_connection_made_holds_back_the_first_bytes_until_resume() {
         ..Plan::default()
     };
     let (mut h, fx) = server(plan, no_timeouts());
-    assert_eq!(h.engine().reading, Reading::PausedByConsumer);
+    assert_eq!(h.engine().state.reading, Reading::PausedByConsumer);
     h.feed(b"hello\n").unwrap();
     assert_eq!(h.pending_input(), 6, "not one byte read");
     assert!(h.unparsed().is_empty());
@@ -985,7 +985,7 @@ fn client_calls_are_still_taken_while_reading_is_paused() {
     let mut a = h.call("a".into());
     h.feed(b"A\n").unwrap();
     assert_eq!(reply(&mut a).unwrap().unwrap(), "A");
-    assert_eq!(h.engine().reading, Reading::PausedByConsumer);
+    assert_eq!(h.engine().state.reading, Reading::PausedByConsumer);
     h.call("b".into());
     assert_eq!(h.pending_calls(), 0);
     assert_eq!(&h.take_output()[..], b"a\nb\n");
@@ -997,7 +997,7 @@ fn client_calls_are_not_taken_once_closing_and_fail_when_the_connection_ends() {
     let mut a = h.call("a".into());
     h.connection().begin_close();
     h.step().unwrap();
-    assert_eq!(h.engine().lifecycle, Lifecycle::Closing);
+    assert_eq!(h.engine().state.lifecycle, Lifecycle::Closing);
     let mut b = h.call("b".into());
     assert_eq!(h.pending_calls(), 1);
     assert_eq!(&h.take_output()[..], b"a\n");

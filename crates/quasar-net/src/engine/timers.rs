@@ -7,6 +7,47 @@ use super::engine::{Engine, FAR_FUTURE};
 use super::exchange::{with_consumer, Exchange};
 use crate::{ConsumerFactory, Error, ProtocolConsumer, Result};
 
+/// Time and progress as the timers see them: the driver's clock, when things last
+/// moved, and the bytes each way.
+#[derive(Debug)]
+pub(super) struct Clock {
+    /// The driver's current time, as of the last event.
+    pub(super) now: Instant,
+    pub(super) last_activity: Instant,
+    /// The request-timeout clock of output still owed after its exchange ended.
+    pub(super) busy_since: Option<Instant>,
+    /// Bytes read and written so far, for the progress timeouts.
+    pub(super) read_total: u64,
+    pub(super) written_total: u64,
+    pub(super) recv_window: super::progress::RateWindow,
+    pub(super) send_window: super::progress::RateWindow,
+    pub(super) send_stall: super::progress::Stall,
+    /// Since when output has waited for the peer (`None`: the queue is empty).
+    pub(super) waiting_since: Option<Instant>,
+    /// When the peer last took a byte of output.
+    pub(super) written_at: Instant,
+    /// A consumer changed its timers: the driver must ask for the next deadline now.
+    pub(super) timer_changed: bool,
+}
+
+impl Clock {
+    pub(super) fn new(now: Instant) -> Clock {
+        Clock {
+            now,
+            last_activity: now,
+            busy_since: None,
+            read_total: 0,
+            written_total: 0,
+            recv_window: Default::default(),
+            send_window: Default::default(),
+            send_stall: Default::default(),
+            waiting_since: None,
+            written_at: now,
+            timer_changed: false,
+        }
+    }
+}
+
 // ===== impl Engine: timers =====
 
 impl<F: ConsumerFactory> Engine<F> {
@@ -15,7 +56,7 @@ impl<F: ConsumerFactory> Engine<F> {
     /// Whether a consumer changed its timers since the last call (the driver then asks
     /// [`check_timers`](Self::check_timers) for the next deadline at once).
     pub(crate) fn take_timer_changed(&mut self) -> bool {
-        std::mem::take(&mut self.timer_changed)
+        std::mem::take(&mut self.clock.timer_changed)
     }
 
     /// Work the request timeout covers: a short exchange started, or output still owed.
@@ -25,9 +66,9 @@ impl<F: ConsumerFactory> Engine<F> {
 
     pub(super) fn track_busy(&mut self) {
         if !self.is_busy() {
-            self.busy_since = None;
-        } else if self.busy_since.is_none() {
-            self.busy_since = Some(self.now);
+            self.clock.busy_since = None;
+        } else if self.clock.busy_since.is_none() {
+            self.clock.busy_since = Some(self.clock.now);
         }
     }
 
@@ -44,7 +85,7 @@ impl<F: ConsumerFactory> Engine<F> {
         match self.exchanges.front() {
             Some(ex) if ex.lifetime.long_lived => None,
             Some(ex) if ex.is_timed() => Some(ex.since),
-            _ if !self.out.is_idle() => self.busy_since,
+            _ if !self.out.is_idle() => self.clock.busy_since,
             _ => None,
         }
     }
@@ -71,8 +112,9 @@ impl<F: ConsumerFactory> Engine<F> {
         let sending = !self.out.queue.is_empty();
         let cfg = Arc::clone(&self.cfg);
         let a = self
+            .clock
             .recv_window
-            .check(cfg.min_receive_rate, receiving, self.read_total, now)
+            .check(cfg.min_receive_rate, receiving, self.clock.read_total, now)
             .map_err(|e| {
                 Error::new_receive_too_slow(format!(
                     "{} bytes in {:?}, minimum {} per {:?}",
@@ -80,8 +122,9 @@ impl<F: ConsumerFactory> Engine<F> {
                 ))
             })?;
         let b = self
+            .clock
             .send_window
-            .check(cfg.min_send_rate, sending, self.written_total, now)
+            .check(cfg.min_send_rate, sending, self.clock.written_total, now)
             .map_err(|e| {
                 Error::new_send_too_slow(format!(
                     "peer took {} bytes in {:?}, minimum {} per {:?}",
@@ -90,10 +133,12 @@ impl<F: ConsumerFactory> Engine<F> {
             })?;
         // The stall runs from the later of: output started waiting, the peer took a byte.
         let stalled_since = self
+            .clock
             .waiting_since
             .filter(|_| sending)
-            .map(|since| since.max(self.written_at));
+            .map(|since| since.max(self.clock.written_at));
         let c = self
+            .clock
             .send_stall
             .check(cfg.write_stall_timeout, stalled_since, now)
             .map_err(|stalled| {
@@ -110,7 +155,7 @@ impl<F: ConsumerFactory> Engine<F> {
     /// [`Error::is_idle_timeout`] or [`Error::is_request_timeout`]: close the connection;
     /// or the error of a consumer's `tick`.
     pub(crate) fn check_timers(&mut self, now: Instant) -> Result<Instant> {
-        self.now = now;
+        self.clock.now = now;
         let mut next = now + FAR_FUTURE;
         let ka = self.idle_timeout();
         let rt = self.cfg.request_timeout;
@@ -119,10 +164,10 @@ impl<F: ConsumerFactory> Engine<F> {
             if busy {
                 next = next.min(now + ka);
             } else {
-                if now >= self.last_activity + ka {
+                if now >= self.clock.last_activity + ka {
                     return Err(Error::new_idle_timeout());
                 }
-                next = next.min(self.last_activity + ka);
+                next = next.min(self.clock.last_activity + ka);
             }
         }
         if !rt.is_zero() {
@@ -153,7 +198,7 @@ impl<F: ConsumerFactory> Engine<F> {
                 next = next.min(at);
             }
         }
-        self.timer_changed = false;
+        self.clock.timer_changed = false;
         Ok(next)
     }
 }

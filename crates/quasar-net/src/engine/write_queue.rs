@@ -6,20 +6,14 @@
 //! chunks (`Bytes` bodies, pulled responses) are queued as they are, never copied, and
 //! the socket sees them through `writev`.
 //!
-//! Two limits apply. The *high mark* pauses the producers of output: consumers stop
-//! being fed, async responses and body streams stop being pulled, `writable()` waits.
-//! The *cap* refuses writes from code that ignores the pause
-//! ([`Error::is_write_buffer_full`](crate::Error::is_write_buffer_full)). Chunks the
-//! engine pulled itself (only ever while below the high mark) are exempt from the cap,
-//! so a response of any size streams out to a peer that reads.
+//! The queue only holds bytes: when producers pause and what the cap refuses is the
+//! policy of [`flow_control`](crate::flow_control), which [`Output`](super::Output) asks
+//! before it queues.
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
 
 use bytes::{Buf, Bytes, BytesMut};
-
-use crate::flow_control::WaterMarks;
-use crate::{Error, Result};
 
 /// Owned chunks at most this long are copied into the tail: one `memcpy` of a few
 /// hundred bytes is cheaper than an extra iovec and a reference count.
@@ -40,49 +34,23 @@ pub(crate) struct WriteQueue {
     /// Copied small writes, after every chunk.
     tail: BytesMut,
     len: usize,
-    marks: WaterMarks,
-    paused: bool,
     peak: usize,
 }
 
 // ===== impl WriteQueue =====
 
 impl WriteQueue {
-    pub(crate) fn new(marks: WaterMarks) -> WriteQueue {
+    pub(crate) fn new() -> WriteQueue {
         WriteQueue {
             chunks: VecDeque::new(),
             tail: BytesMut::new(),
             len: 0,
-            marks,
-            paused: false,
             peak: 0,
         }
     }
 
-    /// Refuses `extra` more bytes on top of `held` elsewhere if that passes the cap.
-    pub(crate) fn check_cap(&self, held: usize, extra: usize) -> Result<()> {
-        let total = self.len + held + extra;
-        if total > self.marks.cap() {
-            return Err(Error::new_write_buffer_full(total, self.marks.cap()));
-        }
-        Ok(())
-    }
-
-    /// Copies `data` in, within the cap.
-    pub(crate) fn write(&mut self, data: &[u8]) -> Result<()> {
-        self.check_cap(0, data.len())?;
-        self.copy_in(data);
-        Ok(())
-    }
-
-    /// Queues an owned chunk, within the cap.
-    pub(crate) fn write_bytes(&mut self, data: Bytes) -> Result<()> {
-        self.check_cap(0, data.len())?;
-        self.push(data);
-        Ok(())
-    }
-
-    /// Queues a chunk the engine pulled at its own pace (below the high mark): no cap.
+    /// Queues an owned chunk: a short one is copied into the tail, a long one queued as
+    /// it is.
     pub(crate) fn push(&mut self, data: Bytes) {
         if data.len() <= COPY_LIMIT {
             return self.copy_in(&data);
@@ -96,7 +64,8 @@ impl WriteQueue {
         self.chunks.push_back(data);
     }
 
-    fn copy_in(&mut self, data: &[u8]) {
+    /// Copies `data` in after everything queued.
+    pub(crate) fn copy_in(&mut self, data: &[u8]) {
         self.tail.extend_from_slice(data);
         self.len += data.len();
         self.peak = self.peak.max(self.len);
@@ -181,28 +150,8 @@ impl WriteQueue {
         self.len == 0
     }
 
-    /// Re-evaluates the marks with `held` bytes parked elsewhere; returns whether the
-    /// queue is paused: it pauses at the high mark and resumes at the low one.
-    pub(crate) fn update_paused(&mut self, held: usize) -> bool {
-        let len = self.len + held;
-        if !self.paused && len >= self.marks.high() {
-            self.paused = true;
-        } else if self.paused && len <= self.marks.low() {
-            self.paused = false;
-        }
-        self.paused
-    }
-
-    pub(crate) fn is_paused(&self) -> bool {
-        self.paused
-    }
-
     pub(crate) fn peak(&self) -> usize {
         self.peak
-    }
-
-    pub(crate) fn marks(&self) -> WaterMarks {
-        self.marks
     }
 }
 
@@ -232,10 +181,10 @@ mod tests {
 
     #[test]
     fn small_and_large_writes_keep_their_order() {
-        let mut q = WriteQueue::new(WaterMarks::default());
-        q.write(b"head ").unwrap();
-        q.write_bytes(Bytes::from(vec![b'x'; 1000])).unwrap();
-        q.write(b" tail").unwrap();
+        let mut q = WriteQueue::new();
+        q.copy_in(b"head ");
+        q.push(Bytes::from(vec![b'x'; 1000]));
+        q.copy_in(b" tail");
         q.push(Bytes::from(vec![b'y'; 600]));
         let mut want = b"head ".to_vec();
         want.extend(vec![b'x'; 1000]);
@@ -248,32 +197,18 @@ mod tests {
 
     #[test]
     fn a_drained_tail_keeps_its_room_for_the_next_response() {
-        let mut q = WriteQueue::new(WaterMarks::default());
-        q.write(&[1; 100]).unwrap();
+        let mut q = WriteQueue::new();
+        q.copy_in(&[1; 100]);
         let room = q.tail.capacity();
         q.advance(100);
         assert!(q.is_empty());
         // Emptied in place: the whole capacity is there again without a `reserve`.
         assert_eq!(q.tail.capacity(), room);
-        q.write(b"next").unwrap();
+        q.copy_in(b"next");
         assert_eq!(q.front(), b"next");
         // A partial write still leaves the rest in order.
         q.advance(2);
         assert_eq!(q.front(), b"xt");
         assert_eq!(q.len(), 2);
-    }
-
-    #[test]
-    fn the_cap_refuses_writes_but_not_pulled_chunks() {
-        let marks = WaterMarks::new(4, 8).unwrap().with_cap(16).unwrap();
-        let mut q = WriteQueue::new(marks);
-        q.write(&[0; 10]).unwrap();
-        assert!(q.write(&[0; 7]).unwrap_err().is_write_buffer_full());
-        assert!(q.write_bytes(Bytes::from(vec![0; 700])).is_err());
-        q.push(Bytes::from(vec![0; 700]));
-        assert_eq!(q.len(), 710);
-        assert!(q.update_paused(0));
-        q.advance(706);
-        assert!(!q.update_paused(0), "at the low mark: resume");
     }
 }

@@ -66,6 +66,7 @@ mod info;
 mod jitter;
 pub mod shed;
 mod tracker;
+pub(crate) mod worker;
 
 pub use builder::{TcpServerBuilder, DEFAULT_BACKLOG, DEFAULT_SHUTDOWN_TIMEOUT};
 pub use info::{ClientsSection, CloseReport, ServerInfo, ServerSection};
@@ -190,32 +191,19 @@ impl TcpServer {
         } else {
             for (i, listener) in listeners.into_iter().enumerate() {
                 let ctx = Arc::clone(&ctx);
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|e| Error::config(format!("worker runtime: {e}")))?;
-                let handle = std::thread::Builder::new()
-                    .name(format!("{}-worker-{i}", b.name))
-                    .spawn(move || {
-                        // Every line logged on this thread (the worker's accept loop and its
-                        // connections' tasks) carries `worker{id=i}`. The span is entered once
-                        // for the thread's life: every task here is this worker's, and
-                        // entering and leaving it around every poll of every connection
-                        // would add work to each request whenever a subscriber is installed.
-                        let span = tracing::info_span!("worker", id = i);
-                        let _in_span = span.enter();
-                        rt.block_on(async move {
-                            let tracker = Arc::clone(&ctx.tracker);
-                            match TcpListener::from_std(listener) {
-                                Ok(l) => accept_loop(l, ctx).await,
-                                Err(e) => tracing::error!(error = %e, "worker listener"),
-                            }
-                            // A current-thread runtime only drives its connections while
-                            // something blocks on it: stay until every one has ended.
-                            tracker.tasks.wait().await;
-                        })
-                    })
-                    .map_err(|e| Error::config(format!("worker thread: {e}")))?;
+                let handle = worker::spawn_worker(
+                    format!("{}-worker-{i}", b.name),
+                    i,
+                    move || async move {
+                        let tracker = Arc::clone(&ctx.tracker);
+                        match TcpListener::from_std(listener) {
+                            Ok(l) => accept_loop(l, ctx).await,
+                            Err(e) => tracing::error!(error = %e, "worker listener"),
+                        }
+                        // Stay until every connection of this worker has ended.
+                        tracker.tasks.wait().await;
+                    },
+                )?;
                 worker_threads.push(handle);
             }
         }

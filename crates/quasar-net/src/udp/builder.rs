@@ -21,8 +21,9 @@ pub const DEFAULT_BATCH_SIZE: usize = 32;
 /// The default bound on spawned replies running at once, per socket.
 pub const DEFAULT_MAX_PENDING: usize = 1024;
 
-/// The most reply bytes one receive batch may queue before `reply`/`send_to` refuse.
-pub const MAX_QUEUED_BYTES: usize = 8 * 1024 * 1024;
+/// The most reply bytes one receive batch may queue before `reply`/`send_to` refuse (the
+/// datagram side of [`flow_control`](crate::flow_control)).
+pub use crate::flow_control::MAX_QUEUED_BYTES;
 
 /// How long a server drains after reaching `max_requests`.
 pub const DEFAULT_UDP_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);

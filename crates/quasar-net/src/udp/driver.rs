@@ -16,7 +16,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use tokio_util::sync::CancellationToken;
 
 use super::amplification::ReplyBudget;
 use super::batch::{self, RecvMeta, BATCH_MAX};
@@ -24,6 +23,8 @@ use super::consumer::{BoxReply, DatagramConsumer, DatagramConsumerFactory, Datag
 use super::info::{LocalStats, Stats};
 use super::queue::OutQueue;
 use super::{Reply, SocketInfo};
+use crate::connection::shutdown::Shutdown;
+use crate::connection::signal::Signal;
 use crate::hooks::{DataEvent, Hooks, RequestEvent};
 use crate::{Error, Producer, Result};
 
@@ -31,22 +32,13 @@ use crate::{Error, Producer, Result};
 /// error (a socket in a bad state) logs a few lines a second instead of spinning.
 const RECV_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 
-/// The two stages of a graceful close, shared by every loop of a server.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct Shutdown {
-    /// Stop reading; send what is queued; let spawned replies finish.
-    pub(crate) drain: CancellationToken,
-    /// The deadline passed: drop spawned replies still running.
-    pub(crate) abort: CancellationToken,
-}
-
 /// The server-wide `max_requests`: datagrams handed to consumers, across all sockets.
 #[derive(Debug)]
 pub(crate) struct Limit {
     pub(crate) max: u64,
     pub(crate) claimed: AtomicU64,
     /// Cancelled by the loop that handled the last allowed datagram.
-    pub(crate) reached: CancellationToken,
+    pub(crate) reached: Signal,
 }
 
 #[derive(Debug, Clone, Copy)]

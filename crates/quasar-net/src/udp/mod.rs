@@ -59,9 +59,9 @@
 mod amplification;
 mod batch;
 mod builder;
-mod client;
 mod consumer;
 mod driver;
+mod endpoint;
 mod info;
 mod queue;
 mod server;
@@ -74,10 +74,10 @@ pub use builder::{
     DatagramServerBuilder, DEFAULT_BATCH_SIZE, DEFAULT_MAX_DATAGRAM_SIZE, DEFAULT_MAX_PENDING,
     DEFAULT_UDP_SHUTDOWN_TIMEOUT, MAX_QUEUED_BYTES,
 };
-pub use client::{
+pub use consumer::{DatagramConsumer, DatagramConsumerFactory, DatagramContext, Reply, SocketInfo};
+pub use endpoint::{
     UdpClient, UdpClientBuilder, UdpEndpoint, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT,
 };
-pub use consumer::{DatagramConsumer, DatagramConsumerFactory, DatagramContext, Reply, SocketInfo};
 pub use info::{DatagramCloseReport, DatagramServerInfo, DatagramServerSection, DatagramsSection};
 pub use server::DatagramServer;
 

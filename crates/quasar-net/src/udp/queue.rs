@@ -7,8 +7,8 @@
 use std::net::SocketAddr;
 
 use super::amplification::ReplyBudget;
-use super::MAX_QUEUED_BYTES;
-use crate::{Error, Result};
+use crate::flow_control::{check_cap, MAX_QUEUED_BYTES};
+use crate::Result;
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct OutMsg {
@@ -27,10 +27,7 @@ pub(crate) struct OutQueue {
 
 impl OutQueue {
     pub(crate) fn push(&mut self, data: &[u8], peer: SocketAddr) -> Result<()> {
-        let buffered = self.arena.len() + data.len();
-        if buffered > MAX_QUEUED_BYTES {
-            return Err(Error::new_write_buffer_full(buffered, MAX_QUEUED_BYTES));
-        }
+        check_cap(self.arena.len() + data.len(), MAX_QUEUED_BYTES)?;
         let start = self.arena.len();
         self.arena.extend_from_slice(data);
         self.msgs.push(OutMsg {

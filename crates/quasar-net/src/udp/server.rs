@@ -7,15 +7,16 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::driver::{serve, Limit, LoopConfig, LoopCtx, Shutdown, Transport};
+use super::driver::{serve, Limit, LoopConfig, LoopCtx, Transport};
 use super::info::{
     DatagramCloseReport, DatagramServerInfo, DatagramServerSection, DatagramsSection, Stats,
 };
 use super::socket::bind;
 use super::{DatagramConsumerFactory, DatagramServerBuilder, SocketInfo};
+use crate::connection::shutdown::Shutdown;
+use crate::connection::signal::Signal;
 use crate::{Error, OneTime, Producer, Result};
 
 /// A running UDP server; cloning shares it.
@@ -101,7 +102,7 @@ impl DatagramServer {
             Arc::new(Limit {
                 max: b.max_requests,
                 claimed: AtomicU64::new(0),
-                reached: CancellationToken::new(),
+                reached: Signal::default(),
             })
         });
         let ctx = Arc::new(LoopCtx {
@@ -143,35 +144,27 @@ impl DatagramServer {
                 let (ack, acked) = oneshot::channel::<Result<()>>();
                 acks.push(acked);
                 let (ctx, tasks) = (Arc::clone(&ctx), tasks.clone());
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|e| Error::config(format!("worker runtime: {e}")))?;
-                let handle = std::thread::Builder::new()
-                    .name(format!("{}-udp-{w}", b.name))
-                    .spawn(move || {
-                        rt.block_on(async move {
-                            let mut res = Ok(());
-                            for (sock, info) in group {
-                                // Registered here: a socket belongs to the reactor of the
-                                // runtime that created its transport.
-                                match Transport::new(sock, batching) {
-                                    Ok(t) => {
-                                        tasks.spawn(serve(t, info, Arc::clone(&ctx)));
-                                    }
-                                    Err(e) => {
-                                        res = Err(Error::from(e));
-                                        break;
-                                    }
+                let thread_name = format!("{}-udp-{w}", b.name);
+                let handle =
+                    crate::server::worker::spawn_worker(thread_name, w, move || async move {
+                        let mut res = Ok(());
+                        for (sock, info) in group {
+                            // Registered here: a socket belongs to the reactor of the
+                            // runtime that created its transport.
+                            match Transport::new(sock, batching) {
+                                Ok(t) => {
+                                    tasks.spawn(serve(t, info, Arc::clone(&ctx)));
+                                }
+                                Err(e) => {
+                                    res = Err(Error::from(e));
+                                    break;
                                 }
                             }
-                            let _ = ack.send(res);
-                            // A current-thread runtime only drives its tasks while
-                            // something blocks on it: stay until the server closed.
-                            tasks.wait().await;
-                        })
-                    })
-                    .map_err(|e| Error::config(format!("worker thread: {e}")))?;
+                        }
+                        let _ = ack.send(res);
+                        // Stay until the server closed.
+                        tasks.wait().await;
+                    })?;
                 worker_threads.push(handle);
             }
             let mut res = Ok(());

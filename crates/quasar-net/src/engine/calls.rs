@@ -1,4 +1,5 @@
-//! The client side of the engine: calls in flight and the push sink.
+//! The client side of the engine: the calls in flight and the push sink that takes what
+//! arrives with no call.
 
 use std::collections::VecDeque;
 use std::task::{Context as TaskContext, Poll};
@@ -41,7 +42,7 @@ impl<F: ConsumerFactory> Engine<F> {
     /// not paused, and the connection open.
     pub(crate) fn wants_call(&self) -> bool {
         self.is_client()
-            && self.lifecycle == Lifecycle::Open
+            && self.state.lifecycle == Lifecycle::Open
             && self.exchanges.len() < self.cfg.max_in_flight
             && self.can_produce()
     }
@@ -54,7 +55,7 @@ impl<F: ConsumerFactory> Engine<F> {
     /// Starts a client request: builds its consumer, fires `pre_request` and writes the
     /// request. The reply comes when its consumer finishes, in order.
     pub(crate) fn on_call(&mut self, call: Call<Req<F>, Resp<F>>, now: Instant) {
-        self.now = now;
+        self.clock.now = now;
         if let Err(err) = self.build_exchange(ReplyTo::Caller(call.reply)) {
             self.fail_back(err);
             self.begin_closing();
@@ -63,8 +64,8 @@ impl<F: ConsumerFactory> Engine<F> {
         let idx = self.exchanges.len() - 1;
         self.exchanges[idx].started = true;
         self.exchanges[idx].since = now;
-        self.busy_since = Some(now);
-        self.processed += 1;
+        self.clock.busy_since = Some(now);
+        self.counts.processed += 1;
         if self.hooks.wants_requests() {
             let ev = self.request_event(None);
             if let Err(err) = self.hooks.fire_pre_request(&ev) {
@@ -162,7 +163,7 @@ impl<F: ConsumerFactory> Engine<F> {
                 if let Some(msg) = sink.overflow.pop_front() {
                     let _ = sink.tx.send_item(msg);
                 }
-                self.starved = false;
+                self.state.starved = false;
                 Poll::Ready(())
             }
             Poll::Ready(Err(_)) => {
