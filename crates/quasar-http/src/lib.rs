@@ -77,6 +77,7 @@ mod response_parser;
 pub mod ws;
 
 pub mod demo;
+pub mod proxy;
 pub mod server;
 
 pub use body::{Body, BodyError, ToBytesError};
