@@ -30,6 +30,14 @@ pub async fn send_close(addr: SocketAddr, req: &[u8]) -> String {
     read_to_close(&mut tcp).await
 }
 
+/// Sends `req`, shuts the sending side (a half-close), and reads until the peer closes.
+pub async fn send_half_close(addr: SocketAddr, req: &[u8]) -> String {
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(req).await.unwrap();
+    tcp.shutdown().await.unwrap();
+    read_to_close(&mut tcp).await
+}
+
 pub async fn read_to_close(tcp: &mut TcpStream) -> String {
     let mut out = Vec::new();
     tokio::time::timeout(T, tcp.read_to_end(&mut out))
