@@ -17,6 +17,8 @@
 //! - `http_may.rs`: may_minihttp hello-world on one coroutine worker.
 //! - `chat.rs`: a line chat on a tokio `broadcast` channel and tokio-util's `LinesCodec`.
 //! - `relay.rs`: a TCP relay to one upstream, `copy_bidirectional` per connection.
+//! - `proxy.rs`: a forward HTTP proxy, hyper server + hyper-util legacy client,
+//!   `copy_bidirectional` for `CONNECT`.
 //! - `shutdown.rs`: the SIGTERM / Ctrl-C signal and the address line.
 #![forbid(unsafe_code)]
 #![warn(rust_2018_idioms, unreachable_pub)]
@@ -30,6 +32,7 @@ mod chat;
 mod http;
 mod http_actix;
 mod http_may;
+mod proxy;
 mod relay;
 mod shutdown;
 mod tcp_echo;
@@ -65,6 +68,8 @@ enum Command {
     Chat(ChatArgs),
     /// TCP relay: each connection dials --upstream and `copy_bidirectional`s until both ends close.
     Relay(RelayArgs),
+    /// Forward HTTP proxy: hyper server + hyper-util pooled client, CONNECT tunnels.
+    Proxy(CommonArgs),
 }
 
 /// Flags of `chat`.
@@ -148,7 +153,8 @@ fn main() -> ExitCode {
         | Command::Http(args)
         | Command::WsEcho(args)
         | Command::HttpActix(args)
-        | Command::HttpMay(args) => args,
+        | Command::HttpMay(args)
+        | Command::Proxy(args) => args,
     };
     let runtime = if common.current_thread {
         tokio::runtime::Builder::new_current_thread()
@@ -185,6 +191,7 @@ fn main() -> ExitCode {
                 .await
             }
             Command::Relay(args) => relay::serve(args.common.bind, args.upstream).await,
+            Command::Proxy(args) => proxy::serve(args.bind).await,
             // Served above, before the tokio runtime.
             Command::HttpActix(_) => Ok(()),
         }

@@ -34,7 +34,10 @@ async fn stalled(count: &AtomicU64) -> u64 {
             same = 0;
             last = now;
         }
-        assert!(now < BODY, "the whole body went through while nobody read it");
+        assert!(
+            now < BODY,
+            "the whole body went through while nobody read it"
+        );
     }
 }
 
@@ -82,9 +85,15 @@ async fn a_download_waits_for_a_client_that_does_not_read() {
     let get = format!("GET http://{upstream}/big HTTP/1.1\r\nHost: x\r\n\r\n");
     tcp.write_all(get.as_bytes()).await.unwrap();
     let (head, rest) = read_head(&mut tcp).await;
-    assert!(head.contains(&format!("content-length: {BODY}\r\n")), "{head}");
+    assert!(
+        head.contains(&format!("content-length: {BODY}\r\n")),
+        "{head}"
+    );
     let held = stalled(&written).await;
-    assert!(held < BOUND, "the upstream got {held} bytes out while the client read none");
+    assert!(
+        held < BOUND,
+        "the upstream got {held} bytes out while the client read none"
+    );
     drain(&mut tcp, BODY - rest.len() as u64).await;
     assert_eq!(stats.snapshot().bytes_down, BODY);
     proxy.close(T).await;
@@ -118,9 +127,8 @@ async fn an_upload_waits_for_an_upstream_that_does_not_read() {
     });
     let (proxy, _) = proxy(ForwardProxy::builder()).await;
     let mut tcp = TcpStream::connect(proxy.address()).await.unwrap();
-    let put = format!(
-        "PUT http://{upstream}/big HTTP/1.1\r\nHost: x\r\ncontent-length: {BODY}\r\n\r\n"
-    );
+    let put =
+        format!("PUT http://{upstream}/big HTTP/1.1\r\nHost: x\r\ncontent-length: {BODY}\r\n\r\n");
     tcp.write_all(put.as_bytes()).await.unwrap();
     let (mut rd, mut wr) = tcp.into_split();
     let sent = Arc::new(AtomicU64::new(0));
@@ -134,13 +142,19 @@ async fn an_upload_waits_for_an_upstream_that_does_not_read() {
         wr
     });
     let held = stalled(&sent).await;
-    assert!(held < BOUND, "the client got {held} bytes out while the upstream read none");
+    assert!(
+        held < BOUND,
+        "the client got {held} bytes out while the upstream read none"
+    );
     go_tx.send(()).unwrap();
     let _wr = writer.await.unwrap();
     let mut answer = Vec::new();
     while !answer.ends_with(format!("{BODY:020}").as_bytes()) {
         let mut buf = [0u8; 1024];
-        let n = tokio::time::timeout(T, rd.read(&mut buf)).await.unwrap().unwrap();
+        let n = tokio::time::timeout(T, rd.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
         assert!(n > 0, "{}", String::from_utf8_lossy(&answer));
         answer.extend_from_slice(&buf[..n]);
     }

@@ -40,12 +40,25 @@ async fn hop_by_hop_headers_are_stripped_both_ways_and_forwarding_headers_added(
     // What the upstream received.
     assert!(sent.starts_with("get /path?q=1 http/1.1\r\n"), "{sent}");
     assert!(sent.contains(&format!("host: {upstream}\r\n")), "{sent}");
-    assert!(sent.contains("x-forwarded-for: 10.9.8.7, 127.0.0.1\r\n"), "{sent}");
-    assert!(sent.contains("via: 1.0 fred\r\n") && sent.contains("via: 1.1 testproxy\r\n"), "{sent}");
+    assert!(
+        sent.contains("x-forwarded-for: 10.9.8.7, 127.0.0.1\r\n"),
+        "{sent}"
+    );
+    assert!(
+        sent.contains("via: 1.0 fred\r\n") && sent.contains("via: 1.1 testproxy\r\n"),
+        "{sent}"
+    );
     assert!(sent.contains("x-client-end: kept\r\n"), "{sent}");
     for gone in [
-        "connection:", "x-client-hop:", "proxy-connection:", "keep-alive:", "\r\nte:",
-        "trailer:", "upgrade:", "proxy-authorization:", "transfer-encoding:",
+        "connection:",
+        "x-client-hop:",
+        "proxy-connection:",
+        "keep-alive:",
+        "\r\nte:",
+        "trailer:",
+        "upgrade:",
+        "proxy-authorization:",
+        "transfer-encoding:",
     ] {
         assert!(!sent.contains(gone), "{gone} reached the upstream: {sent}");
     }
@@ -55,7 +68,11 @@ async fn hop_by_hop_headers_are_stripped_both_ways_and_forwarding_headers_added(
     assert!(head.contains("x-upstream-end: kept\r\n"), "{head}");
     assert!(head.contains("via: 1.1 testproxy\r\n"), "{head}");
     for gone in [
-        "x-upstream-hop:", "keep-alive:", "proxy-authenticate:", "trailer:", "upgrade:",
+        "x-upstream-hop:",
+        "keep-alive:",
+        "proxy-authenticate:",
+        "trailer:",
+        "upgrade:",
         "connection:",
     ] {
         assert!(!head.contains(gone), "{gone} reached the client: {head}");
@@ -76,7 +93,10 @@ async fn requests_to_the_proxy_itself_and_urls_with_credentials_get_400() {
         format!("GET ftp://{upstream}/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
     ] {
         let answer = send_close(addr, req.as_bytes()).await;
-        assert!(answer.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{req}: {answer}");
+        assert!(
+            answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+            "{req}: {answer}"
+        );
     }
     let snap = stats.snapshot();
     assert_eq!((snap.requests, snap.refused), (0, 4));
@@ -98,14 +118,26 @@ async fn credentials_are_required_when_configured_407_then_200() {
         format!("GET http://{upstream}/ HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n")
     };
     let none = send_close(addr, get("").as_bytes()).await;
-    assert!(none.starts_with("HTTP/1.1 407 Proxy Authentication Required\r\n"), "{none}");
-    assert!(none.to_ascii_lowercase().contains("proxy-authenticate: basic"), "{none}");
+    assert!(
+        none.starts_with("HTTP/1.1 407 Proxy Authentication Required\r\n"),
+        "{none}"
+    );
+    assert!(
+        none.to_ascii_lowercase()
+            .contains("proxy-authenticate: basic"),
+        "{none}"
+    );
     let wrong = format!("Proxy-Authorization: {}\r\n", basic("alice", "nope"));
-    assert!(send_close(addr, get(&wrong).as_bytes()).await.starts_with("HTTP/1.1 407 "));
+    assert!(send_close(addr, get(&wrong).as_bytes())
+        .await
+        .starts_with("HTTP/1.1 407 "));
     let right = format!("Proxy-Authorization: {}\r\n", basic("alice", "s3cret"));
     let ok = send_close(addr, get(&right).as_bytes()).await;
     assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
-    assert!(!ok.to_ascii_lowercase().contains("proxy-authorization"), "{ok}");
+    assert!(
+        !ok.to_ascii_lowercase().contains("proxy-authorization"),
+        "{ok}"
+    );
 
     // The same for CONNECT.
     let connect = |auth: &str| format!("CONNECT {echo} HTTP/1.1\r\nHost: {echo}\r\n{auth}\r\n");
@@ -130,16 +162,25 @@ async fn connect_to_a_port_or_host_not_allowed_is_403() {
 
     let (proxy, _) = proxy_with_allow(echo.port()).await;
     let addr = proxy.address();
-    let elsewhere = format!("CONNECT 127.0.0.2:{} HTTP/1.1\r\nHost: x\r\n\r\n", echo.port());
+    let elsewhere = format!(
+        "CONNECT 127.0.0.2:{} HTTP/1.1\r\nHost: x\r\n\r\n",
+        echo.port()
+    );
     let answer = send_close(addr, elsewhere.as_bytes()).await;
     assert!(answer.starts_with("HTTP/1.1 403 Forbidden\r\n"), "{answer}");
-    let get = format!("GET http://127.0.0.2:{}/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", echo.port());
+    let get = format!(
+        "GET http://127.0.0.2:{}/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        echo.port()
+    );
     let answer = send_close(addr, get.as_bytes()).await;
     assert!(answer.starts_with("HTTP/1.1 403 Forbidden\r\n"), "{answer}");
     let allowed = format!("CONNECT {echo} HTTP/1.1\r\nHost: x\r\n\r\n");
     let mut tcp = TcpStream::connect(addr).await.unwrap();
     tcp.write_all(allowed.as_bytes()).await.unwrap();
-    assert_eq!(read_head(&mut tcp).await.0, "HTTP/1.1 200 Connection established\r\n\r\n");
+    assert_eq!(
+        read_head(&mut tcp).await.0,
+        "HTTP/1.1 200 Connection established\r\n\r\n"
+    );
     assert_eq!(stats.snapshot().refused, 1);
     proxy.close(T).await;
 }
@@ -171,7 +212,10 @@ async fn malformed_connect_targets_get_400_and_a_close() {
     ] {
         let req = format!("CONNECT {target} HTTP/1.1\r\nHost: example.com\r\n\r\n");
         let answer = send_close(addr, req.as_bytes()).await;
-        assert!(answer.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{target}: {answer}");
+        assert!(
+            answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+            "{target}: {answer}"
+        );
     }
     // Garbage after the method: the parser's own 400.
     let answer = send_close(addr, b"CONNECT \x01\x02 HTTP/1.1\r\n\r\n").await;
@@ -202,7 +246,10 @@ async fn a_tunnel_relays_both_ways_and_passes_the_half_close_on() {
     assert!(got == want);
     let snap = stats.snapshot();
     assert_eq!(snap.tunnels, 1);
-    assert_eq!((snap.bytes_up, snap.bytes_down), (want.len() as u64, want.len() as u64));
+    assert_eq!(
+        (snap.bytes_up, snap.bytes_down),
+        (want.len() as u64, want.len() as u64)
+    );
     proxy.close(T).await;
 }
 
@@ -221,7 +268,10 @@ async fn a_websocket_handshake_and_echo_pass_through_a_tunnel() {
     let mut tcp = TcpStream::connect(proxy.address()).await.unwrap();
     let req = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n");
     tcp.write_all(req.as_bytes()).await.unwrap();
-    assert_eq!(read_head(&mut tcp).await.0, "HTTP/1.1 200 Connection established\r\n\r\n");
+    assert_eq!(
+        read_head(&mut tcp).await.0,
+        "HTTP/1.1 200 Connection established\r\n\r\n"
+    );
     let handshake = format!(
         "GET /ws HTTP/1.1\r\nHost: {target}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
@@ -238,7 +288,10 @@ async fn a_websocket_handshake_and_echo_pass_through_a_tunnel() {
     tcp.write_all(&frame).await.unwrap();
     while rest.len() < 7 {
         let mut buf = [0u8; 64];
-        let n = tokio::time::timeout(T, tcp.read(&mut buf)).await.unwrap().unwrap();
+        let n = tokio::time::timeout(T, tcp.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
         assert!(n > 0);
         rest.extend_from_slice(&buf[..n]);
     }
@@ -254,11 +307,17 @@ async fn unreachable_upstreams_get_502_saying_so() {
     let dead = closed_port();
     let get = format!("GET http://{dead}/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     let answer = send_close(addr, get.as_bytes()).await;
-    assert!(answer.starts_with("HTTP/1.1 502 Bad Gateway\r\n"), "{answer}");
+    assert!(
+        answer.starts_with("HTTP/1.1 502 Bad Gateway\r\n"),
+        "{answer}"
+    );
     assert!(answer.contains("upstream connect failed"), "{answer}");
     let connect = format!("CONNECT {dead} HTTP/1.1\r\nHost: x\r\n\r\n");
     let answer = send_close(addr, connect.as_bytes()).await;
-    assert!(answer.starts_with("HTTP/1.1 502 Bad Gateway\r\n"), "{answer}");
+    assert!(
+        answer.starts_with("HTTP/1.1 502 Bad Gateway\r\n"),
+        "{answer}"
+    );
     assert!(answer.contains("upstream connect failed"), "{answer}");
     assert_eq!(stats.snapshot().upstream_errors.connect_failed, 2);
     proxy.close(T).await;
@@ -279,7 +338,10 @@ async fn an_upstream_that_never_answers_gets_504_in_virtual_time() {
         proxy(ForwardProxy::builder().response_timeout(Duration::from_secs(5))).await;
     let get = format!("GET http://{upstream}/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     let answer = send_close(proxy.address(), get.as_bytes()).await;
-    assert!(answer.starts_with("HTTP/1.1 504 Gateway Timeout\r\n"), "{answer}");
+    assert!(
+        answer.starts_with("HTTP/1.1 504 Gateway Timeout\r\n"),
+        "{answer}"
+    );
     assert!(answer.contains("upstream response timed out"), "{answer}");
     assert_eq!(stats.snapshot().upstream_errors.response_timeout, 1);
     proxy.close(T).await;

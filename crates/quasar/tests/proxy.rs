@@ -42,14 +42,22 @@ fn require_curl() {
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
-    assert!(ok, "curl not found on PATH: apt-get install curl (or run .ci/run)");
+    assert!(
+        ok,
+        "curl not found on PATH: apt-get install curl (or run .ci/run)"
+    );
 }
 
 /// `curl -s` with `args`, no proxy from the environment unless `env` gives one.
 fn curl(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new("curl");
     for var in [
-        "http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy",
+        "http_proxy",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+        "no_proxy",
         "NO_PROXY",
     ] {
         cmd.env_remove(var);
@@ -74,8 +82,12 @@ fn pki(name: &str) -> (PathBuf, PathBuf, PathBuf) {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "proxy test CA");
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+    ca.distinguished_name
+        .push(DnType::CommonName, "proxy test CA");
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
     let issuer = Issuer::new(ca, ca_key);
     let key = KeyPair::generate().unwrap();
@@ -117,7 +129,13 @@ fn curl_x_reaches_quasars_http_server_through_serve_proxy() {
     // A body both ways, and the headers the upstream saw (`/get` reports them).
     let body = "x".repeat(100_000);
     let out = curl(
-        &["-x", &via, "--data-binary", &body, &format!("http://{}/echo", http.addr)],
+        &[
+            "-x",
+            &via,
+            "--data-binary",
+            &body,
+            &format!("http://{}/echo", http.addr),
+        ],
         &[],
     );
     assert_eq!(text(&out), body);
@@ -132,9 +150,18 @@ fn curl_x_reaches_quasars_http_server_through_serve_proxy() {
     assert!(!answer.contains("proxy-connection"), "{answer}");
 
     // Nothing listens there: 502 saying why.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let out = curl(
-        &["-x", &via, "-w", "\n%{http_code}", &format!("http://{dead}/")],
+        &[
+            "-x",
+            &via,
+            "-w",
+            "\n%{http_code}",
+            &format!("http://{dead}/"),
+        ],
         &[],
     );
     let answer = text(&out);
@@ -157,7 +184,15 @@ fn curl_x_and_https_proxy_reach_quasars_tls_server_through_connect() {
     assert_eq!(text(&out), "Hello, World!", "https_proxy: {out:?}");
     // The tunnel really went through the proxy: curl reports the CONNECT's status.
     let out = curl(
-        &["--cacert", ca, "-o", "/dev/null", "-w", "%{http_connect}", &url],
+        &[
+            "--cacert",
+            ca,
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_connect}",
+            &url,
+        ],
         &[("https_proxy", &via)],
     );
     assert_eq!(text(&out), "200");
@@ -172,7 +207,15 @@ fn connect_to_a_port_not_allowed_is_403() {
     let via = format!("http://{}", proxy.addr);
     let url = format!("https://localhost:{}/", tls.addr.port());
     let out = curl(
-        &["-x", &via, "--cacert", ca.to_str().unwrap(), "-w", "%{http_connect}", &url],
+        &[
+            "-x",
+            &via,
+            "--cacert",
+            ca.to_str().unwrap(),
+            "-w",
+            "%{http_connect}",
+            &url,
+        ],
         &[],
     );
     assert!(!out.status.success(), "{out:?}");
@@ -191,7 +234,17 @@ fn auth_gives_407_without_credentials_and_200_with() {
     assert!(answer.starts_with("http/1.1 407 "), "{answer}");
     assert!(answer.contains("proxy-authenticate: basic"), "{answer}");
     let out = curl(
-        &["-x", &via, "--proxy-user", "alice:wrong", "-w", "%{http_code}", "-o", "/dev/null", &url],
+        &[
+            "-x",
+            &via,
+            "--proxy-user",
+            "alice:wrong",
+            "-w",
+            "%{http_code}",
+            "-o",
+            "/dev/null",
+            &url,
+        ],
         &[],
     );
     assert_eq!(text(&out), "407");
@@ -225,7 +278,10 @@ fn a_raw_connect_and_websocket_handshake_reach_quasars_websocket_echo() {
         got.extend_from_slice(&buf[..n]);
     }
     let heads = String::from_utf8_lossy(&got).into_owned();
-    assert!(heads.starts_with("HTTP/1.1 200 Connection established\r\n\r\nHTTP/1.1 101 "), "{heads}");
+    assert!(
+        heads.starts_with("HTTP/1.1 200 Connection established\r\n\r\nHTTP/1.1 101 "),
+        "{heads}"
+    );
     let mask = [9u8, 8, 7, 6];
     let mut frame = vec![0x81, 0x80 | 2];
     frame.extend_from_slice(&mask);
@@ -285,6 +341,77 @@ asyncio.run(main())
         .env_remove("NO_PROXY")
         .output()
         .expect("python runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "through the proxy");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "through the proxy"
+    );
+}
+
+#[test]
+fn the_metrics_endpoint_counts_requests_tunnels_bytes_and_upstream_errors() {
+    use std::io::{BufRead, BufReader};
+    require_curl();
+    let http = serve("http", &[]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_quasar"))
+        .args([
+            "serve",
+            "proxy",
+            "--bind",
+            "127.0.0.1:0",
+            "--connect-ports",
+            "*",
+        ])
+        .args(["--metrics", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("quasar starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut addr_of = |prefix: &str| -> SocketAddr {
+        let line = lines.next().unwrap().unwrap();
+        line.strip_prefix(prefix)
+            .unwrap_or_else(|| panic!("{line:?}"))
+            .parse()
+            .unwrap()
+    };
+    let proxy = Proc {
+        addr: addr_of("proxy tcp "),
+        child,
+    };
+    let metrics = addr_of("metrics http ");
+    let via = format!("http://{}", proxy.addr);
+    let out = curl(
+        &["-x", &via, &format!("http://{}/bytes/1000", http.addr)],
+        &[],
+    );
+    assert_eq!(out.stdout.len(), 1000);
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    curl(&["-x", &via, &format!("http://{dead}/")], &[]);
+    let mut tcp = TcpStream::connect(proxy.addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(tcp, "CONNECT {0} HTTP/1.1\r\nHost: {0}\r\n\r\n", http.addr).unwrap();
+    let mut head = [0u8; 39];
+    tcp.read_exact(&mut head).unwrap();
+    assert_eq!(&head[..], b"HTTP/1.1 200 Connection established\r\n\r\n");
+    let text = text(&curl(&[&format!("http://{metrics}/metrics")], &[]));
+    let listener = format!("listener=\"{}\"", proxy.addr);
+    for want in [
+        format!("quasar_proxy_requests_total{{{listener}}} 2"),
+        format!("quasar_proxy_tunnels_total{{{listener}}} 1"),
+        format!("quasar_proxy_tunnels_open{{{listener}}} 1"),
+        format!("quasar_proxy_relayed_bytes_total{{{listener},direction=\"down\"}} 1000"),
+        format!("quasar_proxy_upstream_errors_total{{{listener},kind=\"connect_failed\"}} 1"),
+        "quasar_server_requests_total{server=\"proxy\"}".to_string(),
+    ] {
+        assert!(text.contains(&want), "{want} not in:\n{text}");
+    }
 }

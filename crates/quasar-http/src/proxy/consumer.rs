@@ -41,7 +41,10 @@ enum Mode {
     /// Anything but `CONNECT`: the HTTP server's consumer.
     Http,
     /// Reading a `CONNECT` head; `timer`: the header timeout is armed.
-    Connect { parser: RequestParser, timer: bool },
+    Connect {
+        parser: RequestParser,
+        timer: bool,
+    },
     Done,
 }
 
@@ -53,7 +56,9 @@ impl std::fmt::Debug for ProxyConsumer {
             Mode::Connect { .. } => "connect",
             Mode::Done => "done",
         };
-        f.debug_struct("ProxyConsumer").field("mode", &mode).finish()
+        f.debug_struct("ProxyConsumer")
+            .field("mode", &mode)
+            .finish()
     }
 }
 
@@ -132,9 +137,7 @@ impl ProxyConsumer {
                 a.clone()
             }
             (None, Some(a), Some(p))
-                if p.as_str().is_empty()
-                    && a.port_u16().is_some()
-                    && !a.as_str().contains('@') =>
+                if p.as_str().is_empty() && a.port_u16().is_some() && !a.as_str().contains('@') =>
             {
                 a.clone()
             }
@@ -148,10 +151,18 @@ impl ProxyConsumer {
         };
         let port = target.port_u16().unwrap_or(0);
         if target.host().is_empty() || port == 0 {
-            return self.refuse(cx, StatusCode::BAD_REQUEST, "CONNECT target must be host:port\n");
+            return self.refuse(
+                cx,
+                StatusCode::BAD_REQUEST,
+                "CONNECT target must be host:port\n",
+            );
         }
         if looped(&shared, &parts.headers) {
-            return self.refuse(cx, StatusCode::LOOP_DETECTED, "request looped back to this proxy\n");
+            return self.refuse(
+                cx,
+                StatusCode::LOOP_DETECTED,
+                "request looped back to this proxy\n",
+            );
         }
         if !authorized(&shared, &parts.headers) {
             return self.refuse(
@@ -161,10 +172,18 @@ impl ProxyConsumer {
             );
         }
         if !shared.ports.allows(port) {
-            return self.refuse(cx, StatusCode::FORBIDDEN, "CONNECT to this port is not allowed\n");
+            return self.refuse(
+                cx,
+                StatusCode::FORBIDDEN,
+                "CONNECT to this port is not allowed\n",
+            );
         }
         if !host_allowed(&shared.allow, target.host()) {
-            return self.refuse(cx, StatusCode::FORBIDDEN, "destination not allowed by this proxy\n");
+            return self.refuse(
+                cx,
+                StatusCode::FORBIDDEN,
+                "destination not allowed by this proxy\n",
+            );
         }
         // The tunnel outlives any request timeout; the bytes after the head (a client that
         // did not wait for the `200`) are the tunnel's first bytes.
@@ -235,11 +254,7 @@ impl ProtocolConsumer for ProxyConsumer {
         match self.mode {
             Mode::Connect { timer: true, .. } => {
                 cx.set_tick(Duration::ZERO);
-                let _ = self.refuse(
-                    cx,
-                    StatusCode::REQUEST_TIMEOUT,
-                    "CONNECT head timed out\n",
-                )?;
+                let _ = self.refuse(cx, StatusCode::REQUEST_TIMEOUT, "CONNECT head timed out\n")?;
                 Ok(())
             }
             Mode::Http | Mode::Sniff => self.http.tick(cx),
@@ -309,8 +324,7 @@ fn dial(shared: Arc<Shared>, target: String, client: Connection, slot: Arc<OnceL
         let down = shared.stats.down.clone();
         let back = client.clone();
         let factory = move || Relay::with_stats(back.clone(), down.clone());
-        let (upstream, serving) =
-            serve_connection(stream, factory, shared.tunnel_config.clone());
+        let (upstream, serving) = serve_connection(stream, factory, shared.tunnel_config.clone());
         let _ = slot.set(upstream.clone());
         if client.is_closed() {
             upstream.begin_close();

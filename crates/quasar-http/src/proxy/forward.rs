@@ -114,7 +114,11 @@ fn credentials_match(given: &[u8], expected: &[u8]) -> bool {
     if scheme != b"basic" || token.len() != want.len() {
         return false;
     }
-    token.iter().zip(&want).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    token
+        .iter()
+        .zip(&want)
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+        == 0
 }
 
 /// Whether a request carries this proxy's own `Via`: it came round again.
@@ -163,7 +167,10 @@ impl Handler for ForwardHandler {
             );
         }
         if looped(shared, &parts.headers) {
-            return self.refuse(StatusCode::LOOP_DETECTED, "request looped back to this proxy\n");
+            return self.refuse(
+                StatusCode::LOOP_DETECTED,
+                "request looped back to this proxy\n",
+            );
         }
         if !authorized(shared, &parts.headers) {
             return self.refuse(StatusCode::PROXY_AUTHENTICATION_REQUIRED, "");
@@ -188,7 +195,10 @@ impl Handler for ForwardHandler {
             return self.refuse(StatusCode::BAD_REQUEST, "absolute URL without a host\n");
         }
         if !host_allowed(&shared.allow, host) {
-            return self.refuse(StatusCode::FORBIDDEN, "destination not allowed by this proxy\n");
+            return self.refuse(
+                StatusCode::FORBIDDEN,
+                "destination not allowed by this proxy\n",
+            );
         }
         ProxyStats::add(&shared.stats.inner.requests, 1);
         let port = authority.port_u16().unwrap_or(80);
@@ -207,7 +217,11 @@ impl Handler for ForwardHandler {
         }
         if let Some(peer) = PEER.get() {
             let ip = peer.ip().to_string();
-            let value = match parts.headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+            let value = match parts
+                .headers
+                .get(&X_FORWARDED_FOR)
+                .and_then(|v| v.to_str().ok())
+            {
                 Some(before) => format!("{before}, {ip}"),
                 None => ip,
             };
@@ -218,14 +232,15 @@ impl Handler for ForwardHandler {
         parts.headers.append(header::VIA, shared.via.clone());
         let length = body.size_hint().exact();
         let chunked = length.is_none();
-        let path = parts
-            .uri
-            .path_and_query()
-            .map_or("/", |p| p.as_str());
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let mut head = BytesMut::with_capacity(256);
         head.put_slice(parts.method.as_str().as_bytes());
         head.put_u8(b' ');
-        head.put_slice(if path.is_empty() { b"/" } else { path.as_bytes() });
+        head.put_slice(if path.is_empty() {
+            b"/"
+        } else {
+            path.as_bytes()
+        });
         head.put_slice(b" HTTP/1.1\r\n");
         for (name, value) in &parts.headers {
             head.put_slice(name.as_str().as_bytes());

@@ -235,7 +235,8 @@ impl ForwardProxyBuilder {
     pub fn build(self) -> ForwardProxy {
         use base64::Engine as _;
         let auth = self.auth.map(|(user, password)| {
-            let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            let token =
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
             format!("Basic {token}")
         });
         let pseudonym = self

@@ -161,7 +161,10 @@ mod tests {
         assert_eq!(PortRule::default(), PortRule::Only(vec![443]));
         assert_eq!("*".parse::<PortRule>().unwrap(), PortRule::Any);
         assert!("443,x".parse::<PortRule>().is_err());
-        assert_eq!("443, 8443".parse::<PortRule>().unwrap().to_string(), "443,8443");
+        assert_eq!(
+            "443, 8443".parse::<PortRule>().unwrap().to_string(),
+            "443,8443"
+        );
     }
 
     #[test]

@@ -89,9 +89,12 @@ impl UpstreamError {
     }
 }
 
+/// Idle connections to one `host:port`, each with the time it was returned.
+type IdleList = Vec<(TcpStream, Instant)>;
+
 /// Idle keep-alive upstream connections, per `host:port`.
 pub(crate) struct Pool {
-    idle: Mutex<HashMap<Box<str>, Vec<(TcpStream, Instant)>>>,
+    idle: Mutex<HashMap<Box<str>, IdleList>>,
     per_host: usize,
     timeout: Duration,
 }

@@ -60,7 +60,11 @@ pub async fn read_head(tcp: &mut TcpStream) -> (String, Vec<u8>) {
             .await
             .expect("a head in time")
             .expect("read");
-        assert!(n > 0, "closed before a whole head: {:?}", String::from_utf8_lossy(&got));
+        assert!(
+            n > 0,
+            "closed before a whole head: {:?}",
+            String::from_utf8_lossy(&got)
+        );
         got.extend_from_slice(&buf[..n]);
     }
 }

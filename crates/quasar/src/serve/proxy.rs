@@ -4,9 +4,17 @@
 //! safety rules are squid's: `CONNECT` only to `--connect-ports` (default 443), only to
 //! `--allow`ed hosts (default any), optional `--auth user:pass`.
 
+use std::fmt;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use quasar_http::proxy::{ForwardProxy, PortRule};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+use quasar_http::proxy::{ForwardProxy, PortRule, ProxyStats};
 use quasar_http::server::ServerConfig;
 use quasar_http::Limits;
 use quasar_net::TcpServer;
@@ -161,7 +169,105 @@ impl DemoServer for Proxy {
             builder = builder.auth(user, pass);
         }
         let proxy = builder.build();
+        let stats = proxy.stats();
         let server = at.start_tcp(at.configure(TcpServer::builder(proxy))).await?;
+        PROXIES
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((server.address().to_string(), stats));
         Ok(Running::Tcp(server))
+    }
+}
+
+/// The counters of every proxy listener this process started, by address, for the
+/// metrics endpoint (the proxy's own families beside the per-server ones every server has).
+static PROXIES: Mutex<Vec<(String, ProxyStats)>> = Mutex::new(Vec::new());
+
+/// Registers the proxies' families into `registry` (read at each scrape).
+pub(crate) fn register_metrics(registry: &mut Registry) {
+    registry.register_collector(Box::new(ProxyMetrics));
+}
+
+/// `quasar_proxy_*`: requests, tunnels, bytes relayed and upstream errors by kind, labelled
+/// `listener="<address>"`.
+#[derive(Debug)]
+struct ProxyMetrics;
+
+impl Collector for ProxyMetrics {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), fmt::Error> {
+        let proxies: Vec<_> = PROXIES
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(addr, stats)| (addr.clone(), stats.snapshot()))
+            .collect();
+        if proxies.is_empty() {
+            return Ok(());
+        }
+        type Read = fn(&quasar_http::proxy::ProxyStatsSnapshot) -> Vec<(&'static str, u64)>;
+        let families: [(&str, &str, bool, &str, Read); 6] = [
+            ("quasar_proxy_requests", "Absolute-form requests forwarded.", true, "", |s| {
+                vec![("", s.requests)]
+            }),
+            ("quasar_proxy_tunnels", "CONNECT tunnels established.", true, "", |s| {
+                vec![("", s.tunnels)]
+            }),
+            ("quasar_proxy_tunnels_open", "CONNECT tunnels open now.", false, "", |s| {
+                vec![("", s.tunnels_open)]
+            }),
+            (
+                "quasar_proxy_refused",
+                "Requests refused by the proxy's rules (400, 403, 407, 508).",
+                true,
+                "",
+                |s| vec![("", s.refused)],
+            ),
+            (
+                "quasar_proxy_relayed_bytes",
+                "Bytes relayed (tunnels and forwarded bodies), by direction.",
+                true,
+                "direction",
+                |s| vec![("up", s.bytes_up), ("down", s.bytes_down)],
+            ),
+            (
+                "quasar_proxy_upstream_errors",
+                "Upstream failures by kind.",
+                true,
+                "kind",
+                |s| {
+                    let e = s.upstream_errors;
+                    vec![
+                        ("connect_failed", e.connect_failed),
+                        ("connect_timeout", e.connect_timeout),
+                        ("response_timeout", e.response_timeout),
+                        ("bad_response", e.bad_response),
+                        ("reset", e.reset),
+                    ]
+                },
+            ),
+        ];
+        for (name, help, counter, key, read) in families {
+            let kind = if counter {
+                MetricType::Counter
+            } else {
+                MetricType::Gauge
+            };
+            let mut metric = encoder.encode_descriptor(name, help, None, kind)?;
+            for (addr, snapshot) in &proxies {
+                for (label, value) in read(snapshot) {
+                    let mut labels = vec![("listener", addr.as_str())];
+                    if !key.is_empty() {
+                        labels.push((key, label));
+                    }
+                    let sample = metric.encode_family(&labels)?;
+                    if counter {
+                        ConstCounter::new(value).encode(sample)?;
+                    } else {
+                        ConstGauge::new(value as i64).encode(sample)?;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
