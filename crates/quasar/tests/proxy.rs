@@ -402,13 +402,22 @@ fn the_metrics_endpoint_counts_requests_tunnels_bytes_and_upstream_errors() {
     let mut head = [0u8; 39];
     tcp.read_exact(&mut head).unwrap();
     assert_eq!(&head[..], b"HTTP/1.1 200 Connection established\r\n\r\n");
+    // A request through the tunnel: both relays are up once its answer is back.
+    write!(tcp, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut answer = Vec::new();
+    while !answer.ends_with(b"Hello, World!") {
+        let mut buf = [0u8; 1024];
+        let n = tcp.read(&mut buf).unwrap();
+        assert!(n > 0, "{}", String::from_utf8_lossy(&answer));
+        answer.extend_from_slice(&buf[..n]);
+    }
     let text = text(&curl(&[&format!("http://{metrics}/metrics")], &[]));
     let listener = format!("listener=\"{}\"", proxy.addr);
     for want in [
         format!("quasar_proxy_requests_total{{{listener}}} 2"),
         format!("quasar_proxy_tunnels_total{{{listener}}} 1"),
         format!("quasar_proxy_tunnels_open{{{listener}}} 1"),
-        format!("quasar_proxy_relayed_bytes_total{{{listener},direction=\"down\"}} 1000"),
+        format!("quasar_proxy_relayed_bytes_total{{{listener},direction=\"up\"}} 27"),
         format!("quasar_proxy_upstream_errors_total{{{listener},kind=\"connect_failed\"}} 1"),
         "quasar_server_requests_total{server=\"proxy\"}".to_string(),
     ] {

@@ -11,9 +11,10 @@ use serde::Serialize;
 #[derive(Debug, Clone, Default)]
 pub struct ProxyStats {
     pub(crate) inner: Arc<Counters>,
-    /// Client-to-upstream relays of tunnels (their `open` is the tunnels open).
+    /// Client-to-upstream relays of tunnels.
     pub(crate) up: RelayStats,
-    /// Upstream-to-client relays of tunnels.
+    /// Upstream-to-client relays of tunnels (their `open` is the tunnels open: each is
+    /// built as its upstream connection starts, and dropped as it ends).
     pub(crate) down: RelayStats,
 }
 
@@ -77,7 +78,7 @@ impl ProxyStats {
         ProxyStatsSnapshot {
             requests: n(&c.requests),
             tunnels: n(&c.tunnels),
-            tunnels_open: up.open,
+            tunnels_open: down.open,
             refused: n(&c.refused),
             bytes_up: up.bytes_up + n(&c.body_bytes_up),
             bytes_down: down.bytes_up + n(&c.body_bytes_down),
