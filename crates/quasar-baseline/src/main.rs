@@ -19,6 +19,8 @@
 //! - `chat.rs`: a line chat on a tokio `broadcast` channel and tokio-util's `LinesCodec`.
 //! - `relay.rs`: a TCP relay to one upstream, `copy_bidirectional` per connection.
 //! - `rpc_jsonrpsee.rs`: the JSON-RPC calculator on jsonrpsee's server (HTTP and WebSocket).
+//! - `proxy.rs`: a forward HTTP proxy, hyper server + hyper-util legacy client,
+//!   `copy_bidirectional` for `CONNECT`.
 //! - `shutdown.rs`: the SIGTERM / Ctrl-C signal and the address line.
 #![forbid(unsafe_code)]
 #![warn(rust_2018_idioms, unreachable_pub)]
@@ -32,6 +34,7 @@ mod chat;
 mod http;
 mod http_actix;
 mod http_may;
+mod proxy;
 mod relay;
 mod rpc_jsonrpsee;
 mod shutdown;
@@ -73,6 +76,8 @@ enum Command {
     Relay(RelayArgs),
     /// JSON-RPC 2.0: the calculator (`calc.add`, ...) on jsonrpsee's server, HTTP and WebSocket.
     RpcJsonrpsee(CommonArgs),
+    /// Forward HTTP proxy: hyper server + hyper-util pooled client, CONNECT tunnels.
+    Proxy(CommonArgs),
 }
 
 /// Flags of `chat`.
@@ -158,7 +163,8 @@ fn main() -> ExitCode {
         | Command::WsEcho(args)
         | Command::HttpActix(args)
         | Command::HttpMay(args)
-        | Command::RpcJsonrpsee(args) => args,
+        | Command::RpcJsonrpsee(args)
+        | Command::Proxy(args) => args,
     };
     let runtime = if common.current_thread {
         tokio::runtime::Builder::new_current_thread()
@@ -197,6 +203,7 @@ fn main() -> ExitCode {
             Command::WsChat(args) => ws_chat::serve(args.common.bind, args.capacity as usize).await,
             Command::Relay(args) => relay::serve(args.common.bind, args.upstream).await,
             Command::RpcJsonrpsee(args) => rpc_jsonrpsee::serve(args.bind).await,
+            Command::Proxy(args) => proxy::serve(args.bind).await,
             // Served above, before the tokio runtime.
             Command::HttpActix(_) => Ok(()),
         }

@@ -78,6 +78,7 @@ pub mod ws;
 
 pub mod demo;
 pub mod demo_chat;
+pub mod proxy;
 pub mod rpc;
 pub mod server;
 

@@ -633,8 +633,9 @@ fn metrics_follow_known_traffic(samples: impl Fn(&str) -> Vec<String>) {
             ("QUASAR_UDP_ECHO_BIND", "127.0.0.1:0"),
             ("QUASAR_HTTP_BIND", "127.0.0.1:0"),
             ("QUASAR_RESP_BIND", "127.0.0.1:0"),
+            ("QUASAR_PROXY_BIND", "127.0.0.1:0"),
         ],
-        6,
+        7,
     );
     let metrics = s.addr("metrics");
     let before = scrape(metrics);

@@ -122,7 +122,7 @@ fn serve_echo_with_workers_serves_every_connection() {
 }
 
 #[test]
-#[ignore = "binds the default ports 8060, 8061, 8070 and 6410; run with --include-ignored"]
+#[ignore = "binds the default ports 8060, 8061, 8070, 6410 and 8080; run with --include-ignored"]
 fn serve_with_no_arguments_starts_the_default_echo_server_on_8060() {
     // The documented default ports, which anything else on the machine may hold: the test is
     // opt-in, and then a busy port fails it rather than letting it pass unchecked.
@@ -135,13 +135,13 @@ fn serve_with_no_arguments_starts_the_default_echo_server_on_8060() {
         std::net::UdpSocket::bind("127.0.0.1:8060").is_ok(),
         "udp 8060 {busy}"
     );
-    for port in [8061, 8070, 6410] {
+    for port in [8061, 8070, 6410, 8080] {
         assert!(
             std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
             "tcp {port} {busy}"
         );
     }
-    let server = Server::spawn(&["serve"], 5);
+    let server = Server::spawn(&["serve"], 6);
     assert_eq!(server.addr("chat tcp"), "127.0.0.1:8061".parse().unwrap());
     assert!(
         !server.lines.iter().any(|l| l.starts_with("tunnel")),
@@ -153,6 +153,7 @@ fn serve_with_no_arguments_starts_the_default_echo_server_on_8060() {
         "plain `quasar serve` starts the HTTP demo too"
     );
     assert_eq!(server.addr("resp tcp"), "127.0.0.1:6410".parse().unwrap());
+    assert_eq!(server.addr("proxy tcp"), "127.0.0.1:8080".parse().unwrap());
     let addr = server.addr("echo tcp");
     assert_eq!(addr, "127.0.0.1:8060".parse().unwrap());
     assert_eq!(echo(addr, b"hello\r\n\r\n"), b"hello\r\n\r\n");

@@ -65,6 +65,7 @@ const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=
 pub(crate) async fn start(addr: SocketAddr, metrics: &Metrics) -> quasar_net::Result<TcpServer> {
     let mut registry = Registry::default();
     metrics.register(&mut registry);
+    super::proxy::register_metrics(&mut registry);
     let registry = Arc::new(registry);
     let app = Router::new().get("/metrics", move |_req| {
         let registry = Arc::clone(&registry);

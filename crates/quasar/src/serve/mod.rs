@@ -51,6 +51,7 @@ servers! {
     http::Http,
     resp::Resp,
     tunnel::Tunnel,
+    proxy::Proxy,
 }
 
 /// One demo server of `quasar serve`.
