@@ -2,7 +2,11 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | `GET /` | `Hello, World!` (text/plain) |
+//! | `GET /` | `Hello, World!` (text/plain), a pre-encoded static response |
+//! | `GET /plaintext` | `Hello, World!` (text/plain), a response built per request |
+//! | `GET /json` | `{"message":"Hello, World!"}` serialised by serde_json per request |
+//! | `GET /app/json/:id` | `{"message":"Hello, World!","id":ID}` through the `Path` + `State` extractors |
+//! | `GET /plain/json/:id` | the same answer from a plain handler (the extractors' baseline) |
 //! | `POST /echo`, `PUT /echo` | the request body, streamed back (same length framing) |
 //! | `GET /ws` | WebSocket echo |
 //! | `GET /info` | JSON from the `info` callback (the server's `info()`) |
@@ -44,7 +48,7 @@ type Info = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
 /// The demo router; `info` produces the `/info` document.
 pub fn app(info: impl Fn() -> serde_json::Value + Send + Sync + 'static) -> Router {
     let info: Info = Arc::new(info);
-    Router::new()
+    crate::demo_bench::routes()
         .fixed("/", {
             let mut hello = Response::new(Bytes::from_static(b"Hello, World!"));
             hello

@@ -95,17 +95,12 @@ impl RequestParser {
 
     /// The length of the complete head at the front of `buf` (leading empty lines dropped),
     /// `None` while it is incomplete; the head stays in `buf`. Follow a `Some` with
-    /// [`parse_scanned`](Self::parse_scanned) or [`skip_scanned`](Self::skip_scanned).
+    /// [`parse_scanned`](Self::parse_scanned).
     pub(crate) fn head_len(&mut self, buf: &mut BytesMut) -> Result<Option<usize>, HttpError> {
         if !skip_leading_crlf(buf)? {
             return Ok(None);
         }
         self.scanner.scan(buf, &self.limits)
-    }
-
-    /// Whether no byte of the next head has been scanned yet.
-    pub(crate) fn is_fresh(&self) -> bool {
-        self.scanner.is_fresh()
     }
 
     /// Parses the `end`-byte head [`head_len`](Self::head_len) found, removing it from `buf`.
@@ -117,13 +112,6 @@ impl RequestParser {
         self.scanner.reset();
         let head = buf.split_to(end).freeze();
         parse_head(&head, &self.limits)
-    }
-
-    /// Drops the `end`-byte head [`head_len`](Self::head_len) found, once it was served
-    /// without being parsed into `http` types (the server's fixed-response path).
-    pub(crate) fn skip_scanned(&mut self, buf: &mut BytesMut, end: usize) {
-        self.scanner.reset();
-        bytes::Buf::advance(buf, end);
     }
 }
 
