@@ -22,7 +22,7 @@ use quasar_net::{ConsumerFactory, Context, Progress, ProtocolConsumer, Result, T
 use super::config::ServerConfig;
 use super::handler::Handler;
 use super::incoming::{self, BodySender, Room};
-use super::response::{encode, encode_status, Encoded, PendingResponse, ReqInfo};
+use super::response::{encode, encode_status, PendingResponse, ReqInfo};
 use super::websocket::{WsFactory, WsRoute};
 use crate::body::Body;
 use crate::ws::{self, HandshakeError};
@@ -31,6 +31,12 @@ use crate::{BodyDecoder, Expectation, ParsedRequest, RequestParser, CONTINUE_100
 /// Responses up to this size are copied into the write queue's tail buffer, where pipelined
 /// responses coalesce into one write; larger ones are queued without a copy.
 const COPY_RESPONSE_BELOW: usize = 4 * 1024;
+
+thread_local! {
+    /// Where a ready response is encoded before it is copied into the write queue: one
+    /// buffer per thread, reused, instead of an allocation per response.
+    static SCRATCH: std::cell::Cell<BytesMut> = std::cell::Cell::new(BytesMut::new());
+}
 
 /// Builds an [`HttpConsumer`] per request; the factory of an HTTP server.
 ///
@@ -282,24 +288,24 @@ impl HttpConsumer {
                         info.keep_alive = false;
                     }
                 }
-                let (encoded, close) = encode(resp, &info);
-                match encoded {
-                    Encoded::Full(bytes) => {
-                        if bytes.len() < COPY_RESPONSE_BELOW {
-                            cx.write(&bytes)?;
-                        } else {
-                            cx.write_bytes(bytes.freeze())?;
-                        }
-                        if close {
-                            cx.close();
-                        }
-                    }
+                // Taken out of the thread's slot and put back: nothing here can find it
+                // borrowed, and an error leaves it empty rather than holding stale bytes.
+                let mut dst = SCRATCH.take();
+                let (stream, close) = encode(resp, &info, &mut dst);
+                let written = if dst.len() < COPY_RESPONSE_BELOW {
+                    cx.write(&dst)
+                } else {
+                    cx.write_bytes(dst.split().freeze())
+                };
+                dst.clear();
+                SCRATCH.set(dst);
+                written?;
+                match stream {
                     // The stream closes the connection itself once written: closing now
                     // would stop reading a request body the response may be echoing.
-                    Encoded::Stream(head, body) => {
-                        cx.write(&head)?;
-                        cx.stream_response(body);
-                    }
+                    Some(body) => cx.stream_response(body),
+                    None if close => cx.close(),
+                    None => {}
                 }
             }
             Poll::Pending => {
