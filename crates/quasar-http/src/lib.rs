@@ -70,8 +70,8 @@ pub mod ws;
 // The codec's modules under their crate-root names, for the re-exports below and the
 // server, client and WebSocket code.
 use h1::{
-    body_decoder, chunk_encoder, chunked, date, framing, head_scanner, keep_alive,
-    request_parser, response_encoder, response_parser,
+    body_decoder, chunk_encoder, chunked, date, framing, head_scanner, keep_alive, request_parser,
+    response_encoder, response_parser,
 };
 
 pub mod demo;

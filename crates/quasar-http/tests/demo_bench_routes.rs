@@ -36,10 +36,18 @@ async fn plaintext_and_json_answer_the_benchmark_bodies() {
     let out = responses(&read_responses(&mut tcp, 2).await);
     assert_eq!(out.len(), 2, "{out:?}");
     assert_eq!(status_line(&out[0]), "HTTP/1.1 200 OK");
-    assert!(out[0].contains("content-type: text/plain\r\n"), "{}", out[0]);
+    assert!(
+        out[0].contains("content-type: text/plain\r\n"),
+        "{}",
+        out[0]
+    );
     assert!(out[0].contains("content-length: 13\r\n"), "{}", out[0]);
     assert_eq!(body(&out[0]), "Hello, World!");
-    assert!(out[1].contains("content-type: application/json\r\n"), "{}", out[1]);
+    assert!(
+        out[1].contains("content-type: application/json\r\n"),
+        "{}",
+        out[1]
+    );
     assert_eq!(body(&out[1]), r#"{"message":"Hello, World!"}"#);
     assert!(!is_closed(&mut tcp).await);
     server.close(std::time::Duration::from_secs(1)).await;
@@ -62,7 +70,10 @@ async fn the_typed_and_the_plain_json_route_answer_the_same() {
     let want = r#"{"message":"Hello, World!","id":42}"#;
     for resp in &out[..2] {
         assert_eq!(status_line(resp), "HTTP/1.1 200 OK");
-        assert!(resp.contains("content-type: application/json\r\n"), "{resp}");
+        assert!(
+            resp.contains("content-type: application/json\r\n"),
+            "{resp}"
+        );
         assert_eq!(body(resp), want);
     }
     // A path parameter that is not a number: 400 from both, and the connection stays.
@@ -98,7 +109,11 @@ async fn the_mixed_workload_pipelined_on_one_connection_gets_2xx_in_order() {
     }
     assert_eq!(body(&out[0]), "Hello, World!");
     assert_eq!(body(&out[3]), post);
-    assert!(body(&out[5]).contains(r#""query":"page=2&sort=name""#), "{}", out[5]);
+    assert!(
+        body(&out[5]).contains(r#""query":"page=2&sort=name""#),
+        "{}",
+        out[5]
+    );
     assert_eq!(body(&out[9]), post);
     assert!(!is_closed(&mut tcp).await);
     server.close(std::time::Duration::from_secs(1)).await;
