@@ -43,20 +43,26 @@ server_cmd() {
 }
 
 # count SERVER PATH DEPTH REQUESTS: the server's total instructions serving REQUESTS.
+RUN=0
 count() {
-    local out=$WORK/cg.$1.$3.$4.out addr line
+    local out log addr line
+    RUN=$((RUN + 1))
+    # Files of their own per run: a background start could otherwise be read before its
+    # redirection has emptied the previous run's output.
+    out=$WORK/cg.$RUN.out
+    log=$WORK/server.$RUN
     # shellcheck disable=SC2046 # commands are plain words
     valgrind --tool=callgrind --dump-instr=no --callgrind-out-file="$out" \
-        $(server_cmd "$1") >"$WORK/server.out" 2>"$WORK/server.err" &
+        $(server_cmd "$1") >"$log.out" 2>"$log.err" &
     SERVER_PID=$!
     addr=""
     for _ in $(seq 1 600); do
-        line=$(grep -m1 -oE '127\.0\.0\.1:[0-9]+' "$WORK/server.out" 2>/dev/null || true)
+        line=$(grep -m1 -oE '127\.0\.0\.1:[0-9]+' "$log.out" 2>/dev/null || true)
         [ -n "$line" ] && { addr=$line; break; }
         sleep 0.1
     done
-    [ -n "$addr" ] || { echo "http-count.sh: $1 did not start: $(head -c 300 "$WORK/server.err")" >&2; exit 1; }
-    python3 "$HERE/http_count.py" "$addr" "$2" "$4" --connections "$CONNECTIONS" --depth "$3" >/dev/null
+    [ -n "$addr" ] || { echo "http-count.sh: $1 did not start: $(head -c 300 "$log.err")" >&2; return 1; }
+    python3 "$HERE/http_count.py" "$addr" "$2" "$4" --connections "$CONNECTIONS" --depth "$3" >/dev/null || return 1
     kill -TERM "$SERVER_PID"
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=""
@@ -80,8 +86,11 @@ echo "| server | workload | depth | instructions / request |"
 echo "|---|---|---:|---:|"
 for w in "${WORKLOADS[@]}"; do
     IFS=: read -r server path depth <<<"$w"
-    small=$(count "$server" "$path" "$depth" "$N")
-    large=$(count "$server" "$path" "$depth" $((5 * N)))
+    # `count` runs in a subshell: its failure is checked here, never averaged in.
+    small=$(count "$server" "$path" "$depth" "$N") || { echo "http-count.sh: $w failed" >&2; exit 1; }
+    RUN=$((RUN + 1))
+    large=$(count "$server" "$path" "$depth" $((5 * N))) || { echo "http-count.sh: $w failed" >&2; exit 1; }
+    RUN=$((RUN + 1))
     per=$(awk -v a="$small" -v b="$large" -v n="$N" 'BEGIN { printf "%.0f", (b - a) / (4 * n) }')
     echo "| $server | \`$path\` | $depth | $per |"
 done

@@ -1,3 +1,4 @@
+#!/usr/bin/env bash
 # shellcheck shell=bash
 # HTTP benchmark: wrk against handler routes built per request, quasar vs hyper 1.x, axum 0.8,
 # actix-web 4 and may_minihttp; a mixed workload; the application layer's extractor cost.
@@ -168,9 +169,9 @@ wrk_run() {
 # $WORK/wrk.CASE.NAME.ROUND.res.
 wrk_side() {
     local case=$1 name=$2 round=$3 mode=$4 path=$5 lua=$6 base t0 t1 reqs p99 errs
-    base=$WORK/wrk.$case.$name.$round
+    base=$WORK/wrk.$case.$(fkey "$name").$round
     if ! start_server "${WRK_CMD[$name]}"; then
-        : >"$WORK/wrk.$case.$name.failed"
+        : >"$WORK/wrk.$case.$(fkey "$name").failed"
         return
     fi
     wrk_run "$mode" "$path" "$lua" "$SERVER_ADDR" "$WARMUP" "$base.warmup.txt"
@@ -178,6 +179,9 @@ wrk_side() {
     wrk_run "$mode" "$path" "$lua" "$SERVER_ADDR" "$DURATION" "$base.txt"
     t1=$(cpu_ticks "$SERVER_PID")
     stop_server
+    if ! grep -q '^Requests/sec:' "$base.txt"; then
+        log "wrk $case $name round $round gave no result: $(tail -n 3 "$base.txt" | tr '\n' ' ')"
+    fi
     reqs=$(awk '/requests in/ { print $1; exit }' "$base.txt")
     p99=$(awk '$1 == "99%" { print $2; exit }' "$base.txt")
     errs=$(awk '/Non-2xx or 3xx responses:/ { n += $NF }
@@ -193,10 +197,13 @@ wrk_side() {
     log "wrk $case $name round $round: $(tr '\n' ' ' <"$base.res")"
 }
 
+# fkey ENTRY: an entry as a file-name part (NAME@PATH holds slashes).
+fkey() { echo "${1//\//_}"; }
+
 # wrk_get CASE NAME KEY: KEY of every round, one per line.
 wrk_get() {
     local f
-    for f in "$WORK/wrk.$1.$2".*.res; do
+    for f in "$WORK/wrk.$1.$(fkey "$2")".*.res; do
         [ -e "$f" ] && awk -v k="$3" '$1 == k { print $2 }' "$f"
     done
 }
@@ -217,7 +224,7 @@ wrk_case() {
             name=${entry%%@*}
             p=$path
             [ "$entry" != "$name" ] && p=${entry#*@}
-            [ -e "$WORK/wrk.$case.$entry.failed" ] || wrk_side "$case" "$entry" "$round" "$mode" "$p" "$lua"
+            [ -e "$WORK/wrk.$case.$(fkey "$entry").failed" ] || wrk_side "$case" "$entry" "$round" "$mode" "$p" "$lua"
         done
     done
 }
@@ -228,7 +235,7 @@ declare -A WRK_ENTRY_LABEL=()
 # wrk_row CASE LABEL ENTRY REF: one table row; the ratio is to REF's median.
 wrk_row() {
     local case=$1 label=$2 entry=$3 ref=$4 rpc ref_rpc spread errs
-    if [ -e "$WORK/wrk.$case.$entry.failed" ]; then
+    if [ -e "$WORK/wrk.$case.$(fkey "$entry").failed" ]; then
         echo "| $label | ${WRK_ENTRY_LABEL[$entry]:-$entry} | skipped: the server failed to start | | | | | |"
         return
     fi
