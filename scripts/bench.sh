@@ -12,7 +12,7 @@
 #   ROUNDS [3]  DURATION [5s]  WARMUP [1s]  CONNECTIONS [50]  SIZE [64]  PIPELINES ["1 16"]
 #   UDP_PIPELINES ["1"]  HTTP_PIPELINES [""; "1" adds the HTTP row once `quasar serve http` exists]  BENCH_THREADS [1]
 #   IDLE_CONNECTIONS [10000; 0 skips]  IDLE_HOLD [2s]
-#   HTTP_WRK [0; 1 adds the wrk section, see scripts/bench/http.sh]
+#   HTTP_WRK [0; 1 adds the wrk section of handler routes, see scripts/bench/http.sh (which also runs alone)]
 #   OUT [docs/benchmarks.md]  SKIP_BUILD [0]  PIN [1]
 #   Server commands (the address is parsed from their first stdout line holding one):
 #   QUASAR_ECHO_RAW_CMD  [$BIN/quasar serve echo --bind 127.0.0.1:0 --raw]
@@ -415,7 +415,7 @@ mkdir -p "$(dirname "$OUT")"
 
 if declare -F tls_report >/dev/null; then tls_report >>"$OUT"; fi
 if declare -F ws_report >/dev/null; then ws_report; fi
-# HTTP against wrk and three baselines (HTTP_WRK=1): appends its own section.
+# HTTP handler routes against wrk and four baselines (HTTP_WRK=1): appends its own section.
 if [ "${HTTP_WRK:-0}" = 1 ]; then . "$ROOT/scripts/bench/http.sh"; fi
 # The Redis-protocol server section (appends to $OUT).
 if [ "${RESP_BENCH:-0}" = 1 ]; then . "$ROOT/scripts/bench/resp.sh"; fi

@@ -42,7 +42,7 @@ fuzz_target!(|data: &[u8]| {
     config.limits.max_body = 4096;
     config.limits.max_chunk_line = 64;
     config.limits.max_trailer_bytes = 256;
-    // As a server connection runs it: pipelined fixed GETs are answered in batches.
+    // As a server connection runs it: pipelined requests, each through the one head parser.
     let mut h = ConsumerHarness::server(HttpFactory::new(app(), config));
     // Piece sizes cycle through a pattern drawn from the seed: 1..=16 bytes, varied.
     let mut rest = input;

@@ -1,4 +1,7 @@
-//! The may_minihttp baseline: a hello-world `GET /` on one `may` coroutine worker.
+//! The may_minihttp baseline: the hyper baseline's routes on one `may` coroutine worker.
+//!
+//! `GET /json` serialises `{"message":"Hello, World!"}` with serde_json per request into the
+//! response body; `/plaintext` and any other path answer "Hello, World!".
 //!
 //! may_minihttp decodes every request of a read, builds all their responses in one buffer and
 //! writes them once — the pipelined plaintext technique the benchmark holds quasar against.
@@ -12,19 +15,23 @@
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 
+use bytes::BufMut;
 use may_minihttp::{HttpServer, HttpService, Request, Response};
 
+use crate::http::{Message, BODY};
 use crate::shutdown;
-
-/// The body of every response.
-const BODY: &str = "Hello, World!";
 
 #[derive(Clone, Debug)]
 struct HelloWorld;
 
 impl HttpService for HelloWorld {
-    fn call(&mut self, _req: Request<'_, '_, '_>, rsp: &mut Response<'_>) -> io::Result<()> {
-        rsp.header("Content-Type: text/plain").body(BODY);
+    fn call(&mut self, req: Request<'_, '_, '_>, rsp: &mut Response<'_>) -> io::Result<()> {
+        if req.path() == "/json" {
+            rsp.header("Content-Type: application/json");
+            serde_json::to_writer(rsp.body_mut().writer(), &Message { message: BODY })?;
+        } else {
+            rsp.header("Content-Type: text/plain").body(BODY);
+        }
         Ok(())
     }
 }

@@ -10,7 +10,9 @@
 //! - `tcp_echo.rs`: accept, read into a per-connection buffer, `write_all` it back
 //!   (`--drop-byte`: a deliberately broken echo for the load tool's own tests).
 //! - `udp_echo.rs`: one `recv_from`/`send_to` loop splitting datagrams on `\n`.
-//! - `http.rs`: a minimal hyper 1.x hello-world server.
+//! - `http.rs`: a minimal hyper 1.x server (`service_fn`): `/plaintext`, `/json`, and
+//!   "Hello, World!" for any other path.
+//! - `http_axum.rs`: axum 0.8 with the same routes, served by `axum::serve`.
 //! - `tls_echo.rs`: the TCP echo loop over tokio-rustls.
 //! - `ws_echo.rs`: a tokio-tungstenite WebSocket echo.
 //! - `http_actix.rs`: actix-web 4 hello-world on one worker thread.
@@ -33,6 +35,7 @@ use clap::{Args, Parser, Subcommand};
 mod chat;
 mod http;
 mod http_actix;
+mod http_axum;
 mod http_may;
 mod proxy;
 mod relay;
@@ -60,6 +63,8 @@ enum Command {
     UdpEcho(CommonArgs),
     /// HTTP/1.1: a hyper 1.x server answering every request with 200 "Hello, World!".
     Http(CommonArgs),
+    /// HTTP/1.1: axum 0.8 (`axum::serve`) with `/plaintext`, `/json` and "Hello, World!" elsewhere.
+    HttpAxum(CommonArgs),
     /// HTTP/1.1: actix-web 4 on one worker thread answering every request with "Hello, World!".
     HttpActix(CommonArgs),
     /// HTTP/1.1: may_minihttp on one coroutine worker answering with "Hello, World!".
@@ -162,6 +167,7 @@ fn main() -> ExitCode {
         | Command::Http(args)
         | Command::WsEcho(args)
         | Command::HttpActix(args)
+        | Command::HttpAxum(args)
         | Command::HttpMay(args)
         | Command::RpcJsonrpsee(args)
         | Command::Proxy(args) => args,
@@ -192,6 +198,7 @@ fn main() -> ExitCode {
             }
             Command::WsEcho(args) => ws_echo::serve(args.bind).await,
             Command::HttpMay(args) => http_may::serve(args.bind).await,
+            Command::HttpAxum(args) => http_axum::serve(args.bind).await,
             Command::Chat(args) => {
                 chat::serve(
                     args.common.bind,

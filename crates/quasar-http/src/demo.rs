@@ -2,7 +2,11 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | `GET /` | `Hello, World!` (text/plain) |
+//! | `GET /` | `Hello, World!` (text/plain), a pre-encoded static response |
+//! | `GET /plaintext` | `Hello, World!` (text/plain), a response built per request |
+//! | `GET /json` | `{"message":"Hello, World!"}` serialised by serde_json per request |
+//! | `GET /app/json/:id` | `{"message":"Hello, World!","id":ID}` through the `Path` + `State` extractors |
+//! | `GET /plain/json/:id` | the same answer from a plain handler (the extractors' baseline) |
 //! | `POST /echo`, `PUT /echo` | the request body, streamed back (same length framing) |
 //! | `GET /ws` | WebSocket echo |
 //! | `GET /chat` | WebSocket chat room on a pub/sub broker ([`demo_chat`](crate::demo_chat)) |
@@ -74,7 +78,7 @@ pub fn app_with_broker(
                     .map_err(crate::rpc::RpcError::internal)
             }
         });
-    crate::demo_chat::mount(Router::new().rpc("/rpc", rpc), broker)
+    crate::demo_chat::mount(crate::demo_bench::routes().rpc("/rpc", rpc), broker)
         .fixed("/", {
             let mut hello = Response::new(Bytes::from_static(b"Hello, World!"));
             hello

@@ -61,22 +61,21 @@
 
 pub mod app;
 mod body;
-mod body_decoder;
-mod chunk_encoder;
-mod chunked;
 pub mod client;
-mod date;
 mod error;
-mod framing;
-mod head_scanner;
-mod keep_alive;
+mod h1;
 mod limits;
-mod request_parser;
-mod response_encoder;
-mod response_parser;
 pub mod ws;
 
+// The codec's modules under their crate-root names, for the re-exports below and the
+// server, client and WebSocket code.
+use h1::{
+    body_decoder, chunk_encoder, chunked, date, framing, head_scanner, keep_alive, request_parser,
+    response_encoder, response_parser,
+};
+
 pub mod demo;
+mod demo_bench;
 pub mod demo_chat;
 pub mod proxy;
 pub mod rpc;

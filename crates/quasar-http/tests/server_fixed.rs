@@ -1,5 +1,7 @@
-//! Fixed responses: the fast path and the ordinary path write the same bytes, and every
-//! request the fast path must not answer still gets the ordinary rules.
+//! Fixed responses (`Router::fixed`): the same bytes for plain and unusual requests alike
+//! (query strings, odd `Host` values, HEAD, close, HTTP/1.0, `max_requests`), in order when
+//! pipelined among handler routes. These tests were written against the former fixed-route
+//! fast path and hold its replacement, the ordinary path, to the same answers.
 
 mod common;
 

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::BytesMut;
 use futures_util::task::noop_waker_ref;
 use http::header::{ALLOW, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderValue, Method, Request, StatusCode, Version};
@@ -20,11 +20,9 @@ use quasar_net::{Connection, Error, TcpServerBuilder};
 use quasar_net::{ConsumerFactory, Context, Progress, ProtocolConsumer, Result, TcpServer};
 
 use super::config::ServerConfig;
-use super::fixed::FixedResponse;
 use super::handler::Handler;
 use super::incoming::{self, BodySender, Room};
-use super::plain_get::{plain_get, plain_get_after, SeenHost};
-use super::response::{encode, encode_status, Encoded, PendingResponse, ReqInfo};
+use super::response::{encode, encode_status, PendingResponse, ReqInfo};
 use super::websocket::{WsFactory, WsRoute};
 use crate::body::Body;
 use crate::ws::{self, HandshakeError};
@@ -33,6 +31,12 @@ use crate::{BodyDecoder, Expectation, ParsedRequest, RequestParser, CONTINUE_100
 /// Responses up to this size are copied into the write queue's tail buffer, where pipelined
 /// responses coalesce into one write; larger ones are queued without a copy.
 const COPY_RESPONSE_BELOW: usize = 4 * 1024;
+
+thread_local! {
+    /// Where a ready response is encoded before it is copied into the write queue: one
+    /// buffer per thread, reused, instead of an allocation per response.
+    static SCRATCH: std::cell::Cell<BytesMut> = std::cell::Cell::new(BytesMut::new());
+}
 
 /// Builds an [`HttpConsumer`] per request; the factory of an HTTP server.
 ///
@@ -58,20 +62,15 @@ pub struct HttpFactory {
 struct Shared {
     handler: Box<dyn Handler>,
     config: ServerConfig,
-    /// Whether the handler has fixed responses at all: without any, requests skip the
-    /// fixed-route check.
-    has_fixed: bool,
 }
 
 impl HttpFactory {
     /// A factory serving every request with `handler`.
     pub fn new(handler: impl Handler, config: ServerConfig) -> Self {
-        let has_fixed = handler.has_fixed();
         HttpFactory {
             shared: Arc::new(Shared {
                 handler: Box::new(handler),
                 config,
-                has_fixed,
             }),
         }
     }
@@ -185,18 +184,6 @@ impl HttpConsumer {
         buf: &mut BytesMut,
         timer: bool,
     ) -> Result<Progress> {
-        // A head seen for the first time is tried whole as a fixed-route GET: one pass over
-        // its bytes instead of scanner + httparse. A head that needed several reads takes the
-        // scanner (linear however it trickles in) and is tried once complete.
-        let fresh = self.shared.has_fixed && !timer && self.parser.is_fresh();
-        if fresh {
-            if let Some(end) = self.serve_fixed(cx, buf)? {
-                self.parser.skip_scanned(buf, end);
-                self.serve_fixed_batch(cx, buf)?;
-                self.state = State::Done;
-                return Ok(Progress::Finished(()));
-            }
-        }
         let end = match self.parser.head_len(buf) {
             Ok(Some(end)) => end,
             Ok(None) => {
@@ -217,12 +204,6 @@ impl HttpConsumer {
         if timer {
             cx.set_tick(Duration::ZERO);
         }
-        if !fresh && self.serve_fixed(cx, &buf[..end])?.is_some() {
-            self.parser.skip_scanned(buf, end);
-            self.serve_fixed_batch(cx, buf)?;
-            self.state = State::Done;
-            return Ok(Progress::Finished(()));
-        }
         let parsed = match self.parser.parse_scanned(buf, end) {
             Ok(parsed) => parsed,
             Err(e) => {
@@ -237,108 +218,6 @@ impl HttpConsumer {
             return self.websocket(cx, buf, parsed, route);
         }
         self.dispatch(cx, buf, parsed)
-    }
-
-    /// Answers a plain keep-alive `GET` to a fixed route at the front of `buf` straight from
-    /// its encoded bytes (see [`FixedResponse`](super::FixedResponse)) and returns the head's
-    /// length; `None` leaves the request to the ordinary path.
-    fn serve_fixed(&self, cx: &mut Context<'_>, buf: &[u8]) -> Result<Option<usize>> {
-        let config = &self.shared.config;
-        if !self.shared.has_fixed {
-            return Ok(None);
-        }
-        let handler = &self.shared.handler;
-        let Some((end, fixed)) = plain_get(buf, self.parser.limits(), |path| handler.fixed(path))
-        else {
-            return Ok(None);
-        };
-        // The last request `max_requests` allows says `Connection: close`: ordinary path.
-        if config.max_requests > 0 && cx.connection().processed() >= config.max_requests {
-            return Ok(None);
-        }
-        fixed.write(cx, config.server_name)?;
-        Ok(Some(end))
-    }
-
-    /// After a fixed response, answers the fixed-route `GET`s that follow it in `buf`
-    /// (pipelining) within this call, as far as the connection grants room
-    /// ([`Context::batch_room`]): one engine exchange and one clock read for the whole run
-    /// instead of one per request. Stops at the first request that is anything else (it
-    /// gets a consumer of its own, after these, so answers stay in order), at an
-    /// incomplete head, and before the last request `max_requests` allows (it must say
-    /// `Connection: close`).
-    fn serve_fixed_batch(&self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Result<()> {
-        if buf.is_empty() || cx.batch_room() == 0 {
-            return Ok(());
-        }
-        // The served heads leave the buffer in one step at the end, errors included.
-        let mut served = 0;
-        let result = self.serve_fixed_run(cx, buf, &mut served);
-        buf.advance(served);
-        result
-    }
-
-    /// The loop of [`serve_fixed_batch`](Self::serve_fixed_batch): answers from
-    /// `buf[*served..]` on, moving `*served` past each request answered. A run of requests
-    /// for the same route is answered with one copy of its assembled responses.
-    fn serve_fixed_run(&self, cx: &mut Context<'_>, buf: &[u8], served: &mut usize) -> Result<()> {
-        let config = &self.shared.config;
-        let handler = &self.shared.handler;
-        let limits = self.parser.limits();
-        let max_requests = config.max_requests;
-        let date = crate::http_date();
-        // The last route's assembled responses: later runs for the same route (the usual
-        // pipelined read) copy them without looking them up again.
-        let mut last: Option<(&FixedResponse, Bytes, usize)> = None;
-        let mut host = SeenHost::default();
-        while *served < buf.len() {
-            let room = cx.batch_room() as usize;
-            // The next request's index is one past the count published so far; a run
-            // stops before the last request `max_requests` allows.
-            let processed = cx.connection().processed();
-            let allowed =
-                |run: usize| max_requests == 0 || processed + 1 + (run as u64) < max_requests;
-            if room == 0 || !allowed(0) {
-                break;
-            }
-            let Some((end, fixed)) = plain_get_after(&buf[*served..], limits, &mut host, |path| {
-                handler.fixed(path)
-            }) else {
-                break;
-            };
-            if !matches!(&last, Some((prev, ..)) if std::ptr::eq(*prev, fixed)) {
-                match fixed.assembled(config.server_name, &date) {
-                    Some((block, len)) => last = Some((fixed, block, len)),
-                    None => {
-                        fixed.write_dated(cx, config.server_name, &date)?;
-                        *served += end;
-                        cx.finish_batched();
-                        continue;
-                    }
-                }
-            }
-            let Some((_, block, len)) = &last else {
-                break;
-            };
-            let mut run = 1;
-            let mut next = *served + end;
-            let most = room.min(block.len() / len);
-            while run < most && next < buf.len() && allowed(run) {
-                match plain_get_after(&buf[next..], limits, &mut host, |path| handler.fixed(path)) {
-                    Some((end, same)) if std::ptr::eq(same, fixed) => {
-                        next += end;
-                        run += 1;
-                    }
-                    _ => break,
-                }
-            }
-            cx.write(&block[..run * len])?;
-            *served = next;
-            for _ in 0..run {
-                cx.finish_batched();
-            }
-        }
-        Ok(())
     }
 
     /// Answers `status` and closes; bytes after the rejected head are dropped.
@@ -409,24 +288,24 @@ impl HttpConsumer {
                         info.keep_alive = false;
                     }
                 }
-                let (encoded, close) = encode(resp, &info);
-                match encoded {
-                    Encoded::Full(bytes) => {
-                        if bytes.len() < COPY_RESPONSE_BELOW {
-                            cx.write(&bytes)?;
-                        } else {
-                            cx.write_bytes(bytes.freeze())?;
-                        }
-                        if close {
-                            cx.close();
-                        }
-                    }
+                // Taken out of the thread's slot and put back: nothing here can find it
+                // borrowed, and an error leaves it empty rather than holding stale bytes.
+                let mut dst = SCRATCH.take();
+                let (stream, close) = encode(resp, &info, &mut dst);
+                let written = if dst.len() < COPY_RESPONSE_BELOW {
+                    cx.write(&dst)
+                } else {
+                    cx.write_bytes(dst.split().freeze())
+                };
+                dst.clear();
+                SCRATCH.set(dst);
+                written?;
+                match stream {
                     // The stream closes the connection itself once written: closing now
                     // would stop reading a request body the response may be echoing.
-                    Encoded::Stream(head, body) => {
-                        cx.write(&head)?;
-                        cx.stream_response(body);
-                    }
+                    Some(body) => cx.stream_response(body),
+                    None if close => cx.close(),
+                    None => {}
                 }
             }
             Poll::Pending => {

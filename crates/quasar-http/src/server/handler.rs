@@ -8,7 +8,6 @@ use bytes::Bytes;
 use futures_util::future::poll_fn;
 use http::{Request, Response, StatusCode};
 
-use super::fixed::FixedResponse;
 use super::websocket::WsRoute;
 use crate::body::{Body, BodyError};
 
@@ -29,20 +28,6 @@ pub trait Handler: Send + Sync + 'static {
     fn websocket(&self, head: &http::request::Parts) -> Option<WsRoute> {
         let _ = head;
         None
-    }
-
-    /// The [`FixedResponse`] a plain keep-alive `GET` to the raw request target `path`
-    /// gets, if it depends on nothing else in the request. The server then answers it
-    /// without building the request or calling [`call`](Self::call); the default has none.
-    fn fixed(&self, path: &[u8]) -> Option<&FixedResponse> {
-        let _ = path;
-        None
-    }
-
-    /// Whether [`fixed`](Self::fixed) can return anything; asked once when the server is
-    /// built. The default says no.
-    fn has_fixed(&self) -> bool {
-        false
     }
 }
 

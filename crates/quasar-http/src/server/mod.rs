@@ -39,7 +39,6 @@ mod consumer;
 mod fixed;
 mod handler;
 mod incoming;
-mod plain_get;
 mod response;
 mod router;
 mod websocket;
@@ -49,7 +48,7 @@ pub use config::{
     DEFAULT_WS_CLOSE_TIMEOUT,
 };
 pub use consumer::{builder, HttpConsumer, HttpFactory, BUSY_RESPONSE};
-pub use fixed::{FixedResponse, FAST_MAX_HEADERS};
+pub use fixed::FixedResponse;
 pub use handler::{Handler, ResponseFuture, TowerHandler};
 pub use router::{Params, Router};
 pub use websocket::{WebSocket, WsReceiver, WsRoute, WsSender, MAX_SEND_FRAME};

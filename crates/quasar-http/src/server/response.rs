@@ -16,6 +16,7 @@ use std::task::{Context, Poll};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::Stream;
+use http::header::CONNECTION;
 use http::{Response, StatusCode};
 use http_body::Body as _;
 use quasar_net::Error;
@@ -55,22 +56,22 @@ pub(crate) struct ReqInfo {
     pub(crate) server: Option<&'static str>,
 }
 
-/// An encoded response.
-pub(crate) enum Encoded {
-    /// Head and body in one buffer.
-    Full(BytesMut),
-    /// The head, and the body still to stream.
-    Stream(BytesMut, BodyStream),
-}
-
-/// Encodes `resp`; returns whether the connection closes after it.
-pub(crate) fn encode(resp: Response<Body>, info: &ReqInfo) -> (Encoded, bool) {
+/// Encodes `resp` at the end of `dst`: the head, and the body when it is full and small
+/// (`None`), or the head alone and the body still to stream (`Some`). Also returns whether
+/// the connection closes after it.
+pub(crate) fn encode(
+    resp: Response<Body>,
+    info: &ReqInfo,
+    dst: &mut BytesMut,
+) -> (Option<BodyStream>, bool) {
     let (parts, body) = resp.into_parts();
     let status = parts.status;
     // An error status alone keeps the connection (its request was read whole, or is being
-    // read and dropped), unless the server keeps pulsar's rule.
+    // read and dropped), unless the server keeps pulsar's rule. A handler's few headers are
+    // scanned for `Connection` (enum tags) before its tokens are read: cheaper than a lookup.
     let mut close = !info.keep_alive
-        || connection_has(&parts.headers, "close")
+        || (parts.headers.iter().any(|(name, _)| name == CONNECTION)
+            && connection_has(&parts.headers, "close"))
         || (info.close_on_error && !response_keep_alive(true, status));
     let method = if info.head {
         http::Method::HEAD
@@ -79,7 +80,6 @@ pub(crate) fn encode(resp: Response<Body>, info: &ReqInfo) -> (Encoded, bool) {
     };
     let allowed = body_allowed(&method, status);
     let hint = body.size_hint().exact();
-    let mut dst = BytesMut::new();
     let head = |len, close| {
         ResponseHead::new(status, &parts.headers, len)
             .close(close)
@@ -92,15 +92,15 @@ pub(crate) fn encode(resp: Response<Body>, info: &ReqInfo) -> (Encoded, bool) {
             } else {
                 0
             };
-            encode_response(&mut dst, &head(BodyLength::Length(len), close));
+            encode_response(dst, &head(BodyLength::Length(len), close));
             if allowed {
                 dst.put_slice(&bytes);
             }
-            (Encoded::Full(dst), close)
+            (None, close)
         }
         Ok(bytes) => {
             let len = bytes.len() as u64;
-            encode_response(&mut dst, &head(BodyLength::Length(len), close));
+            encode_response(dst, &head(BodyLength::Length(len), close));
             let mut stream = BodyStream {
                 body: Body::empty(),
                 chunked: false,
@@ -110,7 +110,7 @@ pub(crate) fn encode(resp: Response<Body>, info: &ReqInfo) -> (Encoded, bool) {
                 close_at_end: close,
             };
             stream.pending.push_back(bytes);
-            (Encoded::Stream(dst, stream), close)
+            (Some(stream), close)
         }
         Err(body) if !allowed => {
             let len = match hint {
@@ -118,9 +118,9 @@ pub(crate) fn encode(resp: Response<Body>, info: &ReqInfo) -> (Encoded, bool) {
                 None if info.head && !info.http10 => BodyLength::Chunked,
                 _ => BodyLength::Length(0),
             };
-            encode_response(&mut dst, &head(len, close));
+            encode_response(dst, &head(len, close));
             drop(body);
-            (Encoded::Full(dst), close)
+            (None, close)
         }
         Err(body) => {
             let len = match hint {
@@ -131,7 +131,7 @@ pub(crate) fn encode(resp: Response<Body>, info: &ReqInfo) -> (Encoded, bool) {
                     BodyLength::CloseDelimited
                 }
             };
-            encode_response(&mut dst, &head(len, close));
+            encode_response(dst, &head(len, close));
             let stream = BodyStream {
                 body,
                 chunked: len == BodyLength::Chunked,
@@ -140,7 +140,7 @@ pub(crate) fn encode(resp: Response<Body>, info: &ReqInfo) -> (Encoded, bool) {
                 state: State::Streaming,
                 close_at_end: close,
             };
-            (Encoded::Stream(dst, stream), close)
+            (Some(stream), close)
         }
     }
 }
@@ -298,17 +298,14 @@ impl Stream for PendingResponse {
                 let Poll::Ready(resp) = fut.as_mut().poll(cx) else {
                     return Poll::Pending;
                 };
-                let (encoded, close) = encode(resp, info);
-                match encoded {
-                    Encoded::Full(buf) => {
-                        this.stage = if close { Stage::Close } else { Stage::Done };
-                        Poll::Ready(Some(Ok(buf.freeze())))
-                    }
-                    Encoded::Stream(head, body) => {
-                        this.stage = Stage::Body(body);
-                        Poll::Ready(Some(Ok(head.freeze())))
-                    }
-                }
+                let mut dst = BytesMut::new();
+                let (stream, close) = encode(resp, info, &mut dst);
+                this.stage = match stream {
+                    Some(body) => Stage::Body(body),
+                    None if close => Stage::Close,
+                    None => Stage::Done,
+                };
+                Poll::Ready(Some(Ok(dst.freeze())))
             }
             Stage::Body(body) => Pin::new(body).poll_next(cx),
             Stage::Close => {

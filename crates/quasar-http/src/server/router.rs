@@ -36,7 +36,7 @@ use bytes::Bytes;
 use http::header::ALLOW;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 
-use super::fixed::{is_plain_path, FixedResponse};
+use super::fixed::FixedResponse;
 use super::handler::{Handler, ResponseFuture};
 use super::websocket::{WebSocket, WsHandler, WsRoute};
 use crate::body::Body;
@@ -87,16 +87,12 @@ struct Route {
 #[derive(Default)]
 pub struct Router {
     routes: Vec<Route>,
-    /// Fixed routes a `GET` to exactly this path reaches, keyed by the path in canonical
-    /// form ("/" + segments joined by "/"): kept in step with `routes` as they are added.
-    fast: Vec<(Box<str>, Arc<FixedResponse>)>,
 }
 
 impl std::fmt::Debug for Router {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Router")
             .field("routes", &self.routes.len())
-            .field("fast", &self.fast.len())
             .finish()
     }
 }
@@ -114,21 +110,37 @@ fn parse_path(path: &str) -> Vec<Segment> {
 impl Route {
     /// Matches `path`; the parameters when it does (`None` inside when it has none).
     fn matches(&self, path: &str) -> Option<Option<Params>> {
-        let mut parts = path.split('/').filter(|s| !s.is_empty());
+        let mut rest = path;
         let mut params = Vec::new();
         for seg in &self.segments {
-            let part = parts.next()?;
+            let part = next_segment(&mut rest)?;
             match seg {
                 Segment::Literal(lit) if **lit == *part => {}
                 Segment::Literal(_) => return None,
                 Segment::Param(name) => params.push((name.clone(), part.to_owned())),
             }
         }
-        if parts.next().is_some() {
+        if next_segment(&mut rest).is_some() {
             return None;
         }
         Some((!params.is_empty()).then_some(Params(params)))
     }
+}
+
+/// The next non-empty `/`-separated segment of `rest`, which moves past it. A byte loop:
+/// this runs for every route tried on every request, and paths are short, so it beats the
+/// generic `split('/')` searcher.
+fn next_segment<'a>(rest: &mut &'a str) -> Option<&'a str> {
+    let bytes = rest.as_bytes();
+    let start = bytes.iter().position(|&b| b != b'/')?;
+    let len = bytes[start..]
+        .iter()
+        .position(|&b| b == b'/')
+        .unwrap_or(bytes.len() - start);
+    // Both ends are at an ASCII '/' or the string's ends: char boundaries.
+    let part = &rest[start..start + len];
+    *rest = &rest[start + len..];
+    Some(part)
 }
 
 impl Router {
@@ -151,31 +163,12 @@ impl Router {
         self.route(Method::GET, path, handler)
     }
 
-    /// Serves GET (and HEAD) requests to `path` with the same `response` every time.
-    ///
-    /// Besides saving the handler, a fixed route lets the server answer a plain keep-alive
-    /// `GET` to a literal path without building the request at all (see
-    /// [`FixedResponse`]); the answer is the same on either path.
+    /// Serves GET (and HEAD) requests to `path` with the same `response` every time (see
+    /// [`FixedResponse`]): no handler runs, and the body is shared rather than rebuilt.
     pub fn fixed(mut self, path: &str, response: Response<Bytes>) -> Self {
-        let fixed = Arc::new(FixedResponse::new(response));
-        let segments = parse_path(path);
-        let canonical = canonical(&segments);
-        // A fixed route is reachable only if no earlier GET or WebSocket route takes its
-        // path first (routes are tried in order; WebSocket routes before all others).
-        let literal = segments.iter().all(|s| matches!(s, Segment::Literal(_)));
-        let shadowed = self.routes.iter().any(|r| {
-            let takes_get = match &r.target {
-                Target::Http(m, _) => *m == Method::GET,
-                Target::Fixed(_) | Target::Ws(_) => true,
-            };
-            takes_get && r.matches(&canonical).is_some()
-        });
-        if literal && !shadowed && fixed.is_fast() && is_plain_path(&canonical) {
-            self.fast.push((canonical.into(), fixed.clone()));
-        }
         self.routes.push(Route {
-            segments,
-            target: Target::Fixed(fixed),
+            segments: parse_path(path),
+            target: Target::Fixed(Arc::new(FixedResponse::new(response))),
         });
         self
     }
@@ -207,29 +200,9 @@ impl Router {
             segments: parse_path(path),
             target: Target::Ws(Arc::new(handler)),
         };
-        // WebSocket routes are looked up before all others, whenever they were added.
-        self.fast.retain(|(p, _)| route.matches(p).is_none());
         self.routes.push(route);
         self
     }
-}
-
-/// The path a request must have, byte for byte, to reach a literal route on the fast path.
-fn canonical(segments: &[Segment]) -> String {
-    let mut path = String::from("/");
-    for (i, seg) in segments.iter().enumerate() {
-        if i > 0 {
-            path.push('/');
-        }
-        match seg {
-            Segment::Literal(lit) => path.push_str(lit),
-            Segment::Param(name) => {
-                path.push(':');
-                path.push_str(name);
-            }
-        }
-    }
-    path
 }
 
 fn status(code: StatusCode) -> Response<Body> {
@@ -301,17 +274,6 @@ impl Handler for Router {
                 .map(|params| WsRoute::from_parts(handler.clone(), params)),
             Target::Http(..) | Target::Fixed(_) => None,
         })
-    }
-
-    fn has_fixed(&self) -> bool {
-        !self.fast.is_empty()
-    }
-
-    fn fixed(&self, path: &[u8]) -> Option<&FixedResponse> {
-        self.fast
-            .iter()
-            .find(|(p, _)| p.as_bytes() == path)
-            .map(|(_, fixed)| &**fixed)
     }
 }
 

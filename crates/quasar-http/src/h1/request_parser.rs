@@ -95,17 +95,12 @@ impl RequestParser {
 
     /// The length of the complete head at the front of `buf` (leading empty lines dropped),
     /// `None` while it is incomplete; the head stays in `buf`. Follow a `Some` with
-    /// [`parse_scanned`](Self::parse_scanned) or [`skip_scanned`](Self::skip_scanned).
+    /// [`parse_scanned`](Self::parse_scanned).
     pub(crate) fn head_len(&mut self, buf: &mut BytesMut) -> Result<Option<usize>, HttpError> {
         if !skip_leading_crlf(buf)? {
             return Ok(None);
         }
         self.scanner.scan(buf, &self.limits)
-    }
-
-    /// Whether no byte of the next head has been scanned yet.
-    pub(crate) fn is_fresh(&self) -> bool {
-        self.scanner.is_fresh()
     }
 
     /// Parses the `end`-byte head [`head_len`](Self::head_len) found, removing it from `buf`.
@@ -117,13 +112,6 @@ impl RequestParser {
         self.scanner.reset();
         let head = buf.split_to(end).freeze();
         parse_head(&head, &self.limits)
-    }
-
-    /// Drops the `end`-byte head [`head_len`](Self::head_len) found, once it was served
-    /// without being parsed into `http` types (the server's fixed-response path).
-    pub(crate) fn skip_scanned(&mut self, buf: &mut BytesMut, end: usize) {
-        self.scanner.reset();
-        bytes::Buf::advance(buf, end);
     }
 }
 
@@ -254,13 +242,41 @@ fn check_host(
     match seen.hosts {
         0 if version == Version::HTTP_11 => Err(HttpError::MissingHost),
         0 => Ok(()),
-        1 if seen.host.is_empty() => Ok(()),
+        1 if seen.host.is_empty() || is_plain_host(seen.host) => Ok(()),
         1 => match Authority::from_maybe_shared(head.slice_ref(seen.host)) {
             // userinfo ("user@host") is not allowed in Host.
             Ok(a) if !a.as_str().contains('@') => Ok(()),
             _ => Err(HttpError::InvalidHost),
         },
         _ => Err(HttpError::InvalidHost),
+    }
+}
+
+/// A `Host` value that is certainly a valid authority without parsing one: a name of
+/// letters, digits, `.` and `-`, with an optional port of 1-5 digits up to 65535 (what
+/// nearly every client sends). Anything else (IPv6 literals, odd characters, userinfo) gets
+/// `Authority`'s full parse.
+fn is_plain_host(value: &[u8]) -> bool {
+    let name_len = value
+        .iter()
+        .position(|&b| !(b.is_ascii_alphanumeric() || b == b'.' || b == b'-'))
+        .unwrap_or(value.len());
+    if name_len == 0 {
+        return false;
+    }
+    match &value[name_len..] {
+        [] => true,
+        [b':', port @ ..] if (1..=5).contains(&port.len()) => {
+            let mut n = 0u32;
+            for &d in port {
+                if !d.is_ascii_digit() {
+                    return false;
+                }
+                n = n * 10 + u32::from(d - b'0');
+            }
+            n <= 65535
+        }
+        _ => false,
     }
 }
 
@@ -276,6 +292,32 @@ fn well_formed_version(head: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_hosts_are_valid_authorities_and_the_rest_is_parsed() {
+        for host in [
+            &b"example.com"[..],
+            b"a",
+            b"127.0.0.1:8080",
+            b"x-y.z:1",
+            b"h:65535",
+        ] {
+            assert!(is_plain_host(host), "{}", String::from_utf8_lossy(host));
+            assert!(Authority::try_from(host).is_ok());
+        }
+        for host in [
+            &b":80"[..],
+            b"a:",
+            b"a:99999",
+            b"a:123456",
+            b"[::1]:80",
+            b"u@h",
+            b"a b",
+            b"a:8x",
+        ] {
+            assert!(!is_plain_host(host), "{}", String::from_utf8_lossy(host));
+        }
+    }
 
     #[test]
     fn versions_we_do_not_speak_are_told_apart_from_garbage() {

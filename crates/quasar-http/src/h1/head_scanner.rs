@@ -57,11 +57,6 @@ impl HeadScanner {
         Ok(None)
     }
 
-    /// Whether nothing has been scanned since the last [`reset`](Self::reset).
-    pub(crate) fn is_fresh(&self) -> bool {
-        self.scanned == 0 && !self.start_line_done
-    }
-
     /// Forgets the progress, for the next head.
     pub(crate) fn reset(&mut self) {
         *self = HeadScanner::default();

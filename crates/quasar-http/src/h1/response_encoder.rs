@@ -96,11 +96,16 @@ pub fn body_allowed(method: &Method, status: StatusCode) -> bool {
 /// 304 responses may carry the `Content-Length` the full response would have had: pass it.
 pub fn encode_response(dst: &mut BytesMut, head: &ResponseHead<'_>) {
     let close = head.close || head.body == BodyLength::CloseDelimited;
-    let user_len: usize = head
-        .headers
-        .iter()
-        .map(|(n, v)| n.as_str().len() + v.len() + 4)
-        .sum();
+    // One pass over the caller's headers sizes the head and notes `Date` and `Server`
+    // (standard names compare as enum tags; two map lookups would hash both names).
+    let mut user_len = 0;
+    let mut has_date = false;
+    let mut has_server = false;
+    for (name, value) in head.headers {
+        user_len += name.as_str().len() + value.len() + 4;
+        has_date |= name == DATE;
+        has_server |= name == SERVER;
+    }
     dst.reserve(128 + user_len);
 
     dst.put_slice(b"HTTP/1.1 ");
@@ -109,12 +114,12 @@ pub fn encode_response(dst: &mut BytesMut, head: &ResponseHead<'_>) {
     dst.put_slice(head.status.canonical_reason().unwrap_or("").as_bytes());
     dst.put_slice(b"\r\n");
 
-    if !head.headers.contains_key(DATE) {
+    if !has_date {
         dst.put_slice(b"date: ");
         dst.put_slice(&http_date());
         dst.put_slice(b"\r\n");
     }
-    if let Some(server) = head.server.filter(|_| !head.headers.contains_key(SERVER)) {
+    if let Some(server) = head.server.filter(|_| !has_server) {
         put_header(dst, b"server", server.as_bytes());
     }
     for (name, value) in head.headers {
