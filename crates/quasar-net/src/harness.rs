@@ -14,8 +14,7 @@
 //! with no request in flight, so a client consumer's parser can be fed replies directly,
 //! and takes [`call`](ConsumerHarness::call)s as a client connection does;
 //! [`server`](ConsumerHarness::server) runs them as a server connection does (the first
-//! consumer built at accept, one exchange at a time, `Context::batch_room` open, draining
-//! after `Context::close`).
+//! consumer built at accept, one exchange at a time, draining after `Context::close`).
 //!
 //! # Virtual time
 //!
@@ -152,8 +151,7 @@ impl<F: ConsumerFactory> ConsumerHarness<F> {
 
     /// A harness that runs the consumers as a server connection does: the first consumer
     /// is built at once (at accept: its `connection_made` may write before any input),
-    /// requests are answered one exchange at a time, a consumer may answer the pipelined
-    /// requests behind its own (`Context::batch_room`), and responses are not collected
+    /// requests are answered one exchange at a time, and responses are not collected
     /// ([`take_responses`](Self::take_responses) stays empty; [`finished`](Self::finished)
     /// is the connection's `processed` count: requests started, one still being read
     /// included). The write queue is unbounded in practice, as in [`new`](Self::new).

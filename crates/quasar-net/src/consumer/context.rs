@@ -40,11 +40,6 @@ pub(crate) struct Actions<Req, Resp> {
     pub(crate) buffered: usize,
     /// Unsolicited messages for the client's push sink.
     pub(crate) pushed: Vec<Resp>,
-    /// Further whole requests the consumer may finish within this call (see
-    /// [`Context::batch_room`]); set by the engine around a server's `data_received`.
-    pub(crate) batch_room: u32,
-    /// Requests the consumer finished within this call beyond its own.
-    pub(crate) batched: u32,
 }
 
 impl<Req, Resp> Actions<Req, Resp> {
@@ -68,8 +63,6 @@ impl<Req, Resp> Default for Actions<Req, Resp> {
             lifetime_changed: false,
             buffered: 0,
             pushed: Vec::new(),
-            batch_room: 0,
-            batched: 0,
         }
     }
 }
@@ -162,43 +155,6 @@ impl<'a, Req, Resp> Context<'a, Req, Resp> {
     /// on when it is called again after the queue drains.
     pub fn is_write_paused(&self) -> bool {
         self.out.is_full()
-    }
-
-    /// Server side: how many more whole requests this consumer may answer within this
-    /// call, after its own. A consumer that finds several complete requests in the read
-    /// buffer (pipelining) may answer them all in one call, calling
-    /// [`finish_batched`](Self::finish_batched) for each one beyond its own, instead of
-    /// returning [`Progress::Finished`] and being built again per request.
-    ///
-    /// Zero whenever the connection needs each request as an exchange of its own: request
-    /// hooks are installed (they see every request), the server is draining or closing,
-    /// the connection's request limit leaves no room, writing is paused, or this is not a
-    /// server's `data_received`. A batch is only for requests answered at once, in order,
-    /// with nothing asked of the connection (no upgrade, detach, close, pause, timer).
-    pub fn batch_room(&self) -> u32 {
-        if self.out.is_full() {
-            return 0;
-        }
-        self.actions.batch_room
-    }
-
-    /// Counts one more whole request that this call read and answered (see
-    /// [`batch_room`](Self::batch_room)): the connection counts it as started and
-    /// finished, and [`Connection::processed`] moves on, as if a consumer of its own had
-    /// handled it. Call it after the request's response is written and its bytes taken
-    /// from the buffer; the consumer then returns [`Progress::Finished`]. Returns `false`,
-    /// counting nothing, when there is no room.
-    pub fn finish_batched(&mut self) -> bool {
-        if self.actions.batch_room == 0 {
-            return false;
-        }
-        self.actions.batch_room -= 1;
-        self.actions.batched += 1;
-        // Published at once, as the engine does for each request it starts: the next
-        // request of the batch reads its index from it (`max_requests`).
-        let shared = self.conn.shared();
-        shared.set_processed(self.conn.processed() + 1);
-        true
     }
 
     /// Upgrades the connection: once the current request finishes, the connection

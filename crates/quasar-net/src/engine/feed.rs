@@ -37,20 +37,10 @@ impl<F: ConsumerFactory> Engine<F> {
             }
             force = false;
             let before = self.rbuf.len();
-            self.actions.batch_room = self.batch_room(budget);
             let progress = self.call(
                 0,
                 |c, cx, buf| with_consumer!(c, c => c.data_received(cx, buf)),
             );
-            self.actions.batch_room = 0;
-            let batched = std::mem::take(&mut self.actions.batched);
-            if batched > 0 {
-                // Requests the consumer answered within its call (`Context::finish_batched`):
-                // started and finished in stream order, before the front one concludes.
-                self.counts.processed += u64::from(batched);
-                self.counts.finished += u64::from(batched);
-                budget = budget.saturating_sub(batched as usize);
-            }
             self.exchanges[0].consumed += before.saturating_sub(self.rbuf.len());
             match progress {
                 Err(err) => {
@@ -91,24 +81,6 @@ impl<F: ConsumerFactory> Engine<F> {
         }
         self.report_requests();
         Ok(())
-    }
-
-    /// How many requests the front consumer may answer beyond its own in its next call
-    /// (`Context::batch_room`): none when each request must be an exchange of its own.
-    fn batch_room(&self, budget: usize) -> u32 {
-        let open = matches!(self.role, Role::Server)
-            && self.state.lifecycle == Lifecycle::Open
-            && self.exchanges.len() == 1
-            && self.exchanges[0].started
-            && !self.hooks.wants_requests();
-        if !open {
-            return 0;
-        }
-        let mut room = budget as u64;
-        if self.cfg.max_requests > 0 {
-            room = room.min(self.cfg.max_requests.saturating_sub(self.counts.processed));
-        }
-        u32::try_from(room).unwrap_or(u32::MAX)
     }
 
     /// Input arrived with no exchange in flight: a server starts one; a client routes it
