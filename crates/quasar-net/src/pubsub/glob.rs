@@ -5,14 +5,24 @@
 //! a reversed range `z-a` is taken as `a-z`, as Redis does), `\x` the byte `x`. The glob
 //! crates (`glob`, `globset`, `wildmatch`) follow shell or path rules instead (`[!a]`, `/` as
 //! a separator, no `\` escape), which would make a pattern mean one thing in-process and
-//! another through Redis; and quasar-net cannot use quasar-redis's matcher (the arrow points
-//! the other way), so this is the same algorithm. Only the most recent `*` is a backtracking
-//! point, which is enough because every other element matches exactly one byte: the work is
-//! at most O(pattern x subject), where Redis's recursive matcher is exponential on patterns
-//! like `a*a*a*a*b`.
+//! another through Redis. quasar-redis's server matches `KEYS`, `SCAN MATCH` and
+//! `PSUBSCRIBE` with this same function, so the two cannot drift apart. Only the most recent
+//! `*` is a backtracking point, which is enough because every other element matches exactly
+//! one byte: the work is at most O(pattern x subject), where Redis's recursive matcher is
+//! exponential on patterns like `a*a*a*a*b`.
 
-/// Whether `subject` matches the glob `pattern`.
-pub(crate) fn matches(pattern: &[u8], subject: &[u8]) -> bool {
+/// Whether `subject` matches the glob `pattern`, by Redis's rules.
+///
+/// # Examples
+///
+/// ```
+/// use quasar_net::pubsub::glob::matches;
+///
+/// assert!(matches(b"news.*", b"news.sport"));
+/// assert!(matches(b"h[^e]llo", b"hallo"));
+/// assert!(!matches(b"h?llo", b"hllo"));
+/// ```
+pub fn matches(pattern: &[u8], subject: &[u8]) -> bool {
     let (mut p, mut s) = (0, 0);
     // Where to resume after the last `*`: (pattern index after it, subject index).
     let mut star: Option<(usize, usize)> = None;

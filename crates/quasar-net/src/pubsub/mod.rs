@@ -62,7 +62,7 @@ use futures_util::future::BoxFuture;
 
 use crate::error::Result;
 
-mod glob;
+pub mod glob;
 mod hub;
 
 pub use hub::{BrokerStats, Hub, Subscription};

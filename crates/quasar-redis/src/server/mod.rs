@@ -41,7 +41,8 @@ mod commands;
 mod config;
 mod consumer;
 mod dispatch;
-mod glob;
+// Redis's glob rules live beside the in-process pub/sub, which needs the same ones.
+use quasar_net::pubsub::glob;
 mod pubsub;
 mod reply;
 mod session;
