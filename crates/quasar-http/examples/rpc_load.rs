@@ -14,6 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use quasar_http::client::HttpClient;
+use quasar_http::http::HeaderMap;
+use quasar_http::ws::{DeflateConfig, WsLimits};
 use quasar_http::rpc::RpcWsClient;
 
 fn flag(args: &[String], name: &str, default: f64) -> f64 {
@@ -28,7 +30,7 @@ fn flag(args: &[String], name: &str, default: f64) -> f64 {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let url = args.first().ok_or(
-        "usage: rpc_load WS-URL [--connections N] [--in-flight N] [--duration S] [--warmup S]",
+        "usage: rpc_load WS-URL [--connections N] [--in-flight N] [--duration S] [--warmup S] [--deflate]",
     )?;
     let connections = flag(&args, "--connections", 50.0) as usize;
     let in_flight = flag(&args, "--in-flight", 1.0) as usize;
@@ -37,8 +39,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let http = HttpClient::new();
     let mut clients = Vec::with_capacity(connections);
+    // Without --deflate no permessage-deflate is offered: jsonrpsee's server does not
+    // negotiate it, so both sides then carry the same bytes.
+    let deflate = if args.iter().any(|a| a == "--deflate") {
+        DeflateConfig::default()
+    } else {
+        DeflateConfig::disabled()
+    };
     for _ in 0..connections {
-        clients.push(RpcWsClient::connect_with(&http, url, in_flight).await?);
+        let ws = http
+            .websocket_with_deflate(url, HeaderMap::new(), WsLimits::default(), deflate)
+            .await?;
+        clients.push(RpcWsClient::over(ws, in_flight));
     }
     let counting = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
