@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use quasar_http::client::HttpClient;
 use quasar_http::http::HeaderMap;
-use quasar_http::ws::{DeflateConfig, WsLimits};
 use quasar_http::rpc::RpcWsClient;
+use quasar_http::ws::{DeflateConfig, WsLimits};
 
 fn flag(args: &[String], name: &str, default: f64) -> f64 {
     args.iter()

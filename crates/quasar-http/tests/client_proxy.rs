@@ -17,6 +17,7 @@ use base64::Engine as _;
 use client_support::{response, serve, within};
 use common::T;
 use quasar_http::client::{ClientError, HttpClient, NoProxy, Proxy};
+use quasar_http::proxy::{ForwardProxy, PortRule};
 use quasar_http::server::ServerConfig;
 use quasar_http::ws::{CloseCode, Message};
 use quasar_net::tls::{PemSource, TlsAcceptor};
@@ -292,6 +293,71 @@ async fn websockets_go_through_a_connect_tunnel_plain_and_over_tls() {
         secure.address().port()
     )));
     assert!(heads[2].starts_with(&format!("CONNECT {} HTTP/1.1", plain.address())));
+    plain.close(T).await;
+    secure.close(T).await;
+}
+
+/// The client and quasar's own forward proxy together: plain HTTP in absolute form, HTTPS
+/// and WebSocket (plain and TLS) through `CONNECT` tunnels, all on one `ForwardProxy`.
+#[tokio::test]
+async fn the_client_reaches_plain_tls_and_websocket_servers_through_forward_proxy() {
+    let (ca, cert, key) = pki();
+    let plain = demo_server(None).await;
+    let secure = demo_server(Some((&cert, &key))).await;
+    let forward = ForwardProxy::builder()
+        .connect_ports(PortRule::Any)
+        .auth("u", "p")
+        .build();
+    let stats = forward.stats();
+    let proxy = TcpServer::builder(forward)
+        .bind("127.0.0.1:0".parse().unwrap())
+        .start()
+        .await
+        .expect("proxy starts");
+    let client = HttpClient::builder()
+        .ca(PemSource::bytes(ca))
+        .proxy(Proxy::all(&format!("http://u:p@{}", proxy.address())).unwrap())
+        .build()
+        .unwrap();
+    let res = within(
+        "plain GET",
+        client.get(&format!("http://{}/", plain.address())),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (res.status().as_u16(), &res.body()[..]),
+        (200, &b"Hello, World!"[..])
+    );
+    let https = format!("https://127.0.0.1:{}/echo", secure.address().port());
+    let res = within("https POST", client.post(&https, "tunnelled"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (res.status().as_u16(), &res.body()[..]),
+        (200, &b"tunnelled"[..])
+    );
+    for url in [
+        format!("ws://{}/ws", plain.address()),
+        format!("wss://127.0.0.1:{}/ws", secure.address().port()),
+    ] {
+        let mut ws = within("handshake", client.websocket(&url)).await.unwrap();
+        ws.send(Message::Text("via quasar's proxy".into()))
+            .await
+            .unwrap();
+        let echoed = within("echo", ws.recv()).await.expect("a message").unwrap();
+        assert_eq!(echoed, Message::Text("via quasar's proxy".into()));
+        within("close", ws.close(CloseCode::NORMAL, "bye"))
+            .await
+            .unwrap();
+    }
+    // One forwarded request; two tunnels: one to the plain server (the `ws://` socket),
+    // one to the TLS server, opened by the `https` POST and taken again from the pool for
+    // the `wss://` handshake.
+    let seen = stats.snapshot();
+    assert_eq!((seen.requests, seen.tunnels), (1, 2), "{seen:?}");
+    client.close().await;
+    proxy.close(T).await;
     plain.close(T).await;
     secure.close(T).await;
 }
