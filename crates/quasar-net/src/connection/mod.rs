@@ -67,6 +67,7 @@ mod serve;
 pub(crate) mod shutdown;
 pub(crate) mod signal;
 
+#[cfg(feature = "tls")]
 pub(crate) use client_connection::connect_via;
 pub use client_connection::{connect, ClientConnection, ClientConnectionBuilder};
 pub use config::{

@@ -522,6 +522,7 @@ impl<F: ConsumerFactory> Engine<F> {
     }
 
     /// The queued output, for the harness.
+    #[cfg(any(test, feature = "test-util"))]
     pub(crate) fn queue_mut(&mut self) -> &mut super::write_queue::WriteQueue {
         &mut self.out.queue
     }
@@ -539,14 +540,20 @@ impl<F: ConsumerFactory> Engine<F> {
         self.detach_to.take()
     }
 
+    /// For the harness.
+    #[cfg(any(test, feature = "test-util"))]
     pub(crate) fn unparsed(&self) -> &[u8] {
         &self.rbuf
     }
 
+    /// For the harness.
+    #[cfg(any(test, feature = "test-util"))]
     pub(crate) fn config_mut(&mut self) -> &mut ConnectionConfig {
         Arc::make_mut(&mut self.cfg)
     }
 
+    /// For the harness.
+    #[cfg(any(test, feature = "test-util"))]
     pub(crate) fn is_closing(&self) -> bool {
         self.state.lifecycle == Lifecycle::Closing
     }
