@@ -64,6 +64,7 @@
 //! - [`ClientError`]: every failure, typed.
 
 mod auth;
+mod builder;
 mod consumer;
 mod cookies;
 mod decompress;
@@ -80,13 +81,14 @@ mod websocket;
 mod ws_consumer;
 
 pub use auth::RequestBuilderExt;
+pub use builder::{
+    HttpClientBuilder, DEFAULT_EXPECT_CONTINUE, DEFAULT_EXPECT_TIMEOUT, DEFAULT_MAX_PER_HOST,
+    DEFAULT_MAX_REDIRECTS,
+};
 pub use consumer::{HttpConsumer, HttpConsumerFactory};
 pub use cookies::Jar;
 pub use error::ClientError;
-pub use http_client::{
-    HttpClient, HttpClientBuilder, DEFAULT_EXPECT_CONTINUE, DEFAULT_EXPECT_TIMEOUT,
-    DEFAULT_MAX_PER_HOST, DEFAULT_MAX_REDIRECTS,
-};
+pub use http_client::HttpClient;
 pub use no_proxy::NoProxy;
 pub use proxy::{Proxy, DEFAULT_PROXY_PORT};
 pub use request::{encode_request, ClientRequest};
