@@ -121,7 +121,7 @@ fn expected(steps: &[Step]) -> (Vec<(Outcome, Duration)>, Option<Duration>) {
     let close = steps
         .iter()
         .zip(&answered)
-        .filter(|(s, &r)| r > s.start + 2 * T)
+        .filter(|&(s, &r)| r > s.start + 2 * T)
         .map(|(s, _)| s.start + 2 * T)
         .min();
     let outcomes = steps

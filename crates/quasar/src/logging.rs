@@ -28,7 +28,7 @@ enum LogFormat {
 
 /// Whether text logs may use colour: stderr is a terminal and `NO_COLOR` is not set.
 fn colour() -> bool {
-    std::io::stderr().is_terminal() && !std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// Installs the global subscriber.

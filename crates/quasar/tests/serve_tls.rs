@@ -174,8 +174,8 @@ fn s_client(addr: SocketAddr, args: &[&str], input: &[u8], done: impl Fn(&str) -
     for r in readers {
         let _ = r.join();
     }
-    let text = out.lock().unwrap().clone();
-    text
+
+    out.lock().unwrap().clone()
 }
 
 #[test]

@@ -265,7 +265,7 @@ impl Store {
                 // near the front is as good a sample as any.
                 let skip = (xorshift(&mut seed) % map.len().min(8) as u64) as usize;
                 if let Some((k, e)) = map.iter().nth(skip) {
-                    if best.as_ref().map_or(true, |b| e.access < b.0) {
+                    if best.as_ref().is_none_or(|b| e.access < b.0) {
                         best = Some((e.access, si, dbi, k.clone()));
                     }
                 }
@@ -318,7 +318,7 @@ impl Store {
                         let dead = db
                             .map
                             .get(&key)
-                            .map_or(true, |e| e.expire_at.is_some_and(|t| t <= now));
+                            .is_none_or(|e| e.expire_at.is_some_and(|t| t <= now));
                         if dead {
                             if let Some(e) = db.map.remove(&key) {
                                 self.shrink(e.size);

@@ -71,7 +71,7 @@ fn expire_generic(x: &mut Exec<'_, '_>, a: &[Bytes], unit: i64, relative: bool, 
     let skip = (nx && cur.is_some())
         || (xx && cur.is_none())
         // GT: no TTL counts as infinite, so nothing is greater.
-        || (gt && cur.map_or(true, |c| c as i64 >= at))
+        || (gt && cur.is_none_or(|c| c as i64 >= at))
         || (lt && cur.is_some_and(|c| c as i64 <= at));
     if skip {
         return x.r.int(0);

@@ -234,7 +234,7 @@ impl<'a> Keyspace<'a> {
             g.dbs[db]
                 .map
                 .iter()
-                .filter(move |(_, e)| e.expire_at.map_or(true, |t| t > now))
+                .filter(move |(_, e)| e.expire_at.is_none_or(|t| t > now))
         })
     }
 
@@ -250,14 +250,14 @@ impl<'a> Keyspace<'a> {
         for (_, g) in self.guards.iter_mut() {
             let shard = &mut **g;
             for (i, d) in shard.dbs.iter_mut().enumerate() {
-                if db.map_or(true, |x| x == i) {
+                if db.is_none_or(|x| x == i) {
                     let freed: usize = d.map.values().map(|e| e.size).sum();
                     self.store.shrink(freed);
                     *d = Db::default();
                 }
             }
             for ((wdb, _), flags) in shard.watched.iter() {
-                if db.map_or(true, |x| x == *wdb) {
+                if db.is_none_or(|x| x == *wdb) {
                     flags.iter().for_each(|f| f.store(true, Ordering::Release));
                 }
             }
