@@ -18,7 +18,7 @@
 //! send. Traffic from many peers sending one datagram each has no runs; there only the
 //! "batched, no GSO" row applies.
 //!
-//! `cargo bench -p quasar-net --bench udp` runs 3 rounds of 3 s per variant (override
+//! `cargo bench -p quasar-baseline --bench udp` runs 3 rounds of 3 s per variant (override
 //! with `UDP_BENCH_SECS` and `UDP_BENCH_ROUNDS`); without `--bench` (as under
 //! `cargo test --all-targets`) it runs a short smoke round.
 

@@ -1,7 +1,7 @@
 //! Decoding a 100-element array of small bulk strings (an `MGET` reply or a long command), and
 //! encoding the same as a command: the codec's hot path for a pipelining client or server.
 //!
-//! `cargo bench -p quasar-redis --bench decode`.
+//! `cargo bench -p quasar-baseline --bench resp_decode`.
 
 use std::hint::black_box;
 

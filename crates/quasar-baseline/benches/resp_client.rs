@@ -1,7 +1,7 @@
 //! GET/SET throughput of `RedisClient` next to the `redis` crate's `MultiplexedConnection`
 //! and `fred`, against one local redis-server, with 1, 16 and 256 concurrent tasks.
 //!
-//! `cargo bench -p quasar-redis --bench client` (needs `redis-server` on PATH; the bench
+//! `cargo bench -p quasar-baseline --bench resp_client` (needs `redis-server` on PATH; the bench
 //! starts it on a free loopback port and kills it at the end). Every client gets the same
 //! work: `tasks` tasks, each sending alternately `SET k<i> value` and `GET k<i>`, one command
 //! awaited at a time, for `DURATION_MS` per measurement. Rounds alternate the clients' order

@@ -1,5 +1,5 @@
 //! Echo over TLS next to plain TCP, same process, same client: a timed loop, reported
-//! as a ratio (not asserted). `cargo bench -p quasar-net --bench tls_echo`.
+//! as a ratio (not asserted). `cargo bench -p quasar-baseline --bench tls_echo`.
 //!
 //! 64-byte framed echo messages on one connection, handshake excluded, at pipeline
 //! depth 1 and 16; then new TLS connections per second (handshake included).
