@@ -111,10 +111,11 @@ fn conclude(
             print!("{}", counts.line());
         }
     }
-    for sample in report.error_samples() {
+    let (errors, samples) = report.failures();
+    for sample in samples {
         eprintln!("quasar bench: {sample}");
     }
-    if let Some(hint) = framing_hint(cfg, report.errors()) {
+    if let Some(hint) = framing_hint(cfg, errors) {
         eprintln!("quasar bench: {hint}");
     }
     if let Some(path) = &args.json {

@@ -14,9 +14,8 @@ use crate::bench::stats::ErrorCounts;
 pub(crate) trait RunReport: Serialize {
     /// Whether the run passed.
     fn is_success(&self) -> bool;
-    fn errors(&self) -> &ErrorCounts;
-    /// The first few errors, as text.
-    fn error_samples(&self) -> &[String];
+    /// The errors counted, and the first few as text.
+    fn failures(&self) -> (&ErrorCounts, &[String]);
     /// The report for people.
     fn to_text(&self) -> String;
 }
@@ -204,12 +203,8 @@ impl RunReport for Report {
         self.errors.total == 0 && self.requests > 0
     }
 
-    fn errors(&self) -> &ErrorCounts {
-        &self.errors
-    }
-
-    fn error_samples(&self) -> &[String] {
-        &self.error_samples
+    fn failures(&self) -> (&ErrorCounts, &[String]) {
+        (&self.errors, &self.error_samples)
     }
 
     fn to_text(&self) -> String {
@@ -276,12 +271,8 @@ impl RunReport for IdleReport {
         self.errors.total == 0 && self.opened == self.connections
     }
 
-    fn errors(&self) -> &ErrorCounts {
-        &self.errors
-    }
-
-    fn error_samples(&self) -> &[String] {
-        &self.error_samples
+    fn failures(&self) -> (&ErrorCounts, &[String]) {
+        (&self.errors, &self.error_samples)
     }
 
     fn to_text(&self) -> String {
