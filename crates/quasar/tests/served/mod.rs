@@ -90,9 +90,15 @@ impl Served {
             .expect("an address")
     }
 
+    /// Sends SIGTERM.
     pub fn signal(&self) {
+        self.send_signal("-TERM");
+    }
+
+    /// Sends `sig` (`kill`'s spelling: `-TERM`, `-INT`).
+    pub fn send_signal(&self, sig: &str) {
         let ok = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([sig, &self.child.id().to_string()])
             .status()
             .expect("kill runs")
             .success();
@@ -110,6 +116,12 @@ impl Served {
                 Err(_) => panic!("no log line containing {needle:?}"),
             }
         }
+    }
+
+    /// Sends SIGTERM and waits (at most 15 s) for the exit.
+    pub fn terminate(self) -> std::process::ExitStatus {
+        self.signal();
+        self.wait(Duration::from_secs(15)).0
     }
 
     /// Waits for the exit (at most `limit`) and returns the rest of stderr.
