@@ -41,18 +41,8 @@ server_cmd() {
 round() {
     local side=$1 pid addr before after
     # shellcheck disable=SC2046
-    if pinning; then
-        taskset -c 0 $(server_cmd "$side") >"$WORK/$side.out" 2>"$WORK/$side.err" &
-    else
-        $(server_cmd "$side") >"$WORK/$side.out" 2>"$WORK/$side.err" &
-    fi
-    pid=$! # the server's own PID: taskset execs it
-    for _ in $(seq 1 100); do
-        addr=$(grep -oE '127\.0\.0\.1:[0-9]+' "$WORK/$side.out" | head -1 || true)
-        [ -n "$addr" ] && break
-        sleep 0.05
-    done
-    [ -n "$addr" ] || { echo "$side did not start: $(cat "$WORK/$side.err")" >&2; exit 1; }
+    start "$side" 0 $(server_cmd "$side")
+    pid=$PID addr=$ADDR
     pin 1 python3 - "$addr" "$MEMBERS" "$RATE" "$DURATION" "$pid" >>"$WORK/$side.rows" <<'EOF'
 import selectors, socket, sys, time
 host, port = sys.argv[1].rsplit(":", 1)
@@ -106,8 +96,7 @@ while sent < total_lines or got < expected:
 c1 = cpu()
 print(got, expected, c1 - c0, time.monotonic() - t0)
 EOF
-    kill "$pid"
-    wait "$pid" 2>/dev/null || true
+    stop "$pid"
 }
 
 for r in $(seq 1 "$ROUNDS"); do

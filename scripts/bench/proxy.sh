@@ -46,30 +46,6 @@ fi
 # shellcheck source=scripts/bench/pin.sh
 . "$HERE/pin.sh"
 
-# start NAME CORE CMD...: starts a server on CORE, waits for its address line, sets ADDR and
-# PID (the server's own PID: taskset execs it, and no shell function stands in between).
-start() {
-    local name=$1 core=$2
-    shift 2
-    if pinning; then
-        taskset -c "$core" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
-    else
-        "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
-    fi
-    PID=$!
-    for _ in $(seq 1 100); do
-        ADDR=$(grep -oE '127\.0\.0\.1:[0-9]+' "$WORK/$name.out" | head -1 || true)
-        [ -n "$ADDR" ] && return 0
-        sleep 0.05
-    done
-    echo "$name did not start: $(cat "$WORK/$name.err")" >&2
-    exit 1
-}
-
-cpu_of() { # cpu_of PID: user+system CPU seconds so far (comm may hold spaces)
-    sed 's/.*) //' "/proc/$1/stat" | awk '{ printf "%.2f", ($12 + $13) / 100 }'
-}
-
 start http 1 "$BIN/quasar" serve http --bind 127.0.0.1:0
 HTTP=$ADDR
 start echo 1 "$BIN/quasar-baseline" tcp-echo --bind 127.0.0.1:0
@@ -99,8 +75,7 @@ get_round() {
     pin 1 wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" --latency -s "$WORK/proxy.lua" \
         "http://$ADDR" >"$WORK/wrk.txt" 2>&1 || true
     after=$(cpu_of "$PID")
-    kill "$PID"
-    wait "$PID" 2>/dev/null || true
+    stop "$PID"
     python3 - "$WORK/wrk.txt" "$before" "$after" >>"$WORK/get.$side" <<'EOF'
 import re, sys
 text = open(sys.argv[1]).read()
@@ -119,50 +94,11 @@ EOF
 # bulk_round SIDE: BULK bytes each way through one CONNECT tunnel; appends
 # "bytes_per_cpu seconds".
 bulk_round() {
-    local side=$1 before after
     set -f
     # shellcheck disable=SC2046
-    start "$side" 0 $(proxy_cmd "$side")
+    start "$1" 0 $(proxy_cmd "$1")
     set +f
-    before=$(cpu_of "$PID")
-    pin 1 python3 - "$ADDR" "$ECHO" "$BULK" >"$WORK/bulk.out" <<'EOF'
-import socket, sys, threading, time
-host, port = sys.argv[1].rsplit(":", 1)
-target, total = sys.argv[2], int(sys.argv[3])
-s = socket.create_connection((host, int(port)))
-s.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
-head = b""
-while b"\r\n\r\n" not in head:
-    b = s.recv(1)
-    assert b, head
-    head += b
-assert head.startswith(b"HTTP/1.1 200"), head
-chunk = b"x" * (256 * 1024)
-def send():
-    left = total
-    while left > 0:
-        n = min(left, len(chunk))
-        s.sendall(chunk[:n])
-        left -= n
-    s.shutdown(socket.SHUT_WR)
-t0 = time.monotonic()
-w = threading.Thread(target=send)
-w.start()
-got = 0
-while True:
-    b = s.recv(1 << 20)
-    if not b:
-        break
-    got += len(b)
-w.join()
-assert got == total, (got, total)
-print(time.monotonic() - t0)
-EOF
-    after=$(cpu_of "$PID")
-    kill "$PID"
-    wait "$PID" 2>/dev/null || true
-    python3 -c "import sys; c=float(sys.argv[2])-float(sys.argv[1]); print(2*int(sys.argv[3])/max(c,0.01), open(sys.argv[4]).read().strip())" \
-        "$before" "$after" "$BULK" "$WORK/bulk.out" >>"$WORK/bulk.$side"
+    bulk_through "$1" "$ECHO"
 }
 
 for round in $(seq 1 "$ROUNDS"); do
@@ -174,37 +110,19 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 report() {
-    python3 - "$WORK" "$ROUNDS" "$CONNECTIONS" "$BULK" <<'EOF'
-import statistics as st, sys, os
-work, rounds, conns, bulk = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-def rows(name):
-    out = {}
-    for side in ("peer", "quasar"):
-        with open(os.path.join(work, f"{name}.{side}")) as f:
-            out[side] = [list(map(float, l.split())) for l in f if l.strip()]
-    return out
+    python3 - "$HERE" "$WORK" "$ROUNDS" "$CONNECTIONS" "$BULK" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+from sides import REQUEST_HEADER, print_bulk, request_row, rows
+work, rounds, conns, bulk = sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
 print("Forward proxy: `quasar serve proxy` vs the hyper proxy (`quasar-baseline proxy`: hyper server,")
 print(f"hyper-util legacy client, copy_bidirectional for CONNECT); {rounds} alternating rounds, medians;")
 print("spread = min-max of the per-round quasar/peer ratio. Proxy pinned to core 0, upstreams and load")
 print("to core 1.")
 print()
-print("| row | peer req/s | quasar req/s | peer req/CPU-s | quasar req/CPU-s | ratio (CPU) | spread | peer p99 µs | quasar p99 µs | errors |")
-print("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|")
-r = rows("get")
-med = lambda side, i: st.median(x[i] for x in r[side])
-ratios = [q[1] / pe[1] for q, pe in zip(r["quasar"], r["peer"]) if pe[1] > 0]
-errs = int(sum(x[3] for s in r.values() for x in s))
-print(f"| GET / via proxy -> quasar serve http, {conns} conns | {med('peer',0):,.0f} | {med('quasar',0):,.0f} | "
-      f"{med('peer',1):,.0f} | {med('quasar',1):,.0f} | {med('quasar',1)/med('peer',1):.2f}x | "
-      f"{min(ratios):.2f}-{max(ratios):.2f} | {med('peer',2):,.0f} | {med('quasar',2):,.0f} | {errs} |")
-r = rows("bulk")
-mb = lambda side: st.median(x[0] for x in r[side]) / 1e6
-secs = lambda side: st.median(x[1] for x in r[side])
-ratios = [q[0] / pe[0] for q, pe in zip(r["quasar"], r["peer"])]
-print()
-print(f"| CONNECT tunnel: {bulk >> 20} MiB each way, 1 connection | peer MB relayed / CPU-s | quasar MB relayed / CPU-s | ratio | spread | peer s | quasar s |")
-print("|---|---:|---:|---:|---|---:|---:|")
-print(f"| | {mb('peer'):,.0f} | {mb('quasar'):,.0f} | {mb('quasar')/mb('peer'):.2f}x | {min(ratios):.2f}-{max(ratios):.2f} | {secs('peer'):.2f} | {secs('quasar'):.2f} |")
+print(REQUEST_HEADER)
+print(request_row(f"GET / via proxy -> quasar serve http, {conns} conns", rows(work, "get")))
+print_bulk(work, f"CONNECT tunnel: {bulk >> 20} MiB each way, 1 connection")
 EOF
 }
 report | tee -a "${OUT:-/dev/null}"

@@ -59,38 +59,20 @@ server_cmd() {
     esac
 }
 
-# cpu PID: the process's user + system CPU seconds so far.
-cpu() {
-    local ticks
-    ticks=$(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat")
-    awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.3f", t / hz }'
-}
-
 # round SIDE ROW: one server start, warm-up and measured run of ROW (http or ws); appends
 # "calls errors cpu_seconds wall_seconds" to $WORK/ROW.SIDE.rows.
 round() {
     local side=$1 row=$2 pid addr c0 c1 calls errors wall
     # shellcheck disable=SC2046
-    if pinning; then
-        taskset -c 0 $(server_cmd "$side") >"$WORK/$side.out" 2>"$WORK/$side.err" &
-    else
-        $(server_cmd "$side") >"$WORK/$side.out" 2>"$WORK/$side.err" &
-    fi
-    pid=$! # the server's own PID: taskset execs it
-    addr=
-    for _ in $(seq 1 100); do
-        addr=$(grep -oE '127\.0\.0\.1:[0-9]+' "$WORK/$side.out" | head -1 || true)
-        [ -n "$addr" ] && break
-        sleep 0.05
-    done
-    [ -n "$addr" ] || { echo "$side did not start: $(cat "$WORK/$side.err")" >&2; exit 1; }
+    start "$side" 0 $(server_cmd "$side")
+    pid=$PID addr=$ADDR
     if [ "$row" = http ]; then
         pin 1 wrk -t "$WRK_THREADS" -c "$CONNECTIONS" -d "${WARMUP}s" -s "$WORK/post.lua" \
             "http://$addr/rpc" >/dev/null
-        c0=$(cpu "$pid")
+        c0=$(cpu_of "$pid")
         pin 1 wrk -t "$WRK_THREADS" -c "$CONNECTIONS" -d "${DURATION}s" -s "$WORK/post.lua" \
             "http://$addr/rpc" >"$WORK/wrk.txt"
-        c1=$(cpu "$pid")
+        c1=$(cpu_of "$pid")
         calls=$(awk '/requests in/ { print $1 }' "$WORK/wrk.txt")
         wall=$(awk '/requests in/ { sub(/s,$/, "", $4); print $4 }' "$WORK/wrk.txt")
         errors=$(awk '/Non-2xx/ { print $NF } /Socket errors/ { n = 0; for (i = 4; i <= NF; i += 2) n += $i; print n }' \
@@ -101,9 +83,9 @@ round() {
             --duration "$DURATION" --warmup "$WARMUP" >"$WORK/load.txt" &
         local load=$!
         sleep "$WARMUP"
-        c0=$(cpu "$pid")
+        c0=$(cpu_of "$pid")
         sleep "$DURATION"
-        c1=$(cpu "$pid")
+        c1=$(cpu_of "$pid")
         wait "$load"
         calls=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["calls"])' "$WORK/load.txt")
         errors=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["errors"])' "$WORK/load.txt")
@@ -111,8 +93,7 @@ round() {
     fi
     echo "$calls $errors $(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.3f", b - a }') $wall" \
         >>"$WORK/$row.$side.rows"
-    kill "$pid"
-    wait "$pid" 2>/dev/null || true
+    stop "$pid"
 }
 
 for row in http ws; do

@@ -34,6 +34,8 @@ OUT=${OUT:-}
 WRAP=${WRAP:-}
 BIN=${CARGO_TARGET_DIR:-$PWD/target}/$PROFILE
 WORK=$(mktemp -d)
+# Up to a minute for a server to start: one under WRAP=valgrind starts slowly.
+START_WAIT=60
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 # A thousand members are a thousand sockets on each side.
@@ -60,19 +62,8 @@ server_cmd() {
 round() {
     local side=$1 pid addr
     # shellcheck disable=SC2046
-    if pinning; then
-        taskset -c 0 $(server_cmd "$side") >"$WORK/$side.out" 2>"$WORK/$side.err" &
-    else
-        $(server_cmd "$side") >"$WORK/$side.out" 2>"$WORK/$side.err" &
-    fi
-    pid=$! # the server's own PID: taskset execs it
-    # Up to a minute: a server under WRAP=valgrind starts slowly.
-    for _ in $(seq 1 600); do
-        addr=$(grep -oE '127\.0\.0\.1:[0-9]+' "$WORK/$side.out" | head -1 || true)
-        [ -n "$addr" ] && break
-        sleep 0.1
-    done
-    [ -n "$addr" ] || { echo "$side did not start: $(cat "$WORK/$side.err")" >&2; exit 1; }
+    start "$side" 0 $(server_cmd "$side")
+    pid=$PID addr=$ADDR
     pin 1 python3 - "$addr" "$MEMBERS" "$RATE" "$DURATION" "$SAMPLE" "$pid" >>"$WORK/$side.rows" <<'EOF'
 import base64, json, os, selectors, socket, sys, time
 host, port = sys.argv[1].rsplit(":", 1)
@@ -179,8 +170,7 @@ latencies.sort()
 q = lambda p: latencies[min(len(latencies) - 1, int(p * len(latencies)))] / 1e6 if latencies else float("nan")
 print(sum(got_bytes) // size, total * members, c1 - c0, q(0.5), q(0.99))
 EOF
-    kill "$pid"
-    wait "$pid" 2>/dev/null || true
+    stop "$pid"
 }
 
 for r in $(seq 1 "$ROUNDS"); do

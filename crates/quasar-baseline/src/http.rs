@@ -34,11 +34,13 @@ pub(crate) struct Message {
 /// Serves HTTP/1.1 on `bind` until SIGTERM or Ctrl-C.
 pub(crate) async fn serve(bind: SocketAddr) -> io::Result<()> {
     let listener = TcpListener::bind(bind).await?;
-    shutdown::announce("http", listener.local_addr()?);
-    tokio::select! {
-        () = accept_loop(listener) => Ok(()),
-        () = shutdown::signal() => Ok(()),
-    }
+    shutdown::accept_until_signal("http", listener, |stream, _| async move {
+        let _ = http1::Builder::new()
+            .pipeline_flush(true)
+            .serve_connection(TokioIo::new(stream), service_fn(handle))
+            .await;
+    })
+    .await
 }
 
 async fn handle(req: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
@@ -52,20 +54,4 @@ async fn handle(req: Request<hyper::body::Incoming>) -> Result<Response<Full<Byt
     resp.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     Ok(resp)
-}
-
-async fn accept_loop(listener: TcpListener) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        tokio::spawn(async move {
-            let _ = http1::Builder::new()
-                .pipeline_flush(true)
-                .serve_connection(TokioIo::new(stream), service_fn(handle))
-                .await;
-        });
-    }
 }

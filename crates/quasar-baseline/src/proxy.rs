@@ -32,34 +32,22 @@ type HttpClient = Client<HttpConnector, Incoming>;
 /// Proxies on `bind` until SIGTERM or Ctrl-C.
 pub(crate) async fn serve(bind: SocketAddr) -> io::Result<()> {
     let listener = TcpListener::bind(bind).await?;
-    shutdown::announce("proxy", listener.local_addr()?);
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     let client: HttpClient = Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(60))
         .build(connector);
-    tokio::select! {
-        () = accept_loop(listener, client) => Ok(()),
-        () = shutdown::signal() => Ok(()),
-    }
-}
-
-async fn accept_loop(listener: TcpListener, client: HttpClient) {
-    loop {
-        let Ok((stream, peer)) = listener.accept().await else {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
+    shutdown::accept_until_signal("proxy", listener, |stream, peer| {
         let client = client.clone();
-        tokio::spawn(async move {
+        async move {
             let service = service_fn(move |req| proxy(client.clone(), peer, req));
             let _ = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .with_upgrades()
                 .await;
-        });
-    }
+        }
+    })
+    .await
 }
 
 fn text(status: StatusCode, body: &'static str) -> Response<Body> {

@@ -44,26 +44,14 @@ struct ChatMessage<'a> {
 /// `capacity` messages.
 pub(crate) async fn serve(bind: SocketAddr, capacity: usize) -> io::Result<()> {
     let listener = TcpListener::bind(bind).await?;
-    shutdown::announce("ws-chat", listener.local_addr()?);
     let (room, _) = broadcast::channel::<String>(capacity);
-    tokio::select! {
-        () = accept_loop(listener, room) => Ok(()),
-        () = shutdown::signal() => Ok(()),
-    }
-}
-
-async fn accept_loop(listener: TcpListener, room: broadcast::Sender<String>) {
-    loop {
-        let Ok((stream, peer)) = listener.accept().await else {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
+    shutdown::accept_until_signal("ws-chat", listener, |stream, peer| {
         let room = room.clone();
-        tokio::spawn(async move {
+        async move {
             let _ = member(stream, peer, room).await;
-        });
-    }
+        }
+    })
+    .await
 }
 
 // The handshake callback's `Result<Response, ErrorResponse>` is tungstenite's signature.

@@ -18,24 +18,10 @@ use crate::shutdown;
 /// Serves the WebSocket echo on `bind` (any path) until SIGTERM or Ctrl-C.
 pub(crate) async fn serve(bind: SocketAddr) -> io::Result<()> {
     let listener = TcpListener::bind(bind).await?;
-    shutdown::announce("ws-echo", listener.local_addr()?);
-    tokio::select! {
-        () = accept_loop(listener) => Ok(()),
-        () = shutdown::signal() => Ok(()),
-    }
-}
-
-async fn accept_loop(listener: TcpListener) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        tokio::spawn(async move {
-            let _ = echo(stream).await;
-        });
-    }
+    shutdown::accept_until_signal("ws-echo", listener, |stream, _| async move {
+        let _ = echo(stream).await;
+    })
+    .await
 }
 
 async fn echo(stream: TcpStream) -> Result<(), Error> {

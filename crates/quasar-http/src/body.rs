@@ -40,6 +40,14 @@ use http_body_util::{BodyExt, StreamBody};
 /// The error a streamed [`Body`] yields.
 pub type BodyError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+/// What `poll_frame` returns for the crate's body types.
+pub(crate) type PollFrame = Poll<Option<Result<Frame<Bytes>, BodyError>>>;
+
+/// The size hint of a body of `len` bytes, or of unknown length.
+pub(crate) fn size_hint(len: Option<u64>) -> SizeHint {
+    len.map_or_else(SizeHint::default, SizeHint::with_exact)
+}
+
 /// An HTTP message body: empty, full ([`Bytes`]) or streamed.
 pub struct Body {
     kind: Kind,
@@ -216,10 +224,7 @@ impl http_body::Body for Body {
     type Data = Bytes;
     type Error = BodyError;
 
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> PollFrame {
         match &mut self.kind {
             Kind::Empty => Poll::Ready(None),
             Kind::Full(_) => match std::mem::replace(&mut self.kind, Kind::Empty) {
@@ -240,8 +245,8 @@ impl http_body::Body for Body {
 
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
-            Kind::Empty => SizeHint::with_exact(0),
-            Kind::Full(b) => SizeHint::with_exact(b.len() as u64),
+            Kind::Empty => size_hint(Some(0)),
+            Kind::Full(b) => size_hint(Some(b.len() as u64)),
             Kind::Stream(s) => s.size_hint(),
         }
     }

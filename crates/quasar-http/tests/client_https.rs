@@ -6,59 +6,17 @@ mod common;
 
 use std::net::SocketAddr;
 
-use common::T;
+use common::{pki, tls_acceptor, Pki, T};
 use quasar_http::client::{ClientError, HttpClient};
 use quasar_http::server::ServerConfig;
 use quasar_http::ws::{CloseCode, Message};
 use quasar_net::tls::rustls::{CertificateError, Error as RustlsError};
-use quasar_net::tls::{rustls_error, PemSource, TlsAcceptor};
+use quasar_net::tls::{rustls_error, PemSource};
 use quasar_net::TcpServer;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
-
-/// A throw-away CA and a server certificate it signed for `names`.
-struct Pki {
-    ca: String,
-    cert: String,
-    key: String,
-}
-
-fn pki(names: &[&str]) -> Pki {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "https test CA");
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca = params.self_signed(&ca_key).unwrap().pem();
-    let issuer = Issuer::new(params, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-    let cert = CertificateParams::new(names)
-        .unwrap()
-        .signed_by(&key, &issuer)
-        .unwrap()
-        .pem();
-    Pki {
-        ca,
-        cert,
-        key: key.serialize_pem(),
-    }
-}
 
 /// The demo app over TLS on `ip` (port chosen by the system), offering ALPN http/1.1.
 async fn https_server(pki: &Pki, ip: std::net::IpAddr) -> TcpServer {
-    let acceptor = TlsAcceptor::builder()
-        .cert(
-            PemSource::bytes(pki.cert.clone()),
-            PemSource::bytes(pki.key.clone()),
-        )
-        .alpn(["http/1.1"])
-        .build()
-        .unwrap();
+    let acceptor = tls_acceptor(&pki.cert, &pki.key);
     quasar_http::server::builder(
         quasar_http::demo::app(|| serde_json::json!({})),
         ServerConfig::default(),

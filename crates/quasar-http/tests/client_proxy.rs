@@ -16,13 +16,13 @@ use std::sync::{Arc, Mutex};
 use base64::Engine as _;
 use client_support::{response, serve, within};
 use common::T;
+use common::{pki, Pki};
 use quasar_http::client::{ClientError, HttpClient, NoProxy, Proxy};
 use quasar_http::proxy::{ForwardProxy, PortRule};
 use quasar_http::server::ServerConfig;
 use quasar_http::ws::{CloseCode, Message};
-use quasar_net::tls::{PemSource, TlsAcceptor};
+use quasar_net::tls::PemSource;
 use quasar_net::TcpServer;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -137,29 +137,6 @@ async fn origin() -> client_support::Server {
     .await
 }
 
-/// A throw-away CA and a server certificate for 127.0.0.1: (CA, cert, key) in PEM.
-fn pki() -> (String, String, String) {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "proxy test CA");
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca = params.self_signed(&ca_key).unwrap().pem();
-    let issuer = Issuer::new(params, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
-        .unwrap()
-        .signed_by(&key, &issuer)
-        .unwrap()
-        .pem();
-    (ca, cert, key.serialize_pem())
-}
-
 /// quasar's demo app (`/`, `/echo`, `/ws`), over TLS when given a certificate and key.
 async fn demo_server(tls: Option<(&str, &str)>) -> TcpServer {
     let builder = quasar_http::server::builder(
@@ -170,16 +147,7 @@ async fn demo_server(tls: Option<(&str, &str)>) -> TcpServer {
     match tls {
         None => builder.start().await.expect("server starts"),
         Some((cert, key)) => builder
-            .acceptor(
-                TlsAcceptor::builder()
-                    .cert(
-                        PemSource::bytes(cert.to_owned()),
-                        PemSource::bytes(key.to_owned()),
-                    )
-                    .alpn(["http/1.1"])
-                    .build()
-                    .unwrap(),
-            )
+            .acceptor(common::tls_acceptor(cert, key))
             .start()
             .await
             .expect("server starts"),
@@ -217,7 +185,7 @@ async fn plain_http_goes_to_the_proxy_in_absolute_form_with_its_credentials() {
 
 #[tokio::test]
 async fn https_goes_through_a_connect_tunnel_and_tls_is_verified_inside_it() {
-    let (ca, cert, key) = pki();
+    let Pki { ca, cert, key } = pki(&["127.0.0.1"]);
     let server = demo_server(Some((&cert, &key))).await;
     let proxy = proxy(None).await;
     let client = HttpClient::builder()
@@ -260,7 +228,7 @@ async fn https_goes_through_a_connect_tunnel_and_tls_is_verified_inside_it() {
 
 #[tokio::test]
 async fn websockets_go_through_a_connect_tunnel_plain_and_over_tls() {
-    let (ca, cert, key) = pki();
+    let Pki { ca, cert, key } = pki(&["127.0.0.1"]);
     let plain = demo_server(None).await;
     let secure = demo_server(Some((&cert, &key))).await;
     let proxy = proxy(Some("u:p")).await;
@@ -301,7 +269,7 @@ async fn websockets_go_through_a_connect_tunnel_plain_and_over_tls() {
 /// and WebSocket (plain and TLS) through `CONNECT` tunnels, all on one `ForwardProxy`.
 #[tokio::test]
 async fn the_client_reaches_plain_tls_and_websocket_servers_through_forward_proxy() {
-    let (ca, cert, key) = pki();
+    let Pki { ca, cert, key } = pki(&["127.0.0.1"]);
     let plain = demo_server(None).await;
     let secure = demo_server(Some((&cert, &key))).await;
     let forward = ForwardProxy::builder()
@@ -364,7 +332,7 @@ async fn the_client_reaches_plain_tls_and_websocket_servers_through_forward_prox
 
 #[tokio::test]
 async fn a_407_to_connect_is_a_typed_error_carrying_the_status() {
-    let (ca, cert, key) = pki();
+    let Pki { ca, cert, key } = pki(&["127.0.0.1"]);
     let server = demo_server(Some((&cert, &key))).await;
     let proxy = proxy(Some("right:creds")).await;
     let url = format!("https://127.0.0.1:{}/", server.address().port());
@@ -427,7 +395,7 @@ async fn no_proxy_hosts_go_direct() {
 
 #[tokio::test]
 async fn proxies_come_from_environment_variables_by_scheme() {
-    let (ca, cert, key) = pki();
+    let Pki { ca, cert, key } = pki(&["127.0.0.1"]);
     let tls = demo_server(Some((&cert, &key))).await;
     let http_proxy = proxy(None).await;
     let https_proxy = proxy(None).await;

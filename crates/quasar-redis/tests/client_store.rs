@@ -145,6 +145,8 @@ async fn hashes() {
         HashMap::from([("a".into(), 2), ("b".into(), 3), ("c".into(), 4)])
     );
     assert!(client.hexists("h", "b").await.unwrap());
+    assert_eq!(client.hstrlen("h", "b").await.unwrap(), 1);
+    assert_eq!(client.hstrlen("h", "zz").await.unwrap(), 0);
     assert_eq!(client.hincr_by("h", "b", 7).await.unwrap(), 10);
     assert_eq!(client.hlen("h").await.unwrap(), 3);
     let mut fields: Vec<String> = client.hkeys("h").await.unwrap();

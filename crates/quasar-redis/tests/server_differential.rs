@@ -123,6 +123,10 @@ const TABLE: &[(&[&str], &str)] = &[
     (&["HVALS", "h"], "*2\r\n$2\r\nv9\r\n$2\r\nv2\r\n"),
     (&["HLEN", "h"], ":2\r\n"),
     (&["HEXISTS", "h", "f2"], ":1\r\n"),
+    (&["HSTRLEN", "h", "f1"], ":2\r\n"),
+    (&["HSTRLEN", "h", "nope"], ":0\r\n"),
+    (&["HSTRLEN", "nokey", "f1"], ":0\r\n"),
+    (&["HSTRLEN", "h"], "-ERR wrong number of arguments for 'hstrlen' command\r\n"),
     (&["HINCRBY", "h", "n", "5"], ":5\r\n"),
     (&["HINCRBY", "h", "f1", "1"], "-ERR hash value is not an integer\r\n"),
     (&["HINCRBY", "h", "n", "x"], "-ERR value is not an integer or out of range\r\n"),
@@ -131,6 +135,7 @@ const TABLE: &[(&[&str], &str)] = &[
     (&["HGETALL", "h"], "*0\r\n"),
     (&["GET", "other"], "$1\r\nc\r\n"),
     (&["HGET", "other", "f"], "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),
+    (&["HSTRLEN", "other", "f"], "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),
     // Lists.
     (&["RPUSH", "l", "a", "b", "c"], ":3\r\n"),
     (&["LPUSH", "l", "z"], ":4\r\n"),

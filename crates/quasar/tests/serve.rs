@@ -1,95 +1,23 @@
 //! The `quasar serve` command, run as a user would: spawn the binary, read the bound
 //! address from stdout, talk to it over loopback, stop it with SIGTERM.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-struct Server {
-    child: Child,
-    lines: Vec<String>,
-}
+mod served;
 
-/// A test that fails before stopping its server must not leave it running (it would hold
-/// the default ports for the next test).
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
+use served::{echo, serve, Served};
 
-impl Server {
-    fn spawn(args: &[&str], expect_lines: usize) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_quasar"))
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("quasar starts");
-        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut lines = Vec::new();
-        for _ in 0..expect_lines {
-            let mut line = String::new();
-            out.read_line(&mut line).expect("a line on stdout");
-            lines.push(line.trim().to_string());
-        }
-        Server { child, lines }
-    }
-
-    fn addr(&self, name: &str) -> SocketAddr {
-        let line = self
-            .lines
-            .iter()
-            .find(|l| l.starts_with(name))
-            .unwrap_or_else(|| panic!("no {name} line in {:?}", self.lines));
-        line.rsplit(' ')
-            .next()
-            .unwrap()
-            .parse()
-            .expect("an address")
-    }
-
-    fn terminate(mut self) -> std::process::ExitStatus {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-        wait_timeout(&mut self.child, Duration::from_secs(15))
-    }
-}
-
-fn wait_timeout(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let start = std::time::Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("quasar did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn echo(addr: SocketAddr, msg: &[u8]) -> Vec<u8> {
-    let mut sock = TcpStream::connect(addr).expect("connect");
-    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    sock.write_all(msg).unwrap();
-    let mut reply = vec![0u8; msg.len()];
-    sock.read_exact(&mut reply).expect("echo reply");
-    reply
+/// `quasar ARGS` with its first `expect_lines` lines read (warnings and errors logged only).
+fn spawn(args: &[&str], expect_lines: usize) -> Served {
+    serve(args, &[("RUST_LOG", "warn")], expect_lines)
 }
 
 #[test]
 fn serve_echo_prints_its_address_echoes_and_stops_on_sigterm() {
-    let server = Server::spawn(&["serve", "echo", "--bind", "127.0.0.1:0"], 1);
+    let server = spawn(&["serve", "echo", "--bind", "127.0.0.1:0"], 1);
     let addr = server.addr("echo tcp");
     assert_ne!(addr.port(), 0, "the real port is printed");
     assert_eq!(echo(addr, b"hello\r\n\r\n"), b"hello\r\n\r\n");
@@ -99,7 +27,7 @@ fn serve_echo_prints_its_address_echoes_and_stops_on_sigterm() {
 
 #[test]
 fn serve_echo_raw_mode_echoes_unframed_bytes() {
-    let server = Server::spawn(&["serve", "echo", "--bind", "127.0.0.1:0", "--raw"], 1);
+    let server = spawn(&["serve", "echo", "--bind", "127.0.0.1:0", "--raw"], 1);
     assert_eq!(
         echo(server.addr("echo tcp"), b"no separator"),
         b"no separator"
@@ -109,7 +37,7 @@ fn serve_echo_raw_mode_echoes_unframed_bytes() {
 
 #[test]
 fn serve_echo_with_workers_serves_every_connection() {
-    let server = Server::spawn(
+    let server = spawn(
         &["serve", "echo", "--bind", "127.0.0.1:0", "--workers", "2"],
         1,
     );
@@ -141,7 +69,7 @@ fn serve_with_no_arguments_starts_the_default_echo_server_on_8060() {
             "tcp {port} {busy}"
         );
     }
-    let server = Server::spawn(&["serve"], 6);
+    let server = spawn(&["serve"], 6);
     assert_eq!(server.addr("chat tcp"), "127.0.0.1:8061".parse().unwrap());
     assert!(
         !server.lines.iter().any(|l| l.starts_with("tunnel")),
@@ -165,7 +93,7 @@ fn serve_with_no_arguments_starts_the_default_echo_server_on_8060() {
 
 #[test]
 fn serve_http_answers_hello_world() {
-    let server = Server::spawn(&["serve", "http", "--bind", "127.0.0.1:0"], 1);
+    let server = spawn(&["serve", "http", "--bind", "127.0.0.1:0"], 1);
     let addr = server.addr("http tcp");
     let mut tcp = std::net::TcpStream::connect(addr).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -201,7 +129,7 @@ fn serve_udp_echo_answers_each_line_with_a_datagram() {
     for extra in [&[][..], &["--no-batching"], &["--workers", "2"]] {
         let mut args = vec!["serve", "udp-echo", "--bind", "127.0.0.1:0"];
         args.extend_from_slice(extra);
-        let server = Server::spawn(&args, 1);
+        let server = spawn(&args, 1);
         let addr = server.addr("udp-echo udp");
         assert_ne!(addr.port(), 0);
         assert_eq!(
@@ -260,7 +188,7 @@ fn sigterm_right_after_the_address_line_closes_gracefully() {
         &["serve", "echo", "--bind", "127.0.0.1:0"],
     ] {
         for _ in 0..5 {
-            let server = Server::spawn(args, 1);
+            let server = spawn(args, 1);
             assert!(server.terminate().success(), "{args:?}");
         }
     }
@@ -277,7 +205,7 @@ fn resp(addr: SocketAddr, request: &[u8], reply_len: usize) -> Vec<u8> {
 
 #[test]
 fn serve_resp_prints_its_address_and_answers_redis_commands() {
-    let server = Server::spawn(
+    let server = spawn(
         &["serve", "resp", "--bind", "127.0.0.1:0", "--workers", "2"],
         1,
     );
@@ -293,7 +221,7 @@ fn serve_resp_prints_its_address_and_answers_redis_commands() {
 
 #[test]
 fn serve_resp_requirepass_demands_auth() {
-    let server = Server::spawn(
+    let server = spawn(
         &[
             "serve",
             "resp",
@@ -339,7 +267,7 @@ fn redis_cli(addr: SocketAddr, args: &[&str], stdin: Option<&[u8]>) -> String {
 
 #[test]
 fn serve_resp_maxmemory_refuses_writes_past_the_limit_for_redis_cli() {
-    let server = Server::spawn(
+    let server = spawn(
         &[
             "serve",
             "resp",
@@ -379,7 +307,7 @@ fn serve_resp_maxmemory_refuses_writes_past_the_limit_for_redis_cli() {
 
 #[test]
 fn serve_resp_allkeys_lru_evicts_instead_of_refusing() {
-    let server = Server::spawn(
+    let server = spawn(
         &[
             "serve",
             "resp",
@@ -430,9 +358,9 @@ fn serve_resp_rejects_a_bad_maxmemory() {
 
 #[test]
 fn serve_tunnel_relays_to_an_echo_server_and_passes_the_half_close_on() {
-    let echo_server = Server::spawn(&["serve", "echo", "--bind", "127.0.0.1:0", "--raw"], 1);
+    let echo_server = spawn(&["serve", "echo", "--bind", "127.0.0.1:0", "--raw"], 1);
     let upstream = echo_server.addr("echo tcp").to_string();
-    let tunnel = Server::spawn(
+    let tunnel = spawn(
         &[
             "serve",
             "tunnel",
@@ -467,17 +395,9 @@ fn serve_tunnel_without_an_upstream_is_a_usage_error() {
 }
 
 /// Sends SIGTERM (or SIGINT) to the server's process.
-fn signal(server: &Server, sig: &str) {
-    let status = Command::new("kill")
-        .args([sig, &server.child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
-}
-
 #[test]
 fn sigterm_closes_idle_and_silent_connections_at_once() {
-    let mut server = Server::spawn(&["serve", "echo", "--bind", "127.0.0.1:0"], 1);
+    let server = spawn(&["serve", "echo", "--bind", "127.0.0.1:0"], 1);
     let addr = server.addr("echo tcp");
     // One connection idle after an exchange, one that never sent a byte; both stay
     // open on the client's side and never read again.
@@ -489,8 +409,8 @@ fn sigterm_closes_idle_and_silent_connections_at_once() {
     let _silent = TcpStream::connect(addr).unwrap();
     std::thread::sleep(Duration::from_millis(100));
     let start = std::time::Instant::now();
-    signal(&server, "-TERM");
-    let status = wait_timeout(&mut server.child, Duration::from_secs(15));
+    server.send_signal("-TERM");
+    let status = server.wait(Duration::from_secs(15)).0;
     assert!(status.success());
     // Not the 10 s shutdown deadline, nor the 3 s wait for a peer's FIN.
     assert!(
@@ -502,20 +422,20 @@ fn sigterm_closes_idle_and_silent_connections_at_once() {
 
 #[test]
 fn a_second_signal_ends_the_process_at_once() {
-    let mut server = Server::spawn(&["serve", "echo", "--bind", "127.0.0.1:0"], 1);
+    let mut server = spawn(&["serve", "echo", "--bind", "127.0.0.1:0"], 1);
     // A request in flight (half a message): the first signal waits for it.
     let mut busy = TcpStream::connect(server.addr("echo tcp")).unwrap();
     busy.write_all(b"half a mess").unwrap();
     std::thread::sleep(Duration::from_millis(100));
-    signal(&server, "-TERM");
+    server.send_signal("-TERM");
     std::thread::sleep(Duration::from_millis(300));
     assert!(
         server.child.try_wait().unwrap().is_none(),
         "the first signal waits for the request"
     );
     let start = std::time::Instant::now();
-    signal(&server, "-INT");
-    let status = wait_timeout(&mut server.child, Duration::from_secs(15));
+    server.send_signal("-INT");
+    let status = server.wait(Duration::from_secs(15)).0;
     assert!(status.success());
     assert!(
         start.elapsed() < Duration::from_secs(2),
@@ -536,7 +456,7 @@ fn line(sock: &mut TcpStream) -> String {
 
 #[test]
 fn serve_chat_greets_announces_and_relays_lines() {
-    let server = Server::spawn(&["serve", "chat", "--bind", "127.0.0.1:0"], 1);
+    let server = spawn(&["serve", "chat", "--bind", "127.0.0.1:0"], 1);
     let addr = server.addr("chat tcp");
     let connect = || {
         let s = TcpStream::connect(addr).expect("connect");

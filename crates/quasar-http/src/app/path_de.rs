@@ -58,10 +58,15 @@ impl<'a> ParamsDe<'a> {
     }
 }
 
+/// Methods that want exactly one parameter and hand it to [`Value`]'s method of the same name.
 macro_rules! single {
-    ($($method:ident)*) => {$(
-        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PathError> {
-            self.single()?.$method(visitor)
+    ($($method:ident $(($($arg:ident: $ty:ty),*))?)*) => {$(
+        fn $method<V: Visitor<'de>>(
+            self,
+            $($($arg: $ty,)*)?
+            visitor: V,
+        ) -> Result<V::Value, PathError> {
+            self.single()?.$method($($($arg,)*)? visitor)
         }
     )*};
 }
@@ -69,11 +74,8 @@ macro_rules! single {
 impl<'de> de::Deserializer<'de> for ParamsDe<'de> {
     type Error = PathError;
 
+    /// A map (or struct) by parameter name.
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PathError> {
-        self.deserialize_map(visitor)
-    }
-
-    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PathError> {
         let entries = self
             .params
             .into_iter()
@@ -81,14 +83,7 @@ impl<'de> de::Deserializer<'de> for ParamsDe<'de> {
         visitor.visit_map(MapDeserializer::new(entries))
     }
 
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        _fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, PathError> {
-        self.deserialize_map(visitor)
-    }
+    forward_to_deserialize_any! { map struct }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PathError> {
         let values = self
@@ -129,29 +124,14 @@ impl<'de> de::Deserializer<'de> for ParamsDe<'de> {
         visitor.visit_newtype_struct(self)
     }
 
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        variants: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, PathError> {
-        self.single()?.deserialize_enum(name, variants, visitor)
-    }
-
     single! {
         deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64
         deserialize_i128 deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64
         deserialize_u128 deserialize_f32 deserialize_f64 deserialize_char deserialize_str
         deserialize_string deserialize_bytes deserialize_byte_buf deserialize_option
         deserialize_unit deserialize_identifier deserialize_ignored_any
-    }
-
-    fn deserialize_unit_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, PathError> {
-        self.single()?.deserialize_unit_struct(name, visitor)
+        deserialize_unit_struct(name: &'static str)
+        deserialize_enum(name: &'static str, variants: &'static [&'static str])
     }
 }
 

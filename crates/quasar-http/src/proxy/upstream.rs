@@ -25,7 +25,7 @@ use tokio::net::TcpStream;
 
 use super::stats::ProxyStats;
 use super::Shared;
-use crate::body::{Body, BodyError};
+use crate::body::{size_hint, Body, BodyError, PollFrame};
 use crate::{encode_chunk_header, BodyDecoder, HttpError, ResponseParser, CHUNK_END, LAST_CHUNK};
 
 /// How much the response body reader asks the socket for at a time.
@@ -334,7 +334,7 @@ impl UpstreamBody {
         }
     }
 
-    fn fail(&mut self, err: io::Error) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+    fn fail(&mut self, err: io::Error) -> PollFrame {
         self.done = true;
         self.stream = None;
         ProxyStats::add(&self.shared.stats.inner.reset, 1);
@@ -347,10 +347,7 @@ impl http_body::Body for UpstreamBody {
     type Data = Bytes;
     type Error = BodyError;
 
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> PollFrame {
         let this = &mut *self;
         loop {
             if this.done {
@@ -405,9 +402,6 @@ impl http_body::Body for UpstreamBody {
     }
 
     fn size_hint(&self) -> SizeHint {
-        match self.hint {
-            Some(n) => SizeHint::with_exact(n),
-            None => SizeHint::default(),
-        }
+        size_hint(self.hint)
     }
 }

@@ -17,7 +17,7 @@ use http_body::{Frame, SizeHint};
 use quasar_net::Connection;
 use tokio::sync::mpsc::{self, error::TrySendError};
 
-use crate::body::BodyError;
+use crate::body::{size_hint, BodyError, PollFrame};
 use crate::HttpError;
 
 /// State shared by the two ends of a request body.
@@ -157,10 +157,7 @@ impl http_body::Body for Incoming {
     type Data = Bytes;
     type Error = BodyError;
 
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> PollFrame {
         if self.done {
             return Poll::Ready(None);
         }
@@ -196,10 +193,7 @@ impl http_body::Body for Incoming {
     }
 
     fn size_hint(&self) -> SizeHint {
-        match self.remaining {
-            Some(n) => SizeHint::with_exact(n),
-            None => SizeHint::default(),
-        }
+        size_hint(self.remaining)
     }
 }
 

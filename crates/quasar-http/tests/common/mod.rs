@@ -117,3 +117,56 @@ pub fn python_with_websockets() -> String {
     );
     python
 }
+
+/// A throw-away CA and a server certificate it signed, in PEM.
+pub struct Pki {
+    pub ca: String,
+    pub cert: String,
+    pub key: String,
+}
+
+/// A fresh CA and a server certificate for `names` (host names or IP addresses).
+pub fn pki(names: &[&str]) -> Pki {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    };
+
+    let ca_key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "test CA");
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca = params.self_signed(&ca_key).unwrap().pem();
+    let issuer = Issuer::new(params, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    let cert = CertificateParams::new(names)
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap()
+        .pem();
+    Pki {
+        ca,
+        cert,
+        key: key.serialize_pem(),
+    }
+}
+
+/// A TLS acceptor serving `cert` and `key` (PEM), offering ALPN http/1.1.
+pub fn tls_acceptor(cert: &str, key: &str) -> quasar_net::tls::TlsAcceptor {
+    use quasar_net::tls::{PemSource, TlsAcceptor};
+
+    TlsAcceptor::builder()
+        .cert(
+            PemSource::bytes(cert.to_owned()),
+            PemSource::bytes(key.to_owned()),
+        )
+        .alpn(["http/1.1"])
+        .build()
+        .unwrap()
+}

@@ -2,14 +2,17 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use quasar_http::proxy::{ForwardProxy, ForwardProxyBuilder, ProxyStats};
 use quasar_net::TcpServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-pub const T: Duration = Duration::from_secs(10);
+// The server tests' helpers: the same timeout and reads.
+#[path = "../common/mod.rs"]
+mod common;
+
+pub use common::{read_to_close, T};
 
 /// Starts a proxy built by `builder` on a free loopback port.
 pub async fn proxy(builder: ForwardProxyBuilder) -> (TcpServer, ProxyStats) {
@@ -36,15 +39,6 @@ pub async fn send_half_close(addr: SocketAddr, req: &[u8]) -> String {
     tcp.write_all(req).await.unwrap();
     tcp.shutdown().await.unwrap();
     read_to_close(&mut tcp).await
-}
-
-pub async fn read_to_close(tcp: &mut TcpStream) -> String {
-    let mut out = Vec::new();
-    tokio::time::timeout(T, tcp.read_to_end(&mut out))
-        .await
-        .expect("peer closes in time")
-        .ok();
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Reads one response head (up to the blank line); the bytes after it are returned too.

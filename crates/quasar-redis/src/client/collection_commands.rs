@@ -92,6 +92,12 @@ impl RedisClient {
         self.query(cmd("HEXISTS").arg(key).arg(field)).await
     }
 
+    /// `HSTRLEN key field`: the length of the field's value, 0 when the field or the key is
+    /// missing.
+    pub async fn hstrlen(&self, key: impl ToArg, field: impl ToArg) -> RedisResult<i64> {
+        self.query(cmd("HSTRLEN").arg(key).arg(field)).await
+    }
+
     /// `HINCRBY key field by`: the new value.
     pub async fn hincr_by(&self, key: impl ToArg, field: impl ToArg, by: i64) -> RedisResult<i64> {
         self.query(cmd("HINCRBY").arg(key).arg(field).arg(by)).await

@@ -170,7 +170,8 @@ impl ExclusiveConnection {
         I::Item: ToArg,
         T: FromFrame,
     {
-        self.blocking_pop("BLPOP", keys, timeout).await
+        let request = cmd("BLPOP").args(keys).arg(timeout.as_secs_f64());
+        self.blocking_pop(request, timeout).await
     }
 
     /// `BRPOP keys timeout`: as [`blpop`](Self::blpop), from the tail.
@@ -192,21 +193,16 @@ impl ExclusiveConnection {
         I::Item: ToArg,
         T: FromFrame,
     {
-        self.blocking_pop("BRPOP", keys, timeout).await
+        let request = cmd("BRPOP").args(keys).arg(timeout.as_secs_f64());
+        self.blocking_pop(request, timeout).await
     }
 
-    async fn blocking_pop<I, T>(
+    /// Sends a blocking pop whose server-side `timeout` adds to the command timeout.
+    async fn blocking_pop<T: FromFrame>(
         &mut self,
-        name: &str,
-        keys: I,
+        request: Cmd,
         timeout: Duration,
-    ) -> RedisResult<Option<(String, T)>>
-    where
-        I: IntoIterator,
-        I::Item: ToArg,
-        T: FromFrame,
-    {
-        let request = cmd(name).args(keys).arg(timeout.as_secs_f64());
+    ) -> RedisResult<Option<(String, T)>> {
         let frame = self.send_raw(request, timeout).await?;
         if frame.is_error() {
             return Err(RedisError::from_reply(&frame));

@@ -383,21 +383,11 @@ impl Call<'_, '_> {
         let kind: &[u8] = if pattern { b"psubscribe" } else { b"subscribe" };
         for n in names {
             let n = Bytes::copy_from_slice(n);
-            let set = if pattern {
-                &mut self.st.patterns
-            } else {
-                &mut self.st.channels
-            };
-            if set.insert(n.clone()) {
+            if self.st.subscribed(pattern).insert(n.clone()) {
                 self.sh.pubsub.subscribe(self.sess, &n, pattern);
             }
             self.update_sub_counts();
-            let total = self.sess.subscriptions();
-            let mut r = self.reply();
-            r.push(3);
-            r.bulk(kind);
-            r.bulk(&n);
-            r.uint(total);
+            self.sub_reply(kind, Some(&n));
         }
     }
 
@@ -408,50 +398,38 @@ impl Call<'_, '_> {
             b"unsubscribe"
         };
         let names: Vec<Bytes> = if names.is_empty() {
-            let set = if pattern {
-                &self.st.patterns
-            } else {
-                &self.st.channels
-            };
-            set.iter().cloned().collect()
+            self.st.subscribed(pattern).iter().cloned().collect()
         } else {
             names.to_vec()
         };
         if names.is_empty() {
-            let total = self.sess.subscriptions();
-            let mut r = self.reply();
-            r.push(3);
-            r.bulk(kind);
-            r.null();
-            r.uint(total);
-            return;
+            return self.sub_reply(kind, None);
         }
         for n in names {
-            let set = if pattern {
-                &mut self.st.patterns
-            } else {
-                &mut self.st.channels
-            };
-            if set.remove(&n[..]) {
+            if self.st.subscribed(pattern).remove(&n[..]) {
                 self.sh.pubsub.unsubscribe(self.sess.id, &n, pattern);
             }
             self.update_sub_counts();
-            let total = self.sess.subscriptions();
-            let mut r = self.reply();
-            r.push(3);
-            r.bulk(kind);
-            r.bulk(&n);
-            r.uint(total);
+            self.sub_reply(kind, Some(&n));
         }
     }
 
+    /// The `[kind, name, count]` reply every (un)subscribe gives per name (`name` null when
+    /// there was none to leave).
+    fn sub_reply(&mut self, kind: &[u8], name: Option<&[u8]>) {
+        let total = self.sess.subscriptions();
+        let mut r = self.reply();
+        r.push(3);
+        r.bulk(kind);
+        match name {
+            Some(n) => r.bulk(n),
+            None => r.null(),
+        }
+        r.uint(total);
+    }
+
     fn unsubscribe_all(&mut self, pattern: bool) {
-        let set = if pattern {
-            &mut self.st.patterns
-        } else {
-            &mut self.st.channels
-        };
-        for n in std::mem::take(set) {
+        for n in std::mem::take(self.st.subscribed(pattern)) {
             self.sh.pubsub.unsubscribe(self.sess.id, &n, pattern);
         }
         self.update_sub_counts();

@@ -78,6 +78,17 @@ pub(crate) struct State {
     pub(crate) args: Vec<Bytes>,
 }
 
+impl State {
+    /// The channels (or, with `pattern`, the patterns) this connection is subscribed to.
+    pub(crate) fn subscribed(&mut self, pattern: bool) -> &mut HashSet<Bytes> {
+        if pattern {
+            &mut self.patterns
+        } else {
+            &mut self.channels
+        }
+    }
+}
+
 impl Session {
     pub(crate) fn new(id: u64, conn: Connection, limits: Limits, authed: bool) -> Session {
         let now = Instant::now();

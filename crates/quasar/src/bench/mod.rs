@@ -46,6 +46,7 @@ mod ws;
 pub(crate) use args::BenchArgs;
 
 use args::{Config, Protocol};
+use report::RunReport;
 
 /// Runs the load tool; exit status 0 when every request passed, 1 when any failed, 2 when the
 /// flags or the target are unusable.
@@ -81,55 +82,49 @@ pub(crate) fn run(args: BenchArgs) -> ExitCode {
         .faults
         .map(|rate| faults::start(&cfg, rate, stop_faults.clone()));
 
-    let (text, samples, passed, written, errors) = match cfg.idle_connections {
+    match cfg.idle_connections {
         Some(count) => {
             let report = idle::run_idle(&cfg, count);
-            let written = args
-                .json
-                .as_ref()
-                .map(|path| (path, report::write_json(path, &report)));
-            (
-                report.to_text(),
-                report.error_samples.clone(),
-                report.is_success(),
-                written,
-                report.errors,
-            )
+            conclude(&cfg, &args, &report, injector, &stop_faults)
         }
         None => {
             let outcome = runner::run_load(cfg.clone());
             let report = report::Report::new(&cfg, &outcome);
-            let written = args
-                .json
-                .as_ref()
-                .map(|path| (path, report::write_json(path, &report)));
-            (
-                report.to_text(),
-                report.error_samples.clone(),
-                report.is_success(),
-                written,
-                report.errors,
-            )
+            conclude(&cfg, &args, &report, injector, &stop_faults)
         }
-    };
-    print!("{text}");
+    }
+}
+
+/// Prints the report, stops the fault injector, writes the JSON copy and picks the exit
+/// status, the same for a load run and an idle run.
+fn conclude(
+    cfg: &Config,
+    args: &BenchArgs,
+    report: &impl RunReport,
+    injector: Option<std::thread::JoinHandle<std::sync::Arc<faults::FaultCounts>>>,
+    stop_faults: &std::sync::atomic::AtomicBool,
+) -> ExitCode {
+    print!("{}", report.to_text());
     if let Some(injector) = injector {
         stop_faults.store(true, std::sync::atomic::Ordering::Relaxed);
         if let Ok(counts) = injector.join() {
             print!("{}", counts.line());
         }
     }
-    for sample in &samples {
+    let (errors, samples) = report.failures();
+    for sample in samples {
         eprintln!("quasar bench: {sample}");
     }
-    if let Some(hint) = framing_hint(&cfg, &errors) {
+    if let Some(hint) = framing_hint(cfg, errors) {
         eprintln!("quasar bench: {hint}");
     }
-    if let Some((path, Err(e))) = written {
-        eprintln!("quasar bench: cannot write {}: {e}", path.display());
-        return ExitCode::FAILURE;
+    if let Some(path) = &args.json {
+        if let Err(e) = report::write_json(path, report) {
+            eprintln!("quasar bench: cannot write {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
     }
-    if passed {
+    if report.is_success() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -10,6 +10,16 @@ use crate::bench::args::{Config, Protocol};
 use crate::bench::runner::Outcome;
 use crate::bench::stats::ErrorCounts;
 
+/// What the command prints, checks and writes of a finished run, whichever kind it was.
+pub(crate) trait RunReport: Serialize {
+    /// Whether the run passed.
+    fn is_success(&self) -> bool;
+    /// The errors counted, and the first few as text.
+    fn failures(&self) -> (&ErrorCounts, &[String]);
+    /// The report for people.
+    fn to_text(&self) -> String;
+}
+
 /// The figures of one load run.
 #[derive(Debug, Serialize)]
 pub(crate) struct Report {
@@ -185,14 +195,19 @@ impl Report {
             server,
         }
     }
+}
 
+impl RunReport for Report {
     /// Whether the run passed: some requests verified and none failed.
-    pub(crate) fn is_success(&self) -> bool {
+    fn is_success(&self) -> bool {
         self.errors.total == 0 && self.requests > 0
     }
 
-    /// The report for people.
-    pub(crate) fn to_text(&self) -> String {
+    fn failures(&self) -> (&ErrorCounts, &[String]) {
+        (&self.errors, &self.error_samples)
+    }
+
+    fn to_text(&self) -> String {
         let mut out = String::new();
         let framing = match (self.protocol, self.raw) {
             (Protocol::Echo, true) => " (raw)",
@@ -250,14 +265,17 @@ impl Report {
     }
 }
 
-impl IdleReport {
+impl RunReport for IdleReport {
     /// Whether every connection opened and echoed.
-    pub(crate) fn is_success(&self) -> bool {
+    fn is_success(&self) -> bool {
         self.errors.total == 0 && self.opened == self.connections
     }
 
-    /// The report for people.
-    pub(crate) fn to_text(&self) -> String {
+    fn failures(&self) -> (&ErrorCounts, &[String]) {
+        (&self.errors, &self.error_samples)
+    }
+
+    fn to_text(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,

@@ -61,6 +61,20 @@ impl WorkerCtx {
         }
     }
 
+    /// When request `next_send` was meant to leave, if it may leave `now`: a pipeline slot
+    /// is free, its paced time has come and the sending window is still open.
+    pub(crate) fn send_due(
+        &self,
+        pacing: &super::pacing::Pacing,
+        next_send: u64,
+        in_flight: usize,
+        now: Instant,
+    ) -> Option<Instant> {
+        let due = pacing.due(next_send, now);
+        let room = in_flight < self.cfg.pipeline as usize;
+        (room && due <= now && due < self.schedule.stop).then_some(due)
+    }
+
     /// Past the drain deadline, counts the replies still missing as timeouts of `who`;
     /// returns whether the worker should stop.
     pub(crate) fn drain_expired(
@@ -85,18 +99,32 @@ impl WorkerCtx {
     /// Opens the connection's pacing timer, or records the failure as an I/O error of
     /// `who` (the connection then does no work) and returns `None`.
     pub(crate) fn timer(&self, who: fmt::Arguments<'_>) -> Option<super::timer::PreciseTimer> {
-        match super::timer::PreciseTimer::new() {
-            Ok(timer) => Some(timer),
-            Err(e) => {
-                self.stats.borrow_mut().error(
-                    &self.progress,
-                    super::stats::ErrorKind::Io,
-                    1,
-                    format_args!("{who}: timer: {e}"),
-                );
-                None
-            }
-        }
+        super::timer::PreciseTimer::new()
+            .map_err(|e| self.timer_error(who, e))
+            .ok()
+    }
+
+    /// Arms `timer` for `wake`, or records the failure as an I/O error of `who`; returns
+    /// whether it armed (the connection stops when it did not).
+    pub(crate) fn arm(
+        &self,
+        timer: &mut super::timer::PreciseTimer,
+        wake: Instant,
+        who: fmt::Arguments<'_>,
+    ) -> bool {
+        timer
+            .arm(wake)
+            .map_err(|e| self.timer_error(who, e))
+            .is_ok()
+    }
+
+    fn timer_error(&self, who: fmt::Arguments<'_>, e: std::io::Error) {
+        self.stats.borrow_mut().error(
+            &self.progress,
+            ErrorKind::Io,
+            1,
+            format_args!("{who}: timer: {e}"),
+        );
     }
 }
 

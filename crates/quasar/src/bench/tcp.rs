@@ -61,11 +61,7 @@ pub(crate) async fn run_stream<W, R, S>(
         let now = Instant::now();
         let sending = now < schedule.stop;
         if sending {
-            while outstanding.len() < pipeline {
-                let due = pacing.due(next_send, now);
-                if due > now || due >= schedule.stop {
-                    break;
-                }
+            while let Some(due) = ctx.send_due(&pacing, next_send, outstanding.len(), now) {
                 workload.write_request(next_send, &mut wbuf);
                 outstanding.push_back(Sent {
                     intended: due,
@@ -80,13 +76,7 @@ pub(crate) async fn run_stream<W, R, S>(
         }
 
         let wake = ctx.next_wake(&pacing, next_send, outstanding.len(), now);
-        if let Err(e) = timer.arm(wake) {
-            ctx.stats.borrow_mut().error(
-                progress,
-                ErrorKind::Io,
-                1,
-                format_args!("connection {id}: timer: {e}"),
-            );
+        if !ctx.arm(&mut timer, wake, format_args!("connection {id}")) {
             return;
         }
 

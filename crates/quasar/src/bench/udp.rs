@@ -70,11 +70,7 @@ pub(crate) async fn run_udp(socket: UdpSocket, id: u32, ctx: Rc<WorkerCtx>) {
 
         let sending = now < schedule.stop;
         if sending {
-            while outstanding.len() < pipeline {
-                let due = pacing.due(next_send, now);
-                if due > now || due >= schedule.stop {
-                    break;
-                }
+            while let Some(due) = ctx.send_due(&pacing, next_send, outstanding.len(), now) {
                 sbuf.clear();
                 payload.write_to(next_send, &mut sbuf);
                 if let Err(e) = socket.send(&sbuf).await {
@@ -108,13 +104,7 @@ pub(crate) async fn run_udp(socket: UdpSocket, id: u32, ctx: Rc<WorkerCtx>) {
         if !outstanding.is_empty() {
             wake = wake.min(loss_check);
         }
-        if let Err(e) = timer.arm(wake) {
-            ctx.stats.borrow_mut().error(
-                progress,
-                ErrorKind::Io,
-                1,
-                format_args!("socket {id}: timer: {e}"),
-            );
+        if !ctx.arm(&mut timer, wake, format_args!("socket {id}")) {
             return;
         }
 

@@ -138,6 +138,13 @@ pub(crate) fn hlen(x: &mut Exec<'_, '_>, a: &[Bytes]) {
     }
 }
 
+pub(crate) fn hstrlen(x: &mut Exec<'_, '_>, a: &[Bytes]) {
+    if let Ok(h) = hash(x, &a[1]) {
+        let n = h.and_then(|h| h.get(&a[2])).map_or(0, Bytes::len);
+        x.r.uint(n);
+    }
+}
+
 pub(crate) fn hexists(x: &mut Exec<'_, '_>, a: &[Bytes]) {
     if let Ok(h) = hash(x, &a[1]) {
         let n = h.is_some_and(|h| h.contains_key(&a[2]));

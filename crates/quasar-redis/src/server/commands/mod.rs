@@ -206,6 +206,7 @@ pub(crate) static COMMANDS: &[Spec] = &[
     spec!("hincrby", 4, WM, 1, 1, 1, Some(hashes::hincrby)),
     spec!("hlen", 2, 0, 1, 1, 1, Some(hashes::hlen)),
     spec!("hexists", 3, 0, 1, 1, 1, Some(hashes::hexists)),
+    spec!("hstrlen", 3, 0, 1, 1, 1, Some(hashes::hstrlen)),
     spec!("hkeys", 2, 0, 1, 1, 1, Some(hashes::hkeys)),
     spec!("hvals", 2, 0, 1, 1, 1, Some(hashes::hvals)),
     // Lists.

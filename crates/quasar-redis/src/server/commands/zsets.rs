@@ -189,27 +189,47 @@ fn parse_limit(a: &[Bytes], i: usize) -> Result<(i64, i64), &'static str> {
     }
 }
 
-pub(crate) fn zrange(x: &mut Exec<'_, '_>, a: &[Bytes]) {
-    let (mut byscore, mut rev, mut limit, mut scores) = (false, false, None, false);
+/// The options after `key start stop` of ZRANGE (`full`) or ZRANGEBYSCORE (only
+/// WITHSCORES and LIMIT).
+#[derive(Default)]
+struct RangeFlags {
+    byscore: bool,
+    rev: bool,
+    scores: bool,
+    limit: Option<(i64, i64)>,
+}
+
+fn range_flags(a: &[Bytes], full: bool) -> Result<RangeFlags, &'static str> {
+    let mut f = RangeFlags::default();
     let mut i = 4;
     while i < a.len() {
-        if is(&a[i], "BYSCORE") {
-            byscore = true;
-        } else if is(&a[i], "REV") {
-            rev = true;
+        if full && is(&a[i], "BYSCORE") {
+            f.byscore = true;
+        } else if full && is(&a[i], "REV") {
+            f.rev = true;
         } else if is(&a[i], "WITHSCORES") {
-            scores = true;
+            f.scores = true;
         } else if is(&a[i], "LIMIT") {
-            match parse_limit(a, i) {
-                Ok(l) => limit = Some(l),
-                Err(e) => return x.r.error(e),
-            }
+            f.limit = Some(parse_limit(a, i)?);
             i += 2;
         } else {
-            return x.r.error(SYNTAX);
+            return Err(SYNTAX);
         }
         i += 1;
     }
+    Ok(f)
+}
+
+pub(crate) fn zrange(x: &mut Exec<'_, '_>, a: &[Bytes]) {
+    let RangeFlags {
+        byscore,
+        rev,
+        scores,
+        limit,
+    } = match range_flags(a, true) {
+        Ok(f) => f,
+        Err(e) => return x.r.error(e),
+    };
     if limit.is_some() && !byscore {
         return x.r.error(
             "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
@@ -240,22 +260,10 @@ pub(crate) fn zrange(x: &mut Exec<'_, '_>, a: &[Bytes]) {
 }
 
 pub(crate) fn zrangebyscore(x: &mut Exec<'_, '_>, a: &[Bytes]) {
-    let (mut limit, mut scores) = (None, false);
-    let mut i = 4;
-    while i < a.len() {
-        if is(&a[i], "WITHSCORES") {
-            scores = true;
-        } else if is(&a[i], "LIMIT") {
-            match parse_limit(a, i) {
-                Ok(l) => limit = Some(l),
-                Err(e) => return x.r.error(e),
-            }
-            i += 2;
-        } else {
-            return x.r.error(SYNTAX);
-        }
-        i += 1;
-    }
+    let RangeFlags { scores, limit, .. } = match range_flags(a, false) {
+        Ok(f) => f,
+        Err(e) => return x.r.error(e),
+    };
     let range = match (score_bound(&a[2]), score_bound(&a[3])) {
         (Some((l, le)), Some((h, he))) => Range::Score(l, le, h, he),
         _ => return x.r.error("ERR min or max is not a float"),
