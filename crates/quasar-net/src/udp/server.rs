@@ -2,9 +2,9 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio_util::task::TaskTracker;
@@ -17,6 +17,7 @@ use super::socket::bind;
 use super::{DatagramConsumerFactory, DatagramServerBuilder, SocketInfo};
 use crate::connection::shutdown::Shutdown;
 use crate::connection::signal::Signal;
+use crate::server::handle::{join_threads, CloseOutcome, ServerHandle};
 use crate::{Error, OneTime, Producer, Result};
 
 /// A running UDP server; cloning shares it.
@@ -30,22 +31,36 @@ pub struct DatagramServer {
 }
 
 struct Inner {
-    name: String,
-    addresses: Vec<SocketAddr>,
-    producer: Producer,
-    started_at: Instant,
+    handle: ServerHandle<DatagramCloseReport>,
     max_requests: u64,
-    workers: usize,
     batching: bool,
     gso: bool,
     max_datagram_size: usize,
     stats: Arc<Stats>,
     shutdown: Shutdown,
     tasks: TaskTracker,
-    closing: AtomicBool,
-    started: OneTime<()>,
-    stopped: OneTime<DatagramCloseReport>,
-    worker_threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+impl CloseOutcome for DatagramCloseReport {
+    fn forced(&self) -> u64 {
+        self.forced
+    }
+}
+
+/// Serves each socket of `group` in its own task on `tasks`. Called on the runtime that
+/// will drive them: a socket belongs to the reactor of the runtime that created its
+/// transport.
+fn serve_group<F: DatagramConsumerFactory>(
+    group: Vec<(std::net::UdpSocket, SocketInfo)>,
+    batching: bool,
+    tasks: &TaskTracker,
+    ctx: &Arc<LoopCtx<F>>,
+) -> Result<()> {
+    for (sock, info) in group {
+        let t = Transport::new(sock, batching).map_err(Error::from)?;
+        tasks.spawn(serve(t, info, Arc::clone(ctx)));
+    }
+    Ok(())
 }
 
 // ===== impl DatagramServer =====
@@ -125,19 +140,7 @@ impl DatagramServer {
 
         let mut worker_threads = Vec::new();
         let registered = if b.workers == 0 {
-            let mut res = Ok(());
-            for (sock, info) in per_worker.pop().unwrap_or_default() {
-                match Transport::new(sock, batching) {
-                    Ok(t) => {
-                        tasks.spawn(serve(t, info, Arc::clone(&ctx)));
-                    }
-                    Err(e) => {
-                        res = Err(Error::from(e));
-                        break;
-                    }
-                }
-            }
-            res
+            serve_group(per_worker.pop().unwrap_or_default(), batching, &tasks, &ctx)
         } else {
             let mut acks = Vec::new();
             for (w, group) in per_worker.into_iter().enumerate() {
@@ -147,21 +150,7 @@ impl DatagramServer {
                 let thread_name = format!("{}-udp-{w}", b.name);
                 let handle =
                     crate::server::worker::spawn_worker(thread_name, w, move || async move {
-                        let mut res = Ok(());
-                        for (sock, info) in group {
-                            // Registered here: a socket belongs to the reactor of the
-                            // runtime that created its transport.
-                            match Transport::new(sock, batching) {
-                                Ok(t) => {
-                                    tasks.spawn(serve(t, info, Arc::clone(&ctx)));
-                                }
-                                Err(e) => {
-                                    res = Err(Error::from(e));
-                                    break;
-                                }
-                            }
-                        }
-                        let _ = ack.send(res);
+                        let _ = ack.send(serve_group(group, batching, &tasks, &ctx));
                         // Stay until the server closed.
                         tasks.wait().await;
                     })?;
@@ -181,37 +170,25 @@ impl DatagramServer {
             shutdown.drain.cancel();
             shutdown.abort.cancel();
             tasks.close();
-            let _ = tokio::task::spawn_blocking(move || {
-                for t in worker_threads {
-                    let _ = t.join();
-                }
-            })
-            .await;
+            join_threads(worker_threads).await;
             return Err(e);
         }
 
         let server = DatagramServer {
             inner: Arc::new(Inner {
-                name: b.name,
-                addresses,
-                producer,
-                started_at: Instant::now(),
+                handle: ServerHandle::new(b.name, addresses, producer, b.workers, worker_threads),
                 max_requests: b.max_requests,
-                workers: b.workers,
                 batching,
                 gso: batching && b.gso,
                 max_datagram_size: b.max_datagram_size,
                 stats,
                 shutdown,
                 tasks,
-                closing: AtomicBool::new(false),
-                started: OneTime::new(),
-                stopped: OneTime::new(),
-                worker_threads: Mutex::new(worker_threads),
             }),
         };
-        for addr in &server.inner.addresses {
-            tracing::info!(name = %server.inner.name, %addr, batching, "serving udp");
+        let h = &server.inner.handle;
+        for addr in &h.addresses {
+            tracing::info!(name = %h.name, %addr, batching, "serving udp");
         }
         if let Some(limit) = limit {
             // Reaching max_requests closes the server in the background (pulsar 1.4+
@@ -229,44 +206,44 @@ impl DatagramServer {
                 }
             });
         }
-        let _ = server.inner.started.fire(Ok(()));
+        server.inner.handle.fire_started();
         Ok(server)
     }
 
     /// The first bound address (pulsar's `address`), with the real port when bound to
     /// port 0.
     pub fn address(&self) -> SocketAddr {
-        self.inner.addresses[0]
+        self.inner.handle.address()
     }
 
     /// Every bound socket's address, in bind order (each address once per worker).
     pub fn addresses(&self) -> &[SocketAddr] {
-        &self.inner.addresses
+        &self.inner.handle.addresses
     }
 
     /// The server's producer: session and request counters, hooks.
     pub fn producer(&self) -> &Producer {
-        &self.inner.producer
+        &self.inner.handle.producer
     }
 
     /// Bound sockets (pulsar counts each datagram endpoint as a session).
     pub fn sessions(&self) -> u64 {
-        self.inner.producer.sessions()
+        self.inner.handle.producer.sessions()
     }
 
     /// Datagrams handed to consumers so far.
     pub fn requests_processed(&self) -> u64 {
-        self.inner.producer.requests_processed()
+        self.inner.handle.producer.requests_processed()
     }
 
     /// The one-time `start` event, fired once every socket is bound and served.
     pub fn started(&self) -> &OneTime<()> {
-        &self.inner.started
+        self.inner.handle.started()
     }
 
     /// The one-time `stop` event, fired with the close report when the server stopped.
     pub fn stopped(&self) -> &OneTime<DatagramCloseReport> {
-        &self.inner.stopped
+        self.inner.handle.stopped()
     }
 
     /// Whether the server stopped reading (closing or closed).
@@ -280,11 +257,11 @@ impl DatagramServer {
         let s = &i.stats;
         DatagramServerInfo {
             server: DatagramServerSection {
-                name: i.name.clone(),
-                uptime_in_seconds: i.started_at.elapsed().as_secs_f64(),
-                sockets: i.addresses.clone(),
+                name: i.handle.name.clone(),
+                uptime_in_seconds: i.handle.uptime_in_seconds(),
+                sockets: i.handle.addresses.clone(),
                 max_requests: i.max_requests,
-                workers: i.workers,
+                workers: i.handle.workers,
                 batching: i.batching,
                 gso: i.gso,
                 max_datagram_size: i.max_datagram_size,
@@ -312,39 +289,14 @@ impl DatagramServer {
     /// drain running but nobody fires `stop` — keep the future alive.
     pub async fn close(&self, deadline: Duration) -> DatagramCloseReport {
         let inner = &self.inner;
-        if inner.closing.swap(true, Ordering::AcqRel) {
-            return inner.stopped.wait().await.unwrap_or_default();
-        }
-        inner.shutdown.drain.cancel();
-        inner.tasks.close();
-        if tokio::time::timeout(deadline, inner.tasks.wait())
-            .await
-            .is_err()
-        {
-            inner.shutdown.abort.cancel();
-            inner.tasks.wait().await;
-        }
-        let threads = std::mem::take(
-            &mut *inner
-                .worker_threads
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-        );
-        if !threads.is_empty() {
-            let _ = tokio::task::spawn_blocking(move || {
-                for t in threads {
-                    let _ = t.join();
-                }
-            })
-            .await;
-        }
-        let report = DatagramCloseReport {
+        let report = || DatagramCloseReport {
             finished_in_flight: Stats::get(&inner.stats.finished_in_flight),
             forced: Stats::get(&inner.stats.forced),
         };
-        tracing::info!(name = %inner.name, forced = report.forced, "udp server stopped");
-        let _ = inner.stopped.fire(Ok(report.clone()));
-        report
+        inner
+            .handle
+            .close(deadline, &inner.shutdown, &inner.tasks, || {}, report)
+            .await
     }
 
     /// Waits until the server stopped (after [`close`](Self::close), or after
@@ -354,15 +306,15 @@ impl DatagramServer {
     ///
     /// Cancel safe.
     pub async fn wait(&self) -> DatagramCloseReport {
-        self.inner.stopped.wait().await.unwrap_or_default()
+        self.inner.handle.wait().await
     }
 }
 
 impl fmt::Debug for DatagramServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DatagramServer")
-            .field("name", &self.inner.name)
-            .field("addresses", &self.inner.addresses)
+            .field("name", &self.inner.handle.name)
+            .field("addresses", &self.inner.handle.addresses)
             .field("batching", &self.inner.batching)
             .field("requests_processed", &self.requests_processed())
             .finish()
