@@ -224,13 +224,9 @@ impl<F: ConsumerFactory, A: Acceptor> TcpServerBuilder<F, A> {
         self
     }
 
-    /// Replaces the hooks.
-    pub fn hooks(mut self, hooks: Hooks) -> Self {
-        self.hooks = hooks;
-        self
-    }
-
     crate::hooks::builder_hooks! {
+        /// Replaces the hooks.
+        hooks;
         /// Adds a `connection_made` hook.
         on_connection_made(ConnectionEvent);
         /// Adds a `pre_request` hook; returning [`Error::aborted`](crate::Error::aborted)

@@ -187,14 +187,10 @@ impl<F: DatagramConsumerFactory> DatagramServerBuilder<F> {
         self
     }
 
-    /// Replaces the hooks. Datagram servers fire `pre_request`, `post_request`,
-    /// `data_received` and `data_processed`; the connection hooks never fire.
-    pub fn hooks(mut self, hooks: Hooks) -> Self {
-        self.hooks = hooks;
-        self
-    }
-
     crate::hooks::builder_hooks! {
+        /// Replaces the hooks. Datagram servers fire `pre_request`, `post_request`,
+        /// `data_received` and `data_processed`; the connection hooks never fire.
+        hooks;
         /// Adds a `pre_request` hook, fired for every datagram before the consumer sees it;
         /// returning [`Error::aborted`] drops the datagram (and fires `post_request` with it).
         on_pre_request(RequestEvent<'a>);
