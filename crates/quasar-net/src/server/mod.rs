@@ -65,6 +65,7 @@ mod builder;
 pub(crate) mod handle;
 mod info;
 mod jitter;
+pub(crate) mod settings;
 pub mod shed;
 mod tracker;
 pub(crate) mod worker;
@@ -125,14 +126,14 @@ impl TcpServer {
         b: TcpServerBuilder<F, A>,
     ) -> Result<TcpServer> {
         let max_sessions = if b.jitter {
-            jitter::lognormal_limit(b.max_sessions)
+            jitter::lognormal_limit(b.settings.max_requests)
         } else {
-            b.max_sessions
+            b.settings.max_requests
         };
         // Bind everything first, so every bind error reaches the caller (pulsar's
         // DatagramServer swallowed them).
         let mut listeners = Vec::new();
-        if b.workers == 0 {
+        if b.settings.workers == 0 {
             match b.listener {
                 Some(l) => {
                     l.set_nonblocking(true).map_err(Error::from)?;
@@ -147,7 +148,7 @@ impl TcpServer {
             let port_addr = bind(b.addr, b.backlog, false)?
                 .local_addr()
                 .map_err(Error::from)?;
-            for _ in 0..b.workers {
+            for _ in 0..b.settings.workers {
                 listeners.push(bind(port_addr, b.backlog, true)?);
             }
         }
@@ -157,7 +158,7 @@ impl TcpServer {
             .collect::<std::io::Result<Vec<_>>>()
             .map_err(Error::from)?;
 
-        let producer = Producer::new(b.name.clone(), b.hooks);
+        let producer = Producer::new(b.settings.name.clone(), b.hooks);
         let tracker = Arc::new(Tracker::default());
         let stop_accepting = CancellationToken::new();
         let on_limit = CancellationToken::new();
@@ -180,11 +181,11 @@ impl TcpServer {
             rejecting: Arc::new(Semaphore::new(shed::MAX_REJECTING)),
             max_sessions,
             on_limit: on_limit.clone(),
-            span_per_task: b.workers == 0,
+            span_per_task: b.settings.workers == 0,
         });
 
         let mut worker_threads = Vec::new();
-        if b.workers == 0 {
+        if b.settings.workers == 0 {
             let listener = listeners.pop().expect("one listener bound above");
             let listener = TcpListener::from_std(listener).map_err(Error::from)?;
             tokio::spawn(accept_loop(listener, Arc::clone(&ctx)));
@@ -192,7 +193,7 @@ impl TcpServer {
             for (i, listener) in listeners.into_iter().enumerate() {
                 let ctx = Arc::clone(&ctx);
                 let handle = worker::spawn_worker(
-                    format!("{}-worker-{i}", b.name),
+                    format!("{}-worker-{i}", b.settings.name),
                     i,
                     move || async move {
                         let tracker = Arc::clone(&ctx.tracker);
@@ -210,13 +211,19 @@ impl TcpServer {
 
         let server = TcpServer {
             inner: Arc::new(Inner {
-                handle: ServerHandle::new(b.name, addresses, producer, b.workers, worker_threads),
+                handle: ServerHandle::new(
+                    b.settings.name,
+                    addresses,
+                    producer,
+                    b.settings.workers,
+                    worker_threads,
+                ),
                 keep_alive: b.config.get_keep_alive(),
                 max_sessions,
                 overflow: b.overflow,
                 max_queue_time: b.max_queue_time,
                 memory_budget: b.config.memory_budget.clone(),
-                shutdown_timeout: b.shutdown_timeout,
+                shutdown_timeout: b.settings.shutdown_timeout,
                 tracker,
                 stop_accepting,
             }),

@@ -77,18 +77,18 @@ impl DatagramServer {
         b.validate()?;
         // Bind everything first, so every bind error reaches the caller (pulsar logged it,
         // fired `start` with it, and returned nothing).
-        let groups = b.workers.max(1);
+        let groups = b.settings.workers.max(1);
         let mut plan: Vec<(usize, std::net::UdpSocket)> = Vec::new();
         let mut addrs = b.addrs.clone();
         if addrs.is_empty() && b.sockets.is_empty() {
             addrs.push(SocketAddr::from(([127, 0, 0, 1], 0)));
         }
         for addr in addrs {
-            let first = bind(addr, b.workers > 0, b.buffers)?;
+            let first = bind(addr, b.settings.workers > 0, b.buffers)?;
             // Port 0: the other workers bind the port the first socket got.
             let real = first.local_addr().map_err(|e| Error::new_bind(addr, e))?;
             plan.push((0, first));
-            for w in 1..b.workers {
+            for w in 1..b.settings.workers {
                 plan.push((w, bind(real, true, b.buffers)?));
             }
         }
@@ -96,7 +96,7 @@ impl DatagramServer {
             plan.push((i % groups, sock));
         }
 
-        let producer = Producer::new(b.name.clone(), b.hooks);
+        let producer = Producer::new(b.settings.name.clone(), b.hooks);
         let mut per_worker: Vec<Vec<(std::net::UdpSocket, SocketInfo)>> =
             (0..groups).map(|_| Vec::new()).collect();
         let mut addresses = Vec::with_capacity(plan.len());
@@ -113,9 +113,9 @@ impl DatagramServer {
 
         let stats = Arc::new(Stats::default());
         let shutdown = Shutdown::default();
-        let limit = (b.max_requests > 0).then(|| {
+        let limit = (b.settings.max_requests > 0).then(|| {
             Arc::new(Limit {
-                max: b.max_requests,
+                max: b.settings.max_requests,
                 claimed: AtomicU64::new(0),
                 reached: Signal::default(),
             })
@@ -139,7 +139,7 @@ impl DatagramServer {
         let batching = b.batching;
 
         let mut worker_threads = Vec::new();
-        let registered = if b.workers == 0 {
+        let registered = if b.settings.workers == 0 {
             serve_group(per_worker.pop().unwrap_or_default(), batching, &tasks, &ctx)
         } else {
             let mut acks = Vec::new();
@@ -147,7 +147,7 @@ impl DatagramServer {
                 let (ack, acked) = oneshot::channel::<Result<()>>();
                 acks.push(acked);
                 let (ctx, tasks) = (Arc::clone(&ctx), tasks.clone());
-                let thread_name = format!("{}-udp-{w}", b.name);
+                let thread_name = format!("{}-udp-{w}", b.settings.name);
                 let handle =
                     crate::server::worker::spawn_worker(thread_name, w, move || async move {
                         let _ = ack.send(serve_group(group, batching, &tasks, &ctx));
@@ -176,8 +176,14 @@ impl DatagramServer {
 
         let server = DatagramServer {
             inner: Arc::new(Inner {
-                handle: ServerHandle::new(b.name, addresses, producer, b.workers, worker_threads),
-                max_requests: b.max_requests,
+                handle: ServerHandle::new(
+                    b.settings.name,
+                    addresses,
+                    producer,
+                    b.settings.workers,
+                    worker_threads,
+                ),
+                max_requests: b.settings.max_requests,
                 batching,
                 gso: batching && b.gso,
                 max_datagram_size: b.max_datagram_size,
@@ -195,7 +201,7 @@ impl DatagramServer {
             // never scheduled this close for TCP, and never counted UDP at all).
             let weak = Arc::downgrade(&server.inner);
             let drain = server.inner.shutdown.drain.clone();
-            let timeout = b.shutdown_timeout;
+            let timeout = b.settings.shutdown_timeout;
             tokio::spawn(async move {
                 tokio::select! {
                     _ = limit.reached.cancelled() => {}
