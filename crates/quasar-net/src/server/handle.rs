@@ -127,3 +127,42 @@ pub(crate) async fn join_threads(threads: Vec<JoinHandle<()>>) {
     })
     .await;
 }
+
+/// Generates a server type's accessors of its [`ServerHandle`] (`self.inner.handle`), the
+/// same for every server: `address`, `addresses`, `producer`, `stopped`, `wait`.
+macro_rules! handle_accessors {
+    ($report:ty) => {
+        /// The first bound address (pulsar's `address`), with the real port when bound to
+        /// port 0.
+        pub fn address(&self) -> std::net::SocketAddr {
+            self.inner.handle.address()
+        }
+
+        /// Every bound address, in bind order (each address once per worker with
+        /// `workers(n)`).
+        pub fn addresses(&self) -> &[std::net::SocketAddr] {
+            &self.inner.handle.addresses
+        }
+
+        /// The server's producer: session and request counters, hooks.
+        pub fn producer(&self) -> &$crate::Producer {
+            &self.inner.handle.producer
+        }
+
+        /// The one-time `stop` event, fired with the close report when the server stopped.
+        pub fn stopped(&self) -> &$crate::OneTime<$report> {
+            self.inner.handle.stopped()
+        }
+
+        /// Waits until the server stopped (after [`close`](Self::close), or after
+        /// `max_requests` drained it).
+        ///
+        /// # Cancel safety
+        ///
+        /// Cancel safe.
+        pub async fn wait(&self) -> $report {
+            self.inner.handle.wait().await
+        }
+    };
+}
+pub(crate) use handle_accessors;

@@ -48,7 +48,6 @@
 //! ```
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -250,21 +249,7 @@ impl TcpServer {
         Ok(server)
     }
 
-    /// The first listening address (pulsar's `address`), with the real port when bound to
-    /// port 0.
-    pub fn address(&self) -> SocketAddr {
-        self.inner.handle.address()
-    }
-
-    /// Every listening address (one per worker).
-    pub fn addresses(&self) -> &[SocketAddr] {
-        &self.inner.handle.addresses
-    }
-
-    /// The server's producer: session and request counters, hooks.
-    pub fn producer(&self) -> &Producer {
-        &self.inner.handle.producer
-    }
+    crate::server::handle::handle_accessors!(CloseReport);
 
     /// Connections accepted so far.
     pub fn sessions(&self) -> u64 {
@@ -290,11 +275,6 @@ impl TcpServer {
     /// The one-time `start` event (fired once listening).
     pub fn started(&self) -> &OneTime<()> {
         self.inner.handle.started()
-    }
-
-    /// The one-time `stop` event, fired with the close report when the server stopped.
-    pub fn stopped(&self) -> &OneTime<CloseReport> {
-        self.inner.handle.stopped()
     }
 
     /// Whether the server stopped accepting (closing or closed).
@@ -393,16 +373,6 @@ impl TcpServer {
             _ = signal => self.close(deadline).await,
             report = self.wait() => report,
         }
-    }
-
-    /// Waits until the server stopped (after [`close`](Self::close), or after its
-    /// session limit drained it).
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe.
-    pub async fn wait(&self) -> CloseReport {
-        self.inner.handle.wait().await
     }
 }
 

@@ -216,21 +216,7 @@ impl DatagramServer {
         Ok(server)
     }
 
-    /// The first bound address (pulsar's `address`), with the real port when bound to
-    /// port 0.
-    pub fn address(&self) -> SocketAddr {
-        self.inner.handle.address()
-    }
-
-    /// Every bound socket's address, in bind order (each address once per worker).
-    pub fn addresses(&self) -> &[SocketAddr] {
-        &self.inner.handle.addresses
-    }
-
-    /// The server's producer: session and request counters, hooks.
-    pub fn producer(&self) -> &Producer {
-        &self.inner.handle.producer
-    }
+    crate::server::handle::handle_accessors!(DatagramCloseReport);
 
     /// Bound sockets (pulsar counts each datagram endpoint as a session).
     pub fn sessions(&self) -> u64 {
@@ -245,11 +231,6 @@ impl DatagramServer {
     /// The one-time `start` event, fired once every socket is bound and served.
     pub fn started(&self) -> &OneTime<()> {
         self.inner.handle.started()
-    }
-
-    /// The one-time `stop` event, fired with the close report when the server stopped.
-    pub fn stopped(&self) -> &OneTime<DatagramCloseReport> {
-        self.inner.handle.stopped()
     }
 
     /// Whether the server stopped reading (closing or closed).
@@ -303,16 +284,6 @@ impl DatagramServer {
             .handle
             .close(deadline, &inner.shutdown, &inner.tasks, || {}, report)
             .await
-    }
-
-    /// Waits until the server stopped (after [`close`](Self::close), or after
-    /// `max_requests` drained it).
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe.
-    pub async fn wait(&self) -> DatagramCloseReport {
-        self.inner.handle.wait().await
     }
 }
 
