@@ -129,9 +129,31 @@ pub(crate) async fn join_threads(threads: Vec<JoinHandle<()>>) {
 }
 
 /// Generates a server type's accessors of its [`ServerHandle`] (`self.inner.handle`), the
-/// same for every server: `address`, `addresses`, `producer`, `stopped`, `wait`.
+/// same for every server: `address`, `addresses`, `producer`, `stopped`, `wait`, and
+/// `sessions`, `requests_processed` and `started` with the docs given (what they count
+/// differs).
 macro_rules! handle_accessors {
-    ($report:ty) => {
+    (
+        report: $report:ty;
+        $(#[$sessions:meta])* sessions;
+        $(#[$requests:meta])* requests_processed;
+        $(#[$started:meta])* started;
+    ) => {
+        $(#[$sessions])*
+        pub fn sessions(&self) -> u64 {
+            self.inner.handle.producer.sessions()
+        }
+
+        $(#[$requests])*
+        pub fn requests_processed(&self) -> u64 {
+            self.inner.handle.producer.requests_processed()
+        }
+
+        $(#[$started])*
+        pub fn started(&self) -> &$crate::OneTime<()> {
+            self.inner.handle.started()
+        }
+
         /// The first bound address (pulsar's `address`), with the real port when bound to
         /// port 0.
         pub fn address(&self) -> std::net::SocketAddr {

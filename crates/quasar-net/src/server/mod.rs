@@ -57,7 +57,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::transport::Acceptor;
-use crate::{ConsumerFactory, Error, OneTime, Producer, Result};
+use crate::{ConsumerFactory, Error, Producer, Result};
 
 mod accept;
 mod builder;
@@ -249,16 +249,14 @@ impl TcpServer {
         Ok(server)
     }
 
-    crate::server::handle::handle_accessors!(CloseReport);
-
-    /// Connections accepted so far.
-    pub fn sessions(&self) -> u64 {
-        self.inner.handle.producer.sessions()
-    }
-
-    /// Requests started on all connections.
-    pub fn requests_processed(&self) -> u64 {
-        self.inner.handle.producer.requests_processed()
+    crate::server::handle::handle_accessors! {
+        report: CloseReport;
+        /// Connections accepted so far.
+        sessions;
+        /// Requests started on all connections.
+        requests_processed;
+        /// The one-time `start` event (fired once listening).
+        started;
     }
 
     /// Connections open now.
@@ -270,11 +268,6 @@ impl TcpServer {
     /// one, read its counters.
     pub fn connections(&self) -> Vec<crate::Connection> {
         self.inner.tracker.connections()
-    }
-
-    /// The one-time `start` event (fired once listening).
-    pub fn started(&self) -> &OneTime<()> {
-        self.inner.handle.started()
     }
 
     /// Whether the server stopped accepting (closing or closed).

@@ -18,7 +18,7 @@ use super::{DatagramConsumerFactory, DatagramServerBuilder, SocketInfo};
 use crate::connection::shutdown::Shutdown;
 use crate::connection::signal::Signal;
 use crate::server::handle::{join_threads, CloseOutcome, ServerHandle};
-use crate::{Error, OneTime, Producer, Result};
+use crate::{Error, Producer, Result};
 
 /// A running UDP server; cloning shares it.
 ///
@@ -216,21 +216,14 @@ impl DatagramServer {
         Ok(server)
     }
 
-    crate::server::handle::handle_accessors!(DatagramCloseReport);
-
-    /// Bound sockets (pulsar counts each datagram endpoint as a session).
-    pub fn sessions(&self) -> u64 {
-        self.inner.handle.producer.sessions()
-    }
-
-    /// Datagrams handed to consumers so far.
-    pub fn requests_processed(&self) -> u64 {
-        self.inner.handle.producer.requests_processed()
-    }
-
-    /// The one-time `start` event, fired once every socket is bound and served.
-    pub fn started(&self) -> &OneTime<()> {
-        self.inner.handle.started()
+    crate::server::handle::handle_accessors! {
+        report: DatagramCloseReport;
+        /// Bound sockets (pulsar counts each datagram endpoint as a session).
+        sessions;
+        /// Datagrams handed to consumers so far.
+        requests_processed;
+        /// The one-time `start` event, fired once every socket is bound and served.
+        started;
     }
 
     /// Whether the server stopped reading (closing or closed).
