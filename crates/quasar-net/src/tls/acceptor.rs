@@ -24,7 +24,7 @@ use rustls::ServerConfig;
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 
-use super::config::{config_error, provider, PemSource, Protocols, TlsVersion};
+use super::config::{config_error, provider, PemSource, Protocols};
 use super::handshake_error;
 use crate::transport::Acceptor;
 use crate::{Error, Result};
@@ -129,21 +129,12 @@ impl TlsAcceptorBuilder {
         self
     }
 
-    /// The ALPN protocols offered, in order of preference (`["h2", "http/1.1"]`). A
-    /// client that offers ALPN and shares none of them is refused.
-    pub fn alpn<I, P>(mut self, protocols: I) -> Self
-    where
-        I: IntoIterator<Item = P>,
-        P: AsRef<[u8]>,
-    {
-        self.protocols.set_alpn(protocols);
-        self
-    }
-
-    /// The protocol versions accepted (default: 1.3 and 1.2).
-    pub fn versions(mut self, versions: &[TlsVersion]) -> Self {
-        self.protocols.set_versions(versions);
-        self
+    super::config::protocol_setters! {
+        /// The ALPN protocols offered, in order of preference (`["h2", "http/1.1"]`). A
+        /// client that offers ALPN and shares none of them is refused.
+        alpn;
+        /// The protocol versions accepted (default: 1.3 and 1.2).
+        versions;
     }
 
     /// Reads the PEM sources and builds the rustls configuration.

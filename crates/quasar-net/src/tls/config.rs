@@ -181,8 +181,8 @@ pub(crate) fn provider() -> Arc<CryptoProvider> {
 /// The acceptor's and the connector's builders each hold one.
 #[derive(Debug, Clone)]
 pub(crate) struct Protocols {
-    alpn: Vec<Vec<u8>>,
-    versions: Vec<TlsVersion>,
+    pub(crate) alpn: Vec<Vec<u8>>,
+    pub(crate) versions: Vec<TlsVersion>,
 }
 
 impl Default for Protocols {
@@ -194,19 +194,30 @@ impl Default for Protocols {
     }
 }
 
+/// Generates a TLS builder's `alpn` and `versions` setters over its `protocols:
+/// Protocols` field, each with the doc given (what a side does with them differs).
+macro_rules! protocol_setters {
+    ($(#[$alpn:meta])* alpn; $(#[$versions:meta])* versions;) => {
+        $(#[$alpn])*
+        pub fn alpn<I, P>(mut self, protocols: I) -> Self
+        where
+            I: IntoIterator<Item = P>,
+            P: AsRef<[u8]>,
+        {
+            self.protocols.alpn = protocols.into_iter().map(|p| p.as_ref().to_vec()).collect();
+            self
+        }
+
+        $(#[$versions])*
+        pub fn versions(mut self, versions: &[$crate::tls::TlsVersion]) -> Self {
+            self.protocols.versions = versions.to_vec();
+            self
+        }
+    };
+}
+pub(crate) use protocol_setters;
+
 impl Protocols {
-    pub(crate) fn set_alpn<I, P>(&mut self, protocols: I)
-    where
-        I: IntoIterator<Item = P>,
-        P: AsRef<[u8]>,
-    {
-        self.alpn = protocols.into_iter().map(|p| p.as_ref().to_vec()).collect();
-    }
-
-    pub(crate) fn set_versions(&mut self, versions: &[TlsVersion]) {
-        self.versions = versions.to_vec();
-    }
-
     pub(crate) fn alpn(&self) -> Vec<Vec<u8>> {
         self.alpn.clone()
     }

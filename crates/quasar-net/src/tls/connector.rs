@@ -22,7 +22,7 @@ use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-use super::config::{config_error, provider, PemSource, Protocols, TlsVersion};
+use super::config::{config_error, provider, PemSource, Protocols};
 use super::handshake_error;
 use crate::transport::Connector;
 use crate::{Error, Result};
@@ -222,20 +222,11 @@ impl TlsConnectorBuilder {
         self
     }
 
-    /// The ALPN protocols offered, in order of preference.
-    pub fn alpn<I, P>(mut self, protocols: I) -> Self
-    where
-        I: IntoIterator<Item = P>,
-        P: AsRef<[u8]>,
-    {
-        self.protocols.set_alpn(protocols);
-        self
-    }
-
-    /// The protocol versions offered (default: 1.3 and 1.2).
-    pub fn versions(mut self, versions: &[TlsVersion]) -> Self {
-        self.protocols.set_versions(versions);
-        self
+    super::config::protocol_setters! {
+        /// The ALPN protocols offered, in order of preference.
+        alpn;
+        /// The protocol versions offered (default: 1.3 and 1.2).
+        versions;
     }
 
     /// Time allowed for the handshake after TCP connected (default 10 s; zero: none).
