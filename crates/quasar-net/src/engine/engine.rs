@@ -11,11 +11,12 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 
 use super::calls::PushSink;
-use super::exchange::{with_consumer, Current, Exchange};
+use super::exchange::{with_consumer, Exchange};
+use super::feed::NextConsumer;
 use super::output::Output;
 use super::state::{Lifecycle, Reading, State, Writing};
 use super::timers::Clock;
-use crate::consumer::{Actions, DynFactory, Req, Resp};
+use crate::consumer::{Actions, Req, Resp};
 use crate::hooks::{ConnectionEvent, DataEvent, RequestEvent};
 use crate::{
     Connection, ConnectionConfig, ConsumerFactory, Error, Hooks, Producer, ProtocolConsumer, Result,
@@ -69,10 +70,8 @@ pub(crate) enum Role<Resp> {
 pub(crate) struct Engine<F: ConsumerFactory> {
     pub(super) conn: Connection,
     pub(super) factory: Arc<F>,
-    pub(super) upgraded: Option<Arc<dyn DynFactory<Req<F>, Resp<F>>>>,
-    /// A finished consumer that agreed to serve again (`ProtocolConsumer::recycle`): the
-    /// next exchange takes it instead of building one. Dropped on an upgrade.
-    pub(super) spare: Option<Current<F::Consumer>>,
+    /// Where the next exchange's consumer comes from (a kept one, the upgrade's factory).
+    pub(super) next: NextConsumer<F>,
     /// Exchanges in flight, oldest first; the front one receives the input. A server has
     /// at most one; a client up to `max_in_flight`.
     pub(super) exchanges: VecDeque<Exchange<F::Consumer>>,
@@ -119,8 +118,7 @@ impl<F: ConsumerFactory> Engine<F> {
         Engine {
             conn,
             factory,
-            upgraded: None,
-            spare: None,
+            next: NextConsumer::new(),
             exchanges: VecDeque::new(),
             rbuf: BytesMut::new(),
             out: Output::new(cfg.marks),
