@@ -79,7 +79,7 @@ pub(crate) struct Engine<F: ConsumerFactory> {
     pub(super) out: Output,
     pub(super) actions: Actions<Req<F>, Resp<F>>,
     pub(super) cfg: Arc<ConnectionConfig>,
-    pub(super) producer: Producer,
+    producer: Producer,
     pub(super) hooks: Arc<Hooks>,
     pub(super) role: Role<Resp<F>>,
     /// Where the connection is: reading, writing, lifecycle and the feeding flags.
@@ -90,9 +90,9 @@ pub(crate) struct Engine<F: ConsumerFactory> {
     pub(super) counts: Counts,
     /// What was last reported to the memory budget (a multiple of [`BUDGET_GRAIN`]);
     /// paused by its soft stage.
-    pub(super) held: crate::memory_budget::Holding,
+    held: crate::memory_budget::Holding,
     /// Where to hand the transport once the exchange that asked for it finished.
-    pub(super) detach_to: Option<tokio::sync::oneshot::Sender<crate::transport::Detached>>,
+    detach_to: Option<tokio::sync::oneshot::Sender<crate::transport::Detached>>,
 }
 
 impl<F: ConsumerFactory> Drop for Engine<F> {
@@ -358,6 +358,29 @@ impl<F: ConsumerFactory> Engine<F> {
             return Ok(());
         }
         self.report_holding(now)
+    }
+
+    /// Whether the memory budget's soft stage paused this connection's reading.
+    pub(super) fn paused_by_memory(&self) -> bool {
+        self.held.is_paused()
+    }
+
+    /// While the memory budget keeps reading paused: asks it again, and returns when to
+    /// ask next if the pause holds.
+    pub(super) fn recheck_memory(&mut self, now: Instant) -> Result<Option<Instant>> {
+        match self.cfg.memory_budget.as_deref() {
+            Some(budget) if self.held.is_paused() && self.held.recheck(budget)? => {
+                Ok(Some(now + crate::memory_budget::RECHECK))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Hands the transport to `to` once the output is written: nothing more is read or
+    /// parsed, the rest belongs to the new owner.
+    pub(super) fn detach(&mut self, to: tokio::sync::oneshot::Sender<crate::transport::Detached>) {
+        self.detach_to = Some(to);
+        self.begin_closing();
     }
 
     /// [`account`](Self::account)'s report of a holding of `now` bytes (a whole number

@@ -271,9 +271,7 @@ impl<F: ConsumerFactory> Engine<F> {
         self.deliver_pushes();
         if finished {
             if let Some(to) = self.actions.detach.take() {
-                // Nothing more is read or parsed: the rest belongs to the new owner.
-                self.detach_to = Some(to);
-                self.begin_closing();
+                self.detach(to);
             }
             if let Some(factory) = self.actions.upgrade.take() {
                 self.next.upgrade(factory);

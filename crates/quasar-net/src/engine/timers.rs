@@ -94,7 +94,7 @@ impl<F: ConsumerFactory> Engine<F> {
     /// connection is reading them; a long-lived exchange is exempt.
     fn is_receiving(&self) -> bool {
         // Paused by the memory budget counts: a pause memory never lifts ends here.
-        (self.wants_read() || self.held.is_paused())
+        (self.wants_read() || self.paused_by_memory())
             && match self.exchanges.front() {
                 Some(ex) if ex.lifetime.long_lived => false,
                 Some(ex) => ex.started || !self.rbuf.is_empty(),
@@ -171,10 +171,8 @@ impl<F: ConsumerFactory> Engine<F> {
         if let Some(at) = self.check_progress(now)? {
             next = next.min(at);
         }
-        if let Some(budget) = self.cfg.memory_budget.as_deref() {
-            if self.held.is_paused() && self.held.recheck(budget)? {
-                next = next.min(now + crate::memory_budget::RECHECK);
-            }
+        if let Some(at) = self.recheck_memory(now)? {
+            next = next.min(at);
         }
         for idx in 0..self.exchanges.len() {
             let Some(at) = self.exchanges[idx].next_tick else {
