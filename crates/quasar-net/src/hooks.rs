@@ -216,7 +216,18 @@ impl fmt::Debug for Hooks {
 /// Generates a one-shot builder's hook methods (`fn on_x(self, hook) -> Self`), which
 /// forward to its `hooks: Hooks` field: every producer builder (TCP and UDP servers,
 /// clients) registers hooks the same way. Each method keeps the doc written at its call.
+/// A leading `hooks;` entry also generates `fn hooks(self, hooks: Hooks) -> Self`, which
+/// replaces them all.
 macro_rules! builder_hooks {
+    ($(#[$hdoc:meta])* hooks; $($rest:tt)*) => {
+        $(#[$hdoc])*
+        pub fn hooks(mut self, hooks: $crate::Hooks) -> Self {
+            self.hooks = hooks;
+            self
+        }
+
+        $crate::hooks::builder_hooks! { $($rest)* }
+    };
     ($($(#[$doc:meta])* $name:ident($ev:ty);)*) => {
         $(
             $(#[$doc])*

@@ -66,6 +66,11 @@ use crate::{DatagramServer, TcpServer};
 /// `kind` is an extra `kind` label ("" for none), used by the abuse-event counters.
 type Sample = Vec<(usize, &'static str, u64)>;
 
+/// A sample with no `kind` label.
+fn unlabelled(values: &[(usize, u64)]) -> Sample {
+    values.iter().map(|&(i, v)| (i, "", v)).collect()
+}
+
 /// A source read at each scrape: its label value and a snapshot function.
 struct Source {
     label_key: &'static str,
@@ -203,11 +208,13 @@ impl Metrics {
         Metrics::default()
     }
 
-    fn push(
+    /// Adds `source`, read by `read` at each scrape.
+    fn add<T: Send + Sync + 'static>(
         &self,
         label_key: &'static str,
         label: String,
-        read: Box<dyn Fn() -> Sample + Send + Sync>,
+        source: T,
+        read: fn(&T) -> Sample,
     ) {
         self.sources
             .lock()
@@ -215,87 +222,72 @@ impl Metrics {
             .push(Source {
                 label_key,
                 label,
-                read,
+                read: Box::new(move || read(&source)),
             });
     }
 
     /// Exposes a TCP server, labelled `server="<its name>"`.
     pub fn add_server(&self, server: &TcpServer) {
-        let server = server.clone();
         let name = server.info().server.name;
-        self.push(
-            "server",
-            name,
-            Box::new(move || {
-                let info = server.info();
-                let c = info.clients;
-                let mut sample = vec![
-                    (idx::CONNECTIONS, "", c.connected_clients),
-                    (idx::SESSIONS, "", c.processed_clients),
-                    (idx::REQUESTS, "", c.requests_processed),
-                    (idx::READ, "", c.bytes_read),
-                    (idx::WRITTEN, "", c.bytes_written),
-                    (idx::PAUSED, "", c.write_paused_clients),
-                    (idx::LIMIT_WAITS, "", c.max_connections_waits),
-                    (idx::BACKOFFS, "", c.accept_backoffs),
-                    (idx::MEMORY_HELD, "", c.memory_held as u64),
-                ];
-                for (kind, n) in info.abuse.by_kind() {
-                    sample.push((idx::ABUSE, kind, n));
-                }
-                sample
-            }),
-        );
+        self.add("server", name, server.clone(), |server| {
+            let info = server.info();
+            let c = info.clients;
+            let mut sample = unlabelled(&[
+                (idx::CONNECTIONS, c.connected_clients),
+                (idx::SESSIONS, c.processed_clients),
+                (idx::REQUESTS, c.requests_processed),
+                (idx::READ, c.bytes_read),
+                (idx::WRITTEN, c.bytes_written),
+                (idx::PAUSED, c.write_paused_clients),
+                (idx::LIMIT_WAITS, c.max_connections_waits),
+                (idx::BACKOFFS, c.accept_backoffs),
+                (idx::MEMORY_HELD, c.memory_held as u64),
+            ]);
+            for (kind, n) in info.abuse.by_kind() {
+                sample.push((idx::ABUSE, kind, n));
+            }
+            sample
+        });
     }
 
     /// Exposes a datagram server, labelled `server="<its name>"`.
     pub fn add_datagram_server(&self, server: &DatagramServer) {
-        let server = server.clone();
         let name = server.info().server.name;
-        self.push(
-            "server",
-            name,
-            Box::new(move || {
-                let d = server.info().datagrams;
-                vec![
-                    (idx::SESSIONS, "", d.sessions),
-                    (idx::REQUESTS, "", d.requests_processed),
-                    (idx::UDP_RECEIVED, "", d.received),
-                    (idx::UDP_SENT, "", d.sent),
-                    (idx::UDP_OVERSIZE, "", d.oversize),
-                    (idx::UDP_REPLIES_DROPPED, "", d.replies_dropped),
-                    (idx::UDP_ERRORS, "", d.errors),
-                    (idx::UDP_PENDING, "", d.pending),
-                ]
-            }),
-        );
+        self.add("server", name, server.clone(), |server| {
+            let d = server.info().datagrams;
+            unlabelled(&[
+                (idx::SESSIONS, d.sessions),
+                (idx::REQUESTS, d.requests_processed),
+                (idx::UDP_RECEIVED, d.received),
+                (idx::UDP_SENT, d.sent),
+                (idx::UDP_OVERSIZE, d.oversize),
+                (idx::UDP_REPLIES_DROPPED, d.replies_dropped),
+                (idx::UDP_ERRORS, d.errors),
+                (idx::UDP_PENDING, d.pending),
+            ])
+        });
     }
 
     /// Exposes a pool, labelled `pool="<name>"`.
     pub fn add_pool<M: Manager>(&self, name: impl Into<String>, pool: &Pool<M>) {
-        let pool = pool.clone();
-        self.push(
-            "pool",
-            name.into(),
-            Box::new(move || {
-                let s = pool.state();
-                let t = pool.stats();
-                let n = |v: usize| v as u64;
-                vec![
-                    (idx::POOL_SIZE, "", n(s.pool_size)),
-                    (idx::POOL_IN_USE, "", n(s.in_use)),
-                    (idx::POOL_AVAILABLE, "", n(s.available)),
-                    (idx::POOL_IDLE, "", n(s.idle)),
-                    (idx::POOL_CONNECTING, "", n(s.connecting)),
-                    (idx::POOL_WAITERS, "", n(s.waiters)),
-                    (idx::POOL_CHECKOUTS, "", t.checkouts),
-                    (idx::POOL_WAITS, "", t.waits),
-                    (idx::POOL_TIMEOUTS, "", t.timeouts),
-                    (idx::POOL_REJECTED, "", t.rejected),
-                    (idx::POOL_CONNECT_ERRORS, "", t.connect_errors),
-                ]
-            }),
-        );
+        self.add("pool", name.into(), pool.clone(), |pool| {
+            let s = pool.state();
+            let t = pool.stats();
+            let n = |v: usize| v as u64;
+            unlabelled(&[
+                (idx::POOL_SIZE, n(s.pool_size)),
+                (idx::POOL_IN_USE, n(s.in_use)),
+                (idx::POOL_AVAILABLE, n(s.available)),
+                (idx::POOL_IDLE, n(s.idle)),
+                (idx::POOL_CONNECTING, n(s.connecting)),
+                (idx::POOL_WAITERS, n(s.waiters)),
+                (idx::POOL_CHECKOUTS, t.checkouts),
+                (idx::POOL_WAITS, t.waits),
+                (idx::POOL_TIMEOUTS, t.timeouts),
+                (idx::POOL_REJECTED, t.rejected),
+                (idx::POOL_CONNECT_ERRORS, t.connect_errors),
+            ])
+        });
     }
 
     /// Registers the list as one collector: call once per registry.

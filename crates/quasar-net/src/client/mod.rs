@@ -223,13 +223,9 @@ impl<F: ConsumerFactory> ClientBuilder<F> {
         self
     }
 
-    /// Replaces the hooks fired for every connection and request of the client.
-    pub fn hooks(mut self, hooks: Hooks) -> Self {
-        self.hooks = hooks;
-        self
-    }
-
     crate::hooks::builder_hooks! {
+        /// Replaces the hooks fired for every connection and request of the client.
+        hooks;
         /// Adds a `pre_request` hook; returning [`Error::aborted`] aborts the request before
         /// anything is written.
         on_pre_request(RequestEvent<'a>);

@@ -11,11 +11,12 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 
 use super::calls::PushSink;
-use super::exchange::{with_consumer, Current, Exchange};
+use super::exchange::{with_consumer, Exchange};
+use super::feed::NextConsumer;
 use super::output::Output;
 use super::state::{Lifecycle, Reading, State, Writing};
 use super::timers::Clock;
-use crate::consumer::{Actions, DynFactory, Req, Resp};
+use crate::consumer::{Actions, Req, Resp};
 use crate::hooks::{ConnectionEvent, DataEvent, RequestEvent};
 use crate::{
     Connection, ConnectionConfig, ConsumerFactory, Error, Hooks, Producer, ProtocolConsumer, Result,
@@ -69,10 +70,8 @@ pub(crate) enum Role<Resp> {
 pub(crate) struct Engine<F: ConsumerFactory> {
     pub(super) conn: Connection,
     pub(super) factory: Arc<F>,
-    pub(super) upgraded: Option<Arc<dyn DynFactory<Req<F>, Resp<F>>>>,
-    /// A finished consumer that agreed to serve again (`ProtocolConsumer::recycle`): the
-    /// next exchange takes it instead of building one. Dropped on an upgrade.
-    pub(super) spare: Option<Current<F::Consumer>>,
+    /// Where the next exchange's consumer comes from (a kept one, the upgrade's factory).
+    pub(super) next: NextConsumer<F>,
     /// Exchanges in flight, oldest first; the front one receives the input. A server has
     /// at most one; a client up to `max_in_flight`.
     pub(super) exchanges: VecDeque<Exchange<F::Consumer>>,
@@ -80,7 +79,7 @@ pub(crate) struct Engine<F: ConsumerFactory> {
     pub(super) out: Output,
     pub(super) actions: Actions<Req<F>, Resp<F>>,
     pub(super) cfg: Arc<ConnectionConfig>,
-    pub(super) producer: Producer,
+    producer: Producer,
     pub(super) hooks: Arc<Hooks>,
     pub(super) role: Role<Resp<F>>,
     /// Where the connection is: reading, writing, lifecycle and the feeding flags.
@@ -91,9 +90,9 @@ pub(crate) struct Engine<F: ConsumerFactory> {
     pub(super) counts: Counts,
     /// What was last reported to the memory budget (a multiple of [`BUDGET_GRAIN`]);
     /// paused by its soft stage.
-    pub(super) held: crate::memory_budget::Holding,
+    held: crate::memory_budget::Holding,
     /// Where to hand the transport once the exchange that asked for it finished.
-    pub(super) detach_to: Option<tokio::sync::oneshot::Sender<crate::transport::Detached>>,
+    detach_to: Option<tokio::sync::oneshot::Sender<crate::transport::Detached>>,
 }
 
 impl<F: ConsumerFactory> Drop for Engine<F> {
@@ -119,8 +118,7 @@ impl<F: ConsumerFactory> Engine<F> {
         Engine {
             conn,
             factory,
-            upgraded: None,
-            spare: None,
+            next: NextConsumer::new(),
             exchanges: VecDeque::new(),
             rbuf: BytesMut::new(),
             out: Output::new(cfg.marks),
@@ -360,6 +358,29 @@ impl<F: ConsumerFactory> Engine<F> {
             return Ok(());
         }
         self.report_holding(now)
+    }
+
+    /// Whether the memory budget's soft stage paused this connection's reading.
+    pub(super) fn paused_by_memory(&self) -> bool {
+        self.held.is_paused()
+    }
+
+    /// While the memory budget keeps reading paused: asks it again, and returns when to
+    /// ask next if the pause holds.
+    pub(super) fn recheck_memory(&mut self, now: Instant) -> Result<Option<Instant>> {
+        match self.cfg.memory_budget.as_deref() {
+            Some(budget) if self.held.is_paused() && self.held.recheck(budget)? => {
+                Ok(Some(now + crate::memory_budget::RECHECK))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Hands the transport to `to` once the output is written: nothing more is read or
+    /// parsed, the rest belongs to the new owner.
+    pub(super) fn detach(&mut self, to: tokio::sync::oneshot::Sender<crate::transport::Detached>) {
+        self.detach_to = Some(to);
+        self.begin_closing();
     }
 
     /// [`account`](Self::account)'s report of a holding of `now` bytes (a whole number

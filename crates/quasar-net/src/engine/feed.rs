@@ -1,12 +1,50 @@
 //! Feeding consumers and ending exchanges: the heart of the engine's rules.
 
+use std::sync::Arc;
+
 use bytes::BytesMut;
 
 use super::engine::{Engine, Role, FEED_BUDGET};
 use super::exchange::{with_consumer, Current, End, Exchange, ReplyTo};
 use super::state::{Lifecycle, Reading};
-use crate::consumer::{Req, Resp};
-use crate::{ConsumerFactory, Context, Error, Progress, ProtocolConsumer, Result};
+use crate::consumer::{DynFactory, Req, Resp};
+use crate::{Connection, ConsumerFactory, Context, Error, Progress, ProtocolConsumer, Result};
+
+/// Where the next exchange's consumer comes from: a consumer kept from the last exchange,
+/// else the upgrade's factory once there is one, else the connection's own factory.
+pub(super) struct NextConsumer<F: ConsumerFactory> {
+    /// A finished consumer that agreed to serve again (`ProtocolConsumer::recycle`).
+    spare: Option<Current<F::Consumer>>,
+    /// The factory an upgrade installed (`Context::upgrade`).
+    upgraded: Option<Arc<dyn DynFactory<Req<F>, Resp<F>>>>,
+}
+
+impl<F: ConsumerFactory> NextConsumer<F> {
+    pub(super) fn new() -> Self {
+        NextConsumer {
+            spare: None,
+            upgraded: None,
+        }
+    }
+
+    fn build(&mut self, factory: &F, conn: &Connection) -> Current<F::Consumer> {
+        match (self.spare.take(), &self.upgraded) {
+            (Some(spare), _) => spare,
+            (None, Some(factory)) => Current::Upgraded(factory.build_boxed(conn)),
+            (None, None) => Current::Static(factory.build(conn)),
+        }
+    }
+
+    fn keep(&mut self, consumer: Current<F::Consumer>) {
+        self.spare = Some(consumer);
+    }
+
+    fn upgrade(&mut self, factory: Arc<dyn DynFactory<Req<F>, Resp<F>>>) {
+        // A kept consumer belongs to the factory being replaced.
+        self.spare = None;
+        self.upgraded = Some(factory);
+    }
+}
 
 // ===== impl Engine: feeding and finishing =====
 
@@ -108,11 +146,7 @@ impl<F: ConsumerFactory> Engine<F> {
     /// Builds the next consumer (from the upgrade's factory once there is one) and
     /// calls its `connection_made`.
     pub(super) fn build_exchange(&mut self, reply: ReplyTo<Resp<F>>) -> Result<()> {
-        let consumer = match (self.spare.take(), &self.upgraded) {
-            (Some(spare), _) => spare,
-            (None, Some(factory)) => Current::Upgraded(factory.build_boxed(&self.conn)),
-            (None, None) => Current::Static(self.factory.build(&self.conn)),
-        };
+        let consumer = self.next.build(&self.factory, &self.conn);
         self.exchanges
             .push_back(Exchange::new(consumer, reply, self.clock.now));
         let idx = self.exchanges.len() - 1;
@@ -177,7 +211,7 @@ impl<F: ConsumerFactory> Engine<F> {
             let recycled = outcome.is_ok() && with_consumer!(&mut ex.consumer, c => c.recycle());
             self.conclude(ex.take_end(), outcome);
             if recycled {
-                self.spare = Some(ex.consumer);
+                self.next.keep(ex.consumer);
             }
             self.state.starved = false;
             if self.state.lifecycle == Lifecycle::CloseAfterExchange && self.counts.processed > 0 {
@@ -237,14 +271,10 @@ impl<F: ConsumerFactory> Engine<F> {
         self.deliver_pushes();
         if finished {
             if let Some(to) = self.actions.detach.take() {
-                // Nothing more is read or parsed: the rest belongs to the new owner.
-                self.detach_to = Some(to);
-                self.begin_closing();
+                self.detach(to);
             }
             if let Some(factory) = self.actions.upgrade.take() {
-                // A recycled consumer belongs to the factory being replaced.
-                self.spare = None;
-                self.upgraded = Some(factory);
+                self.next.upgrade(factory);
                 // pulsar builds the upgraded consumer as soon as the request finishes,
                 // even before more data arrives (a WebSocket consumer may write first).
                 if !self.is_client() && self.state.lifecycle != Lifecycle::Closing {

@@ -45,6 +45,16 @@ pub(crate) struct TooSlow {
     pub(crate) window: Duration,
 }
 
+impl TooSlow {
+    /// What moved against what `rate` asked, for the error's message.
+    pub(crate) fn describe(&self, rate: MinRate) -> String {
+        format!(
+            "{} bytes in {:?}, minimum {} per {:?}",
+            self.moved, self.window, rate.bytes, rate.window
+        )
+    }
+}
+
 /// One direction's rate window.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct RateWindow {

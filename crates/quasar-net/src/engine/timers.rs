@@ -94,7 +94,7 @@ impl<F: ConsumerFactory> Engine<F> {
     /// connection is reading them; a long-lived exchange is exempt.
     fn is_receiving(&self) -> bool {
         // Paused by the memory budget counts: a pause memory never lifts ends here.
-        (self.wants_read() || self.held.is_paused())
+        (self.wants_read() || self.paused_by_memory())
             && match self.exchanges.front() {
                 Some(ex) if ex.lifetime.long_lived => false,
                 Some(ex) => ex.started || !self.rbuf.is_empty(),
@@ -111,26 +111,17 @@ impl<F: ConsumerFactory> Engine<F> {
         let receiving = self.is_receiving();
         let sending = !self.out.queue.is_empty();
         let cfg = Arc::clone(&self.cfg);
+        let (receive, send) = (cfg.min_receive_rate, cfg.min_send_rate);
         let a = self
             .clock
             .recv_window
-            .check(cfg.min_receive_rate, receiving, self.clock.read_total, now)
-            .map_err(|e| {
-                Error::new_receive_too_slow(format!(
-                    "{} bytes in {:?}, minimum {} per {:?}",
-                    e.moved, e.window, cfg.min_receive_rate.bytes, cfg.min_receive_rate.window
-                ))
-            })?;
+            .check(receive, receiving, self.clock.read_total, now)
+            .map_err(|e| Error::new_receive_too_slow(e.describe(receive)))?;
         let b = self
             .clock
             .send_window
-            .check(cfg.min_send_rate, sending, self.clock.written_total, now)
-            .map_err(|e| {
-                Error::new_send_too_slow(format!(
-                    "peer took {} bytes in {:?}, minimum {} per {:?}",
-                    e.moved, e.window, cfg.min_send_rate.bytes, cfg.min_send_rate.window
-                ))
-            })?;
+            .check(send, sending, self.clock.written_total, now)
+            .map_err(|e| Error::new_send_too_slow(format!("peer took {}", e.describe(send))))?;
         // The stall runs from the later of: output started waiting, the peer took a byte.
         let stalled_since = self
             .clock
@@ -180,10 +171,8 @@ impl<F: ConsumerFactory> Engine<F> {
         if let Some(at) = self.check_progress(now)? {
             next = next.min(at);
         }
-        if let Some(budget) = self.cfg.memory_budget.as_deref() {
-            if self.held.is_paused() && self.held.recheck(budget)? {
-                next = next.min(now + crate::memory_budget::RECHECK);
-            }
+        if let Some(at) = self.recheck_memory(now)? {
+            next = next.min(at);
         }
         for idx in 0..self.exchanges.len() {
             let Some(at) = self.exchanges[idx].next_tick else {

@@ -4,6 +4,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::settings::ServerSettings;
 use super::TcpServer;
 use crate::flow_control::WaterMarks;
 use crate::hooks::{ConnectionEvent, DataEvent, LostEvent, RequestEvent};
@@ -23,17 +24,14 @@ pub struct TcpServerBuilder<F, A = PlainAcceptor> {
     pub(crate) acceptor: A,
     pub(crate) addr: SocketAddr,
     pub(crate) listener: Option<std::net::TcpListener>,
-    pub(crate) name: String,
+    pub(crate) settings: ServerSettings,
     pub(crate) backlog: u32,
     pub(crate) config: ConnectionConfig,
     pub(crate) max_connections: usize,
     pub(crate) overflow: super::OverflowPolicy,
     pub(crate) max_queue_time: Duration,
-    pub(crate) max_sessions: u64,
     pub(crate) jitter: bool,
-    pub(crate) workers: usize,
     pub(crate) hooks: Hooks,
-    pub(crate) shutdown_timeout: Duration,
 }
 
 impl<F: ConsumerFactory> TcpServerBuilder<F> {
@@ -43,7 +41,7 @@ impl<F: ConsumerFactory> TcpServerBuilder<F> {
             acceptor: PlainAcceptor,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             listener: None,
-            name: "tcp".into(),
+            settings: ServerSettings::new("tcp"),
             backlog: DEFAULT_BACKLOG,
             config: {
                 let mut c = ConnectionConfig::default();
@@ -55,11 +53,8 @@ impl<F: ConsumerFactory> TcpServerBuilder<F> {
             max_connections: 0,
             overflow: super::OverflowPolicy::Wait,
             max_queue_time: super::DEFAULT_MAX_QUEUE_TIME,
-            max_sessions: 0,
             jitter: false,
-            workers: 0,
             hooks: Hooks::default(),
-            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
         }
     }
 }
@@ -74,17 +69,14 @@ impl<F: ConsumerFactory, A: Acceptor> TcpServerBuilder<F, A> {
             acceptor,
             addr: self.addr,
             listener: self.listener,
-            name: self.name,
+            settings: self.settings,
             backlog: self.backlog,
             config: self.config,
             max_connections: self.max_connections,
             overflow: self.overflow,
             max_queue_time: self.max_queue_time,
-            max_sessions: self.max_sessions,
             jitter: self.jitter,
-            workers: self.workers,
             hooks: self.hooks,
-            shutdown_timeout: self.shutdown_timeout,
         }
     }
 
@@ -109,11 +101,7 @@ impl<F: ConsumerFactory, A: Acceptor> TcpServerBuilder<F, A> {
         self
     }
 
-    /// The name used in logs and `info()`.
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = name.into();
-        self
-    }
+    super::settings::server_settings!();
 
     /// The listen backlog (default 2048).
     pub fn backlog(mut self, backlog: u32) -> Self {
@@ -152,7 +140,7 @@ impl<F: ConsumerFactory, A: Acceptor> TcpServerBuilder<F, A> {
     /// Stop accepting after `n` sessions and drain (pulsar's `max_requests`, which counts
     /// connections; 0 = no limit). See [`max_requests_jitter`](Self::max_requests_jitter).
     pub fn max_requests(mut self, n: u64) -> Self {
-        self.max_sessions = n;
+        self.settings.max_requests = n;
         self
     }
 
@@ -199,22 +187,9 @@ impl<F: ConsumerFactory, A: Acceptor> TcpServerBuilder<F, A> {
         self
     }
 
-    /// Run `n` worker threads, each with a current-thread runtime and its own
-    /// `SO_REUSEPORT` listener. 0 (the default) serves on the caller's runtime.
-    pub fn workers(mut self, n: usize) -> Self {
-        self.workers = n;
-        self
-    }
-
     /// Write buffer water marks (defaults: 16 KiB low, 64 KiB high, cap 4x high).
     pub fn water_marks(mut self, marks: WaterMarks) -> Self {
         self.config.water_marks(marks);
-        self
-    }
-
-    /// How long `close` on a signal or at the session limit waits for in-flight requests.
-    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
-        self.shutdown_timeout = timeout;
         self
     }
 
@@ -224,13 +199,9 @@ impl<F: ConsumerFactory, A: Acceptor> TcpServerBuilder<F, A> {
         self
     }
 
-    /// Replaces the hooks.
-    pub fn hooks(mut self, hooks: Hooks) -> Self {
-        self.hooks = hooks;
-        self
-    }
-
     crate::hooks::builder_hooks! {
+        /// Replaces the hooks.
+        hooks;
         /// Adds a `connection_made` hook.
         on_connection_made(ConnectionEvent);
         /// Adds a `pre_request` hook; returning [`Error::aborted`](crate::Error::aborted)
@@ -271,8 +242,7 @@ impl<F, A> fmt::Debug for TcpServerBuilder<F, A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TcpServerBuilder")
             .field("addr", &self.addr)
-            .field("name", &self.name)
-            .field("workers", &self.workers)
+            .field("settings", &self.settings)
             .field("config", &self.config)
             .finish()
     }

@@ -48,22 +48,23 @@
 //! ```
 
 use std::fmt;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::transport::Acceptor;
-use crate::{ConsumerFactory, Error, OneTime, Producer, Result};
+use crate::{ConsumerFactory, Error, Producer, Result};
 
 mod accept;
 mod builder;
+pub(crate) mod handle;
 mod info;
 mod jitter;
+pub(crate) mod settings;
 pub mod shed;
 mod tracker;
 pub(crate) mod worker;
@@ -73,6 +74,7 @@ pub use info::{ClientsSection, CloseReport, ServerInfo, ServerSection};
 pub use shed::{OverflowPolicy, DEFAULT_MAX_QUEUE_TIME};
 
 use accept::{accept_loop, bind, AcceptCtx};
+use handle::{CloseOutcome, ServerHandle};
 use tracker::Tracker;
 
 /// A running TCP server; cloning shares it.
@@ -82,23 +84,21 @@ pub struct TcpServer {
 }
 
 struct Inner {
-    name: String,
-    addresses: Vec<SocketAddr>,
-    producer: Producer,
-    started_at: Instant,
+    handle: ServerHandle<CloseReport>,
     keep_alive: Duration,
     max_sessions: u64,
     overflow: OverflowPolicy,
     max_queue_time: Duration,
     memory_budget: Option<Arc<crate::MemoryBudget>>,
-    workers: usize,
     shutdown_timeout: Duration,
     tracker: Arc<Tracker>,
     stop_accepting: CancellationToken,
-    closing: AtomicBool,
-    started: OneTime<()>,
-    stopped: OneTime<CloseReport>,
-    worker_threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+impl CloseOutcome for CloseReport {
+    fn forced(&self) -> u64 {
+        self.forced
+    }
 }
 
 // ===== impl TcpServer =====
@@ -125,14 +125,14 @@ impl TcpServer {
         b: TcpServerBuilder<F, A>,
     ) -> Result<TcpServer> {
         let max_sessions = if b.jitter {
-            jitter::lognormal_limit(b.max_sessions)
+            jitter::lognormal_limit(b.settings.max_requests)
         } else {
-            b.max_sessions
+            b.settings.max_requests
         };
         // Bind everything first, so every bind error reaches the caller (pulsar's
         // DatagramServer swallowed them).
         let mut listeners = Vec::new();
-        if b.workers == 0 {
+        if b.settings.workers == 0 {
             match b.listener {
                 Some(l) => {
                     l.set_nonblocking(true).map_err(Error::from)?;
@@ -147,7 +147,7 @@ impl TcpServer {
             let port_addr = bind(b.addr, b.backlog, false)?
                 .local_addr()
                 .map_err(Error::from)?;
-            for _ in 0..b.workers {
+            for _ in 0..b.settings.workers {
                 listeners.push(bind(port_addr, b.backlog, true)?);
             }
         }
@@ -157,7 +157,7 @@ impl TcpServer {
             .collect::<std::io::Result<Vec<_>>>()
             .map_err(Error::from)?;
 
-        let producer = Producer::new(b.name.clone(), b.hooks);
+        let producer = Producer::new(b.settings.name.clone(), b.hooks);
         let tracker = Arc::new(Tracker::default());
         let stop_accepting = CancellationToken::new();
         let on_limit = CancellationToken::new();
@@ -180,11 +180,11 @@ impl TcpServer {
             rejecting: Arc::new(Semaphore::new(shed::MAX_REJECTING)),
             max_sessions,
             on_limit: on_limit.clone(),
-            span_per_task: b.workers == 0,
+            span_per_task: b.settings.workers == 0,
         });
 
         let mut worker_threads = Vec::new();
-        if b.workers == 0 {
+        if b.settings.workers == 0 {
             let listener = listeners.pop().expect("one listener bound above");
             let listener = TcpListener::from_std(listener).map_err(Error::from)?;
             tokio::spawn(accept_loop(listener, Arc::clone(&ctx)));
@@ -192,7 +192,7 @@ impl TcpServer {
             for (i, listener) in listeners.into_iter().enumerate() {
                 let ctx = Arc::clone(&ctx);
                 let handle = worker::spawn_worker(
-                    format!("{}-worker-{i}", b.name),
+                    format!("{}-worker-{i}", b.settings.name),
                     i,
                     move || async move {
                         let tracker = Arc::clone(&ctx.tracker);
@@ -210,30 +210,29 @@ impl TcpServer {
 
         let server = TcpServer {
             inner: Arc::new(Inner {
-                name: b.name,
-                addresses,
-                producer,
-                started_at: Instant::now(),
+                handle: ServerHandle::new(
+                    b.settings.name,
+                    addresses,
+                    producer,
+                    b.settings.workers,
+                    worker_threads,
+                ),
                 keep_alive: b.config.get_keep_alive(),
                 max_sessions,
                 overflow: b.overflow,
                 max_queue_time: b.max_queue_time,
                 memory_budget: b.config.memory_budget.clone(),
-                workers: b.workers,
-                shutdown_timeout: b.shutdown_timeout,
+                shutdown_timeout: b.settings.shutdown_timeout,
                 tracker,
                 stop_accepting,
-                closing: AtomicBool::new(false),
-                started: OneTime::new(),
-                stopped: OneTime::new(),
-                worker_threads: Mutex::new(worker_threads),
             }),
         };
-        for (worker, addr) in server.inner.addresses.iter().enumerate() {
-            if server.inner.workers == 0 {
-                tracing::info!(name = %server.inner.name, %addr, "serving");
+        let h = &server.inner.handle;
+        for (worker, addr) in h.addresses.iter().enumerate() {
+            if h.workers == 0 {
+                tracing::info!(name = %h.name, %addr, "serving");
             } else {
-                tracing::info!(name = %server.inner.name, %addr, worker, "serving");
+                tracing::info!(name = %h.name, %addr, worker, "serving");
             }
         }
         // Reaching the session limit drains the server in the background.
@@ -246,34 +245,18 @@ impl TcpServer {
                 server.close(timeout).await;
             }
         });
-        let _ = server.inner.started.fire(Ok(()));
+        server.inner.handle.fire_started();
         Ok(server)
     }
 
-    /// The first listening address (pulsar's `address`), with the real port when bound to
-    /// port 0.
-    pub fn address(&self) -> SocketAddr {
-        self.inner.addresses[0]
-    }
-
-    /// Every listening address (one per worker).
-    pub fn addresses(&self) -> &[SocketAddr] {
-        &self.inner.addresses
-    }
-
-    /// The server's producer: session and request counters, hooks.
-    pub fn producer(&self) -> &Producer {
-        &self.inner.producer
-    }
-
-    /// Connections accepted so far.
-    pub fn sessions(&self) -> u64 {
-        self.inner.producer.sessions()
-    }
-
-    /// Requests started on all connections.
-    pub fn requests_processed(&self) -> u64 {
-        self.inner.producer.requests_processed()
+    crate::server::handle::handle_accessors! {
+        report: CloseReport;
+        /// Connections accepted so far.
+        sessions;
+        /// Requests started on all connections.
+        requests_processed;
+        /// The one-time `start` event (fired once listening).
+        started;
     }
 
     /// Connections open now.
@@ -287,16 +270,6 @@ impl TcpServer {
         self.inner.tracker.connections()
     }
 
-    /// The one-time `start` event (fired once listening).
-    pub fn started(&self) -> &OneTime<()> {
-        &self.inner.started
-    }
-
-    /// The one-time `stop` event, fired with the close report when the server stopped.
-    pub fn stopped(&self) -> &OneTime<CloseReport> {
-        &self.inner.stopped
-    }
-
     /// Whether the server stopped accepting (closing or closed).
     pub fn is_closing(&self) -> bool {
         self.inner.stop_accepting.is_cancelled()
@@ -308,12 +281,12 @@ impl TcpServer {
         let (bytes_read, bytes_written, write_paused_clients) = i.tracker.traffic();
         ServerInfo {
             server: ServerSection {
-                name: i.name.clone(),
-                uptime_in_seconds: i.started_at.elapsed().as_secs_f64(),
-                sockets: i.addresses.clone(),
+                name: i.handle.name.clone(),
+                uptime_in_seconds: i.handle.uptime_in_seconds(),
+                sockets: i.handle.addresses.clone(),
                 max_requests: i.max_sessions,
                 keep_alive: i.keep_alive.as_secs_f64(),
-                workers: i.workers,
+                workers: i.handle.workers,
                 overflow_policy: i.overflow.as_str(),
                 max_queue_time: i.max_queue_time.as_secs_f64(),
                 memory_budget: i.memory_budget.as_ref().map_or(0, |b| b.limit()),
@@ -329,7 +302,7 @@ impl TcpServer {
                 write_paused_clients,
                 memory_held: i.memory_budget.as_ref().map_or(0, |b| b.used()),
             },
-            abuse: self.inner.producer.abuse().section(),
+            abuse: i.handle.producer.abuse().section(),
         }
     }
 
@@ -345,42 +318,21 @@ impl TcpServer {
     /// Cancel safe only before the close began; once begun, a dropped call leaves the
     /// drain running but nobody fires `stop` — keep the future alive.
     pub async fn close(&self, deadline: Duration) -> CloseReport {
-        if self.inner.closing.swap(true, Ordering::AcqRel) {
-            return self.inner.stopped.wait().await.unwrap_or_default();
-        }
         let inner = &self.inner;
-        inner.stop_accepting.cancel();
-        inner.tracker.tasks.close();
-        inner.tracker.shutdown.drain.cancel();
-        let open = inner.tracker.connected();
-        if open > 0 {
-            tracing::info!(name = %inner.name, open, "closing connections");
-        }
-        if tokio::time::timeout(deadline, inner.tracker.tasks.wait())
-            .await
-            .is_err()
-        {
-            inner.tracker.shutdown.abort.cancel();
-            inner.tracker.tasks.wait().await;
-        }
-        let threads = std::mem::take(
-            &mut *inner
-                .worker_threads
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-        );
-        if !threads.is_empty() {
-            let _ = tokio::task::spawn_blocking(move || {
-                for t in threads {
-                    let _ = t.join();
-                }
+        let tracker = &inner.tracker;
+        let begin = || {
+            inner.stop_accepting.cancel();
+            let open = tracker.connected();
+            if open > 0 {
+                tracing::info!(name = %inner.handle.name, open, "closing connections");
+            }
+        };
+        inner
+            .handle
+            .close(deadline, &tracker.shutdown, &tracker.tasks, begin, || {
+                tracker.report()
             })
-            .await;
-        }
-        let report = inner.tracker.report();
-        tracing::info!(name = %inner.name, forced = report.forced, "stopped");
-        let _ = inner.stopped.fire(Ok(report.clone()));
-        report
+            .await
     }
 
     /// Serves until `signal` completes, then closes gracefully as [`close`](Self::close)
@@ -415,23 +367,13 @@ impl TcpServer {
             report = self.wait() => report,
         }
     }
-
-    /// Waits until the server stopped (after [`close`](Self::close), or after its
-    /// session limit drained it).
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe.
-    pub async fn wait(&self) -> CloseReport {
-        self.inner.stopped.wait().await.unwrap_or_default()
-    }
 }
 
 impl fmt::Debug for TcpServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TcpServer")
-            .field("name", &self.inner.name)
-            .field("addresses", &self.inner.addresses)
+            .field("name", &self.inner.handle.name)
+            .field("addresses", &self.inner.handle.addresses)
             .field("sessions", &self.sessions())
             .field("connected", &self.connected())
             .finish()

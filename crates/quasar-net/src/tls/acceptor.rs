@@ -24,7 +24,7 @@ use rustls::ServerConfig;
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 
-use super::config::{config_error, provider, rustls_versions, PemSource, TlsVersion};
+use super::config::{config_error, provider, PemSource, Protocols};
 use super::handshake_error;
 use crate::transport::Acceptor;
 use crate::{Error, Result};
@@ -46,8 +46,7 @@ pub struct TlsAcceptorBuilder {
     key: Option<PemSource>,
     client_ca: Option<PemSource>,
     client_cert_optional: bool,
-    alpn: Vec<Vec<u8>>,
-    versions: Vec<TlsVersion>,
+    protocols: Protocols,
 }
 
 // ===== impl TlsAcceptor =====
@@ -60,8 +59,7 @@ impl TlsAcceptor {
             key: None,
             client_ca: None,
             client_cert_optional: false,
-            alpn: Vec::new(),
-            versions: TlsVersion::ALL.to_vec(),
+            protocols: Protocols::default(),
         }
     }
 
@@ -131,21 +129,12 @@ impl TlsAcceptorBuilder {
         self
     }
 
-    /// The ALPN protocols offered, in order of preference (`["h2", "http/1.1"]`). A
-    /// client that offers ALPN and shares none of them is refused.
-    pub fn alpn<I, P>(mut self, protocols: I) -> Self
-    where
-        I: IntoIterator<Item = P>,
-        P: AsRef<[u8]>,
-    {
-        self.alpn = protocols.into_iter().map(|p| p.as_ref().to_vec()).collect();
-        self
-    }
-
-    /// The protocol versions accepted (default: 1.3 and 1.2).
-    pub fn versions(mut self, versions: &[TlsVersion]) -> Self {
-        self.versions = versions.to_vec();
-        self
+    super::config::protocol_setters! {
+        /// The ALPN protocols offered, in order of preference (`["h2", "http/1.1"]`). A
+        /// client that offers ALPN and shares none of them is refused.
+        alpn;
+        /// The protocol versions accepted (default: 1.3 and 1.2).
+        versions;
     }
 
     /// Reads the PEM sources and builds the rustls configuration.
@@ -161,9 +150,9 @@ impl TlsAcceptorBuilder {
         let certs = chain.certificates()?;
         let key = key.private_key()?;
         let provider = provider();
-        let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
-            .with_protocol_versions(&rustls_versions(&self.versions)?)
-            .map_err(|e| config_error("server versions", e))?;
+        let builder =
+            self.protocols
+                .builder("server", &provider, ServerConfig::builder_with_provider)?;
         let builder = match &self.client_ca {
             None => builder.with_no_client_auth(),
             Some(ca) => {
@@ -183,7 +172,7 @@ impl TlsAcceptorBuilder {
         let mut config = builder
             .with_single_cert(certs, key)
             .map_err(|e| config_error(&format!("certificate {chain}"), e))?;
-        config.alpn_protocols = self.alpn.clone();
+        config.alpn_protocols = self.protocols.alpn();
         Ok(Arc::new(config))
     }
 

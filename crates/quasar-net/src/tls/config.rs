@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::crypto::CryptoProvider;
-use rustls::RootCertStore;
+use rustls::{ConfigBuilder, RootCertStore, WantsVerifier, WantsVersions};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -177,13 +177,71 @@ pub(crate) fn provider() -> Arc<CryptoProvider> {
         .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
 }
 
-pub(crate) fn rustls_versions(
-    versions: &[TlsVersion],
-) -> Result<Vec<&'static rustls::SupportedProtocolVersion>> {
-    if versions.is_empty() {
-        return Err(Error::config("TLS: no protocol version enabled"));
+/// What both sides negotiate the same way: the protocol versions and the ALPN list.
+/// The acceptor's and the connector's builders each hold one.
+#[derive(Debug, Clone)]
+pub(crate) struct Protocols {
+    pub(crate) alpn: Vec<Vec<u8>>,
+    pub(crate) versions: Vec<TlsVersion>,
+}
+
+impl Default for Protocols {
+    fn default() -> Self {
+        Protocols {
+            alpn: Vec::new(),
+            versions: TlsVersion::ALL.to_vec(),
+        }
     }
-    Ok(versions.iter().map(|v| v.rustls()).collect())
+}
+
+/// Generates a TLS builder's `alpn` and `versions` setters over its `protocols:
+/// Protocols` field, each with the doc given (what a side does with them differs).
+macro_rules! protocol_setters {
+    ($(#[$alpn:meta])* alpn; $(#[$versions:meta])* versions;) => {
+        $(#[$alpn])*
+        pub fn alpn<I, P>(mut self, protocols: I) -> Self
+        where
+            I: IntoIterator<Item = P>,
+            P: AsRef<[u8]>,
+        {
+            self.protocols.alpn = protocols.into_iter().map(|p| p.as_ref().to_vec()).collect();
+            self
+        }
+
+        $(#[$versions])*
+        pub fn versions(mut self, versions: &[$crate::tls::TlsVersion]) -> Self {
+            self.protocols.versions = versions.to_vec();
+            self
+        }
+    };
+}
+pub(crate) use protocol_setters;
+
+impl Protocols {
+    pub(crate) fn alpn(&self) -> Vec<Vec<u8>> {
+        self.alpn.clone()
+    }
+
+    /// A rustls builder for `side` ("server" or "client") on `provider` with these
+    /// versions.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_config`] when no version is enabled or the provider supports none.
+    pub(crate) fn builder<S: rustls::ConfigSide>(
+        &self,
+        side: &str,
+        provider: &Arc<CryptoProvider>,
+        start: impl FnOnce(Arc<CryptoProvider>) -> ConfigBuilder<S, WantsVersions>,
+    ) -> Result<ConfigBuilder<S, WantsVerifier>> {
+        if self.versions.is_empty() {
+            return Err(Error::config("TLS: no protocol version enabled"));
+        }
+        let versions: Vec<_> = self.versions.iter().map(|v| v.rustls()).collect();
+        start(Arc::clone(provider))
+            .with_protocol_versions(&versions)
+            .map_err(|e| config_error(&format!("{side} versions"), e))
+    }
 }
 
 /// A rustls builder error (inconsistent versions and provider) as a config error.

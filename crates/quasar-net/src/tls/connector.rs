@@ -22,7 +22,7 @@ use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-use super::config::{config_error, provider, rustls_versions, PemSource, TlsVersion};
+use super::config::{config_error, provider, PemSource, Protocols};
 use super::handshake_error;
 use crate::transport::Connector;
 use crate::{Error, Result};
@@ -48,8 +48,7 @@ pub struct TlsConnectorBuilder {
     platform_roots: bool,
     cas: Vec<PemSource>,
     client_cert: Option<(PemSource, PemSource)>,
-    alpn: Vec<Vec<u8>>,
-    versions: Vec<TlsVersion>,
+    protocols: Protocols,
     insecure: bool,
     handshake_timeout: Duration,
 }
@@ -64,8 +63,7 @@ impl TlsConnector {
             platform_roots: true,
             cas: Vec::new(),
             client_cert: None,
-            alpn: Vec::new(),
-            versions: TlsVersion::ALL.to_vec(),
+            protocols: Protocols::default(),
             insecure: false,
             handshake_timeout: DEFAULT_CLIENT_HANDSHAKE_TIMEOUT,
         }
@@ -224,20 +222,11 @@ impl TlsConnectorBuilder {
         self
     }
 
-    /// The ALPN protocols offered, in order of preference.
-    pub fn alpn<I, P>(mut self, protocols: I) -> Self
-    where
-        I: IntoIterator<Item = P>,
-        P: AsRef<[u8]>,
-    {
-        self.alpn = protocols.into_iter().map(|p| p.as_ref().to_vec()).collect();
-        self
-    }
-
-    /// The protocol versions offered (default: 1.3 and 1.2).
-    pub fn versions(mut self, versions: &[TlsVersion]) -> Self {
-        self.versions = versions.to_vec();
-        self
+    super::config::protocol_setters! {
+        /// The ALPN protocols offered, in order of preference.
+        alpn;
+        /// The protocol versions offered (default: 1.3 and 1.2).
+        versions;
     }
 
     /// Time allowed for the handshake after TCP connected (default 10 s; zero: none).
@@ -261,9 +250,9 @@ impl TlsConnectorBuilder {
     /// server name, or no trusted root at all.
     pub fn build(&self) -> Result<TlsConnector> {
         let provider = provider();
-        let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
-            .with_protocol_versions(&rustls_versions(&self.versions)?)
-            .map_err(|e| config_error("client versions", e))?;
+        let builder =
+            self.protocols
+                .builder("client", &provider, ClientConfig::builder_with_provider)?;
         let builder = if self.insecure {
             builder
                 .dangerous()
@@ -288,7 +277,7 @@ impl TlsConnectorBuilder {
                 .with_client_auth_cert(chain.certificates()?, key.private_key()?)
                 .map_err(|e| config_error(&format!("client certificate {chain}"), e))?,
         };
-        config.alpn_protocols = self.alpn.clone();
+        config.alpn_protocols = self.protocols.alpn();
         Ok(TlsConnector {
             config: Arc::new(config),
             server_name: self

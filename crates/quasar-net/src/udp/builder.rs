@@ -9,6 +9,7 @@ use super::batch;
 use super::socket::BufferSizes;
 use super::{DatagramConsumerFactory, DatagramServer};
 use crate::hooks::{DataEvent, RequestEvent};
+use crate::server::settings::ServerSettings;
 use crate::{Error, Hooks, Result};
 
 /// The default largest datagram handed to a consumer (64 KiB, above the largest UDP
@@ -25,8 +26,8 @@ pub const DEFAULT_MAX_PENDING: usize = 1024;
 /// datagram side of [`flow_control`](crate::flow_control)).
 pub use crate::flow_control::MAX_QUEUED_BYTES;
 
-/// How long a server drains after reaching `max_requests`.
-pub const DEFAULT_UDP_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a server drains after reaching `max_requests`: the same for every server.
+pub const DEFAULT_UDP_SHUTDOWN_TIMEOUT: Duration = crate::server::DEFAULT_SHUTDOWN_TIMEOUT;
 
 /// Configures and starts a [`DatagramServer`].
 #[must_use = "builder does nothing itself; call `start().await`"]
@@ -34,9 +35,7 @@ pub struct DatagramServerBuilder<F> {
     pub(crate) factory: F,
     pub(crate) addrs: Vec<SocketAddr>,
     pub(crate) sockets: Vec<std::net::UdpSocket>,
-    pub(crate) name: String,
-    pub(crate) workers: usize,
-    pub(crate) max_requests: u64,
+    pub(crate) settings: ServerSettings,
     pub(crate) batching: bool,
     pub(crate) gso: bool,
     pub(crate) batch_size: usize,
@@ -46,7 +45,6 @@ pub struct DatagramServerBuilder<F> {
     pub(crate) max_reply_ratio: usize,
     pub(crate) buffers: BufferSizes,
     pub(crate) hooks: Hooks,
-    pub(crate) shutdown_timeout: Duration,
 }
 
 impl<F: DatagramConsumerFactory> DatagramServerBuilder<F> {
@@ -55,9 +53,7 @@ impl<F: DatagramConsumerFactory> DatagramServerBuilder<F> {
             factory,
             addrs: Vec::new(),
             sockets: Vec::new(),
-            name: "udp".into(),
-            workers: 0,
-            max_requests: 0,
+            settings: ServerSettings::new("udp"),
             batching: batch::AVAILABLE,
             gso: true,
             batch_size: DEFAULT_BATCH_SIZE,
@@ -67,7 +63,6 @@ impl<F: DatagramConsumerFactory> DatagramServerBuilder<F> {
             max_reply_ratio: DEFAULT_MAX_REPLY_RATIO,
             buffers: BufferSizes::default(),
             hooks: Hooks::default(),
-            shutdown_timeout: DEFAULT_UDP_SHUTDOWN_TIMEOUT,
         }
     }
 
@@ -86,24 +81,13 @@ impl<F: DatagramConsumerFactory> DatagramServerBuilder<F> {
         self
     }
 
-    /// The name used in logs and `info()`.
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = name.into();
-        self
-    }
-
-    /// Runs `n` worker threads, each with a current-thread runtime and its own
-    /// `SO_REUSEPORT` socket per address. 0 (the default) serves on the caller's runtime.
-    pub fn workers(mut self, n: usize) -> Self {
-        self.workers = n;
-        self
-    }
+    crate::server::settings::server_settings!();
 
     /// Stops the server after `n` datagrams were handed to consumers, across all its
     /// sockets (0 = no limit). Datagrams past the limit are not handled; replies already
     /// queued or spawned are still sent, then the server closes and fires `stop`.
     pub fn max_requests(mut self, n: u64) -> Self {
-        self.max_requests = n;
+        self.settings.max_requests = n;
         self
     }
 
@@ -181,20 +165,10 @@ impl<F: DatagramConsumerFactory> DatagramServerBuilder<F> {
         self
     }
 
-    /// How long the close started by `max_requests` waits for spawned replies.
-    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
-        self.shutdown_timeout = timeout;
-        self
-    }
-
-    /// Replaces the hooks. Datagram servers fire `pre_request`, `post_request`,
-    /// `data_received` and `data_processed`; the connection hooks never fire.
-    pub fn hooks(mut self, hooks: Hooks) -> Self {
-        self.hooks = hooks;
-        self
-    }
-
     crate::hooks::builder_hooks! {
+        /// Replaces the hooks. Datagram servers fire `pre_request`, `post_request`,
+        /// `data_received` and `data_processed`; the connection hooks never fire.
+        hooks;
         /// Adds a `pre_request` hook, fired for every datagram before the consumer sees it;
         /// returning [`Error::aborted`] drops the datagram (and fires `post_request` with it).
         on_pre_request(RequestEvent<'a>);
@@ -245,8 +219,7 @@ impl<F> fmt::Debug for DatagramServerBuilder<F> {
         f.debug_struct("DatagramServerBuilder")
             .field("addrs", &self.addrs)
             .field("sockets", &self.sockets.len())
-            .field("name", &self.name)
-            .field("workers", &self.workers)
+            .field("settings", &self.settings)
             .field("batching", &self.batching)
             .field("gso", &self.gso)
             .field("batch_size", &self.batch_size)

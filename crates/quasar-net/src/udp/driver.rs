@@ -451,13 +451,8 @@ impl<F: DatagramConsumerFactory> SocketLoop<F> {
         // What the synchronous replies spend is gone for a spawned one.
         let dropped = self.out.cap_since(mark, &mut budget);
         if dropped > 0 {
-            self.local.replies_dropped += dropped as u64;
-            self.ctx.producer.abuse().record(
-                crate::AbuseKind::RepliesDropped,
-                dropped as u64,
-                Some(peer),
-                "udp replies over the amplification cap dropped",
-            );
+            // `data` still borrows the receive slots: only these two fields are touched.
+            replies_dropped(&mut self.local, &self.ctx.producer, peer, dropped);
         }
         if self.wants_data {
             self.hooks.fire_data_processed(&DataEvent { session, data });
@@ -502,7 +497,7 @@ impl<F: DatagramConsumerFactory> SocketLoop<F> {
                     }
                 }
                 if dropped > 0 {
-                    self.replies_dropped(peer, dropped);
+                    replies_dropped(&mut self.local, &self.ctx.producer, peer, dropped);
                 }
                 self.post_request(request, peer, failed.as_ref());
             }
@@ -512,17 +507,6 @@ impl<F: DatagramConsumerFactory> SocketLoop<F> {
                 self.post_request(request, peer, Some(&err));
             }
         }
-    }
-
-    /// Counts (and logs, rate-limited) replies the anti-amplification cap dropped.
-    fn replies_dropped(&mut self, peer: SocketAddr, dropped: usize) {
-        self.local.replies_dropped += dropped as u64;
-        self.ctx.producer.abuse().record(
-            crate::AbuseKind::RepliesDropped,
-            dropped as u64,
-            Some(peer),
-            "udp replies over the amplification cap dropped",
-        );
     }
 
     fn post_request(&self, request: u64, peer: SocketAddr, error: Option<&Error>) {
@@ -535,4 +519,15 @@ impl<F: DatagramConsumerFactory> SocketLoop<F> {
             });
         }
     }
+}
+
+/// Counts (and logs, rate-limited) replies the anti-amplification cap dropped.
+fn replies_dropped(local: &mut LocalStats, producer: &Producer, peer: SocketAddr, dropped: usize) {
+    local.replies_dropped += dropped as u64;
+    producer.abuse().record(
+        crate::AbuseKind::RepliesDropped,
+        dropped as u64,
+        Some(peer),
+        "udp replies over the amplification cap dropped",
+    );
 }

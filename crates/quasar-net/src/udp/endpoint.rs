@@ -527,13 +527,9 @@ impl UdpClientBuilder {
         self
     }
 
-    /// Replaces the hooks (`pre_request`/`post_request` fire around every request).
-    pub fn hooks(mut self, hooks: Hooks) -> Self {
-        self.hooks = hooks;
-        self
-    }
-
     crate::hooks::builder_hooks! {
+        /// Replaces the hooks (`pre_request`/`post_request` fire around every request).
+        hooks;
         /// Adds a `pre_request` hook; returning [`Error::aborted`] fails the request unsent.
         on_pre_request(RequestEvent<'a>);
         /// Adds a `post_request` hook, fired with the request's error, if any.

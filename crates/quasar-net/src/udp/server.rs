@@ -2,9 +2,9 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio_util::task::TaskTracker;
@@ -17,7 +17,8 @@ use super::socket::bind;
 use super::{DatagramConsumerFactory, DatagramServerBuilder, SocketInfo};
 use crate::connection::shutdown::Shutdown;
 use crate::connection::signal::Signal;
-use crate::{Error, OneTime, Producer, Result};
+use crate::server::handle::{join_threads, CloseOutcome, ServerHandle};
+use crate::{Error, Producer, Result};
 
 /// A running UDP server; cloning shares it.
 ///
@@ -30,22 +31,36 @@ pub struct DatagramServer {
 }
 
 struct Inner {
-    name: String,
-    addresses: Vec<SocketAddr>,
-    producer: Producer,
-    started_at: Instant,
+    handle: ServerHandle<DatagramCloseReport>,
     max_requests: u64,
-    workers: usize,
     batching: bool,
     gso: bool,
     max_datagram_size: usize,
     stats: Arc<Stats>,
     shutdown: Shutdown,
     tasks: TaskTracker,
-    closing: AtomicBool,
-    started: OneTime<()>,
-    stopped: OneTime<DatagramCloseReport>,
-    worker_threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+impl CloseOutcome for DatagramCloseReport {
+    fn forced(&self) -> u64 {
+        self.forced
+    }
+}
+
+/// Serves each socket of `group` in its own task on `tasks`. Called on the runtime that
+/// will drive them: a socket belongs to the reactor of the runtime that created its
+/// transport.
+fn serve_group<F: DatagramConsumerFactory>(
+    group: Vec<(std::net::UdpSocket, SocketInfo)>,
+    batching: bool,
+    tasks: &TaskTracker,
+    ctx: &Arc<LoopCtx<F>>,
+) -> Result<()> {
+    for (sock, info) in group {
+        let t = Transport::new(sock, batching).map_err(Error::from)?;
+        tasks.spawn(serve(t, info, Arc::clone(ctx)));
+    }
+    Ok(())
 }
 
 // ===== impl DatagramServer =====
@@ -62,18 +77,18 @@ impl DatagramServer {
         b.validate()?;
         // Bind everything first, so every bind error reaches the caller (pulsar logged it,
         // fired `start` with it, and returned nothing).
-        let groups = b.workers.max(1);
+        let groups = b.settings.workers.max(1);
         let mut plan: Vec<(usize, std::net::UdpSocket)> = Vec::new();
         let mut addrs = b.addrs.clone();
         if addrs.is_empty() && b.sockets.is_empty() {
             addrs.push(SocketAddr::from(([127, 0, 0, 1], 0)));
         }
         for addr in addrs {
-            let first = bind(addr, b.workers > 0, b.buffers)?;
+            let first = bind(addr, b.settings.workers > 0, b.buffers)?;
             // Port 0: the other workers bind the port the first socket got.
             let real = first.local_addr().map_err(|e| Error::new_bind(addr, e))?;
             plan.push((0, first));
-            for w in 1..b.workers {
+            for w in 1..b.settings.workers {
                 plan.push((w, bind(real, true, b.buffers)?));
             }
         }
@@ -81,7 +96,7 @@ impl DatagramServer {
             plan.push((i % groups, sock));
         }
 
-        let producer = Producer::new(b.name.clone(), b.hooks);
+        let producer = Producer::new(b.settings.name.clone(), b.hooks);
         let mut per_worker: Vec<Vec<(std::net::UdpSocket, SocketInfo)>> =
             (0..groups).map(|_| Vec::new()).collect();
         let mut addresses = Vec::with_capacity(plan.len());
@@ -98,9 +113,9 @@ impl DatagramServer {
 
         let stats = Arc::new(Stats::default());
         let shutdown = Shutdown::default();
-        let limit = (b.max_requests > 0).then(|| {
+        let limit = (b.settings.max_requests > 0).then(|| {
             Arc::new(Limit {
-                max: b.max_requests,
+                max: b.settings.max_requests,
                 claimed: AtomicU64::new(0),
                 reached: Signal::default(),
             })
@@ -124,44 +139,18 @@ impl DatagramServer {
         let batching = b.batching;
 
         let mut worker_threads = Vec::new();
-        let registered = if b.workers == 0 {
-            let mut res = Ok(());
-            for (sock, info) in per_worker.pop().unwrap_or_default() {
-                match Transport::new(sock, batching) {
-                    Ok(t) => {
-                        tasks.spawn(serve(t, info, Arc::clone(&ctx)));
-                    }
-                    Err(e) => {
-                        res = Err(Error::from(e));
-                        break;
-                    }
-                }
-            }
-            res
+        let registered = if b.settings.workers == 0 {
+            serve_group(per_worker.pop().unwrap_or_default(), batching, &tasks, &ctx)
         } else {
             let mut acks = Vec::new();
             for (w, group) in per_worker.into_iter().enumerate() {
                 let (ack, acked) = oneshot::channel::<Result<()>>();
                 acks.push(acked);
                 let (ctx, tasks) = (Arc::clone(&ctx), tasks.clone());
-                let thread_name = format!("{}-udp-{w}", b.name);
+                let thread_name = format!("{}-udp-{w}", b.settings.name);
                 let handle =
                     crate::server::worker::spawn_worker(thread_name, w, move || async move {
-                        let mut res = Ok(());
-                        for (sock, info) in group {
-                            // Registered here: a socket belongs to the reactor of the
-                            // runtime that created its transport.
-                            match Transport::new(sock, batching) {
-                                Ok(t) => {
-                                    tasks.spawn(serve(t, info, Arc::clone(&ctx)));
-                                }
-                                Err(e) => {
-                                    res = Err(Error::from(e));
-                                    break;
-                                }
-                            }
-                        }
-                        let _ = ack.send(res);
+                        let _ = ack.send(serve_group(group, batching, &tasks, &ctx));
                         // Stay until the server closed.
                         tasks.wait().await;
                     })?;
@@ -181,44 +170,38 @@ impl DatagramServer {
             shutdown.drain.cancel();
             shutdown.abort.cancel();
             tasks.close();
-            let _ = tokio::task::spawn_blocking(move || {
-                for t in worker_threads {
-                    let _ = t.join();
-                }
-            })
-            .await;
+            join_threads(worker_threads).await;
             return Err(e);
         }
 
         let server = DatagramServer {
             inner: Arc::new(Inner {
-                name: b.name,
-                addresses,
-                producer,
-                started_at: Instant::now(),
-                max_requests: b.max_requests,
-                workers: b.workers,
+                handle: ServerHandle::new(
+                    b.settings.name,
+                    addresses,
+                    producer,
+                    b.settings.workers,
+                    worker_threads,
+                ),
+                max_requests: b.settings.max_requests,
                 batching,
                 gso: batching && b.gso,
                 max_datagram_size: b.max_datagram_size,
                 stats,
                 shutdown,
                 tasks,
-                closing: AtomicBool::new(false),
-                started: OneTime::new(),
-                stopped: OneTime::new(),
-                worker_threads: Mutex::new(worker_threads),
             }),
         };
-        for addr in &server.inner.addresses {
-            tracing::info!(name = %server.inner.name, %addr, batching, "serving udp");
+        let h = &server.inner.handle;
+        for addr in &h.addresses {
+            tracing::info!(name = %h.name, %addr, batching, "serving udp");
         }
         if let Some(limit) = limit {
             // Reaching max_requests closes the server in the background (pulsar 1.4+
             // never scheduled this close for TCP, and never counted UDP at all).
             let weak = Arc::downgrade(&server.inner);
             let drain = server.inner.shutdown.drain.clone();
-            let timeout = b.shutdown_timeout;
+            let timeout = b.settings.shutdown_timeout;
             tokio::spawn(async move {
                 tokio::select! {
                     _ = limit.reached.cancelled() => {}
@@ -229,44 +212,18 @@ impl DatagramServer {
                 }
             });
         }
-        let _ = server.inner.started.fire(Ok(()));
+        server.inner.handle.fire_started();
         Ok(server)
     }
 
-    /// The first bound address (pulsar's `address`), with the real port when bound to
-    /// port 0.
-    pub fn address(&self) -> SocketAddr {
-        self.inner.addresses[0]
-    }
-
-    /// Every bound socket's address, in bind order (each address once per worker).
-    pub fn addresses(&self) -> &[SocketAddr] {
-        &self.inner.addresses
-    }
-
-    /// The server's producer: session and request counters, hooks.
-    pub fn producer(&self) -> &Producer {
-        &self.inner.producer
-    }
-
-    /// Bound sockets (pulsar counts each datagram endpoint as a session).
-    pub fn sessions(&self) -> u64 {
-        self.inner.producer.sessions()
-    }
-
-    /// Datagrams handed to consumers so far.
-    pub fn requests_processed(&self) -> u64 {
-        self.inner.producer.requests_processed()
-    }
-
-    /// The one-time `start` event, fired once every socket is bound and served.
-    pub fn started(&self) -> &OneTime<()> {
-        &self.inner.started
-    }
-
-    /// The one-time `stop` event, fired with the close report when the server stopped.
-    pub fn stopped(&self) -> &OneTime<DatagramCloseReport> {
-        &self.inner.stopped
+    crate::server::handle::handle_accessors! {
+        report: DatagramCloseReport;
+        /// Bound sockets (pulsar counts each datagram endpoint as a session).
+        sessions;
+        /// Datagrams handed to consumers so far.
+        requests_processed;
+        /// The one-time `start` event, fired once every socket is bound and served.
+        started;
     }
 
     /// Whether the server stopped reading (closing or closed).
@@ -280,11 +237,11 @@ impl DatagramServer {
         let s = &i.stats;
         DatagramServerInfo {
             server: DatagramServerSection {
-                name: i.name.clone(),
-                uptime_in_seconds: i.started_at.elapsed().as_secs_f64(),
-                sockets: i.addresses.clone(),
+                name: i.handle.name.clone(),
+                uptime_in_seconds: i.handle.uptime_in_seconds(),
+                sockets: i.handle.addresses.clone(),
                 max_requests: i.max_requests,
-                workers: i.workers,
+                workers: i.handle.workers,
                 batching: i.batching,
                 gso: i.gso,
                 max_datagram_size: i.max_datagram_size,
@@ -312,57 +269,22 @@ impl DatagramServer {
     /// drain running but nobody fires `stop` — keep the future alive.
     pub async fn close(&self, deadline: Duration) -> DatagramCloseReport {
         let inner = &self.inner;
-        if inner.closing.swap(true, Ordering::AcqRel) {
-            return inner.stopped.wait().await.unwrap_or_default();
-        }
-        inner.shutdown.drain.cancel();
-        inner.tasks.close();
-        if tokio::time::timeout(deadline, inner.tasks.wait())
-            .await
-            .is_err()
-        {
-            inner.shutdown.abort.cancel();
-            inner.tasks.wait().await;
-        }
-        let threads = std::mem::take(
-            &mut *inner
-                .worker_threads
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-        );
-        if !threads.is_empty() {
-            let _ = tokio::task::spawn_blocking(move || {
-                for t in threads {
-                    let _ = t.join();
-                }
-            })
-            .await;
-        }
-        let report = DatagramCloseReport {
+        let report = || DatagramCloseReport {
             finished_in_flight: Stats::get(&inner.stats.finished_in_flight),
             forced: Stats::get(&inner.stats.forced),
         };
-        tracing::info!(name = %inner.name, forced = report.forced, "udp server stopped");
-        let _ = inner.stopped.fire(Ok(report.clone()));
-        report
-    }
-
-    /// Waits until the server stopped (after [`close`](Self::close), or after
-    /// `max_requests` drained it).
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe.
-    pub async fn wait(&self) -> DatagramCloseReport {
-        self.inner.stopped.wait().await.unwrap_or_default()
+        inner
+            .handle
+            .close(deadline, &inner.shutdown, &inner.tasks, || {}, report)
+            .await
     }
 }
 
 impl fmt::Debug for DatagramServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DatagramServer")
-            .field("name", &self.inner.name)
-            .field("addresses", &self.inner.addresses)
+            .field("name", &self.inner.handle.name)
+            .field("addresses", &self.inner.handle.addresses)
             .field("batching", &self.inner.batching)
             .field("requests_processed", &self.requests_processed())
             .finish()
