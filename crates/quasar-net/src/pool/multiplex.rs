@@ -134,6 +134,10 @@ where
                 st.shared[i].open = false;
             }
         }
+        if st.idle.is_empty() {
+            // Connections parked in threads' caches are idle too.
+            self.drain_caches(&mut st);
+        }
         let mut admitted = false;
         let step = loop {
             if let Some(idle) = st.idle.pop_back() {
