@@ -15,11 +15,12 @@
 //! flag says so: it is raised (under the state lock) by a checkout about to queue, by
 //! `close` and by a shrinking `resize`, and lowered (under the state lock) once the pool
 //! is back to no waiters, open and within its size. While it is up, checkouts skip the
-//! caches and returns go to the books. Whoever raises it empties every cache afterwards,
-//! and a return that parked a connection checks the flag again afterwards (a `SeqCst`
-//! fence on both sides): so either the raiser finds the connection or the returner sees
-//! the flag and takes its connection back to the books. No connection is left in a cache
-//! while a waiter waits or after the pool closed.
+//! caches and returns go to the books. Whoever raises it then locks every cache to empty
+//! it, and a return reads the flag under its cache's lock before parking: so either the
+//! raiser locks that cache after the return (and finds the connection) or the return
+//! sees the flag and goes to the books. A thread's first return, which creates its
+//! cache, fences against the raiser's scan missing the new entry. No connection is left
+//! in a cache while a waiter waits or after the pool closed.
 
 use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -98,31 +99,30 @@ impl<C: Send> Caches<C> {
         if self.attention.0.load(Ordering::Relaxed) {
             return Some(idle);
         }
-        let cache = &self
-            .slots
-            .get_or(|| {
-                CachePadded(Mutex::new(Cache {
-                    idle: None,
-                    checkouts: 0,
-                }))
-            })
-            .0;
-        {
-            let mut slot = lock(cache);
-            if slot.idle.is_some() {
-                return Some(idle);
+        let cache = match self.slots.get() {
+            Some(cache) => cache,
+            None => {
+                let cache = self.slots.get_or(|| {
+                    CachePadded(Mutex::new(Cache {
+                        idle: None,
+                        checkouts: 0,
+                    }))
+                });
+                // A raiser's scan may have missed the new entry: pairs with the fence
+                // in `raise`, so either the scan sees it or the load below sees the flag.
+                fence(Ordering::SeqCst);
+                cache
             }
-            slot.idle = Some(idle);
+        };
+        let mut slot = lock(&cache.0);
+        // Read under the cache's lock: a raiser stores the flag before it locks each
+        // cache to empty it, so either it locks this cache after this return (and finds
+        // the connection) or this load sees the flag.
+        if slot.idle.is_some() || self.attention.0.load(Ordering::Relaxed) {
+            return Some(idle);
         }
-        // Pairs with the fence in `raise`: either the raiser's scan sees this connection,
-        // or this load sees the raised flag.
-        fence(Ordering::SeqCst);
-        if !self.attention.0.load(Ordering::Relaxed) {
-            return None;
-        }
-        // A waiter queued, or the pool closed or shrank, meanwhile. Its scan may have
-        // taken the connection already; if not, it goes to the books from here.
-        lock(cache).idle.take()
+        slot.idle = Some(idle);
+        None
     }
 
     /// Raises the flag (state lock held). Returns whether it was down, in which case
