@@ -14,7 +14,9 @@
 //! FIFO hand-off and `close` need every return to go through the books. The `attention`
 //! flag says so: it is raised (under the state lock) by a checkout about to queue, by
 //! `close` and by a shrinking `resize`, and lowered (under the state lock) once the pool
-//! is back to no waiters, open and within its size. While it is up, checkouts skip the
+//! is back to no waiters, open, within its size and with an idle connection in the books
+//! (so a pool running at its size does not flip it, and empty every cache, each time a
+//! caller queues). While it is up, checkouts skip the
 //! caches and returns go to the books. Whoever raises it then locks every cache to empty
 //! it, and a return reads the flag under its cache's lock before parking: so either the
 //! raiser locks that cache after the return (and finds the connection) or the return
@@ -137,8 +139,8 @@ impl<C: Send> Caches<C> {
         true
     }
 
-    /// Lowers the flag when the pool is `calm` (state lock held): no waiters, open, and
-    /// within its size.
+    /// Lowers the flag when the pool is `calm` (state lock held): no waiters, open,
+    /// within its size, and something idle in the books.
     pub(crate) fn settle(&self, calm: bool) {
         if calm && self.attention.0.load(Ordering::Relaxed) {
             self.attention.0.store(false, Ordering::Release);

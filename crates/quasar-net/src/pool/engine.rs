@@ -59,7 +59,10 @@ pub(crate) struct Shared<M: Manager> {
 
 /// The state lock's guard. Unlocking lowers the caches' attention flag once the pool
 /// is calm again (see `cache.rs`), so every path that empties the queue or shrinks the
-/// books lets the caches back in without having to remember to.
+/// books lets the caches back in without having to remember to. Calm includes an idle
+/// connection in the books: a pool that runs at its size, its queue emptying and
+/// filling, keeps the flag up rather than raising it (and emptying every cache) each
+/// time a caller queues.
 pub(crate) struct StateGuard<'a, C: Send> {
     st: MutexGuard<'a, State<C>>,
     caches: &'a Caches<C>,
@@ -82,8 +85,9 @@ impl<C: Send> DerefMut for StateGuard<'_, C> {
 impl<C: Send> Drop for StateGuard<'_, C> {
     fn drop(&mut self) {
         let st = &self.st;
-        self.caches
-            .settle(!st.closed && st.waiters() == 0 && st.total() <= st.pool_size);
+        self.caches.settle(
+            !st.closed && st.waiters() == 0 && st.total() <= st.pool_size && !st.idle.is_empty(),
+        );
     }
 }
 
