@@ -218,3 +218,17 @@ async fn accounting_returns_to_idle_after_cancellations_across_threads() {
     assert_eq!(pool.state().waiters, 0);
     assert_eq!(pool.manager().closed.load(Ordering::SeqCst), 0);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_shared_checkout_takes_a_connection_cached_by_another_thread() {
+    let pool = pool(1);
+    let first = use_on_thread(&pool);
+    // The only connection sits in the other thread's cache: a shared checkout must find
+    // it there rather than queue behind a full pool.
+    let hold = tokio::time::timeout(Duration::from_secs(10), pool.connect_shared())
+        .await
+        .expect("the cached connection was found")
+        .unwrap();
+    assert_eq!(*hold, first);
+    assert_eq!((pool.sessions(), pool.state().shared), (1, 1));
+}
