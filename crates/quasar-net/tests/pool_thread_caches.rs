@@ -232,3 +232,38 @@ async fn a_shared_checkout_takes_a_connection_cached_by_another_thread() {
     assert_eq!(*hold, first);
     assert_eq!((pool.sessions(), pool.state().shared), (1, 1));
 }
+
+/// Counts closes in a place the test keeps after the pool is gone.
+struct Counted(Arc<AtomicUsize>);
+
+impl Manager for Counted {
+    type Connection = ();
+
+    async fn connect(&self) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn is_closed(&self, _conn: &()) -> bool {
+        false
+    }
+
+    fn close(&self, _conn: ()) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn dropping_the_pool_closes_connections_parked_in_thread_caches() {
+    let closed = Arc::new(AtomicUsize::new(0));
+    let pool = Pool::builder(Counted(closed.clone()))
+        .pool_size(2)
+        .build()
+        .unwrap();
+    let other = pool.clone();
+    on_thread(move || Box::pin(async move { drop(other.connect().await.unwrap()) }));
+    // Taken from the other thread's cache, then parked in this thread's; no gauge is
+    // read, since reading one moves cached connections back into the books.
+    drop(pool.connect().await.unwrap());
+    drop(pool);
+    assert_eq!(closed.load(Ordering::SeqCst), 1);
+}
