@@ -180,9 +180,9 @@ impl<M: Manager> Shared<M> {
 
     // ----- checkout -----
 
-    /// Checks a connection out: the fast path (a healthy idle connection) takes the
-    /// lock once and never reads the clock; everything slower runs under the acquire
-    /// timeout.
+    /// Checks a connection out: the fast paths (this thread's cached connection, else a
+    /// healthy idle one in the books) take one lock and never read the clock; everything
+    /// slower runs under the acquire timeout.
     pub(crate) async fn acquire(&self) -> Result<Live<M::Connection>> {
         match self.caches.take(|live| !self.is_broken(live)) {
             Cached::Hit(live) => return Ok(live),
