@@ -17,7 +17,8 @@
 //! criterion and runs `OPS` [100000] checkouts of one row (`SIZE` [32], `TASKS` [8],
 //! `HOLD` [1]: across a `yield_now`; `WORKERS` [2]) once, for
 //! `valgrind --tool=callgrind <bench binary> --bench`; subtract a run with `OPS=0` (the
-//! setup) and divide by `OPS` for instructions per checkout. Wall-clock time under
+//! setup) and divide by `OPS` for instructions per checkout (add `--collect-bus=yes` to
+//! count atomic read-modify-writes and fences too). Wall-clock time under
 //! contention moves by tens of percent between runs; instruction counts do not.
 
 use std::convert::Infallible;

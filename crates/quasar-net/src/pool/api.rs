@@ -154,7 +154,7 @@ impl<M: Manager> Pool<M> {
     /// Connections checked out: exclusive ones, and shared ones counted once each
     /// however many callers hold them.
     pub fn in_use(&self) -> usize {
-        self.shared.lock().in_use
+        self.shared.books().in_use
     }
 
     /// Idle connections not known to be closed.
@@ -162,7 +162,7 @@ impl<M: Manager> Pool<M> {
     /// Unlike pulsar's count, a connection whose peer went away while it sat idle is not
     /// counted (it is dropped at the next checkout or reaper pass).
     pub fn available(&self) -> usize {
-        self.count_available(&self.shared.lock())
+        self.count_available(&self.shared.books())
     }
 
     fn count_available(&self, st: &State<M::Connection>) -> usize {
@@ -185,13 +185,13 @@ impl<M: Manager> Pool<M> {
 
     /// A snapshot of the pool's gauges.
     pub fn state(&self) -> PoolState {
-        let st = self.shared.lock();
+        let st = self.shared.books();
         PoolState::new(&st, self.count_available(&st))
     }
 
     /// The pool's counters since it was built.
     pub fn stats(&self) -> PoolStats {
-        let counters = self.shared.lock().counters;
+        let counters = self.shared.books().counters;
         PoolStats::new(counters, self.shared.wait_time_us())
     }
 
@@ -244,7 +244,7 @@ impl<M: Manager> Clone for Pool<M> {
 
 impl<M: Manager> fmt::Debug for Pool<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let st = self.shared.lock();
+        let st = self.shared.books();
         f.debug_struct("Pool")
             .field("pool_size", &st.pool_size)
             .field("in_use", &st.in_use)

@@ -7,6 +7,7 @@
 //! `guards.rs`), so a dropped future gives its slot or its connection back.
 
 use std::future::{poll_fn, Future};
+use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, Weak};
@@ -16,8 +17,9 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use super::cache::{CachePadded, Cached, Caches};
 use super::guards::{Checkout, ConnectGuard, Got};
-use super::state::{Live, PutBack, State};
+use super::state::{Idle, Live, PutBack, State};
 use super::Manager;
 use crate::{Error, OneTime, Result};
 
@@ -42,6 +44,8 @@ pub(crate) struct Shared<M: Manager> {
     /// On its own cache lines: every checkout also bumps the `Arc` count next to
     /// `manager`, and the two should not bounce between cores together.
     state: CachePadded<Mutex<State<M::Connection>>>,
+    /// Per-thread idle caches in front of the state lock (see `cache.rs`).
+    caches: Caches<M::Connection>,
     /// Fires once `close()` was called and every connection is gone.
     drained: OneTime<()>,
     /// Woken when a connection joins the shared set, for shared checkouts waiting on a
@@ -53,9 +57,39 @@ pub(crate) struct Shared<M: Manager> {
     reaper_stop: Mutex<Option<oneshot::Sender<()>>>,
 }
 
-/// Aligns its content to two cache lines (adjacent-line prefetch pairs them on x86).
-#[repr(align(128))]
-struct CachePadded<T>(T);
+/// The state lock's guard. Unlocking lowers the caches' attention flag once the pool
+/// is calm again (see `cache.rs`), so every path that empties the queue or shrinks the
+/// books lets the caches back in without having to remember to. Calm includes an idle
+/// connection in the books: a pool that runs at its size, its queue emptying and
+/// filling, keeps the flag up rather than raising it (and emptying every cache) each
+/// time a caller queues.
+pub(crate) struct StateGuard<'a, C: Send> {
+    st: MutexGuard<'a, State<C>>,
+    caches: &'a Caches<C>,
+}
+
+impl<C: Send> Deref for StateGuard<'_, C> {
+    type Target = State<C>;
+
+    fn deref(&self) -> &State<C> {
+        &self.st
+    }
+}
+
+impl<C: Send> DerefMut for StateGuard<'_, C> {
+    fn deref_mut(&mut self) -> &mut State<C> {
+        &mut self.st
+    }
+}
+
+impl<C: Send> Drop for StateGuard<'_, C> {
+    fn drop(&mut self) {
+        let st = &self.st;
+        self.caches.settle(
+            !st.closed && st.waiters() == 0 && st.total() <= st.pool_size && !st.idle.is_empty(),
+        );
+    }
+}
 
 // ===== impl Shared =====
 
@@ -65,6 +99,7 @@ impl<M: Manager> Shared<M> {
             manager,
             config,
             state: CachePadded(Mutex::new(State::new(pool_size))),
+            caches: Caches::new(),
             drained: OneTime::new(),
             shared_joined: tokio::sync::Notify::new(),
             wait_time_us: AtomicU64::new(0),
@@ -72,10 +107,41 @@ impl<M: Manager> Shared<M> {
         }
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State<M::Connection>> {
+    pub(crate) fn lock(&self) -> StateGuard<'_, M::Connection> {
         // Nothing panics while holding the lock except `is_closed` in `available()`; the
         // books are consistent between statements, so a poisoned lock is still usable.
-        self.state.0.lock().unwrap_or_else(PoisonError::into_inner)
+        StateGuard {
+            st: self.state.0.lock().unwrap_or_else(PoisonError::into_inner),
+            caches: &self.caches,
+        }
+    }
+
+    /// The lock, with every thread's cached connection moved back into the idle set, so
+    /// the gauges and the reaper see the whole pool.
+    pub(crate) fn books(&self) -> StateGuard<'_, M::Connection> {
+        let mut st = self.lock();
+        self.drain_caches(&mut st);
+        st
+    }
+
+    /// Moves every cached connection into the idle set (most recently used end).
+    pub(crate) fn drain_caches(&self, st: &mut State<M::Connection>) {
+        let mut moved = 0;
+        let checkouts = self.caches.drain(|idle| {
+            st.idle.push_back(idle);
+            moved += 1;
+        });
+        st.in_use -= moved;
+        st.counters.checkouts += checkouts;
+    }
+
+    /// Before a checkout queues (or a close or shrink acts): raises the caches'
+    /// attention flag, so returns go through the books, and takes back what the caches
+    /// held. After this, any idle connection is in `st.idle`.
+    pub(crate) fn gather(&self, st: &mut State<M::Connection>) {
+        if self.caches.raise() {
+            self.drain_caches(st);
+        }
     }
 
     pub(crate) fn add_wait_time(&self, waited: Duration) {
@@ -88,7 +154,7 @@ impl<M: Manager> Shared<M> {
     }
 
     /// Unlocks, firing the drained event if this change emptied a closed pool.
-    pub(crate) fn unlock(&self, st: MutexGuard<'_, State<M::Connection>>) {
+    pub(crate) fn unlock(&self, st: StateGuard<'_, M::Connection>) {
         let drained = st.is_drained();
         drop(st);
         if drained {
@@ -114,10 +180,15 @@ impl<M: Manager> Shared<M> {
 
     // ----- checkout -----
 
-    /// Checks a connection out: the fast path (a healthy idle connection) takes the
-    /// lock once and never reads the clock; everything slower runs under the acquire
-    /// timeout.
+    /// Checks a connection out: the fast paths (this thread's cached connection, else a
+    /// healthy idle one in the books) take one lock and never read the clock; everything
+    /// slower runs under the acquire timeout.
     pub(crate) async fn acquire(&self) -> Result<Live<M::Connection>> {
+        match self.caches.take(|live| !self.is_broken(live)) {
+            Cached::Hit(live) => return Ok(live),
+            Cached::Broken(live) => self.close_checked_out(live),
+            Cached::Miss => {}
+        }
         let mut checkout = Checkout::new(self);
         // One poll by hand: it registers this task's waker if it has to queue.
         let first = poll_fn(|cx| Poll::Ready(Pin::new(&mut checkout).poll(cx))).await;
@@ -196,16 +267,22 @@ impl<M: Manager> Shared<M> {
         if !self.is_broken(&live) {
             return Some(live);
         }
+        self.lock().counters.checkouts -= 1;
+        self.close_checked_out(live);
+        None
+    }
+
+    /// Closes a broken connection taken for a checkout (counted in `in_use`) and frees
+    /// its slot.
+    fn close_checked_out(&self, live: Live<M::Connection>) {
         let reason = self.close_reason(&live);
         self.manager.close(live.raw);
         let mut st = self.lock();
         st.in_use -= 1;
-        st.counters.checkouts -= 1;
         bump(&mut st.counters, reason);
         let waker = st.slot_freed();
         self.unlock(st);
         wake(waker);
-        None
     }
 
     pub(crate) fn acquire_timed_out(&self, limit: Duration) -> Error {
@@ -240,6 +317,10 @@ impl<M: Manager> Shared<M> {
             return;
         }
         let since = self.idle_since(&live);
+        // This thread's cache when nobody waits; the books otherwise.
+        let Some(Idle { live, since }) = self.caches.put(Idle { live, since }) else {
+            return;
+        };
         let mut st = self.lock();
         match st.put_back(live, since) {
             PutBack::Parked => drop(st),
@@ -278,6 +359,7 @@ impl<M: Manager> Shared<M> {
         let drained = self.drained.clone();
         let mut st = self.lock();
         if !st.closed {
+            self.gather(&mut st);
             let (mut conns, mut wakers) = (Vec::new(), Vec::new());
             st.close(&mut conns, &mut wakers);
             let n = conns.len();
@@ -303,6 +385,7 @@ impl<M: Manager> Shared<M> {
     pub(crate) fn resize(&self, pool_size: usize) {
         let (mut conns, mut wakers) = (Vec::new(), Vec::new());
         let mut st = self.lock();
+        self.gather(&mut st);
         st.pool_size = pool_size;
         st.grant_slots(&mut wakers);
         while st.total() > pool_size {
@@ -349,11 +432,12 @@ impl<M: Manager> Shared<M> {
         let mut opened = 0;
         loop {
             let guard = {
-                let mut st = self.lock();
+                let st = self.books();
                 let target = self.config.min_idle.min(st.pool_size);
                 if st.closed || st.idle.len() + st.warming >= target || !st.has_room() {
                     return Ok(opened);
                 }
+                let mut st = st;
                 st.pending += 1;
                 st.warming += 1;
                 ConnectGuard::warming(self)
@@ -383,7 +467,7 @@ impl<M: Manager> Shared<M> {
     fn reap_idle(&self) -> bool {
         let now = Instant::now();
         let mut doomed = Vec::new();
-        let mut st = self.lock();
+        let mut st = self.books();
         if st.closed {
             return false;
         }
@@ -442,6 +526,9 @@ impl<M: Manager> Drop for Shared<M> {
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner);
         for idle in st.idle.drain(..) {
+            self.manager.close(idle.live.raw);
+        }
+        for idle in self.caches.take_all() {
             self.manager.close(idle.live.raw);
         }
     }

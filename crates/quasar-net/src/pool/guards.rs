@@ -54,6 +54,16 @@ impl<'a, M: Manager> Checkout<'a, M> {
         if st.closed {
             return Poll::Ready(Err(Error::closed("pool")));
         }
+        if st.idle.is_empty() {
+            // Nothing idle in the books: take what other threads' caches hold. A
+            // checkout that would queue raises their flag first, so that no connection
+            // stays parked in a cache while it waits.
+            if st.has_room() && st.waiters() == 0 {
+                shared.drain_caches(&mut st);
+            } else {
+                shared.gather(&mut st);
+            }
+        }
         if let Some(idle) = st.idle.pop_back() {
             st.in_use += 1;
             st.counters.checkouts += 1;

@@ -73,6 +73,7 @@ use crate::Error;
 
 mod api;
 mod builder;
+mod cache;
 mod connection;
 mod engine;
 mod guards;

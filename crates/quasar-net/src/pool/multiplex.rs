@@ -134,6 +134,12 @@ where
                 st.shared[i].open = false;
             }
         }
+        // Connections parked in threads' caches are idle too. They are counted in
+        // `in_use`, so when every connection in use is a shared member there are none,
+        // and a pool running shared does not lock every thread's cache per checkout.
+        if st.idle.is_empty() && st.in_use > st.shared.len() {
+            self.drain_caches(&mut st);
+        }
         let mut admitted = false;
         let step = loop {
             if let Some(idle) = st.idle.pop_back() {
