@@ -6,6 +6,7 @@
 //! is sent and its reply read and dropped, and once everything settled no call is queued
 //! and no reply slot is in use.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -111,11 +112,28 @@ enum Outcome {
     Dropped,
 }
 
-/// Runs `drops.len()` callers, all started at once in order; caller `i` drops its call
-/// `drops[i]` ms after it started, if set. Returns the outcomes, the lines the server
-/// received, and the connection.
+/// How a caller gives up its call, some ms after it started.
+#[derive(Debug, Clone, Copy)]
+enum GiveUp {
+    /// Waiting for the reply (a timeout): a reply that came first is taken.
+    Waiting(u64),
+    /// Polled once, then left unpolled and dropped: a reply that came meanwhile is never
+    /// taken.
+    Held(u64),
+}
+
+impl GiveUp {
+    fn after(self) -> Duration {
+        let (GiveUp::Waiting(ms) | GiveUp::Held(ms)) = self;
+        Duration::from_millis(ms)
+    }
+}
+
+/// Runs `drops.len()` callers, all started at once in order; caller `i` drops its call as
+/// `drops[i]` says, if set. Returns the outcomes, the lines the server received, and the
+/// connection.
 async fn run(
-    drops: &[Option<u64>],
+    drops: &[Option<GiveUp>],
     close_after: Option<usize>,
 ) -> (Vec<Outcome>, Vec<usize>, ClientConnection<Bytes, Bytes>) {
     let (addr, seen) = scripted_server(close_after).await;
@@ -130,11 +148,21 @@ async fn run(
             tokio::spawn(async move {
                 let request = conn.request(Bytes::from(i.to_string()));
                 let res = match drop_after {
-                    Some(ms) => {
+                    Some(GiveUp::Waiting(ms)) => {
                         match tokio::time::timeout(Duration::from_millis(ms), request).await {
                             Ok(res) => res,
                             Err(_) => return Outcome::Dropped,
                         }
+                    }
+                    Some(GiveUp::Held(ms)) => {
+                        let mut request = std::pin::pin!(request);
+                        std::future::poll_fn(|cx| {
+                            let _ = request.as_mut().poll(cx);
+                            std::task::Poll::Ready(())
+                        })
+                        .await;
+                        tokio::time::sleep(Duration::from_millis(ms)).await;
+                        return Outcome::Dropped;
                     }
                     None => request.await,
                 };
@@ -159,10 +187,14 @@ async fn run(
     (outcomes, seen, conn)
 }
 
-fn script() -> impl Strategy<Value = (Vec<Option<u64>>, Option<usize>)> {
+fn script() -> impl Strategy<Value = (Vec<Option<GiveUp>>, Option<usize>)> {
+    let drop = (any::<bool>(), 1u64..400).prop_map(|(held, ms)| match held {
+        true => GiveUp::Held(ms),
+        false => GiveUp::Waiting(ms),
+    });
     (
         // Drop times from 1 ms: at 0 the call could go either side of the hand-over.
-        prop::collection::vec(prop::option::weighted(0.4, 1u64..400), 1..48),
+        prop::collection::vec(prop::option::weighted(0.4, drop), 1..48),
         prop::option::weighted(0.3, 1usize..40),
     )
 }
@@ -187,7 +219,7 @@ proptest! {
                         // server closed before it read that far).
                         prop_assert!(sent, "call {} was taken, so sent", i);
                     }
-                    if i >= IN_FLIGHT && drop_after.is_some_and(|ms| Duration::from_millis(ms) < D) {
+                    if i >= IN_FLIGHT && drop_after.is_some_and(|d| d.after() < D) {
                         // Nothing left the connection before the first reply: still queued.
                         prop_assert!(!sent, "call {} dropped while queued was sent", i);
                     }
