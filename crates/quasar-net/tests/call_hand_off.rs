@@ -56,7 +56,9 @@ const D: Duration = Duration::from_millis(10);
 /// A server that answers each line with itself after `D`, one at a time, and records the
 /// lines it received; with `close_after`, it closes the connection on receiving that many
 /// lines, without answering the last.
-async fn scripted_server(close_after: Option<usize>) -> (std::net::SocketAddr, Arc<Mutex<Vec<usize>>>) {
+async fn scripted_server(
+    close_after: Option<usize>,
+) -> (std::net::SocketAddr, Arc<Mutex<Vec<usize>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -248,7 +250,10 @@ fn a_call_dropped_while_queued_is_not_sent_and_later_calls_get_their_replies() {
             .collect();
         tokio::task::yield_now().await;
         let queued = tokio::time::timeout(D / 2, conn.request(Bytes::from_static(b"100"))).await;
-        assert!(queued.is_err(), "the connection is full for the first {D:?}");
+        assert!(
+            queued.is_err(),
+            "the connection is full for the first {D:?}"
+        );
         let after = conn.request(Bytes::from_static(b"101")).await.unwrap();
         assert_eq!(after, "101");
         for (i, call) in taken.into_iter().enumerate() {

@@ -73,7 +73,9 @@ impl<Req: Send + 'static, Resp: Send + 'static> SlotOwner<Resp> for CallQueue<Re
 }
 
 /// A new call queue holding up to `cap` calls: the handles' end and the driver's end.
-pub(crate) fn call_queue<Req, Resp>(cap: usize) -> (CallSender<Req, Resp>, CallReceiver<Req, Resp>) {
+pub(crate) fn call_queue<Req, Resp>(
+    cap: usize,
+) -> (CallSender<Req, Resp>, CallReceiver<Req, Resp>) {
     let queue = Arc::new(CallQueue {
         inner: Mutex::new(Inner {
             queue: VecDeque::new(),

@@ -10,8 +10,8 @@ use tokio_util::sync::PollSender;
 
 use super::engine::{Engine, Role};
 use super::exchange::{with_consumer, Call, ReplyTo};
-use crate::connection::reply_slot::ReplySlot;
 use super::state::Lifecycle;
+use crate::connection::reply_slot::ReplySlot;
 use crate::consumer::{Req, Resp};
 use crate::{ConsumerFactory, Error, ProtocolConsumer};
 
