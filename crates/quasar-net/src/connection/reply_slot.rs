@@ -38,6 +38,7 @@ impl<Resp> Slots<Resp> {
     }
 
     /// Slots in use (held by a caller, the connection, or both).
+    #[cfg(feature = "test-util")]
     pub(crate) fn len(&self) -> usize {
         self.slab.len()
     }
