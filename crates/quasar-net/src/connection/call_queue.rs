@@ -15,6 +15,7 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -27,6 +28,12 @@ use crate::{Error, Result};
 /// A connection's call queue and reply slots, shared by its handles and its driver.
 pub(crate) struct CallQueue<Req, Resp> {
     inner: Mutex<Inner<Req, Resp>>,
+    /// Whether calls are queued: written under the lock, read without it by a driver
+    /// whose registered waker is current, so that looking at an empty queue takes no lock.
+    queued: AtomicBool,
+    /// Live handles (clones of the connection). The last one gone, with nothing queued,
+    /// tells the driver to close; it wakes the driver under the lock.
+    senders: AtomicUsize,
 }
 
 struct Inner<Req, Resp> {
@@ -39,8 +46,6 @@ struct Inner<Req, Resp> {
     waiters: Slab<Option<Waker>>,
     /// The driver's task, woken when a call arrives in an empty queue.
     driver: Option<Waker>,
-    /// Live handles; none left (and nothing queued) tells the driver to close.
-    senders: usize,
     /// The driver is gone: no call can enter.
     closed: bool,
 }
@@ -83,15 +88,19 @@ pub(crate) fn call_queue<Req, Resp>(
             slots: Slots::new(),
             waiters: Slab::new(),
             driver: None,
-            senders: 1,
             closed: false,
         }),
+        queued: AtomicBool::new(false),
+        senders: AtomicUsize::new(1),
     });
     (
         CallSender {
             queue: Arc::clone(&queue),
         },
-        CallReceiver { queue },
+        CallReceiver {
+            queue,
+            registered: None,
+        },
     )
 }
 
@@ -122,7 +131,8 @@ impl<Req, Resp> CallSender<Req, Resp> {
 
 impl<Req, Resp> Clone for CallSender<Req, Resp> {
     fn clone(&self) -> Self {
-        self.queue.lock().senders += 1;
+        // (Relaxed, as `Arc`'s count: a clone is made from a live handle.)
+        self.queue.senders.fetch_add(1, Ordering::Relaxed);
         CallSender {
             queue: Arc::clone(&self.queue),
         }
@@ -131,10 +141,9 @@ impl<Req, Resp> Clone for CallSender<Req, Resp> {
 
 impl<Req, Resp> Drop for CallSender<Req, Resp> {
     fn drop(&mut self) {
-        let mut inner = self.queue.lock();
-        inner.senders -= 1;
-        if inner.senders == 0 {
-            if let Some(driver) = inner.driver.take() {
+        if self.queue.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // Under the lock: a driver that saw a live handle has registered its waker.
+            if let Some(driver) = self.queue.lock().driver.take() {
                 driver.wake();
             }
         }
@@ -209,6 +218,7 @@ impl<Req, Resp> Future for CallFuture<'_, Req, Resp> {
             }
         }
         inner.queue.push_back((request, key));
+        this.queue.queued.store(true, Ordering::Release);
         this.state = State::Sent(key);
         Poll::Pending
     }
@@ -234,28 +244,44 @@ impl<Req, Resp> Drop for CallFuture<'_, Req, Resp> {
 /// The driver's end of a call queue.
 pub(crate) struct CallReceiver<Req, Resp> {
     queue: Arc<CallQueue<Req, Resp>>,
+    /// The waker last registered in the queue (callers only wake it by reference, so it
+    /// stays registered until the driver registers another).
+    registered: Option<Waker>,
 }
 
 impl<Req: Send + 'static, Resp: Send + 'static> CallReceiver<Req, Resp> {
     /// The next call whose caller still waits; `None` once every handle is gone and the
     /// queue is empty. Registers the driver's task to be woken by the next call.
     pub(crate) fn poll_take(&mut self, cx: &mut Context<'_>) -> Poll<Option<Call<Req, Resp>>> {
+        let current = matches!(&self.registered, Some(w) if w.will_wake(cx.waker()));
+        // With a current registration, an empty queue needs no lock: a caller queues under
+        // the lock, then wakes the registered waker.
+        if current
+            && !self.queue.queued.load(Ordering::Acquire)
+            && self.queue.senders.load(Ordering::Acquire) > 0
+        {
+            return Poll::Pending;
+        }
         let mut inner = self.queue.lock();
         if let Some(call) = self.pop(&mut inner) {
             return Poll::Ready(Some(call));
         }
-        if inner.senders == 0 {
+        if self.queue.senders.load(Ordering::Acquire) == 0 {
             return Poll::Ready(None);
         }
-        match &inner.driver {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => inner.driver = Some(cx.waker().clone()),
+        if !current || inner.driver.is_none() {
+            let waker = cx.waker().clone();
+            inner.driver = Some(waker.clone());
+            self.registered = Some(waker);
         }
         Poll::Pending
     }
 
     /// The next call already queued, if any.
     pub(crate) fn try_take(&mut self) -> Option<Call<Req, Resp>> {
+        if !self.queue.queued.load(Ordering::Acquire) {
+            return None;
+        }
         let mut inner = self.queue.lock();
         self.pop(&mut inner)
     }
@@ -270,6 +296,9 @@ impl<Req: Send + 'static, Resp: Send + 'static> CallReceiver<Req, Resp> {
             }
             // Its caller gave up before the hand-over: nothing is sent.
             let _ = inner.slots.deliver(key, Err(Error::connection_lost(None)));
+        }
+        if inner.queue.is_empty() {
+            self.queue.queued.store(false, Ordering::Release);
         }
         if full && inner.queue.len() < inner.cap {
             wake_waiters(inner);
@@ -305,6 +334,7 @@ impl<Req, Resp> CallQueue<Req, Resp> {
         inner.closed = true;
         inner.driver = None;
         let queued = std::mem::take(&mut inner.queue);
+        self.queued.store(false, Ordering::Release);
         let mut wake = Vec::with_capacity(queued.len());
         for (_, key) in &queued {
             let lost = Err(Error::connection_lost(cause.cloned()));
