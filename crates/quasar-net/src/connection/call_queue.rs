@@ -210,15 +210,18 @@ impl<Req, Resp> Future for CallFuture<'_, Req, Resp> {
             unreachable!("a call not yet queued holds its request")
         };
         let key = inner.slots.insert(cx.waker());
+        let was_empty = inner.queue.is_empty();
+        inner.queue.push_back((request, key));
+        this.queue.queued.store(true, Ordering::Release);
         // A driver that found the queue empty waits to be woken; one that did not will
-        // look at the queue again before it waits.
-        if inner.queue.is_empty() {
+        // look at the queue again before it waits. Woken only once the call and the flag
+        // are in place: a driver on another thread may run at once, and it reads the flag
+        // without the lock.
+        if was_empty {
             if let Some(driver) = &inner.driver {
                 driver.wake_by_ref();
             }
         }
-        inner.queue.push_back((request, key));
-        this.queue.queued.store(true, Ordering::Release);
         this.state = State::Sent(key);
         Poll::Pending
     }
