@@ -4,7 +4,8 @@
 //! and a server that may close mid-way. Every caller that waits gets its own reply or
 //! `connection_lost`, a call dropped before the hand-over is never sent, one dropped after
 //! is sent and its reply read and dropped, and once everything settled no call is queued
-//! and no reply slot is in use.
+//! and no reply slot is in use. On two worker threads, callers never miss the driver's
+//! wake-up.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -285,4 +286,39 @@ fn callers_waiting_for_room_fail_with_connection_lost_when_the_connection_ends()
         assert!(err.is_connection_lost(), "{err}");
         assert_eq!(conn.outstanding_calls(), (0, 0));
     });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_on_other_threads_never_miss_the_drivers_wake_up() {
+    // An echo server for lines: the driver and the callers run on two workers, so a call
+    // often arrives while the driver looks at an empty queue.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (sock, _) = listener.accept().await.unwrap();
+        sock.set_nodelay(true).unwrap();
+        let (rd, mut wr) = sock.into_split();
+        let mut lines = BufReader::new(rd).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if wr.write_all(format!("{line}\n").as_bytes()).await.is_err() {
+                return;
+            }
+        }
+    });
+    let conn = connect(addr).await;
+    let callers = (0..4).map(|t| {
+        let conn = conn.clone();
+        tokio::spawn(async move {
+            for i in 0..2000 {
+                let line = format!("{t}-{i}");
+                let reply = conn.request(Bytes::from(line.clone())).await.unwrap();
+                assert_eq!(reply, line);
+            }
+        })
+    });
+    let all = futures_util::future::join_all(callers);
+    tokio::time::timeout(Duration::from_secs(30), all)
+        .await
+        .expect("a call waited for a wake-up that never came");
+    assert_eq!(conn.outstanding_calls(), (0, 0));
 }
