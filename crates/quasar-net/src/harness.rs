@@ -378,6 +378,7 @@ impl<F: ConsumerFactory> ConsumerHarness<F> {
             let _ = reply.send(Err(Error::new_not_client()));
             return rx;
         }
+        let reply = crate::connection::reply_slot::ReplySlot::channel(reply);
         self.calls.push_back(Call { request, reply });
         let res = self.turn(false);
         let _ = self.settle(res);

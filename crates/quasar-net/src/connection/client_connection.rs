@@ -62,15 +62,16 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
+use super::call_queue::{call_queue, CallSender};
 use super::clock::now;
 use super::driver::Driver;
 use super::serve::addresses;
 use super::shutdown::Shutdown;
 use super::{Connection, ConnectionConfig};
 use crate::consumer::{Req, Resp};
-use crate::engine::{Call, Engine, PushSink, Role};
+use crate::engine::{Engine, PushSink, Role};
 use crate::transport::{Connector, TcpConnector, Transport};
 use crate::{ConsumerFactory, Error, Producer, Result};
 
@@ -83,7 +84,7 @@ const MIN_CALL_QUEUE: usize = 16;
 /// dereferences to its [`Connection`].
 pub struct ClientConnection<Req, Resp> {
     conn: Connection,
-    calls: mpsc::Sender<Call<Req, Resp>>,
+    calls: CallSender<Req, Resp>,
 }
 
 impl<Req: Send + 'static, Resp: Send + 'static> ClientConnection<Req, Resp> {
@@ -101,16 +102,20 @@ impl<Req: Send + 'static, Resp: Send + 'static> ClientConnection<Req, Resp> {
     ///
     /// # Cancel safety
     ///
-    /// Cancel safe for the connection: a request dropped after it was handed over is
-    /// still written (if it was not yet) and its reply is read and discarded, so the
-    /// replies of later requests still reach their callers.
+    /// Cancel safe for the connection. A request dropped before the connection took it
+    /// (while it waits for room, or queued behind a full connection) is not sent. One
+    /// dropped after is still written (if it was not yet) and its reply is read and
+    /// discarded, so the replies of later requests still reach their callers.
     pub async fn request(&self, request: Req) -> Result<Resp> {
-        let (reply, rx) = oneshot::channel();
-        self.calls
-            .send(Call { request, reply })
-            .await
-            .map_err(|_| Error::connection_lost(None))?;
-        rx.await.map_err(|_| Error::connection_lost(None))?
+        self.calls.call(request).await
+    }
+
+    /// Calls queued and reply slots in use: both 0 once every call was answered or
+    /// dropped and every dropped call's reply was read.
+    #[cfg(feature = "test-util")]
+    #[doc(hidden)]
+    pub fn outstanding_calls(&self) -> (usize, usize) {
+        self.calls.outstanding()
     }
 
     /// The connection.
@@ -278,7 +283,7 @@ impl<F: ConsumerFactory> ClientConnectionBuilder<F> {
         read_buf: bytes::BytesMut,
     ) -> ClientConnection<Req<F>, Resp<F>> {
         let conn = Connection::new(self.producer.next_session(), peer, local);
-        let (tx, rx) = mpsc::channel(self.config.max_in_flight.max(MIN_CALL_QUEUE));
+        let (tx, rx) = call_queue(self.config.max_in_flight.max(MIN_CALL_QUEUE));
         let role = Role::Client {
             push: self.push.clone().map(PushSink::new),
         };

@@ -21,9 +21,9 @@ use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
+use super::call_queue::CallReceiver;
 use super::clock::{now, Clock};
 use super::scratch;
 use super::shutdown::{Ended, Shutdown};
@@ -34,6 +34,8 @@ use crate::engine::write_queue::MAX_IOVECS;
 use crate::engine::{Call, Engine};
 use crate::transport::Transport;
 use crate::{ConsumerFactory, Error, Result};
+
+mod calls;
 
 /// How to dispose of the transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +68,7 @@ type Polled<F> = Poll<Result<Event<Req<F>, Resp<F>>, Fail>>;
 pub(crate) struct Driver<T, F: ConsumerFactory> {
     io: T,
     engine: Engine<F>,
-    calls: Option<mpsc::Receiver<Call<Req<F>, Resp<F>>>>,
+    calls: Option<CallReceiver<Req<F>, Resp<F>>>,
     /// Bytes were written since the last flush (TLS buffers; TCP's flush is free).
     needs_flush: bool,
     draining: bool,
@@ -74,7 +76,7 @@ pub(crate) struct Driver<T, F: ConsumerFactory> {
     /// so the close does not wait for the peer's FIN.
     idle_close: bool,
     /// Client: callers given their reply since the last batch of calls whose next call
-    /// has not come yet (see [`Driver::gather_calls`]).
+    /// has not come yet (see [`Driver::start_calls`]).
     awaited: usize,
 }
 
@@ -84,7 +86,7 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
     pub(crate) fn new(
         io: T,
         engine: Engine<F>,
-        calls: Option<mpsc::Receiver<Call<Req<F>, Resp<F>>>>,
+        calls: Option<CallReceiver<Req<F>, Resp<F>>>,
     ) -> Self {
         // Published before the driver runs, so consumers see it from `connection_made` on.
         engine
@@ -136,12 +138,7 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
         }
         conn.shared().mark_closed();
         self.engine.fail_in_flight(error.as_ref());
-        if let Some(calls) = self.calls.as_mut() {
-            calls.close();
-            while let Ok(call) = calls.try_recv() {
-                let _ = call.reply.send(Err(Error::connection_lost(error.clone())));
-            }
-        }
+        self.close_calls(error.as_ref());
         match disposal {
             Disposal::Graceful => self.close_gracefully(&shutdown.abort).await,
             Disposal::Abort => self.abort_socket(),
@@ -324,14 +321,8 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
                         return Poll::Ready(ev);
                     }
                 }
-                if self.engine.wants_call() {
-                    if let Some(calls) = self.calls.as_mut() {
-                        match calls.poll_recv(cx) {
-                            Poll::Ready(Some(call)) => return Poll::Ready(Ok(Event::Call(call))),
-                            Poll::Ready(None) => return Poll::Ready(Ok(Event::CallsClosed)),
-                            Poll::Pending => {}
-                        }
-                    }
+                if let Poll::Ready(ev) = self.poll_call(cx) {
+                    return Poll::Ready(Ok(ev));
                 }
                 if timer_polled {
                     if timer.is_elapsed() {
@@ -371,29 +362,8 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
                 }
                 Event::Abort => return Ok(Ended::Forced),
                 Event::Call(call) => {
-                    let now = clock.now();
-                    self.engine.on_call(call, now);
-                    self.awaited = self.awaited.saturating_sub(1);
-                    self.gather_calls(now);
-                    if self.awaited > 0 {
-                        // Callers that just got their reply are likely queued on this
-                        // worker behind us, about to send their next call: let them run
-                        // first (once), so their calls leave in this same write.
-                        yield_to_queue().await;
-                        self.gather_calls(clock.now());
-                    }
-                    self.awaited = 0;
-                    // Lazy, like every timer here: the timer only has to fire no later
-                    // than the first deadline a call could have, so it is moved only
-                    // when it is set later than that (about once per call timeout on a
-                    // busy connection, not once per call); when it fires, the real
-                    // deadlines are computed.
-                    let call_timeout = self.engine.config().call_timeout;
-                    if let Some(at) = now
-                        .checked_add(call_timeout)
-                        .filter(|_| !call_timeout.is_zero())
-                        .map(Instant::from_std)
-                    {
+                    if let Some(at) = self.start_calls(call, &mut clock).await {
+                        let at = Instant::from_std(at);
                         if timer.deadline() > at {
                             timer.as_mut().reset(at);
                             timer_polled = false;
@@ -408,30 +378,11 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
     /// When the timer must fire next: the engine's timeouts and ticks, and for a client
     /// with a call timeout the first call deadline (failing the calls already past it).
     fn next_deadline(&mut self, now: std::time::Instant) -> Result<std::time::Instant, Fail> {
-        let mut next = self.engine.check_timers(now).map_err(timer_failed)?;
-        let call_timeout = self.engine.config().call_timeout;
-        if self.calls.is_some() && !call_timeout.is_zero() {
-            let due = self
-                .engine
-                .expire_calls(now, call_timeout)
-                // The peer is taken for gone: nothing owed to it is worth a graceful close.
-                .map_err(|e| (e, Disposal::Abort))?;
-            if let Some(at) = due {
-                next = next.min(at);
-            }
-        }
-        Ok(next)
-    }
-
-    /// Takes the calls already queued, so that calls queued together leave in one write.
-    fn gather_calls(&mut self, now: std::time::Instant) {
-        while self.engine.wants_call() {
-            let Some(Ok(call)) = self.calls.as_mut().map(|c| c.try_recv()) else {
-                break;
-            };
-            self.engine.on_call(call, now);
-            self.awaited = self.awaited.saturating_sub(1);
-        }
+        let next = self.engine.check_timers(now).map_err(timer_failed)?;
+        Ok(match self.call_deadline(now)? {
+            Some(at) => next.min(at),
+            None => next,
+        })
     }
 
     /// Ends this driver without closing the transport: flushes, then sends the transport
@@ -547,22 +498,6 @@ impl<T: Transport, F: ConsumerFactory> Driver<T, F> {
             let _ = socket2::SockRef::from(tcp).set_linger(Some(Duration::ZERO));
         }
     }
-}
-
-/// Puts this task at the back of its worker's run queue: woken by itself, it is polled
-/// again after the tasks already queued there (unlike `tokio::task::yield_now`, which
-/// waits until the worker has polled its I/O driver).
-async fn yield_to_queue() {
-    let mut yielded = false;
-    poll_fn(|cx| {
-        if yielded {
-            return Poll::Ready(());
-        }
-        yielded = true;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    })
-    .await
 }
 
 /// The buffer for what a closing connection's peer still sends (discarded).

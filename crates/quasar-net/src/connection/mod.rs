@@ -58,10 +58,12 @@ use tokio::sync::Notify;
 use crate::transport::TransportInfo;
 use crate::{Error, OneTime};
 
+mod call_queue;
 mod client_connection;
 pub(crate) mod clock;
 mod config;
 pub(crate) mod driver;
+pub(crate) mod reply_slot;
 mod scratch;
 mod serve;
 pub(crate) mod shutdown;

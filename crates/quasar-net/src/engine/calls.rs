@@ -5,12 +5,13 @@ use std::collections::VecDeque;
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_util::sync::PollSender;
 
 use super::engine::{Engine, Role};
 use super::exchange::{with_consumer, Call, ReplyTo};
 use super::state::Lifecycle;
+use crate::connection::reply_slot::ReplySlot;
 use crate::consumer::{Req, Resp};
 use crate::{ConsumerFactory, Error, ProtocolConsumer};
 
@@ -120,7 +121,7 @@ impl<F: ConsumerFactory> Engine<F> {
             if now >= give_up {
                 return Err(Error::new_request_timeout());
             }
-            // A closed reply channel: the call expired already, or its caller gave up.
+            // Nobody waits: the call expired already, or its caller gave up.
             let ReplyTo::Caller(tx) = &mut ex.reply else {
                 continue;
             };
@@ -133,8 +134,7 @@ impl<F: ConsumerFactory> Engine<F> {
             }
             // The exchange keeps a caller whose receiver is gone, exactly as when the
             // caller drops its request: the reply is read and dropped.
-            let (gone, _) = oneshot::channel();
-            let tx = std::mem::replace(tx, gone);
+            let tx = std::mem::replace(tx, ReplySlot::detached());
             let _ = tx.send(Err(Error::new_request_timeout()));
         }
         Ok(oldest.flatten())

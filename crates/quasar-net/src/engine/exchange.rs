@@ -2,10 +2,9 @@
 
 use std::time::Instant;
 
-use tokio::sync::oneshot;
-
+use crate::connection::reply_slot::ReplySlot;
 use crate::consumer::{BoxConsumer, Lifetime};
-use crate::{ProtocolConsumer, Result};
+use crate::ProtocolConsumer;
 
 /// The consumer of an exchange: built by the connection's factory, or by the factory an
 /// upgrade installed (boxed, with the same request and response types).
@@ -31,7 +30,7 @@ pub(crate) enum ReplyTo<Resp> {
     Server,
     /// A client request: the caller, if it is still waiting (a dropped receiver means
     /// the caller gave up; the reply is still read and discarded).
-    Caller(oneshot::Sender<Result<Resp>>),
+    Caller(ReplySlot<Resp>),
     /// Unsolicited bytes on a client connection: the result goes to the push sink.
     Push,
 }
@@ -39,7 +38,7 @@ pub(crate) enum ReplyTo<Resp> {
 /// A client request travelling from a `ClientConnection` to its engine.
 pub(crate) struct Call<Req, Resp> {
     pub(crate) request: Req,
-    pub(crate) reply: oneshot::Sender<Result<Resp>>,
+    pub(crate) reply: ReplySlot<Resp>,
 }
 
 /// One exchange in flight.
