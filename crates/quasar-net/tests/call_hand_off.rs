@@ -217,7 +217,7 @@ proptest! {
                 Outcome::Reply => prop_assert!(sent, "call {} answered unsent", i),
                 Outcome::Lost => prop_assert!(closed_at.is_some(), "call {} lost, no close", i),
                 Outcome::Dropped => {
-                    if i < IN_FLIGHT && close_after.map_or(true, |k| k > i) {
+                    if i < IN_FLIGHT && close_after.is_none_or(|k| k > i) {
                         // Taken at once: sent even though its caller gave up (unless the
                         // server closed before it read that far).
                         prop_assert!(sent, "call {} was taken, so sent", i);

@@ -161,7 +161,7 @@ impl<Resp> ReplySlot<Resp> {
     pub(crate) fn is_closed(&self) -> bool {
         self.owner
             .as_ref()
-            .map_or(true, |owner| !owner.caller_waits(self.key))
+            .is_none_or(|owner| !owner.caller_waits(self.key))
     }
 }
 
