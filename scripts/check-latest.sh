@@ -9,12 +9,11 @@
 # `-D warnings`. The repository's own Cargo.lock is never touched.
 #
 # Usage: scripts/check-latest.sh [--report-only] [--lib]
-#   --report-only  always exit 0, printing the verdict (what .ci/run uses: CI reports the next
-#                  deprecation without making its own result depend on the registry's state).
+#   --report-only  always exit 0, printing the verdict (for a scheduled job that should report
+#                  the next deprecation without failing on the registry's state).
 #   --lib          check libraries and binaries only (what `cargo install` and dependent
 #                  programs compile), not tests, benches and examples, and not the
-#                  unpublished benchmark baselines (quasar-baseline): much less to check,
-#                  which is what .ci/run uses.
+#                  unpublished benchmark baselines (quasar-baseline): much less to check.
 # Environment: CHECK_LATEST_DIR [target/check-latest] the scratch copy. It builds into the
 # repository's target directory ($CARGO_TARGET_DIR or target/), so only the workspace crates
 # and the dependencies that changed are compiled again.
@@ -47,7 +46,7 @@ rm -rf "$scratch"
 mkdir -p "$scratch"
 git ls-files -z | tar --null -cf - -T - | tar -xf - -C "$scratch"
 
-# Short network timeouts: offline, this gives up quickly rather than holding CI up.
+# Short network timeouts: offline, this gives up quickly rather than hanging.
 if ! (cd "$scratch" && CARGO_HTTP_TIMEOUT=20 CARGO_NET_RETRY=1 cargo update) >"$log" 2>&1; then
   finish 2 "cargo update failed (offline?), nothing checked; see $log"
 fi

@@ -276,6 +276,12 @@ impl<M: Manager> Shared<M> {
     /// its slot.
     fn close_checked_out(&self, live: Live<M::Connection>) {
         let reason = self.close_reason(&live);
+        self.close_in_use(live, reason);
+    }
+
+    /// Closes a connection counted in `in_use`, counts why, and hands its slot to the
+    /// oldest waiter (if any).
+    fn close_in_use(&self, live: Live<M::Connection>, reason: Reason) {
         self.manager.close(live.raw);
         let mut st = self.lock();
         st.in_use -= 1;
@@ -307,13 +313,7 @@ impl<M: Manager> Shared<M> {
             } else {
                 self.close_reason(&live)
             };
-            self.manager.close(live.raw);
-            let mut st = self.lock();
-            st.in_use -= 1;
-            bump(&mut st.counters, reason);
-            let waker = st.slot_freed();
-            self.unlock(st);
-            wake(waker);
+            self.close_in_use(live, reason);
             return;
         }
         let since = self.idle_since(&live);
