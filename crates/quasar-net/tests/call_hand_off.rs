@@ -11,42 +11,15 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use proptest::prelude::*;
 use quasar_net::connection::ClientConnectionBuilder;
-use quasar_net::{ClientConnection, ConnectionConfig, Context, Progress, ProtocolConsumer};
+use quasar_net::{ClientConnection, ConnectionConfig};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
-/// Sends a line, takes one line back.
-struct Line;
-
-impl ProtocolConsumer for Line {
-    type Request = Bytes;
-    type Response = Bytes;
-
-    fn start_request(
-        &mut self,
-        cx: &mut Context<'_, Bytes, Bytes>,
-        line: Bytes,
-    ) -> quasar_net::Result<()> {
-        cx.write_bytes(line)?;
-        cx.write(b"\n")
-    }
-
-    fn data_received(
-        &mut self,
-        _: &mut Context<'_, Bytes, Bytes>,
-        buf: &mut BytesMut,
-    ) -> quasar_net::Result<Progress<Bytes>> {
-        let Some(end) = buf.iter().position(|&b| b == b'\n') else {
-            return Ok(Progress::NeedMore);
-        };
-        Ok(Progress::Finished(
-            buf.split_to(end + 1).freeze().slice(..end),
-        ))
-    }
-}
+mod core_support;
+use core_support::LineClient as Line;
 
 /// Calls in flight on the connection; the others wait in its queue (room for 16) or for
 /// room in it.

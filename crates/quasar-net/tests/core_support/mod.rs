@@ -197,3 +197,34 @@ pub async fn connect_with_small_buffers(addr: SocketAddr) -> TcpStream {
         .unwrap();
     within("connect", socket.connect(addr)).await.unwrap()
 }
+
+/// A client consumer for a line protocol: writes the request and a newline, and finishes
+/// with the next line (without its newline).
+pub struct LineClient;
+
+impl ProtocolConsumer for LineClient {
+    type Request = bytes::Bytes;
+    type Response = bytes::Bytes;
+
+    fn start_request(
+        &mut self,
+        cx: &mut Context<'_, bytes::Bytes, bytes::Bytes>,
+        line: bytes::Bytes,
+    ) -> Result<()> {
+        cx.write_bytes(line)?;
+        cx.write(b"\n")
+    }
+
+    fn data_received(
+        &mut self,
+        _: &mut Context<'_, bytes::Bytes, bytes::Bytes>,
+        buf: &mut BytesMut,
+    ) -> Result<Progress<bytes::Bytes>> {
+        let Some(end) = buf.iter().position(|&b| b == b'\n') else {
+            return Ok(Progress::NeedMore);
+        };
+        Ok(Progress::Finished(
+            buf.split_to(end + 1).freeze().slice(..end),
+        ))
+    }
+}
