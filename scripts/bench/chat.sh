@@ -21,8 +21,6 @@ SKIP_BUILD=${SKIP_BUILD:-0}
 PIN=${PIN:-1}
 OUT=${OUT:-}
 BIN=${CARGO_TARGET_DIR:-$PWD/target}/release
-WORK=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 if [ "$SKIP_BUILD" != 1 ]; then
     cargo build --release -q -p quasar -p quasar-baseline
@@ -30,6 +28,7 @@ fi
 
 # shellcheck source=scripts/bench/pin.sh
 . "$HERE/pin.sh"
+scratch_dir
 
 server_cmd() {
     case $1 in

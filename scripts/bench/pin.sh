@@ -2,6 +2,14 @@
 # starting and stopping a server under test (writes its output under $WORK), its CPU time.
 # shellcheck shell=bash
 
+# scratch_dir: a scratch directory in $WORK for the run's output, removed at exit together
+# with every server still running (KEEP=1 keeps the directory, and says where it is).
+scratch_dir() {
+    WORK=$(mktemp -d)
+    [ "${KEEP:-0}" = 1 ] && echo "work: $WORK" >&2
+    trap 'kill $(jobs -p) 2>/dev/null || true; [ "${KEEP:-0}" = 1 ] || rm -rf "$WORK"' EXIT
+}
+
 # pinning: whether to pin (PIN=1, 2+ cores, taskset present).
 pinning() { [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; }
 

@@ -34,9 +34,6 @@ OUT=${OUT:-}
 QUASAR_ARGS=${QUASAR_ARGS:-}
 PEER_ARGS=${PEER_ARGS:-}
 BIN=${CARGO_TARGET_DIR:-$PWD/target}/release
-WORK=$(mktemp -d)
-echo "work: $WORK" >&2
-trap 'kill $(jobs -p) 2>/dev/null || true; [ "${KEEP:-0}" = 1 ] || rm -rf "$WORK"' EXIT
 
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 1; }
 if [ "$SKIP_BUILD" != 1 ]; then
@@ -45,6 +42,7 @@ fi
 
 # shellcheck source=scripts/bench/pin.sh
 . "$HERE/pin.sh"
+scratch_dir
 
 start http 1 "$BIN/quasar" serve http --bind 127.0.0.1:0
 HTTP=$ADDR

@@ -28,8 +28,6 @@ SKIP_BUILD=${SKIP_BUILD:-0}
 PIN=${PIN:-1}
 OUT=${OUT:-}
 BIN=${BIN:-${CARGO_TARGET_DIR:-$PWD/target}/release}
-WORK=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 if [ "$SKIP_BUILD" != 1 ]; then
     cargo build --release -q -p quasar -p quasar-baseline
@@ -45,6 +43,7 @@ command -v wrk >/dev/null || { echo "rpc.sh needs wrk (apt-get install wrk)" >&2
 
 # shellcheck source=scripts/bench/pin.sh
 . "$HERE/pin.sh"
+scratch_dir
 
 cat >"$WORK/post.lua" <<'EOF'
 wrk.method = "POST"

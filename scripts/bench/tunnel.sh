@@ -32,9 +32,6 @@ OUT=${OUT:-}
 QUASAR_ARGS=${QUASAR_ARGS:-}
 PEER_ARGS=${PEER_ARGS:-}
 BIN=${CARGO_TARGET_DIR:-$PWD/target}/release
-WORK=$(mktemp -d)
-echo "work: $WORK" >&2
-trap 'kill $(jobs -p) 2>/dev/null || true; [ "${KEEP:-0}" = 1 ] || rm -rf "$WORK"' EXIT
 
 if [ "$SKIP_BUILD" != 1 ]; then
     cargo build --release -q -p quasar -p quasar-baseline
@@ -42,6 +39,7 @@ fi
 
 # shellcheck source=scripts/bench/pin.sh
 . "$HERE/pin.sh"
+scratch_dir
 
 start upstream 1 "$BIN/quasar-baseline" tcp-echo --bind 127.0.0.1:0
 UPSTREAM=$ADDR

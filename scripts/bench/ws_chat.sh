@@ -33,10 +33,8 @@ PIN=${PIN:-1}
 OUT=${OUT:-}
 WRAP=${WRAP:-}
 BIN=${CARGO_TARGET_DIR:-$PWD/target}/$PROFILE
-WORK=$(mktemp -d)
 # Up to a minute for a server to start: one under WRAP=valgrind starts slowly.
 START_WAIT=60
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 # A thousand members are a thousand sockets on each side.
 ulimit -n 65536 2>/dev/null || ulimit -n 4096 2>/dev/null || true
@@ -51,6 +49,7 @@ fi
 
 # shellcheck source=scripts/bench/pin.sh
 . "$HERE/pin.sh"
+scratch_dir
 
 server_cmd() {
     case $1 in
