@@ -18,7 +18,8 @@
 //! itself as `SERVER_CPU=1 WORKERS=1 taskset -c 0 <bench> --bench`, so that client and server
 //! each own a core (unpinned, three threads trade two cores and a row moves by ±20% between
 //! runs). `VERBOSE` [unset]: print every round. The last column is redis-server's CPU time
-//! per 1k ops: the cost a client's batching puts on the server.
+//! per 1k ops: the cost a client's batching puts on the server; `p99 µs` is the median over
+//! rounds of each round's 99th percentile of op latency (all tasks' ops together).
 
 use std::future::Future;
 use std::net::TcpListener;
@@ -29,6 +30,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fred::prelude::{Builder, ClientLike, Config, KeysInterface};
+use hdrhistogram::Histogram;
 use quasar_redis::client::RedisClient;
 
 struct Server(Child);
@@ -90,9 +92,21 @@ fn cpu_time(pid: &str) -> Duration {
 
 type Op = Arc<dyn Fn(u64) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
-/// Runs `tasks` tasks doing `op` for `dur` (or until `limit` ops are done); returns (ops,
-/// client CPU, elapsed time).
-async fn run(op: Op, tasks: u64, dur: Duration, limit: Option<u64>) -> (u64, Duration, Duration) {
+/// What one measurement gives: ops, client CPU, elapsed time, and every op's latency.
+struct Measured {
+    ops: u64,
+    cpu: Duration,
+    elapsed: Duration,
+    latency: Histogram<u64>,
+}
+
+/// A histogram of op latencies in nanoseconds, 1 µs to 10 s at 3 significant digits.
+fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1_000, 10_000_000_000, 3).expect("histogram bounds")
+}
+
+/// Runs `tasks` tasks doing `op` for `dur` (or until `limit` ops are done).
+async fn run(op: Op, tasks: u64, dur: Duration, limit: Option<u64>) -> Measured {
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));
     let cpu0 = cpu_time("self");
@@ -101,20 +115,22 @@ async fn run(op: Op, tasks: u64, dur: Duration, limit: Option<u64>) -> (u64, Dur
         .map(|t| {
             let (op, stop, done) = (op.clone(), stop.clone(), done.clone());
             tokio::spawn(async move {
+                let mut latency = latency_histogram();
                 let mut i = t * 1_000_003;
                 while !stop.load(Ordering::Relaxed) {
-                    if let Some(limit) = limit {
-                        // Claim an op first, so exactly `limit` are sent.
-                        if done.fetch_add(1, Ordering::Relaxed) >= limit {
-                            break;
-                        }
-                        op(i).await;
-                    } else {
-                        op(i).await;
+                    // Claim an op first when counting, so exactly `limit` are sent.
+                    if limit.is_some_and(|l| done.fetch_add(1, Ordering::Relaxed) >= l) {
+                        break;
+                    }
+                    let sent = Instant::now();
+                    op(i).await;
+                    latency.saturating_record(sent.elapsed().as_nanos() as u64);
+                    if limit.is_none() {
                         done.fetch_add(1, Ordering::Relaxed);
                     }
                     i += 1;
                 }
+                latency
             })
         })
         .collect();
@@ -123,14 +139,22 @@ async fn run(op: Op, tasks: u64, dur: Duration, limit: Option<u64>) -> (u64, Dur
         stop.store(true, Ordering::Relaxed);
     }
     let mut ops = done.load(Ordering::Relaxed);
+    let mut latency = latency_histogram();
     for h in handles {
-        h.await.expect("bench task");
+        latency
+            .add(h.await.expect("bench task"))
+            .expect("same bounds");
     }
     let elapsed = start.elapsed();
     if let Some(limit) = limit {
         ops = limit;
     }
-    (ops, cpu_time("self").saturating_sub(cpu0), elapsed)
+    Measured {
+        ops,
+        cpu: cpu_time("self").saturating_sub(cpu0),
+        elapsed,
+        latency,
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -263,8 +287,9 @@ fn main() {
         ops.push((name.clone(), op));
     }
     let verbose = std::env::var_os("VERBOSE").is_some();
-    // results[(client, tasks)] = [(ops/s, client CPU µs per 1k ops, server CPU µs per 1k ops)]
-    type Sample = (f64, f64, f64);
+    // results[(client, tasks)] = [(ops/s, client CPU µs per 1k ops, server CPU µs per 1k
+    // ops, p99 latency µs)]
+    type Sample = (f64, f64, f64, f64);
     let mut results: std::collections::HashMap<(usize, u64), Vec<Sample>> = Default::default();
     for round in 0..rounds {
         for &t in &tasks {
@@ -274,39 +299,46 @@ fn main() {
             }
             for ci in order {
                 let server0 = cpu_time(&server_pid);
-                let (n, cpu, elapsed) = rt.block_on(run(ops[ci].1.clone(), t, dur, limit));
+                let m = rt.block_on(run(ops[ci].1.clone(), t, dur, limit));
                 let server_cpu = cpu_time(&server_pid).saturating_sub(server0);
                 // In duration mode, ops are counted at the stop signal.
-                let secs = if limit.is_some() { elapsed } else { dur };
-                let rate = n as f64 / secs.as_secs_f64();
-                let per_k = |cpu: Duration| cpu.as_secs_f64() * 1e9 / (n.max(1) as f64);
+                let secs = if limit.is_some() { m.elapsed } else { dur };
+                let rate = m.ops as f64 / secs.as_secs_f64();
+                let per_k = |cpu: Duration| cpu.as_secs_f64() * 1e9 / (m.ops.max(1) as f64);
+                let p99 = m.latency.value_at_quantile(0.99) as f64 / 1e3;
                 if verbose {
                     eprintln!(
-                        "round {round} tasks {t} {}: {rate:.0} ops/s, client {:.0} / server {:.0} µs per 1k ops",
+                        "round {round} tasks {t} {}: {rate:.0} ops/s, client {:.0} / server {:.0} µs per 1k ops, p99 {p99:.0} µs",
                         ops[ci].0,
-                        per_k(cpu),
+                        per_k(m.cpu),
                         per_k(server_cpu)
                     );
                 }
-                results
-                    .entry((ci, t))
-                    .or_default()
-                    .push((rate, per_k(cpu), per_k(server_cpu)));
+                results.entry((ci, t)).or_default().push((
+                    rate,
+                    per_k(m.cpu),
+                    per_k(server_cpu),
+                    p99,
+                ));
             }
         }
     }
     println!(
-        "| tasks | client | ops/s (median of {rounds}) | vs best other | client CPU µs / 1k ops | redis-server CPU µs / 1k ops |"
+        "| tasks | client | ops/s (median of {rounds}) | ops/s min–max | vs best other | client CPU µs / 1k ops | p99 µs | redis-server CPU µs / 1k ops |"
     );
-    println!("|---:|---|---:|---:|---:|---:|");
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|");
     for &t in &tasks {
-        let med: Vec<Sample> = (0..ops.len())
-            .map(|ci| {
-                let r = results.remove(&(ci, t)).unwrap_or_default();
+        let runs: Vec<Vec<Sample>> = (0..ops.len())
+            .map(|ci| results.remove(&(ci, t)).unwrap_or_default())
+            .collect();
+        let med: Vec<Sample> = runs
+            .iter()
+            .map(|r| {
                 (
                     median(r.iter().map(|x| x.0).collect()),
                     median(r.iter().map(|x| x.1).collect()),
                     median(r.iter().map(|x| x.2).collect()),
+                    median(r.iter().map(|x| x.3).collect()),
                 )
             })
             .collect();
@@ -317,11 +349,17 @@ fn main() {
                 .filter(|(j, _)| *j != ci)
                 .map(|(_, m)| m.0)
                 .fold(f64::NAN, f64::max);
+            let rates = runs[ci].iter().map(|x| x.0);
+            let (lo, hi) = (
+                rates.clone().fold(f64::INFINITY, f64::min),
+                rates.fold(0.0, f64::max),
+            );
             println!(
-                "| {t} | {name} | {:.0} | {:.2} | {:.0} | {:.0} |",
+                "| {t} | {name} | {:.0} | {lo:.0}–{hi:.0} | {:.2} | {:.0} | {:.0} | {:.0} |",
                 med[ci].0,
                 med[ci].0 / best_other,
                 med[ci].1,
+                med[ci].3,
                 med[ci].2
             );
         }
