@@ -45,8 +45,9 @@ pub(crate) struct BenchArgs {
 
     /// Stop after N verified requests, summed over all connections, or at --duration, whichever
     /// comes first. Only measured requests count (not --warmup ones); a request is one verified
-    /// reply (with --connect-per-request: a whole connect, handshake, echo and close). Rates
-    /// then use the real measured window, and a run that ends by its budget counts exactly N.
+    /// reply (with --connect-per-request: a whole connect, TLS handshake, request, reply and
+    /// close). Rates then use the real measured window, and a run that ends by its budget counts
+    /// exactly N.
     #[arg(long = "requests", short = 'n', value_name = "N", value_parser = parse_requests)]
     pub(crate) requests: Option<u64>,
 
