@@ -325,3 +325,63 @@ impl WorkerStats {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use futures_util::FutureExt;
+
+    use super::*;
+
+    fn schedule(start: Instant) -> Schedule {
+        Schedule {
+            start,
+            measure_start: start,
+            stop: start + Duration::from_secs(60),
+            drain_deadline: start + Duration::from_secs(62),
+        }
+    }
+
+    #[test]
+    fn a_budget_counts_exactly_its_limit_and_ends_at_the_last_counted_reply() {
+        let start = Instant::now();
+        let schedule = schedule(start);
+        let budget = Budget::new(Some(3), start);
+        let signal = budget.spent_signal();
+        let mut stats = WorkerStats::new();
+        let at = |ms| start + Duration::from_millis(ms);
+        for ms in [1, 2] {
+            stats.record(&schedule, &budget, at(ms), at(0), at(0), 10);
+        }
+        assert!(!budget.is_spent());
+        assert_eq!(budget.ended_at(), None);
+        assert!(!budget.wait_spent(Duration::ZERO));
+        stats.record(&schedule, &budget, at(3), at(0), at(0), 10);
+        assert!(budget.is_spent());
+        assert_eq!(budget.ended_at(), Some(at(3)));
+        // Created before the spend, so it resolves; the main thread's wait returns at once.
+        assert_eq!(signal.now_or_never(), Some(()));
+        assert!(budget.wait_spent(Duration::from_secs(60)));
+        // A reply to a request in flight is not counted; its latency is, as it was sent
+        // before the end; one sent after the end counts for neither.
+        stats.record(&schedule, &budget, at(4), at(2), at(2), 10);
+        stats.record(&schedule, &budget, at(6), at(5), at(5), 10);
+        assert_eq!((stats.completed, stats.bytes), (3, 30));
+        assert_eq!(stats.latency.len(), 4);
+    }
+
+    #[test]
+    fn without_a_budget_every_reply_in_the_window_counts_and_nothing_ends_early() {
+        let start = Instant::now();
+        let schedule = schedule(start);
+        let budget = Budget::new(None, start);
+        let mut stats = WorkerStats::new();
+        for ms in 1..=1000 {
+            let t = start + Duration::from_millis(ms);
+            stats.record(&schedule, &budget, t, t, t, 1);
+        }
+        assert_eq!(stats.completed, 1000);
+        assert!(!budget.is_spent());
+        assert_eq!(budget.ended_at(), None);
+        assert_eq!(budget.spent_signal().now_or_never(), None);
+    }
+}
