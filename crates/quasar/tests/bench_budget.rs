@@ -18,14 +18,16 @@ use common::{
 /// The upper bound every budgeted run here gives; the budget must end the run first.
 const UPPER_BOUND_SECS: f64 = 60.0;
 
-/// Runs `quasar bench` with `args` plus `-d 60s --json FILE`, expects exit 0 and returns the
-/// JSON report after checking that the budget, not the duration, ended the run with exactly
-/// `n` requests and no errors.
+/// Runs `quasar bench` with `args` plus `-n N -d 60s --json FILE`, expects exit 0 and returns
+/// the JSON report after checking that the budget, not the duration, ended the run with exactly
+/// `n` requests and no errors. Replies still in flight when the budget runs out are verified
+/// too; `--drain 20s` gives them that long on a loaded machine (a working one waits for none).
 fn run_budgeted(name: &str, n: u64, args: &[&str]) -> serde_json::Value {
     let path = json_path(name);
     let n_text = n.to_string();
     let mut all = args.to_vec();
-    all.extend(["-n", &n_text, "-d", "60s", "--json", path.to_str().unwrap()]);
+    all.extend(["-n", &n_text, "-d", "60s", "--drain", "20s"]);
+    all.extend(["--json", path.to_str().unwrap()]);
     let out = bench(&all);
     assert_eq!(out.status.code(), Some(0), "{all:?}\n{}", describe(&out));
     let report = read_json(&path);
