@@ -7,7 +7,7 @@ use common::{bench, describe, json_path, read_json, start_tcp_echo, Fault};
 #[test]
 fn framed_echo_against_a_correct_server_reports_no_errors_and_exits_zero() {
     let addr = start_tcp_echo(Fault::None).to_string();
-    let out = bench(&["echo", "--addr", &addr, "-c", "4", "-d", "1s"]);
+    let out = bench(&["echo", "--addr", &addr, "-c", "4", "-n", "200", "-d", "60s"]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     for figure in [
@@ -37,15 +37,17 @@ fn raw_echo_with_a_deep_pipeline_and_large_messages_reports_no_errors() {
         "16",
         "-s",
         "20000",
+        "-n",
+        "300",
         "-d",
-        "1s",
+        "60s",
         "--json",
         path.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let report = read_json(&path);
     assert_eq!(report["raw"], true);
-    assert!(report["requests"].as_u64().unwrap() > 0);
+    assert_eq!(report["requests"], 300);
     assert_eq!(
         report["bytes"].as_u64().unwrap(),
         report["requests"].as_u64().unwrap() * 20_000
@@ -98,8 +100,10 @@ fn json_report_parses_and_has_the_expected_fields() {
         "2",
         "-p",
         "2",
+        "-n",
+        "100",
         "-d",
-        "1s",
+        "60s",
         "--warmup",
         "200ms",
         "--json",
@@ -112,6 +116,7 @@ fn json_report_parses_and_has_the_expected_fields() {
     assert_eq!(report["connections"], 2);
     assert_eq!(report["pipeline"], 2);
     assert_eq!(report["size"], 64);
+    assert_eq!(report["requests_budget"], 100);
     for field in [
         "requests_per_sec",
         "mb_per_sec",
@@ -154,6 +159,7 @@ fn open_loop_at_a_fixed_rate_completes_about_the_requested_number() {
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let report = read_json(&path);
     assert_eq!(report["mode"], "open");
+    assert!(report["requests_budget"].is_null(), "{report}");
     let requests = report["requests"].as_u64().unwrap();
     assert!(
         (360..=440).contains(&requests),
@@ -176,8 +182,10 @@ fn server_pid_adds_the_servers_cpu_seconds_per_thousand_requests() {
         "4",
         "-p",
         "8",
+        "-n",
+        "500",
         "-d",
-        "1s",
+        "60s",
         "--server-pid",
         &pid,
         "--json",
@@ -207,13 +215,17 @@ fn several_tool_threads_share_the_connections() {
         "5",
         "--threads",
         "2",
+        "-n",
+        "200",
         "-d",
-        "1s",
+        "60s",
         "--json",
         path.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    assert_eq!(read_json(&path)["threads"], 2);
+    let report = read_json(&path);
+    assert_eq!(report["threads"], 2);
+    assert_eq!(report["requests"], 200);
 }
 
 #[test]

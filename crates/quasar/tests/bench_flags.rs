@@ -20,6 +20,33 @@ fn unknown_and_malformed_flags_exit_two() {
 }
 
 #[test]
+fn a_request_budget_must_be_a_whole_number_of_at_least_one() {
+    for bad in ["0", "-1", "1.5", "ten", ""] {
+        let flag = format!("--requests={bad}");
+        let out = bench(&["echo", "--addr", "127.0.0.1:1", &flag]);
+        assert_eq!(out.status.code(), Some(2), "{flag}\n{}", describe(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("--requests") && err.contains("at least 1"),
+            "{flag}\n{}",
+            describe(&out)
+        );
+    }
+    assert_bad_flags(&["echo", "--addr", "127.0.0.1:1", "-n", "0"]);
+    assert_bad_flags(&["echo", "--addr", "127.0.0.1:1", "-n", "-1"]);
+    // Memory mode holds idle connections for --duration; it sends no requests to count.
+    assert_bad_flags(&[
+        "echo",
+        "--addr",
+        "127.0.0.1:1",
+        "--idle-connections",
+        "2",
+        "-n",
+        "5",
+    ]);
+}
+
+#[test]
 fn flags_that_do_not_fit_together_exit_two() {
     assert_bad_flags(&["udp", "--addr", "127.0.0.1:1", "--raw"]);
     assert_bad_flags(&["udp", "--addr", "127.0.0.1:1", "--size", "8"]);

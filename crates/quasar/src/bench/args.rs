@@ -39,9 +39,17 @@ pub(crate) struct BenchArgs {
     #[arg(long, short = 's', default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=16 * 1024 * 1024))]
     pub(crate) size: u32,
 
-    /// How long to measure.
+    /// How long to measure; with --requests, the longest the measured window may last.
     #[arg(long, short = 'd', default_value = "10s", value_parser = parse_duration)]
     pub(crate) duration: Duration,
+
+    /// Stop after N verified requests, summed over all connections, or at --duration, whichever
+    /// comes first. Only measured requests count (not --warmup ones); a request is one verified
+    /// reply (with --connect-per-request: a whole connect, TLS handshake, request, reply and
+    /// close). Rates then use the real measured window, and a run that ends by its budget counts
+    /// exactly N.
+    #[arg(long = "requests", short = 'n', value_name = "N", value_parser = parse_requests)]
+    pub(crate) requests: Option<u64>,
 
     /// Load applied before measuring starts; its requests are verified but not counted.
     #[arg(long, default_value = "0s", value_parser = parse_duration)]
@@ -142,6 +150,8 @@ pub(crate) struct Config {
     pub(crate) pipeline: u32,
     pub(crate) size: usize,
     pub(crate) duration: Duration,
+    /// `--requests`: the measured requests after which the run ends, if `--duration` has not.
+    pub(crate) requests: Option<u64>,
     pub(crate) warmup: Duration,
     pub(crate) rate: Option<f64>,
     pub(crate) raw: bool,
@@ -190,6 +200,9 @@ impl Config {
         if args.idle_connections.is_some() && args.protocol != Protocol::Echo {
             return Err("--idle-connections applies to echo only".into());
         }
+        if args.idle_connections.is_some() && args.requests.is_some() {
+            return Err("--requests applies to load runs, not --idle-connections".into());
+        }
         if args.duration.is_zero() {
             return Err("--duration must be more than zero".into());
         }
@@ -226,6 +239,7 @@ impl Config {
             pipeline: args.pipeline,
             size,
             duration: args.duration,
+            requests: args.requests,
             warmup: args.warmup,
             rate: args.rate,
             raw: args.raw,
@@ -262,6 +276,16 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}`: {e}"))
 }
 
+/// Parses a request budget: a whole number of at least 1.
+fn parse_requests(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "`{text}` is not a whole number of requests of at least 1"
+        )),
+    }
+}
+
 /// Parses a positive, finite request rate.
 fn parse_rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
@@ -284,6 +308,14 @@ mod tests {
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn a_request_budget_is_a_whole_number_of_at_least_one() {
+        assert_eq!(parse_requests("20"), Ok(20));
+        for bad in ["0", "-1", "1.5", "ten", "", "1e3"] {
+            assert!(parse_requests(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

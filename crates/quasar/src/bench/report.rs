@@ -40,8 +40,11 @@ pub(crate) struct Report {
     /// http only: the request target.
     pub(crate) path: Option<String>,
     pub(crate) threads: u32,
-    /// Length of the measured window.
+    /// Length of the measured window: `--duration`, or less when the request budget ran out
+    /// first.
     pub(crate) duration_secs: f64,
+    /// `--requests`, if given.
+    pub(crate) requests_budget: Option<u64>,
     pub(crate) warmup_secs: f64,
     /// Open loop: the requested total rate.
     pub(crate) target_rate: Option<f64>,
@@ -182,6 +185,7 @@ impl Report {
             path: matches!(cfg.protocol, Protocol::Http | Protocol::Ws).then(|| cfg.path.clone()),
             threads: cfg.threads,
             duration_secs: window,
+            requests_budget: cfg.requests,
             warmup_secs: cfg.warmup.as_secs_f64(),
             target_rate: cfg.rate,
             requests,
@@ -221,7 +225,7 @@ impl RunReport for Report {
         };
         let _ = writeln!(
             out,
-            "{}{framing}{}{} at {}: {} connections, pipeline {}, {requests}, {} loop{}, {:.2} s measured, {} thread{}",
+            "{}{framing}{}{} at {}: {} connections, pipeline {}, {requests}, {} loop{}, {:.2} s measured{}, {} thread{}",
             self.protocol.name(),
             if self.tls { " over TLS" } else { "" },
             if self.connect_per_request { ", a new connection per request" } else { "" },
@@ -231,6 +235,7 @@ impl RunReport for Report {
             self.mode,
             self.target_rate.map(|r| format!(" at {r} req/s")).unwrap_or_default(),
             self.duration_secs,
+            self.requests_budget.map(|n| format!(" (budget {n} requests)")).unwrap_or_default(),
             self.threads,
             if self.threads == 1 { "" } else { "s" },
         );

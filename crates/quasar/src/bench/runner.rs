@@ -6,6 +6,9 @@
 //! their connections, then wait for the common [`Schedule`], so connection setup never falls
 //! inside the measured window. The main thread draws the progress bar and reads the server's
 //! CPU time exactly when the measured window opens and closes.
+//!
+//! The run is over at `--duration` or, with `--requests N`, when the [`Budget`] is spent,
+//! whichever comes first; [`WorkerCtx::sending`] is the one place every engine asks.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -24,7 +27,7 @@ use crate::bench::args::{Config, Protocol};
 use crate::bench::http::HttpWorkload;
 use crate::bench::payload::Payload;
 use crate::bench::proc_stat;
-use crate::bench::stats::{ErrorKind, Progress, Schedule, WorkerStats};
+use crate::bench::stats::{Budget, ErrorKind, Progress, Schedule, WorkerStats};
 use crate::bench::tcp::run_stream;
 use crate::bench::udp::run_udp;
 use crate::bench::workload::EchoWorkload;
@@ -38,11 +41,42 @@ const TICK: Duration = Duration::from_millis(200);
 pub(crate) struct WorkerCtx {
     pub(crate) cfg: Arc<Config>,
     pub(crate) schedule: Schedule,
+    /// `--requests`, shared by every thread.
+    pub(crate) budget: Arc<Budget>,
     pub(crate) stats: RefCell<WorkerStats>,
     pub(crate) progress: Arc<Progress>,
 }
 
 impl WorkerCtx {
+    /// Whether requests may still be sent at `now`: the sending window is open and the
+    /// request budget, if any, is not spent.
+    #[inline]
+    pub(crate) fn sending(&self, now: Instant) -> bool {
+        now < self.schedule.stop && !self.budget.is_spent()
+    }
+
+    /// When replies still missing become errors: `--drain` after the end of the sending
+    /// window, or after the budget ran out if it did first.
+    pub(crate) fn drain_deadline(&self) -> Instant {
+        match self.budget.ended_at() {
+            Some(end) => self.schedule.drain_deadline.min(end + self.cfg.drain),
+            None => self.schedule.drain_deadline,
+        }
+    }
+
+    /// Resolves at the drain deadline, which moves earlier if the budget runs out meanwhile.
+    pub(crate) async fn drain_passed(&self) {
+        let spent = self.budget.spent_signal();
+        if !self.budget.is_spent() {
+            let nominal = tokio::time::Instant::from_std(self.schedule.drain_deadline);
+            tokio::select! {
+                () = tokio::time::sleep_until(nominal) => return,
+                () = spent => {}
+            }
+        }
+        tokio::time::sleep_until(tokio::time::Instant::from_std(self.drain_deadline())).await;
+    }
+
     /// When a worker should wake next: the next paced send while sending (if a pipeline
     /// slot is free), the end of the sending window otherwise, then the drain deadline.
     pub(crate) fn next_wake(
@@ -54,15 +88,16 @@ impl WorkerCtx {
     ) -> Instant {
         let schedule = self.schedule;
         let room = pacing.is_open() && in_flight < self.cfg.pipeline as usize;
-        match (now < schedule.stop, room) {
+        match (self.sending(now), room) {
             (true, true) => pacing.due(next_send, now).min(schedule.stop),
             (true, false) => schedule.stop,
-            (false, _) => schedule.drain_deadline,
+            (false, _) => self.drain_deadline(),
         }
     }
 
     /// When request `next_send` was meant to leave, if it may leave `now`: a pipeline slot
-    /// is free, its paced time has come and the sending window is still open.
+    /// is free, its paced time has come and the sending window is still open (and the budget
+    /// not spent).
     pub(crate) fn send_due(
         &self,
         pacing: &super::pacing::Pacing,
@@ -72,7 +107,7 @@ impl WorkerCtx {
     ) -> Option<Instant> {
         let due = pacing.due(next_send, now);
         let room = in_flight < self.cfg.pipeline as usize;
-        (room && due <= now && due < self.schedule.stop).then_some(due)
+        (room && due <= now && due < self.schedule.stop && !self.budget.is_spent()).then_some(due)
     }
 
     /// Past the drain deadline, counts the replies still missing as timeouts of `who`;
@@ -83,7 +118,7 @@ impl WorkerCtx {
         in_flight: usize,
         now: Instant,
     ) -> bool {
-        if now < self.schedule.drain_deadline {
+        if now < self.drain_deadline() {
             return false;
         }
         let missing = in_flight as u64;
@@ -139,6 +174,8 @@ pub(crate) struct CpuSample {
 #[derive(Debug)]
 pub(crate) struct Outcome {
     pub(crate) stats: WorkerStats,
+    /// The timetable as it ran: `stop` is when the budget ran out if it did before
+    /// `--duration`, so the measured window is the real one.
     pub(crate) schedule: Schedule,
     pub(crate) cpu: Option<CpuSample>,
 }
@@ -159,7 +196,7 @@ pub(crate) fn run_load(cfg: Config) -> Outcome {
     let mut workers = Vec::new();
     for t in 0..threads {
         let ids: Vec<u32> = (t..cfg.connections).step_by(threads as usize).collect();
-        let (go_tx, go_rx) = tokio::sync::oneshot::channel();
+        let (go_tx, go_rx) = tokio::sync::oneshot::channel::<(Schedule, Arc<Budget>)>();
         let progress = Arc::new(Progress::default());
         let handle = {
             let (cfg, progress, ready) = (cfg.clone(), progress.clone(), ready_tx.clone());
@@ -181,25 +218,26 @@ pub(crate) fn run_load(cfg: Config) -> Outcome {
     let start = Instant::now();
     let measure_start = start + cfg.warmup;
     let stop = measure_start + cfg.duration;
-    let schedule = Schedule {
+    let mut schedule = Schedule {
         start,
         measure_start,
         stop,
         drain_deadline: stop + cfg.drain,
     };
+    let budget = Arc::new(Budget::new(cfg.requests, measure_start));
     let mut handles = Vec::new();
     let mut progresses = Vec::new();
     for (handle, go, progress) in workers {
-        let _ = go.send(schedule);
+        let _ = go.send((schedule, budget.clone()));
         handles.push(handle);
         progresses.push(progress);
     }
 
     let bar = progress_bar(&cfg, schedule);
     let mut meter = Meter::new(progresses);
-    meter.tick_until(&bar, measure_start);
+    meter.tick_until(&bar, measure_start, None);
     let cpu_before = cfg.server_pid.map(sample_cpu);
-    meter.tick_until(&bar, stop);
+    meter.tick_until(&bar, stop, Some(&budget));
     let cpu_after = cfg.server_pid.map(sample_cpu);
     bar.set_message("waiting for outstanding replies");
     while !handles.iter().all(|h| h.is_finished()) {
@@ -219,6 +257,10 @@ pub(crate) fn run_load(cfg: Config) -> Outcome {
                 "a worker thread panicked",
             ),
         }
+    }
+    // Every worker has finished, so every counted reply's arrival is in.
+    if let Some(end) = budget.ended_at() {
+        schedule.stop = schedule.stop.min(end);
     }
     let cpu = match (cfg.server_pid, cpu_before, cpu_after) {
         (Some(pid), Some(Some(before)), Some(Some(after))) => Some(CpuSample {
@@ -249,7 +291,7 @@ fn worker(
     cfg: Arc<Config>,
     ids: Vec<u32>,
     ready: mpsc::Sender<()>,
-    go: tokio::sync::oneshot::Receiver<Schedule>,
+    go: tokio::sync::oneshot::Receiver<(Schedule, Arc<Budget>)>,
     progress: Arc<Progress>,
 ) -> WorkerStats {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -276,12 +318,13 @@ fn worker(
         // Dropped now so that, should another worker die before reporting, the main thread's
         // `recv` ends instead of waiting on a sender that lives for the whole run.
         drop(ready);
-        let Ok(schedule) = go.await else {
+        let Ok((schedule, budget)) = go.await else {
             return stats;
         };
         let ctx = Rc::new(WorkerCtx {
             cfg,
             schedule,
+            budget,
             stats: RefCell::new(stats),
             progress,
         });
@@ -419,15 +462,24 @@ impl Meter {
         bar.set_position((now - self.started).as_millis() as u64);
     }
 
-    /// Redraws every tick until `deadline`, then returns as close to it as the OS allows.
-    fn tick_until(&mut self, bar: &ProgressBar, deadline: Instant) {
+    /// Redraws every tick until `deadline` or until `budget` is spent, then returns as close to
+    /// it as the OS allows.
+    fn tick_until(&mut self, bar: &ProgressBar, deadline: Instant, budget: Option<&Budget>) {
         loop {
             self.tick(bar);
             let now = Instant::now();
             if now >= deadline {
                 return;
             }
-            thread::sleep((deadline - now).min(TICK));
+            let wait = (deadline - now).min(TICK);
+            match budget {
+                Some(budget) => {
+                    if budget.wait_spent(wait) {
+                        return;
+                    }
+                }
+                None => thread::sleep(wait),
+            }
         }
     }
 }

@@ -3,9 +3,13 @@
 //! Each worker thread owns one [`WorkerStats`] shared by its connection tasks (they run on the
 //! same current-thread runtime, so a `RefCell` is enough and no atomics sit on the hot path
 //! besides the progress counters). The runner merges the workers' stats after the run.
+//!
+//! A `--requests` budget is the one thing the threads share while running: a [`Budget`] counts
+//! the measured replies of every thread and says when the run is over.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -38,6 +42,118 @@ impl Schedule {
     /// Length of the measured window.
     pub(crate) fn window(&self) -> Duration {
         self.stop - self.measure_start
+    }
+}
+
+/// `--requests N`: the measured replies every connection of every thread may still count, and
+/// when the last of them arrived.
+///
+/// A reply claims one of the `N` slots when it is verified inside the measured window; the
+/// claim that takes the last slot ends the run: connections stop sending, sleeping tasks are
+/// woken, the main thread samples the server's CPU, and the measured window closes at the
+/// latest counted reply. Replies to requests already in flight then are still verified (a bad
+/// one is an error) but not counted, so a run that ends by its budget counts exactly `N`.
+/// Without a budget every method is a branch on `None` and nothing is shared.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    limit: Option<u64>,
+    /// The instant the arrival times below count from.
+    base: Instant,
+    /// Slots claimed so far (may pass `limit` by the claims that lost).
+    claimed: AtomicU64,
+    /// Latest arrival of a counted reply, in nanoseconds after `base`, plus one (0: none yet).
+    last: AtomicU64,
+    /// Set once the last slot is taken; checked on every turn of every connection loop.
+    spent: AtomicBool,
+    /// Wakes connection tasks waiting for a reply or a paced send when the budget is spent.
+    wake_tasks: tokio::sync::Notify,
+    /// Wakes the main thread (it is not a tokio task), paired with `spent_cv`.
+    spent_lock: Mutex<bool>,
+    spent_cv: Condvar,
+}
+
+impl Budget {
+    /// A budget of `limit` measured replies (`None`: the run ends at `--duration` only);
+    /// arrival times count from `base`.
+    pub(crate) fn new(limit: Option<u64>, base: Instant) -> Budget {
+        Budget {
+            limit,
+            base,
+            claimed: AtomicU64::new(0),
+            last: AtomicU64::new(0),
+            spent: AtomicBool::new(false),
+            wake_tasks: tokio::sync::Notify::new(),
+            spent_lock: Mutex::new(false),
+            spent_cv: Condvar::new(),
+        }
+    }
+
+    /// The budget, if there is one.
+    pub(crate) fn limit(&self) -> Option<u64> {
+        self.limit
+    }
+
+    /// Whether the budget is spent: no request may be sent any more.
+    #[inline]
+    pub(crate) fn is_spent(&self) -> bool {
+        self.limit.is_some() && self.spent.load(Ordering::Acquire)
+    }
+
+    /// Claims a slot for a reply verified in the measured window at `now`; returns whether it
+    /// counts. The claim that takes the last slot ends the run.
+    #[inline]
+    fn claim(&self, now: Instant) -> bool {
+        let Some(limit) = self.limit else {
+            return true;
+        };
+        let taken = self.claimed.fetch_add(1, Ordering::Relaxed);
+        if taken >= limit {
+            return false;
+        }
+        let nanos = u64::try_from(now.saturating_duration_since(self.base).as_nanos())
+            .unwrap_or(u64::MAX - 1);
+        self.last.fetch_max(nanos + 1, Ordering::AcqRel);
+        if taken + 1 == limit {
+            self.spent.store(true, Ordering::Release);
+            self.wake_tasks.notify_waiters();
+            let mut spent = self.spent_lock.lock().unwrap_or_else(|e| e.into_inner());
+            *spent = true;
+            self.spent_cv.notify_all();
+        }
+        true
+    }
+
+    /// When the budget ran out (the latest counted reply), if it has.
+    pub(crate) fn ended_at(&self) -> Option<Instant> {
+        if !self.is_spent() {
+            return None;
+        }
+        match self.last.load(Ordering::Acquire) {
+            0 => None,
+            n => Some(self.base + Duration::from_nanos(n - 1)),
+        }
+    }
+
+    /// A future that resolves when the budget is spent (never without a budget). It sees a
+    /// spend that happens any time after this call, so create it *before* checking
+    /// [`Budget::is_spent`] and a spend in between is not missed.
+    pub(crate) fn spent_signal(&self) -> tokio::sync::futures::Notified<'_> {
+        self.wake_tasks.notified()
+    }
+
+    /// Blocks the calling (non-tokio) thread for up to `timeout` or until the budget is
+    /// spent; returns whether it is.
+    pub(crate) fn wait_spent(&self, timeout: Duration) -> bool {
+        if self.limit.is_none() {
+            std::thread::sleep(timeout);
+            return false;
+        }
+        let spent = self.spent_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let (spent, _) = self
+            .spent_cv
+            .wait_timeout_while(spent, timeout, |spent| !*spent)
+            .unwrap_or_else(|e| e.into_inner());
+        *spent
     }
 }
 
@@ -149,22 +265,25 @@ impl WorkerStats {
     /// Records one verified reply that arrived at `now` for a request meant to leave at
     /// `intended` and sent at `sent`.
     ///
-    /// Throughput counts replies that arrive in the window; latency counts requests whose
-    /// intended send time is in the window, whenever (before the drain deadline) their reply came.
+    /// Throughput counts replies that arrive in the window (and, with a budget, claim one of
+    /// its slots); latency counts requests whose intended send time is in the window and before
+    /// the budget ran out, whenever (before the drain deadline) their reply came.
     #[inline]
     pub(crate) fn record(
         &mut self,
         schedule: &Schedule,
+        budget: &Budget,
         now: Instant,
         intended: Instant,
         sent: Instant,
         bytes: usize,
     ) {
-        if schedule.in_window(now) {
+        if schedule.in_window(now) && budget.claim(now) {
             self.completed += 1;
             self.bytes += bytes as u64;
         }
-        if intended >= schedule.measure_start && intended < schedule.stop {
+        let before_end = budget.ended_at().is_none_or(|end| intended <= end);
+        if intended >= schedule.measure_start && intended < schedule.stop && before_end {
             let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1);
             self.latency
                 .saturating_record(nanos(now.saturating_duration_since(intended)));
@@ -204,5 +323,65 @@ impl WorkerStats {
                 self.samples.push(sample.clone());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::FutureExt;
+
+    use super::*;
+
+    fn schedule(start: Instant) -> Schedule {
+        Schedule {
+            start,
+            measure_start: start,
+            stop: start + Duration::from_secs(60),
+            drain_deadline: start + Duration::from_secs(62),
+        }
+    }
+
+    #[test]
+    fn a_budget_counts_exactly_its_limit_and_ends_at_the_last_counted_reply() {
+        let start = Instant::now();
+        let schedule = schedule(start);
+        let budget = Budget::new(Some(3), start);
+        let signal = budget.spent_signal();
+        let mut stats = WorkerStats::new();
+        let at = |ms| start + Duration::from_millis(ms);
+        for ms in [1, 2] {
+            stats.record(&schedule, &budget, at(ms), at(0), at(0), 10);
+        }
+        assert!(!budget.is_spent());
+        assert_eq!(budget.ended_at(), None);
+        assert!(!budget.wait_spent(Duration::ZERO));
+        stats.record(&schedule, &budget, at(3), at(0), at(0), 10);
+        assert!(budget.is_spent());
+        assert_eq!(budget.ended_at(), Some(at(3)));
+        // Created before the spend, so it resolves; the main thread's wait returns at once.
+        assert_eq!(signal.now_or_never(), Some(()));
+        assert!(budget.wait_spent(Duration::from_secs(60)));
+        // A reply to a request in flight is not counted; its latency is, as it was sent
+        // before the end; one sent after the end counts for neither.
+        stats.record(&schedule, &budget, at(4), at(2), at(2), 10);
+        stats.record(&schedule, &budget, at(6), at(5), at(5), 10);
+        assert_eq!((stats.completed, stats.bytes), (3, 30));
+        assert_eq!(stats.latency.len(), 4);
+    }
+
+    #[test]
+    fn without_a_budget_every_reply_in_the_window_counts_and_nothing_ends_early() {
+        let start = Instant::now();
+        let schedule = schedule(start);
+        let budget = Budget::new(None, start);
+        let mut stats = WorkerStats::new();
+        for ms in 1..=1000 {
+            let t = start + Duration::from_millis(ms);
+            stats.record(&schedule, &budget, t, t, t, 1);
+        }
+        assert_eq!(stats.completed, 1000);
+        assert!(!budget.is_spent());
+        assert_eq!(budget.ended_at(), None);
+        assert_eq!(budget.spent_signal().now_or_never(), None);
     }
 }

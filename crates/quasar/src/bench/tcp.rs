@@ -58,8 +58,10 @@ pub(crate) async fn run_stream<W, R, S>(
     };
 
     loop {
+        // Before the check below, so a budget spent in between still wakes this task.
+        let spent = ctx.budget.spent_signal();
         let now = Instant::now();
-        let sending = now < schedule.stop;
+        let sending = ctx.sending(now);
         if sending {
             while let Some(due) = ctx.send_due(&pacing, next_send, outstanding.len(), now) {
                 workload.write_request(next_send, &mut wbuf);
@@ -135,6 +137,7 @@ pub(crate) async fn run_stream<W, R, S>(
                 }
             },
             () = timer.fired() => {}
+            () = spent, if sending && ctx.budget.limit().is_some() => {}
         }
     }
 }
@@ -170,7 +173,7 @@ fn check_replies<W: StreamWorkload>(
         };
         match workload.check_reply(*next_reply, &buf[pos..]) {
             Ok(Some(n)) => {
-                stats.record(&ctx.schedule, now, sent.intended, sent.sent, n);
+                stats.record(&ctx.schedule, &ctx.budget, now, sent.intended, sent.sent, n);
                 outstanding.pop_front();
                 *next_reply += 1;
                 pos += n;

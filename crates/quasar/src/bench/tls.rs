@@ -123,8 +123,9 @@ impl fmt::Display for Failure {
     }
 }
 
-/// `--connect-per-request`: a new connection for each request until the window closes; the
-/// task stops at its first failure.
+/// `--connect-per-request`: a new connection for each request until the window closes (or
+/// the request budget is spent); the task stops at its first failure. A request is the whole
+/// exchange: connect (and handshake), request, reply, close.
 pub(crate) async fn run_per_request<W: StreamWorkload>(
     mut workload: W,
     id: u32,
@@ -134,21 +135,25 @@ pub(crate) async fn run_per_request<W: StreamWorkload>(
     let mut wbuf = Vec::with_capacity(workload.request_size());
     let mut rbuf = vec![0u8; workload.read_buffer_size().max(1)];
     let mut seq = 0u64;
-    while Instant::now() < schedule.stop {
+    while ctx.sending(Instant::now()) {
         let sent = Instant::now();
         wbuf.clear();
         workload.write_request(seq, &mut wbuf);
-        let deadline = tokio::time::Instant::from_std(schedule.drain_deadline);
         let once = one_exchange(&ctx, &mut workload, seq, &wbuf, &mut rbuf);
-        let outcome = match tokio::time::timeout_at(deadline, once).await {
-            Ok(outcome) => outcome,
-            Err(_) => Err(Failure::Timeout),
+        let outcome = tokio::select! {
+            outcome = once => outcome,
+            () = ctx.drain_passed() => Err(Failure::Timeout),
         };
         match outcome {
             Ok(n) => {
-                ctx.stats
-                    .borrow_mut()
-                    .record(&schedule, Instant::now(), sent, sent, n);
+                ctx.stats.borrow_mut().record(
+                    &schedule,
+                    &ctx.budget,
+                    Instant::now(),
+                    sent,
+                    sent,
+                    n,
+                );
                 ctx.progress.completed.fetch_add(1, Ordering::Relaxed);
             }
             Err(failure) => {

@@ -50,6 +50,8 @@ pub(crate) async fn run_udp(socket: UdpSocket, id: u32, ctx: Rc<WorkerCtx>) {
     };
 
     loop {
+        // Before the check below, so a budget spent in between still wakes this task.
+        let spent = ctx.budget.spent_signal();
         let now = Instant::now();
         let mut lost = 0;
         while outstanding
@@ -68,7 +70,7 @@ pub(crate) async fn run_udp(socket: UdpSocket, id: u32, ctx: Rc<WorkerCtx>) {
             );
         }
 
-        let sending = now < schedule.stop;
+        let sending = ctx.sending(now);
         if sending {
             while let Some(due) = ctx.send_due(&pacing, next_send, outstanding.len(), now) {
                 sbuf.clear();
@@ -118,6 +120,7 @@ pub(crate) async fn run_udp(socket: UdpSocket, id: u32, ctx: Rc<WorkerCtx>) {
                 }
             },
             () = timer.fired() => {}
+            () = spent, if sending && ctx.budget.limit().is_some() => {}
         }
     }
 }
@@ -161,7 +164,14 @@ fn check_datagram(
     let sent = outstanding.remove(index).expect("index found above");
     match payload.check(seq, datagram) {
         Ok(()) => {
-            stats.record(&ctx.schedule, now, sent.intended, sent.sent, datagram.len());
+            stats.record(
+                &ctx.schedule,
+                &ctx.budget,
+                now,
+                sent.intended,
+                sent.sent,
+                datagram.len(),
+            );
             ctx.progress.completed.fetch_add(1, Ordering::Relaxed);
         }
         Err(m) => stats.error(
