@@ -2,7 +2,7 @@
 //! body, and whether the connection stays), responses, state, and a JSON API answering 100
 //! requests with 404s and 422s on one connection.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

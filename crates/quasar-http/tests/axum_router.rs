@@ -1,7 +1,7 @@
 //! An axum `Router` served by quasar-http through the tower adapter (`TowerHandler`),
 //! checked with raw HTTP/1.1 bytes over loopback.
 
-mod common;
+use crate::common;
 
 use axum::extract::Path;
 use axum::routing::{get, post};

@@ -2,7 +2,7 @@
 //! dropped (its broker queue overflowed, counted; its send waited past `SEND_TIMEOUT`) while
 //! a reading member receives every message, in order, as `{"message", "from"}` JSON.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! caller's own header winning, credentials kept within one origin across redirects, and
 //! Digest (RFC 7616) answering a server's challenge that the test server checks itself.
 
-mod client_support;
+use crate::client_support;
 
 use bytes::Bytes;
 use client_support::{response, serve, within, Server};

@@ -2,7 +2,7 @@
 //! the next, expired ones are dropped, `Path` and the host are respected, redirects carry
 //! and store cookies, and a client without a jar sends none.
 
-mod client_support;
+use crate::client_support;
 
 use std::sync::Arc;
 

@@ -3,7 +3,7 @@
 //! withheld as configured, a gzip bomb stopped at the decoded-size limit, and a corrupt
 //! body as a typed error.
 
-mod client_support;
+use crate::client_support;
 
 use std::io::Write;
 use std::sync::OnceLock;

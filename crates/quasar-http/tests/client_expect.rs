@@ -3,7 +3,7 @@
 //! client send the request again without `Expect`; a server that never answers `100` gets
 //! the body after the wait; small bodies carry no `Expect`.
 
-mod client_support;
+use crate::client_support;
 
 use std::time::Duration;
 

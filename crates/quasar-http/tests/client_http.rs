@@ -1,7 +1,7 @@
 //! `HttpClient` against raw loopback servers: bodies, HEAD, keep-alive, redirects, errors,
 //! limits, timeouts and a pool under load.
 
-mod client_support;
+use crate::client_support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

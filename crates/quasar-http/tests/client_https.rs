@@ -2,7 +2,7 @@
 //! requests verified against a private CA, connection reuse, typed errors for an unknown
 //! CA and a wrong host, plaintext and TLS pools kept apart, and `wss://`.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 

@@ -4,7 +4,7 @@
 //! cap closes the surplus; a WebSocket holds its place under the total cap until it closes. Servers hold their answers until enough requests are in flight,
 //! so every cap is reached for sure, without sleeps.
 
-mod client_support;
+use crate::client_support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -6,8 +6,8 @@
 //! The proxy is a few lines of raw tokio here (it records the heads it saw, then relays
 //! bytes), so these tests do not depend on `quasar serve proxy`.
 
-mod client_support;
-mod common;
+use crate::client_support;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -441,12 +441,13 @@ async fn proxy_from_env_reads_the_real_environment() {
     let proxy = proxy(None).await;
     let origin = origin().await;
     // The variables are set in a child process: this process' environment stays untouched.
+    // The harness names a test by its module path without the crate's name.
+    let child = match module_path!().split_once("::") {
+        Some((_, module)) => format!("{module}::child_fetches_through_the_environment_proxy"),
+        None => "child_fetches_through_the_environment_proxy".to_string(),
+    };
     let status = tokio::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_fetches_through_the_environment_proxy",
-            "--nocapture",
-        ])
+        .args(["--exact", &child, "--nocapture"])
         .env("QUASAR_PROXY_TEST_URL", origin.url("/via-env"))
         .env("http_proxy", proxy.url())
         .env_remove("no_proxy")

@@ -2,7 +2,7 @@
 //! echo, frames that share a read with the 101, pings, both close handshakes, protocol
 //! errors, refused handshakes, and the HTTP pool slot freed by the hand-over.
 
-mod client_support;
+use crate::client_support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The WebSocket client with permessage-deflate: the offer, the answer's checks, compressed
 //! frames both ways against a scripted server, and against quasar's own server.
 
-mod client_support;
+use crate::client_support;
 
 use bytes::{Bytes, BytesMut};
 use client_support::{serve, within};

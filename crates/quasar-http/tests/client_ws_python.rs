@@ -5,7 +5,7 @@
 //! (the venv of `scripts/requirements-test.txt`; the older `QUASAR_WS_PYTHON` also works), else
 //! `python3`, and fails saying what to install when it cannot import `websockets`.
 
-mod client_support;
+use crate::client_support;
 
 use std::process::Stdio;
 

@@ -3,7 +3,7 @@
 //! mixed workload of scripts/bench/mixed.lua (pipelined, on one connection) gets only 2xx
 //! answers, in order, with the connection kept.
 
-mod common;
+use crate::common;
 
 use common::{demo, is_closed, read_responses, status_line};
 use quasar_http::server::ServerConfig;

@@ -6,7 +6,7 @@
 //! `QUASAR_PYTHON` (the venv of `scripts/requirements-test.txt`), else `python3`, and fails
 //! saying what to install when it cannot import `websockets`.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -2,7 +2,7 @@
 //! reading, the other end's writes stall after a bounded number of bytes (socket buffers
 //! and a few read buffers), however large the body; then the whole body arrives intact.
 
-mod proxy_support;
+use crate::proxy_support;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

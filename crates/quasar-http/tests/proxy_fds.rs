@@ -3,6 +3,7 @@
 //! either side, the process holds the descriptors it held before. One test in its own
 //! binary, so no other test opens sockets meanwhile.
 
+mod common;
 mod proxy_support;
 
 use std::time::Duration;

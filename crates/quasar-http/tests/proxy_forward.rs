@@ -1,7 +1,7 @@
 //! The forward proxy over real loopback sockets: forwarding, the header rewrite, the
 //! safety rules, tunnels, and upstream failures.
 
-mod proxy_support;
+use crate::proxy_support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! write queue's hard cap and a stream yielding one huge chunk reach a slow reader intact,
 //! with the queue holding about its high mark, and the connection serves the next request.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Request body chunks waiting for the handler count against the server's memory
 //! budget (`Context::report_buffered`), and stop counting once the connection ends.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

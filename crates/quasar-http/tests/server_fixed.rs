@@ -3,7 +3,7 @@
 //! pipelined among handler routes. These tests were written against the former fixed-route
 //! fast path and hold its replacement, the ordinary path, to the same answers.
 
-mod common;
+use crate::common;
 
 use bytes::Bytes;
 use common::{read_responses, roundtrip_close, start};

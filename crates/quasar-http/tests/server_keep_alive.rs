@@ -1,7 +1,7 @@
 //! Error responses keep the connection (as hyper does) unless the request could not be read,
 //! the handler says `Connection: close`, or the server keeps pulsar's `close_on_error` rule.
 
-mod common;
+use crate::common;
 
 use common::*;
 use http::{Response, StatusCode};

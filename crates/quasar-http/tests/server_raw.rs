@@ -1,6 +1,6 @@
 //! The HTTP/1.1 server over real loopback connections, byte for byte.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! signal, lets the request in flight finish, closes idle connections, and force-closes
 //! what outlives the deadline.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! Request and response bodies stream through the server with bounded memory.
 
-mod common;
+use crate::common;
 
 use common::*;
 use quasar_http::server::ServerConfig;

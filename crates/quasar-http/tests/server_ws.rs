@@ -1,6 +1,6 @@
 //! The WebSocket server over raw TCP, driven with the crate's own frame codec.
 
-mod common;
+use crate::common;
 
 use bytes::{Bytes, BytesMut};
 use common::*;

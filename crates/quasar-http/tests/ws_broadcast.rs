@@ -7,7 +7,7 @@
 //! `scripts/requirements-test.txt`): ignored by a plain `cargo test`, run by
 //! `cargo test -- --include-ignored` (as CI does), where a missing package fails it.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;

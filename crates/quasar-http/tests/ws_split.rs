@@ -2,7 +2,7 @@
 //! interleave the frames of their (fragmented, compressed) messages, the receiver keeps
 //! receiving meanwhile, and the close 1000 waits for every half to be dropped.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

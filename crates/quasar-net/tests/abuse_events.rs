@@ -2,7 +2,7 @@
 //! first occurrence of each kind is visible at the default level, then at most one line
 //! per kind per second.
 
-mod core_support;
+use crate::core_support;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

@@ -2,7 +2,7 @@
 //! `accept`, one that never completes is cut by the handshake timeout, and one that
 //! fails drops only its own connection.
 
-mod core_support;
+use crate::core_support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! Responses produced by futures (`Context::spawn_response`) leave in request order,
 //! interleaved correctly with synchronous writes.
 
-mod core_support;
+use crate::core_support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! reading until `Connection::resume_reading`, and a background writer that awaits
 //! `writable()` between `Connection::write`s never passes the write cap.
 
-mod core_support;
+use crate::core_support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

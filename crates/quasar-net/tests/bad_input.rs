@@ -1,7 +1,7 @@
 //! Bad input and misbehaving consumers end one connection with a typed error; the
 //! server carries on.
 
-mod core_support;
+use crate::core_support;
 
 use std::time::{Duration, Instant};
 

@@ -14,7 +14,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 
-mod core_support;
+use crate::core_support;
 use core_support::LineClient as Line;
 
 /// The call timeout. Every scripted event falls on a whole 10 ms, and deadlines at 3 ms

@@ -18,7 +18,7 @@ use quasar_net::{ClientConnection, ConnectionConfig};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
-mod core_support;
+use crate::core_support;
 use core_support::LineClient as Line;
 
 /// Calls in flight on the connection; the others wait in its queue (room for 16) or for

@@ -1,7 +1,7 @@
 //! Client connections (`connection::connect` + `ClientConnection::request`) against
 //! the echo server and against servers that misbehave.
 
-mod core_support;
+use crate::core_support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

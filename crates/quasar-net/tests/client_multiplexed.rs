@@ -1,7 +1,7 @@
 //! `Client` with `max_in_flight > 1`: callers share pooled connections (the pool's shared
 //! checkout), requests are pipelined and replies reach their callers.
 
-mod core_support;
+use crate::core_support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! `ClientBuilder::on_connect`: a session handshake runs once per new connection, before
 //! any caller gets it, and a failing handshake fails the connect.
 
-mod core_support;
+use crate::core_support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! Session, request and byte counters, and the `info()` snapshots built from them.
 
-mod core_support;
+use crate::core_support;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! the bytes that arrived with the switch; and a server socket handed to a task, which
 //! stays in its server's count until the task drops it.
 
-mod core_support;
+use crate::core_support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! sends do not depend on how its input is split, nor on the transport (an in-memory
 //! pipe of one byte or loopback TCP).
 
-mod core_support;
+use crate::core_support;
 
 use std::time::Duration;
 

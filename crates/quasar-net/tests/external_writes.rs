@@ -1,6 +1,6 @@
 //! `Connection::write` from outside the consumers, and `writable().await` back-pressure.
 
-mod core_support;
+use crate::core_support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! the write buffer stays near its high-water mark and never passes its cap, and the
 //! stalled connection is eventually closed.
 
-mod core_support;
+use crate::core_support;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

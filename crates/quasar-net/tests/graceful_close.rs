@@ -1,7 +1,7 @@
 //! `TcpServer::close(deadline)`: stop accepting, close idle connections at once, let
 //! requests in flight finish, force-close stragglers at the deadline, and report it.
 
-mod core_support;
+use crate::core_support;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! `Group` over real loopback connections: membership tied to the connection's life,
 //! broadcasts, and the slow-member policies.
 
-mod core_support;
+use crate::core_support;
 
 use std::net::SocketAddr;
 use std::time::Duration;

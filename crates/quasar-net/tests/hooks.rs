@@ -1,7 +1,7 @@
 //! Server-wide hooks: fired for every connection and request, never fatal when they
 //! fail, and able to abort a request from `pre_request`.
 
-mod core_support;
+use crate::core_support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

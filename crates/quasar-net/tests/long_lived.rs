@@ -1,7 +1,7 @@
 //! Long-lived exchanges (a WebSocket, a subscription): exempt from the request timeout,
 //! closed by their own idle timeout, ticked, and told to say goodbye on a graceful close.
 
-mod core_support;
+use crate::core_support;
 
 use std::time::{Duration, Instant};
 

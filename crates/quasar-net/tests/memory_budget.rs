@@ -4,7 +4,7 @@
 //! 80%) pauses the largest readers and lets them read again when memory frees; consumers
 //! that buffer outside the read buffer report it with `Context::report_buffered`.
 
-mod core_support;
+use crate::core_support;
 
 use std::time::Duration;
 

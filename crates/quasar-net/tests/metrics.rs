@@ -3,7 +3,7 @@
 
 #![cfg(feature = "metrics")]
 
-mod core_support;
+use crate::core_support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! replies matched to callers in order, cancelled calls, pushed messages, and calls
 //! queued together leaving in one write.
 
-mod core_support;
+use crate::core_support;
 
 use std::io;
 use std::pin::Pin;

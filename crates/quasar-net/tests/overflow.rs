@@ -2,7 +2,7 @@
 //! once; `wait` serves a connection that gets a slot within `max_queue_time` and refuses
 //! (with the busy reply) one that does not. Both are counted in `info().abuse`.
 
-mod core_support;
+use crate::core_support;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! in-memory duplex pipes on tokio's paused clock (virtual seconds pass instantly), and
 //! one test runs over loopback TCP with short real windows.
 
-mod core_support;
+use crate::core_support;
 
 use std::time::Duration;
 

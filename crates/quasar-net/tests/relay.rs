@@ -1,7 +1,7 @@
 //! Relays and tunnels over loopback: back-pressure both ways, half-close passed on, a
 //! server-first upstream's banner, unreachable upstreams, and stalled pairs reaped.
 
-mod core_support;
+use crate::core_support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! back its first bytes, finds a connection by session, and answers after the peer's
 //! half-close.
 
-mod core_support;
+use crate::core_support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Large responses stream out whole: async responses past the write cap, body streams
 //! pulled at the reader's pace, and synchronous writers that stop when writing pauses.
 
-mod core_support;
+use crate::core_support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

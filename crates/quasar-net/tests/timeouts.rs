@@ -5,7 +5,7 @@
 //! clock jumps to the next timer whenever the runtime waits for I/O, even I/O that is
 //! already on its way over loopback, so it would fire timeouts the test did not mean.
 
-mod core_support;
+use crate::core_support;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! that could expire).
 #![cfg(feature = "tls")]
 
-mod core_support;
+use crate::core_support;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

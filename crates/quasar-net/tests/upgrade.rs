@@ -1,6 +1,6 @@
 //! `Context::upgrade`: switching a connection's consumer mid-stream.
 
-mod core_support;
+use crate::core_support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Many tasks on few multiplexed connections, and cancelled or timed-out commands, against a
 //! real redis-server: every caller gets its own reply and the connection stays in sync.
 
-mod client_support;
+use crate::client_support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Faults against a real redis-server: killed mid-pipeline, restarted, `CLIENT KILL` of an
 //! idle pooled connection, black-holed (stopped with SIGSTOP).
 
-mod client_support;
+use crate::client_support;
 
 use std::time::Duration;
 

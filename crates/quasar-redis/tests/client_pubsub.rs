@@ -1,6 +1,6 @@
 //! Pub/sub through `RedisClient::subscribe`, in RESP2 and RESP3, against a real redis-server.
 
-mod client_support;
+use crate::client_support;
 
 use std::time::Duration;
 

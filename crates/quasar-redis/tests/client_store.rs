@@ -1,7 +1,7 @@
 //! `RedisClient` against a real redis-server: pulsar's store themes (strings, expiry, hashes,
 //! lists, sets, sorted sets, pipelining, transactions), the session handshake, typed errors.
 
-mod client_support;
+use crate::client_support;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;

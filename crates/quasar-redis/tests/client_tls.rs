@@ -1,8 +1,6 @@
 //! `rediss://`: the client over TLS to the RESP server behind quasar-net's `TlsAcceptor`,
 //! with a CA and server certificate made per test by rcgen.
 
-mod server_support;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 

@@ -4,8 +4,8 @@
 //! unsubscribe on drop (one upstream subscription per broker, gone with the last local one),
 //! and the server restarting under a broker.
 
-mod client_support;
-mod server_support;
+use crate::client_support;
+use crate::server_support;
 
 use std::collections::HashMap;
 use std::time::Duration;

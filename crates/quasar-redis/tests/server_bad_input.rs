@@ -1,7 +1,7 @@
 //! Broken input: every kind gets an error reply or a close, never a panic, and the server
 //! goes on serving other clients.
 
-mod server_support;
+use crate::server_support;
 
 use std::net::SocketAddr;
 

@@ -1,7 +1,7 @@
 //! Server behaviour across connections: pub/sub, blocking pops, expiry, workers sharing
 //! one keyspace, transactions under concurrency, large replies, authentication.
 
-mod server_support;
+use crate::server_support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Real Redis clients against the quasar server: redis-cli, `redis-cli --pipe`,
 //! redis-benchmark and the Python `redis` package.
 
-mod server_support;
+use crate::server_support;
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -1,7 +1,7 @@
 //! One table of commands and their exact replies, run against the quasar server and a
 //! real `redis-server`: both must answer every line byte for byte.
 
-mod server_support;
+use crate::server_support;
 
 use quasar_redis::server::RespServerConfig;
 use server_support::*;

@@ -1,7 +1,7 @@
 //! `maxmemory`: the per-key estimate in `INFO memory`, `-OOM` under `noeviction`, and
 //! approximate-LRU eviction under `allkeys-lru`.
 
-mod server_support;
+use crate::server_support;
 
 use quasar_redis::server::{MaxMemoryPolicy, RespServerConfig};
 use server_support::*;

@@ -8,11 +8,9 @@ use quasar_net::TcpServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-// The server tests' helpers: the same timeout and reads.
-#[path = "../common/mod.rs"]
-mod common;
-
-pub use common::{read_to_close, T};
+// The server tests' helpers: the same timeout and reads (every test crate that declares this
+// module declares `common` too).
+pub use crate::common::{read_to_close, T};
 
 /// Starts a proxy built by `builder` on a free loopback port.
 pub async fn proxy(builder: ForwardProxyBuilder) -> (TcpServer, ProxyStats) {
