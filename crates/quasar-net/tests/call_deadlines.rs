@@ -10,8 +10,7 @@ use bytes::Bytes;
 use proptest::prelude::*;
 use quasar_net::connection::ClientConnectionBuilder;
 use quasar_net::{ClientConnection, ConnectionConfig};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
+use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
 use crate::core_support;
@@ -27,15 +26,7 @@ const TICK: Duration = Duration::from_millis(1);
 /// A server that answers lines `<id> <delay ms>` in order, each with `<id>` after its
 /// delay, one at a time (as Redis does); `None` never answers (a black hole).
 async fn scripted_server(answer: bool) -> std::net::SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let (sock, _) = listener.accept().await.unwrap();
-        // Virtual time does not wait for the kernel: a reply held back by Nagle until
-        // the client's delayed ACK would never come.
-        sock.set_nodelay(true).unwrap();
-        let (rd, mut wr) = sock.into_split();
-        let mut lines = BufReader::new(rd).lines();
+    core_support::line_peer(move |mut lines, mut wr| async move {
         while let Ok(Some(line)) = lines.next_line().await {
             if !answer {
                 continue;
@@ -47,8 +38,8 @@ async fn scripted_server(answer: bool) -> std::net::SocketAddr {
                 return;
             }
         }
-    });
-    addr
+    })
+    .await
 }
 
 async fn connect(addr: std::net::SocketAddr) -> ClientConnection<Bytes, Bytes> {

@@ -15,8 +15,7 @@ use bytes::Bytes;
 use proptest::prelude::*;
 use quasar_net::connection::ClientConnectionBuilder;
 use quasar_net::{ClientConnection, ConnectionConfig};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
+use tokio::io::AsyncWriteExt;
 
 use crate::core_support;
 use core_support::LineClient as Line;
@@ -33,17 +32,9 @@ const D: Duration = Duration::from_millis(10);
 async fn scripted_server(
     close_after: Option<usize>,
 ) -> (std::net::SocketAddr, Arc<Mutex<Vec<usize>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let record = Arc::clone(&seen);
-    tokio::spawn(async move {
-        let (sock, _) = listener.accept().await.unwrap();
-        // Virtual time does not wait for the kernel: a reply held back by Nagle until
-        // the client's delayed ACK would never come.
-        sock.set_nodelay(true).unwrap();
-        let (rd, mut wr) = sock.into_split();
-        let mut lines = BufReader::new(rd).lines();
+    let addr = core_support::line_peer(move |mut lines, mut wr| async move {
         while let Ok(Some(line)) = lines.next_line().await {
             let n = {
                 let mut seen = record.lock().unwrap();
@@ -58,7 +49,8 @@ async fn scripted_server(
                 return;
             }
         }
-    });
+    })
+    .await;
     (addr, seen)
 }
 
@@ -265,19 +257,14 @@ fn callers_waiting_for_room_fail_with_connection_lost_when_the_connection_ends()
 async fn callers_on_other_threads_never_miss_the_drivers_wake_up() {
     // An echo server for lines: the driver and the callers run on two workers, so a call
     // often arrives while the driver looks at an empty queue.
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let (sock, _) = listener.accept().await.unwrap();
-        sock.set_nodelay(true).unwrap();
-        let (rd, mut wr) = sock.into_split();
-        let mut lines = BufReader::new(rd).lines();
+    let addr = core_support::line_peer(|mut lines, mut wr| async move {
         while let Ok(Some(line)) = lines.next_line().await {
             if wr.write_all(format!("{line}\n").as_bytes()).await.is_err() {
                 return;
             }
         }
-    });
+    })
+    .await;
     let conn = connect(addr).await;
     let callers = (0..4).map(|t| {
         let conn = conn.clone();

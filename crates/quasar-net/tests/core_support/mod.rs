@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use quasar_net::{Connection, ConsumerFactory, Context, Progress, ProtocolConsumer, Result};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
 
 /// How long any single wait in a test may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -227,4 +228,24 @@ impl ProtocolConsumer for LineClient {
             buf.split_to(end + 1).freeze().slice(..end),
         ))
     }
+}
+
+/// A scripted line peer for client tests: binds a loopback port, accepts one connection and
+/// hands it to `serve` as lines to read and a half to write replies to; returns the address.
+/// Nagle is off: under virtual time a reply held back until the client's delayed ACK would
+/// never come.
+pub async fn line_peer<F, Fut>(serve: F) -> SocketAddr
+where
+    F: FnOnce(Lines<BufReader<OwnedReadHalf>>, OwnedWriteHalf) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (sock, _) = listener.accept().await.unwrap();
+        sock.set_nodelay(true).unwrap();
+        let (rd, wr) = sock.into_split();
+        serve(BufReader::new(rd).lines(), wr).await;
+    });
+    addr
 }
